@@ -1,0 +1,18 @@
+//! The loyalty platform's domain: types that are valid by construction and the pure rules that
+//! decide things (phone numbers, member identity, later points, tiers and segments).
+//!
+//! Nothing here does I/O or knows about HTTP or SQL; the `store` crate remembers, `app` sequences,
+//! `server` speaks HTTP. Most unit and property tests of the product live here.
+
+pub mod birthday;
+pub mod clock;
+pub mod code;
+pub mod email;
+pub mod error;
+pub mod geo;
+pub mod id;
+pub mod member;
+pub mod phone;
+pub mod text;
+
+pub use error::{FieldError, Invalid};
