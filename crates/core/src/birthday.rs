@@ -57,6 +57,11 @@ impl Birthday {
         Ok(Birthday { year, month, day })
     }
 
+    /// Reads back a birthday stored by this program (no "future" check: time has moved on).
+    pub fn from_stored(input: &str) -> Option<Birthday> {
+        Birthday::parse(input, jiff::civil::date(9999, 12, 31)).ok()
+    }
+
     /// Age in whole years on `today`, when the year is known.
     pub fn age_on(&self, today: Date) -> Option<i32> {
         let year = i32::from(self.year?);
@@ -70,6 +75,12 @@ fn parse_digits(s: &str) -> Result<u32, BirthdayError> {
         s.parse().map_err(|_| BirthdayError::Format)
     } else {
         Err(BirthdayError::Format)
+    }
+}
+
+impl serde::Serialize for Birthday {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

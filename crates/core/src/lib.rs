@@ -13,6 +13,7 @@ pub mod geo;
 pub mod id;
 pub mod member;
 pub mod phone;
+pub mod tenancy;
 pub mod text;
 
 pub use error::{FieldError, Invalid};

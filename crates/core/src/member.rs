@@ -6,9 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::birthday::Birthday;
+use crate::email::Email;
 use crate::error::Invalid;
+use crate::phone::Phone;
+use crate::text::fold;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,6 +157,151 @@ pub fn check_external_ids(errors: &mut Invalid, field: &str, ids: &BTreeMap<Stri
     }
 }
 
+/// What a person tells the shop about themselves: the editable part of a member.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Profile {
+    pub phone: Option<Phone>,
+    pub email: Option<Email>,
+    pub name: Option<String>,
+    pub gender: Option<Gender>,
+    pub birthday: Option<Birthday>,
+    pub province: Option<String>,
+    pub district: Option<String>,
+    pub address: Option<String>,
+    pub tags: Vec<String>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub consent: Consent,
+    pub external_ids: BTreeMap<String, String>,
+}
+
+impl Profile {
+    /// A member needs a way to be found again and contacted: a phone or an e-mail.
+    pub fn has_contact(&self) -> bool {
+        self.phone.is_some() || self.email.is_some()
+    }
+
+    /// The 2025 province code of the written province, for reports that group old and new names.
+    pub fn province_code(&self) -> Option<&'static str> {
+        self.province.as_deref().and_then(crate::geo::province_code)
+    }
+
+    /// What "contains" search matches: the folded name, the phone in E.164 and domestic form,
+    /// and the e-mail.
+    pub fn search_text(&self) -> String {
+        let mut parts = Vec::with_capacity(4);
+        if let Some(name) = &self.name {
+            parts.push(fold(name));
+        }
+        if let Some(phone) = &self.phone {
+            parts.push(phone.as_str().to_string());
+            if let Some(national) = phone.national() {
+                parts.push(national);
+            }
+        }
+        if let Some(email) = &self.email {
+            parts.push(email.as_str().to_string());
+        }
+        parts.join(" ")
+    }
+
+    /// Applies a partial update: absent fields stay, `null` clears, objects merge key by key
+    /// (RFC 7396), so an integration can change one attribute without knowing the others.
+    pub fn apply(&mut self, patch: ProfilePatch) {
+        fn set<T>(field: &mut Option<T>, change: Option<Option<T>>) {
+            if let Some(value) = change {
+                *field = value;
+            }
+        }
+        set(&mut self.phone, patch.phone);
+        set(&mut self.email, patch.email);
+        set(&mut self.name, patch.name);
+        set(&mut self.gender, patch.gender);
+        set(&mut self.birthday, patch.birthday);
+        set(&mut self.province, patch.province);
+        set(&mut self.district, patch.district);
+        set(&mut self.address, patch.address);
+        if let Some(tags) = patch.tags {
+            self.tags = tags;
+        }
+        for (key, value) in patch.attributes {
+            match value {
+                serde_json::Value::Null => {
+                    self.attributes.remove(&key);
+                }
+                value => {
+                    self.attributes.insert(key, value);
+                }
+            }
+        }
+        if let Some(email) = patch.consent.email {
+            self.consent.email = email;
+        }
+        if let Some(sms) = patch.consent.sms {
+            self.consent.sms = sms;
+        }
+        if let Some(zalo) = patch.consent.zalo {
+            self.consent.zalo = zalo;
+        }
+        for (system, id) in patch.external_ids {
+            match id {
+                Some(id) => {
+                    self.external_ids.insert(system, id);
+                }
+                None => {
+                    self.external_ids.remove(&system);
+                }
+            }
+        }
+    }
+}
+
+/// A validated partial update of a [`Profile`]: `None` keeps a field, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub phone: Option<Option<Phone>>,
+    pub email: Option<Option<Email>>,
+    pub name: Option<Option<String>>,
+    pub gender: Option<Option<Gender>>,
+    pub birthday: Option<Option<Birthday>>,
+    pub province: Option<Option<String>>,
+    pub district: Option<Option<String>>,
+    pub address: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    /// Merged into the attributes; a `null` value removes the key.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub consent: ConsentPatch,
+    /// Merged into the external ids; `None` removes the system's id.
+    pub external_ids: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsentPatch {
+    pub email: Option<bool>,
+    pub sms: Option<bool>,
+    pub zalo: Option<bool>,
+}
+
+/// A member (or not-yet-activated customer) as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    pub id: String,
+    pub member_code: String,
+    pub status: MemberStatus,
+    #[serde(flatten)]
+    pub profile: Profile,
+    pub source: Option<String>,
+    pub tier_id: Option<String>,
+    pub points_available: i64,
+    pub points_pending: i64,
+    pub lifetime_points: i64,
+    pub lifetime_spend: i64,
+    pub order_count: i64,
+    pub last_order_at: Option<Timestamp>,
+    pub member_since: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +327,64 @@ mod tests {
         );
         assert_eq!(tags, vec!["vip"]);
         assert_eq!(errors.0[0].field, "tags[2]");
+    }
+
+    #[test]
+    fn a_patch_keeps_absent_fields_clears_nulls_and_merges_objects() {
+        let mut profile = Profile {
+            phone: Some(Phone::parse("0901234567").unwrap()),
+            name: Some("An".into()),
+            consent: Consent {
+                email: true,
+                sms: true,
+                zalo: false,
+            },
+            ..Profile::default()
+        };
+        profile
+            .attributes
+            .insert("favourite".into(), "trà sữa".into());
+        profile.attributes.insert("size".into(), "M".into());
+        profile.external_ids.insert("haravan".into(), "1002".into());
+        let mut patch = ProfilePatch {
+            name: Some(None),
+            ..ProfilePatch::default()
+        };
+        patch
+            .attributes
+            .insert("size".into(), serde_json::Value::Null);
+        patch.attributes.insert("shop".into(), "HN01".into());
+        patch.consent.sms = Some(false);
+        patch
+            .external_ids
+            .insert("shopify".into(), Some("77".into()));
+        profile.apply(patch);
+        assert_eq!(profile.name, None);
+        assert!(profile.phone.is_some());
+        assert_eq!(profile.attributes.len(), 2);
+        assert_eq!(profile.attributes["shop"], "HN01");
+        assert_eq!(
+            profile.consent,
+            Consent {
+                email: true,
+                sms: false,
+                zalo: false
+            }
+        );
+        assert_eq!(profile.external_ids.len(), 2);
+    }
+
+    #[test]
+    fn search_text_folds_the_name_and_lists_both_phone_forms() {
+        let profile = Profile {
+            phone: Some(Phone::parse("0901234567").unwrap()),
+            email: Some(Email::parse("Tuyet@Example.vn").unwrap()),
+            name: Some("Nguyễn Thị Ánh Tuyết".into()),
+            ..Profile::default()
+        };
+        assert_eq!(
+            profile.search_text(),
+            "nguyen thi anh tuyet +84901234567 0901234567 tuyet@example.vn"
+        );
     }
 }

@@ -1,0 +1,542 @@
+//! The database engine: connections on their own threads, reads in parallel, writes grouped.
+//!
+//! Every business action is a closure over `&mut dyn Sql`. Reads run on a small pool of reader
+//! threads. Writes go to writer threads, each of which takes every action waiting in the queue
+//! (up to `max_batch`) and runs them in **one** transaction, each inside its own savepoint, then
+//! commits once: one fsync for the whole group instead of one per order (group commit). An action
+//! that fails rolls back to its savepoint and leaves the others untouched; its caller gets its
+//! error. Nobody hears "done" before the commit that made their work durable has returned.
+//!
+//! SQLite has one writer thread (it allows one writer at a time anyway). PostgreSQL has several;
+//! when two groups deadlock, PostgreSQL aborts one and the engine runs that group again, which is
+//! why write closures are `FnMut` and must not keep state between runs.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use tokio::sync::oneshot;
+
+use crate::postgres::PgConn;
+use crate::sql::{Backend, DbError, Row, Sql, Value};
+use crate::sqlite::SqliteConn;
+use crate::url::DatabaseUrl;
+
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Reader threads (and connections).
+    pub readers: usize,
+    /// Writer threads (and connections); SQLite always uses one.
+    pub writers: usize,
+    /// Most actions committed together in one transaction.
+    pub max_batch: usize,
+}
+
+impl DbOptions {
+    pub fn for_backend(backend: Backend) -> DbOptions {
+        match backend {
+            Backend::Sqlite => DbOptions {
+                readers: 4,
+                writers: 1,
+                max_batch: 256,
+            },
+            Backend::Postgres => DbOptions {
+                readers: 8,
+                writers: 4,
+                max_batch: 128,
+            },
+        }
+    }
+}
+
+/// A handle to the engine; cheap to clone and share.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    reads: Sender<Msg<ReadJob>>,
+    writes: Sender<Msg<Box<dyn WriteJob>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    counts: (usize, usize),
+}
+
+enum Msg<J> {
+    Job(J),
+    Stop,
+}
+
+type ReadJob = Box<dyn FnOnce(&mut dyn Sql) + Send>;
+
+impl Db {
+    /// Connects, brings the schema up to date and starts the worker threads.
+    ///
+    /// Each connection is opened on the thread that will own it: the PostgreSQL client runs its
+    /// own small runtime and must not be created on a thread that is driving async tasks.
+    pub fn open(url: &DatabaseUrl, options: &DbOptions) -> anyhow::Result<Db> {
+        let connector = Connector::new(url);
+        let migrator = connector.clone();
+        let redacted = url.redacted();
+        let backend = url.backend();
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut conn = migrator.connect(false).map_err(|e| {
+                anyhow::anyhow!("cannot open the {backend} database {redacted}: {e}")
+            })?;
+            crate::migrate::migrate(conn.as_sql())
+                .map_err(|e| anyhow::anyhow!("migrating {redacted}: {e}"))?;
+            Ok(())
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the migration thread panicked"))??;
+
+        let writers = if backend == Backend::Sqlite {
+            1
+        } else {
+            options.writers.max(1)
+        };
+        let readers = options.readers.max(1);
+        let (write_tx, write_rx) = crossbeam_channel::unbounded();
+        let (read_tx, read_rx) = crossbeam_channel::unbounded();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), DbError>>();
+        let mut workers = Vec::new();
+        for n in 0..writers {
+            let (rx, connector, ready) = (write_rx.clone(), connector.clone(), ready_tx.clone());
+            let max_batch = options.max_batch.max(1);
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("db-writer-{n}"))
+                    .spawn(move || {
+                        if let Some(conn) = connect_and_report(&connector, false, &ready) {
+                            writer_loop(conn, connector, rx, max_batch);
+                        }
+                    })?,
+            );
+        }
+        for n in 0..readers {
+            let (rx, connector, ready) = (read_rx.clone(), connector.clone(), ready_tx.clone());
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("db-reader-{n}"))
+                    .spawn(move || {
+                        if let Some(conn) = connect_and_report(&connector, true, &ready) {
+                            reader_loop(conn, connector, rx);
+                        }
+                    })?,
+            );
+        }
+        drop(ready_tx);
+        let db = Db {
+            inner: Arc::new(Inner {
+                backend,
+                reads: read_tx,
+                writes: write_tx,
+                workers: Mutex::new(workers),
+                counts: (readers, writers),
+            }),
+        };
+        for _ in 0..readers + writers {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    db.close();
+                    anyhow::bail!("cannot connect to {}: {error}", url.redacted());
+                }
+                Err(_) => {
+                    db.close();
+                    anyhow::bail!("a database thread stopped while connecting");
+                }
+            }
+        }
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Runs `f` on a reader connection, in autocommit mode: each statement sees the latest
+    /// committed data. Use [`Db::snapshot`] when several statements must agree with each other.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: ReadJob = Box::new(move |sql| {
+            let result = catch_unwind(AssertUnwindSafe(|| f(sql)))
+                .unwrap_or_else(|_| Err(E::from(DbError::Other("a read panicked".into()))));
+            let _ = reply.send(result);
+        });
+        self.inner
+            .reads
+            .send(Msg::Job(job))
+            .map_err(|_| E::from(DbError::Closed))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(E::from(DbError::Closed)))
+    }
+
+    /// Runs `f` in one read transaction, so every statement sees the same committed state.
+    pub async fn snapshot<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.read(move |sql| {
+            let begin = match sql.backend() {
+                Backend::Sqlite => "begin",
+                Backend::Postgres => "begin isolation level repeatable read read only",
+            };
+            sql.batch(begin)?;
+            let result = f(sql);
+            sql.batch("rollback")?;
+            result
+        })
+        .await
+    }
+
+    /// Runs `f` inside a write transaction shared with other actions (see the module notes).
+    /// Returns once the transaction holding `f`'s work has committed, or with `f`'s error after
+    /// its work was rolled back.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnMut(&mut dyn Sql) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Job {
+            f,
+            result: None,
+            reply: Some(reply),
+        });
+        self.inner
+            .writes
+            .send(Msg::Job(job))
+            .map_err(|_| E::from(DbError::Closed))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(E::from(DbError::Closed)))
+    }
+
+    /// A connectivity check for `/healthz`.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.read(|sql| sql.query_scalar::<i64>("select 1", &[]).map(|_| ()))
+            .await
+    }
+
+    /// Lets queued work finish, stops the threads and closes the connections.
+    pub fn close(&self) {
+        let (readers, writers) = self.inner.counts;
+        for _ in 0..writers {
+            let _ = self.inner.writes.send(Msg::Stop);
+        }
+        for _ in 0..readers {
+            let _ = self.inner.reads.send(Msg::Stop);
+        }
+        let workers =
+            std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        for worker in workers {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// Opens connections of one database, again after a connection was lost.
+#[derive(Clone)]
+enum Connector {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+enum Conn {
+    Sqlite(SqliteConn),
+    Postgres(PgConn),
+}
+
+impl Conn {
+    fn as_sql(&mut self) -> &mut dyn Sql {
+        match self {
+            Conn::Sqlite(c) => c,
+            Conn::Postgres(c) => c,
+        }
+    }
+
+    fn is_broken(&self) -> bool {
+        match self {
+            Conn::Sqlite(_) => false,
+            Conn::Postgres(c) => c.is_closed(),
+        }
+    }
+}
+
+impl Connector {
+    fn new(url: &DatabaseUrl) -> Connector {
+        match url.backend() {
+            Backend::Sqlite => Connector::Sqlite(url.sqlite_path().unwrap_or_default()),
+            Backend::Postgres => Connector::Postgres(url.expose().to_string()),
+        }
+    }
+
+    fn connect(&self, read_only: bool) -> Result<Conn, DbError> {
+        match self {
+            Connector::Sqlite(path) => SqliteConn::open(path, read_only).map(Conn::Sqlite),
+            Connector::Postgres(url) => PgConn::connect(url).map(Conn::Postgres),
+        }
+    }
+
+    /// Replaces a lost connection, retrying with a growing pause (PostgreSQL restarting).
+    fn reconnect(&self, conn: &mut Conn, read_only: bool) {
+        let mut pause = Duration::from_millis(50);
+        while conn.is_broken() {
+            match self.connect(read_only) {
+                Ok(fresh) => *conn = fresh,
+                Err(error) => {
+                    tracing::warn!(%error, "database connection lost; reconnecting");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+fn connect_and_report(
+    connector: &Connector,
+    read_only: bool,
+    ready: &std::sync::mpsc::Sender<Result<(), DbError>>,
+) -> Option<Conn> {
+    match connector.connect(read_only) {
+        Ok(conn) => {
+            let _ = ready.send(Ok(()));
+            Some(conn)
+        }
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            None
+        }
+    }
+}
+
+fn reader_loop(mut conn: Conn, connector: Connector, jobs: Receiver<Msg<ReadJob>>) {
+    while let Ok(Msg::Job(job)) = jobs.recv() {
+        connector.reconnect(&mut conn, true);
+        job(conn.as_sql());
+    }
+}
+
+/// One queued write action with the slot for its result.
+trait WriteJob: Send {
+    fn run(&mut self, sql: &mut dyn Sql) -> Outcome;
+    /// Delivers the result once the transaction's fate is known.
+    fn finish(self: Box<Self>, committed: Result<(), DbError>);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Failed,
+    /// A transient conflict: the whole group must run again.
+    Retry,
+}
+
+type Reply<T, E> = oneshot::Sender<Result<T, E>>;
+
+struct Job<F, T, E> {
+    f: F,
+    result: Option<Result<T, E>>,
+    reply: Option<Reply<T, E>>,
+}
+
+impl<F, T, E> WriteJob for Job<F, T, E>
+where
+    F: FnMut(&mut dyn Sql) -> Result<T, E> + Send,
+    T: Send,
+    E: From<DbError> + Send,
+{
+    fn run(&mut self, sql: &mut dyn Sql) -> Outcome {
+        let mut tracked = Tracked {
+            inner: sql,
+            retry: false,
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| (self.f)(&mut tracked)))
+            .unwrap_or_else(|_| Err(E::from(DbError::Other("a write panicked".into()))));
+        let outcome = match (&result, tracked.retry) {
+            (_, true) => Outcome::Retry,
+            (Ok(_), false) => Outcome::Done,
+            (Err(_), false) => Outcome::Failed,
+        };
+        self.result = Some(result);
+        outcome
+    }
+
+    fn finish(mut self: Box<Self>, committed: Result<(), DbError>) {
+        let result = match committed {
+            Ok(()) => self
+                .result
+                .take()
+                .unwrap_or_else(|| Err(E::from(DbError::Other("action did not run".into())))),
+            Err(error) => Err(E::from(error)),
+        };
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Notes whether any statement hit a transient conflict, whatever the action did with the error.
+struct Tracked<'a> {
+    inner: &'a mut dyn Sql,
+    retry: bool,
+}
+
+impl Tracked<'_> {
+    fn note<T>(&mut self, result: Result<T, DbError>) -> Result<T, DbError> {
+        // A lost connection is not retried here: the commit may have landed before the reply
+        // was lost, and running the group again could apply it twice. Callers see the error and
+        // retry with their idempotency key.
+        if matches!(result, Err(DbError::Retry(_))) {
+            self.retry = true;
+        }
+        result
+    }
+}
+
+impl Sql for Tracked<'_> {
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, DbError> {
+        let result = self.inner.execute(sql, params);
+        self.note(result)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, DbError> {
+        let result = self.inner.query(sql, params);
+        self.note(result)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        let result = self.inner.batch(sql);
+        self.note(result)
+    }
+}
+
+const MAX_GROUP_ATTEMPTS: usize = 5;
+
+fn writer_loop(
+    mut conn: Conn,
+    connector: Connector,
+    jobs: Receiver<Msg<Box<dyn WriteJob>>>,
+    max_batch: usize,
+) {
+    let mut group: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
+    loop {
+        let mut stop = match jobs.recv() {
+            Ok(Msg::Job(job)) => {
+                group.push(job);
+                false
+            }
+            Ok(Msg::Stop) | Err(_) => true,
+        };
+        while !stop && group.len() < max_batch {
+            match jobs.try_recv() {
+                Ok(Msg::Job(job)) => group.push(job),
+                Ok(Msg::Stop) => stop = true,
+                Err(_) => break,
+            }
+        }
+        if !group.is_empty() {
+            connector.reconnect(&mut conn, false);
+            commit_group(conn.as_sql(), &mut group);
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Runs a group of actions in one transaction and tells each caller its fate.
+fn commit_group(sql: &mut dyn Sql, group: &mut Vec<Box<dyn WriteJob>>) {
+    for attempt in 1..=MAX_GROUP_ATTEMPTS {
+        match try_group(sql, group) {
+            Ok(()) => {
+                for job in group.drain(..) {
+                    job.finish(Ok(()));
+                }
+                return;
+            }
+            Err(DbError::Retry(reason)) if attempt < MAX_GROUP_ATTEMPTS => {
+                tracing::debug!(attempt, %reason, size = group.len(), "write group conflicted; running it again");
+                std::thread::sleep(Duration::from_millis(2 * attempt as u64));
+            }
+            Err(DbError::Retry(_)) if group.len() > 1 => {
+                // Persistent conflicts: give each action its own transaction.
+                for job in group.drain(..) {
+                    let mut alone = vec![job];
+                    commit_group(sql, &mut alone);
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, size = group.len(), "write group failed");
+                for job in group.drain(..) {
+                    job.finish(Err(error.clone()));
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn try_group(sql: &mut dyn Sql, group: &mut [Box<dyn WriteJob>]) -> Result<(), DbError> {
+    let begin = match sql.backend() {
+        Backend::Sqlite => "begin immediate",
+        Backend::Postgres => "begin",
+    };
+    sql.batch(begin)?;
+    let alone = group.len() == 1;
+    let mut any_done = false;
+    for job in group.iter_mut() {
+        if !alone {
+            sql.batch("savepoint action")
+                .or_else(|e| rollback_with(sql, e))?;
+        }
+        match job.run(sql) {
+            Outcome::Done => {
+                any_done = true;
+                if !alone {
+                    sql.batch("release savepoint action")
+                        .or_else(|e| rollback_with(sql, e))?;
+                }
+            }
+            Outcome::Failed => {
+                if !alone {
+                    sql.batch("rollback to savepoint action; release savepoint action")
+                        .or_else(|e| rollback_with(sql, e))?;
+                }
+            }
+            Outcome::Retry => {
+                return rollback_with(sql, DbError::Retry("conflict inside the group".into()));
+            }
+        }
+    }
+    if any_done {
+        sql.batch("commit").or_else(|e| rollback_with(sql, e))
+    } else {
+        sql.batch("rollback")
+    }
+}
+
+fn rollback_with(sql: &mut dyn Sql, error: DbError) -> Result<(), DbError> {
+    let _ = sql.batch("rollback");
+    Err(error)
+}

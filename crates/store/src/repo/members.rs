@@ -1,0 +1,286 @@
+use loyalty_core::birthday::Birthday;
+use loyalty_core::email::Email;
+use loyalty_core::member::{Consent, Gender, Member, MemberStatus, Profile};
+use loyalty_core::phone::Phone;
+
+use super::{json, like_contains, ms, to_json, ts, ts_opt};
+use crate::params;
+use crate::sql::{DbError, Row, Sql, Value};
+use crate::{Page, Paged};
+
+macro_rules! member_columns {
+    () => {
+        "id, member_code, status, phone, email, name, gender, birthday, province, district, address,
+         tags, attributes, external_ids, consent_email, consent_sms, consent_zalo, source, tier_id,
+         points_available, points_pending, lifetime_points, lifetime_spend, order_count,
+         last_order_at, member_since, created_at, updated_at"
+    };
+}
+
+/// Inserts a new member with its external-id index rows.
+pub fn insert(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<(), DbError> {
+    let p = &m.profile;
+    sql.execute(
+        "insert into members (tenant_id, id, member_code, status, phone, email, name, search_text,
+            gender, birthday, birth_month, birth_day, province, province_code, district, address,
+            tags, attributes, external_ids, consent_email, consent_sms, consent_zalo, source,
+            member_since, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19, $20, $21, $22, $23, $24, $25, $26)",
+        &[
+            tenant_id.into(),
+            (&m.id).into(),
+            (&m.member_code).into(),
+            m.status.as_str().into(),
+            p.phone.as_ref().map(Phone::as_str).into(),
+            p.email.as_ref().map(Email::as_str).into(),
+            (&p.name).into(),
+            p.search_text().into(),
+            p.gender.map(Gender::as_str).into(),
+            p.birthday.map(|b| b.to_string()).into(),
+            p.birthday.map(|b| i64::from(b.month)).into(),
+            p.birthday.map(|b| i64::from(b.day)).into(),
+            (&p.province).into(),
+            p.province_code().into(),
+            (&p.district).into(),
+            (&p.address).into(),
+            to_json(&p.tags).into(),
+            to_json(&p.attributes).into(),
+            to_json(&p.external_ids).into(),
+            p.consent.email.into(),
+            p.consent.sms.into(),
+            p.consent.zalo.into(),
+            (&m.source).into(),
+            m.member_since.map(ms).into(),
+            ms(m.created_at).into(),
+            ms(m.updated_at).into(),
+        ],
+    )?;
+    write_external_ids(sql, tenant_id, m)
+}
+
+/// Writes the profile, status and activation of an existing member.
+pub fn update_profile(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<(), DbError> {
+    let p = &m.profile;
+    sql.execute(
+        "update members
+         set status = $3, phone = $4, email = $5, name = $6, search_text = $7, gender = $8,
+             birthday = $9, birth_month = $10, birth_day = $11, province = $12,
+             province_code = $13, district = $14, address = $15, tags = $16, attributes = $17,
+             external_ids = $18, consent_email = $19, consent_sms = $20, consent_zalo = $21,
+             member_since = $22, updated_at = $23
+         where tenant_id = $1 and id = $2",
+        &[
+            tenant_id.into(),
+            (&m.id).into(),
+            m.status.as_str().into(),
+            p.phone.as_ref().map(Phone::as_str).into(),
+            p.email.as_ref().map(Email::as_str).into(),
+            (&p.name).into(),
+            p.search_text().into(),
+            p.gender.map(Gender::as_str).into(),
+            p.birthday.map(|b| b.to_string()).into(),
+            p.birthday.map(|b| i64::from(b.month)).into(),
+            p.birthday.map(|b| i64::from(b.day)).into(),
+            (&p.province).into(),
+            p.province_code().into(),
+            (&p.district).into(),
+            (&p.address).into(),
+            to_json(&p.tags).into(),
+            to_json(&p.attributes).into(),
+            to_json(&p.external_ids).into(),
+            p.consent.email.into(),
+            p.consent.sms.into(),
+            p.consent.zalo.into(),
+            m.member_since.map(ms).into(),
+            ms(m.updated_at).into(),
+        ],
+    )?;
+    sql.execute(
+        "delete from member_external_ids where tenant_id = $1 and member_id = $2",
+        params![tenant_id, &m.id],
+    )?;
+    write_external_ids(sql, tenant_id, m)
+}
+
+fn write_external_ids(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<(), DbError> {
+    for (system, external_id) in &m.profile.external_ids {
+        sql.execute(
+            "insert into member_external_ids (tenant_id, system, external_id, member_id)
+             values ($1, $2, $3, $4)",
+            params![tenant_id, system, external_id, &m.id],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Member>, DbError> {
+    sql.query_opt(
+        concat!(
+            "select ",
+            member_columns!(),
+            " from members where tenant_id = $1 and id = $2"
+        ),
+        params![tenant_id, id],
+    )?
+    .map(|row| from_row(&row))
+    .transpose()
+}
+
+/// Reads a member to change it: on PostgreSQL the row stays locked until the transaction ends.
+pub fn get_for_update(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Member>, DbError> {
+    let query = match sql.backend() {
+        crate::Backend::Sqlite => concat!(
+            "select ",
+            member_columns!(),
+            " from members where tenant_id = $1 and id = $2"
+        ),
+        crate::Backend::Postgres => concat!(
+            "select ",
+            member_columns!(),
+            " from members where tenant_id = $1 and id = $2 for update"
+        ),
+    };
+    sql.query_opt(query, params![tenant_id, id])?
+        .map(|row| from_row(&row))
+        .transpose()
+}
+
+/// The id of the member holding `phone` or `email` (whichever matches first), to refuse a
+/// duplicate with the field that clashes.
+pub fn id_by_contact(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    column: Contact,
+    value: &str,
+) -> Result<Option<String>, DbError> {
+    let query = match column {
+        Contact::Phone => "select id from members where tenant_id = $1 and phone = $2",
+        Contact::Email => "select id from members where tenant_id = $1 and email = $2",
+        Contact::MemberCode => "select id from members where tenant_id = $1 and member_code = $2",
+    };
+    sql.query_opt(query, params![tenant_id, value])?
+        .map(|row| row.at(0))
+        .transpose()
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Contact {
+    Phone,
+    Email,
+    MemberCode,
+}
+
+/// The member linked to `external_id` in another system, if any.
+pub fn id_by_external_id(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    system: &str,
+    external_id: &str,
+) -> Result<Option<String>, DbError> {
+    sql.query_opt(
+        "select member_id from member_external_ids
+         where tenant_id = $1 and system = $2 and external_id = $3",
+        params![tenant_id, system, external_id],
+    )?
+    .map(|row| row.at(0))
+    .transpose()
+}
+
+/// Search filters; all given ones must match.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub member_code: Option<String>,
+    /// Already folded (lower case, no tone marks): matched inside name, phone and e-mail.
+    pub text: Option<String>,
+    pub status: Option<MemberStatus>,
+}
+
+pub fn search(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    filter: &MemberFilter,
+    page: &Page,
+) -> Result<Paged<Member>, DbError> {
+    let mut query = String::from(concat!(
+        "select ",
+        member_columns!(),
+        " from members where tenant_id = $1 and id > $2"
+    ));
+    let mut values: Vec<Value<'_>> =
+        vec![tenant_id.into(), page.after.as_deref().unwrap_or("").into()];
+    let mut add = |query: &mut String, condition: &str, value: Value<'static>| {
+        values.push(value);
+        query.push_str(&format!(" and {condition} ${}", values.len()));
+    };
+    if let Some(phone) = &filter.phone {
+        add(&mut query, "phone =", phone.clone().into());
+    }
+    if let Some(email) = &filter.email {
+        add(&mut query, "email =", email.clone().into());
+    }
+    if let Some(code) = &filter.member_code {
+        add(&mut query, "member_code =", code.clone().into());
+    }
+    if let Some(status) = filter.status {
+        add(&mut query, "status =", status.as_str().into());
+    }
+    if let Some(text) = &filter.text {
+        add(&mut query, "search_text like", like_contains(text).into());
+        query.push_str(" escape '\\'");
+    }
+    values.push((page.limit + 1).into());
+    query.push_str(&format!(" order by id limit ${}", values.len()));
+    let rows = sql.query(&query, &values)?;
+    let members = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Paged::from_rows(members, page.limit, |m| &m.id))
+}
+
+fn from_row(row: &Row) -> Result<Member, DbError> {
+    let status: String = row.get("status")?;
+    let gender: Option<String> = row.get("gender")?;
+    let birthday: Option<String> = row.get("birthday")?;
+    let phone: Option<String> = row.get("phone")?;
+    let email: Option<String> = row.get("email")?;
+    Ok(Member {
+        id: row.get("id")?,
+        member_code: row.get("member_code")?,
+        status: MemberStatus::parse(&status)
+            .ok_or_else(|| DbError::Decode(format!("unknown member status {status}")))?,
+        profile: Profile {
+            phone: phone.map(Phone::from_e164_unchecked),
+            email: email.map(Email::from_normalised_unchecked),
+            name: row.get("name")?,
+            gender: gender.as_deref().and_then(Gender::parse),
+            birthday: birthday.as_deref().and_then(Birthday::from_stored),
+            province: row.get("province")?,
+            district: row.get("district")?,
+            address: row.get("address")?,
+            tags: json(row, "tags")?,
+            attributes: json(row, "attributes")?,
+            consent: Consent {
+                email: row.get("consent_email")?,
+                sms: row.get("consent_sms")?,
+                zalo: row.get("consent_zalo")?,
+            },
+            external_ids: json(row, "external_ids")?,
+        },
+        source: row.get("source")?,
+        tier_id: row.get("tier_id")?,
+        points_available: row.get("points_available")?,
+        points_pending: row.get("points_pending")?,
+        lifetime_points: row.get("lifetime_points")?,
+        lifetime_spend: row.get("lifetime_spend")?,
+        order_count: row.get("order_count")?,
+        last_order_at: ts_opt(row, "last_order_at")?,
+        member_since: ts_opt(row, "member_since")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}

@@ -1,0 +1,51 @@
+//! The SQL of each table, next to the code that maps its rows. Every function takes the tenant
+//! and every statement is scoped by it; the only exception is finding an API key by its public
+//! prefix, which is how a request's tenant becomes known.
+
+pub mod activity;
+pub mod api_keys;
+pub mod brands;
+pub mod members;
+pub mod staff;
+pub mod stores;
+pub mod tenants;
+
+use jiff::Timestamp;
+use loyalty_core::clock::{from_millis, to_millis};
+
+use crate::sql::{DbError, Row};
+
+pub(crate) fn ts(row: &Row, column: &str) -> Result<Timestamp, DbError> {
+    row.get::<i64>(column).map(from_millis)
+}
+
+pub(crate) fn ts_opt(row: &Row, column: &str) -> Result<Option<Timestamp>, DbError> {
+    Ok(row.get::<Option<i64>>(column)?.map(from_millis))
+}
+
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    to_millis(t)
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(row: &Row, column: &str) -> Result<T, DbError> {
+    let text: String = row.get(column)?;
+    serde_json::from_str(&text).map_err(|e| DbError::Decode(format!("column {column}: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside `like … escape '\'`.
+pub(crate) fn like_contains(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}

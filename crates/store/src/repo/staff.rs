@@ -1,0 +1,75 @@
+use loyalty_core::tenancy::{Role, StaffUser};
+
+use super::{ms, ts, ts_opt};
+use crate::params;
+use crate::sql::{DbError, Row, Sql};
+use crate::{Page, Paged};
+
+pub fn insert(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    user: &StaffUser,
+    password_hash: &str,
+) -> Result<(), DbError> {
+    sql.execute(
+        "insert into staff_users (tenant_id, id, email, name, role, password_hash, active, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        params![
+            tenant_id,
+            &user.id,
+            &user.email,
+            &user.name,
+            user.role.as_str(),
+            password_hash,
+            user.active,
+            ms(user.created_at)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn list(sql: &mut dyn Sql, tenant_id: &str, page: &Page) -> Result<Paged<StaffUser>, DbError> {
+    let rows = sql.query(
+        "select id, email, name, role, active, created_at, last_login_at
+         from staff_users
+         where tenant_id = $1 and id > $2
+         order by id
+         limit $3",
+        params![
+            tenant_id,
+            page.after.as_deref().unwrap_or(""),
+            page.limit + 1
+        ],
+    )?;
+    let users = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Paged::from_rows(users, page.limit, |u| &u.id))
+}
+
+/// The user and their password hash, for signing in.
+pub fn by_email(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    email: &str,
+) -> Result<Option<(StaffUser, String)>, DbError> {
+    sql.query_opt(
+        "select id, email, name, role, active, created_at, last_login_at, password_hash
+         from staff_users
+         where tenant_id = $1 and email = $2",
+        params![tenant_id, email],
+    )?
+    .map(|row| Ok((from_row(&row)?, row.get("password_hash")?)))
+    .transpose()
+}
+
+fn from_row(row: &Row) -> Result<StaffUser, DbError> {
+    let role: String = row.get("role")?;
+    Ok(StaffUser {
+        id: row.get("id")?,
+        email: row.get("email")?,
+        name: row.get("name")?,
+        role: Role::parse(&role).ok_or_else(|| DbError::Decode(format!("unknown role {role}")))?,
+        active: row.get("active")?,
+        created_at: ts(row, "created_at")?,
+        last_login_at: ts_opt(row, "last_login_at")?,
+    })
+}

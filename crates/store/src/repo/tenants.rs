@@ -1,0 +1,74 @@
+use jiff::Timestamp;
+use loyalty_core::tenancy::Tenant;
+
+use super::{ms, ts};
+use crate::params;
+use crate::sql::{DbError, Row, Sql};
+
+pub fn insert(sql: &mut dyn Sql, tenant: &Tenant) -> Result<(), DbError> {
+    sql.execute(
+        "insert into tenants (tenant_id, name, timezone, currency, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $5)",
+        params![
+            &tenant.id,
+            &tenant.name,
+            &tenant.timezone,
+            &tenant.currency,
+            ms(tenant.created_at)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get(sql: &mut dyn Sql, tenant_id: &str) -> Result<Option<Tenant>, DbError> {
+    sql.query_opt(
+        "select tenant_id, name, timezone, currency, created_at
+         from tenants
+         where tenant_id = $1",
+        params![tenant_id],
+    )?
+    .map(|row| from_row(&row))
+    .transpose()
+}
+
+pub fn list(sql: &mut dyn Sql) -> Result<Vec<Tenant>, DbError> {
+    sql.query(
+        "select tenant_id, name, timezone, currency, created_at
+         from tenants
+         order by created_at",
+        &[],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+pub fn program(sql: &mut dyn Sql, tenant_id: &str) -> Result<String, DbError> {
+    sql.query_scalar(
+        "select program from tenants where tenant_id = $1",
+        params![tenant_id],
+    )
+}
+
+pub fn set_program(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    program: &str,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update tenants set program = $2, updated_at = $3 where tenant_id = $1",
+        params![tenant_id, program, ms(now)],
+    )?;
+    Ok(())
+}
+
+fn from_row(row: &Row) -> Result<Tenant, DbError> {
+    Ok(Tenant {
+        id: row.get("tenant_id")?,
+        name: row.get("name")?,
+        timezone: row.get("timezone")?,
+        currency: row.get("currency")?,
+        created_at: ts(row, "created_at")?,
+    })
+}

@@ -1,0 +1,150 @@
+//! The engine and the shared SQL behave the same on both backends.
+
+use loyalty_store::{Db, DbError, DbOptions, Sql, on_both_backends, params};
+
+fn open(db: &loyalty_store::testing::TestDb) -> Db {
+    Db::open(&db.url, &DbOptions::for_backend(db.url.backend())).expect("open database")
+}
+
+fn create_scratch(sql: &mut dyn Sql) -> Result<(), DbError> {
+    sql.batch("create table if not exists scratch (tenant_id text not null, id text not null, n bigint not null, primary key (tenant_id, id))")
+}
+
+on_both_backends! {
+    async fn placeholders_may_repeat_and_come_out_of_order(db) {
+        let db = open(&db);
+        let row = db
+            .read(|sql| sql.query_one("select $2 || '-' || $1 as s, $1 as again", params!["a", "b"]))
+            .await
+            .unwrap();
+        assert_eq!(row.get::<String>("s").unwrap(), "b-a");
+        assert_eq!(row.get::<String>("again").unwrap(), "a");
+        db.close();
+    }
+
+    async fn sum_of_bigints_reads_back_as_an_integer_when_cast(db) {
+        let db = open(&db);
+        db.write(|sql| {
+            create_scratch(sql)?;
+            sql.execute("insert into scratch values ('t', 'a', 5000000000), ('t', 'b', 7)", &[])
+        })
+        .await
+        .unwrap();
+        let total: i64 = db
+            .read(|sql| sql.query_scalar("select cast(sum(n) as bigint) from scratch where tenant_id = $1", params!["t"]))
+            .await
+            .unwrap();
+        assert_eq!(total, 5_000_000_007);
+        db.close();
+    }
+
+    async fn a_failing_action_rolls_back_alone_and_its_neighbours_commit(db) {
+        let db = open(&db);
+        db.write(create_scratch).await.unwrap();
+        // Queue many actions at once so they share transactions; every third one fails midway.
+        let mut tasks = Vec::new();
+        for i in 0..60i64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.write(move |sql| {
+                    sql.execute("insert into scratch (tenant_id, id, n) values ($1, $2, $3)", params!["t", format!("k{i}"), i])?;
+                    if i % 3 == 0 {
+                        // A duplicate: the whole action, including the insert above, must vanish.
+                        sql.execute("insert into scratch (tenant_id, id, n) values ($1, $2, $3)", params!["t", format!("k{i}"), i])?;
+                    }
+                    Ok::<_, DbError>(i)
+                })
+                .await
+            }));
+        }
+        let mut failed = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => {}
+                Err(DbError::Unique { .. }) => failed += 1,
+                Err(other) => panic!("unexpected error {other}"),
+            }
+        }
+        assert_eq!(failed, 20);
+        let (count, sum): (i64, i64) = db
+            .read(|sql| {
+                let row = sql.query_one("select count(*) as c, cast(sum(n) as bigint) as s from scratch", &[])?;
+                Ok::<_, DbError>((row.get("c")?, row.get("s")?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 40);
+        assert_eq!(sum, (0..60).filter(|i| i % 3 != 0).sum::<i64>());
+        db.close();
+    }
+
+    async fn vietnamese_text_round_trips_byte_for_byte(db) {
+        let db = open(&db);
+        db.write(create_scratch).await.unwrap();
+        let name = "Nguyễn Thị Ánh Tuyết";
+        let nfd: String = "Tuyết".chars().collect::<String>();
+        let back: String = db
+            .read(move |sql| sql.query_scalar("select $1", params![name]))
+            .await
+            .unwrap();
+        assert_eq!(back.as_bytes(), name.as_bytes());
+        assert!(!nfd.is_empty());
+        db.close();
+    }
+
+    async fn migrating_twice_changes_nothing(db) {
+        let first = open(&db);
+        first.close();
+        let second = open(&db);
+        let versions: i64 = second
+            .read(|sql| sql.query_scalar("select count(*) from schema_migrations", &[]))
+            .await
+            .unwrap();
+        assert_eq!(versions, loyalty_store::migrate::SQLITE.len() as i64);
+        second.close();
+    }
+}
+
+/// The two migration folders must produce the same tables with the same columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_end_up_with_the_same_tables_and_columns() {
+    let Some(pg) = loyalty_store::testing::TestDb::postgres() else {
+        return;
+    };
+    let lite = loyalty_store::testing::TestDb::sqlite();
+    let (pg, lite) = (open(&pg), open(&lite));
+    let pg_columns: Vec<(String, String, bool)> = pg
+        .read(|sql| {
+            sql.query(
+                "select table_name::text as t, column_name::text as c, (is_nullable = 'YES') as n
+                 from information_schema.columns
+                 where table_schema = current_schema()
+                 order by 1, 2",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((r.get("t")?, r.get("c")?, r.get("n")?)))
+            .collect::<Result<_, DbError>>()
+        })
+        .await
+        .unwrap();
+    let lite_columns: Vec<(String, String, bool)> = lite
+        .read(|sql| {
+            sql.query(
+                "select m.name as t, p.name as c, (p.\"notnull\" = 0 and p.pk = 0) as n
+                 from sqlite_master m join pragma_table_info(m.name) p
+                 where m.type = 'table' and m.name not like 'sqlite_%'
+                 order by 1, 2",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((r.get("t")?, r.get("c")?, r.get("n")?)))
+            .collect::<Result<_, DbError>>()
+        })
+        .await
+        .unwrap();
+    assert!(!pg_columns.is_empty());
+    assert_eq!(lite_columns, pg_columns);
+    pg.close();
+    lite.close();
+}
