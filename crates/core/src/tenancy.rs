@@ -134,11 +134,13 @@ pub enum Access {
 
 /// Whether a key with `scopes` may perform an operation needing `access`.
 pub fn grants(scopes: &[Scope], access: Access) -> bool {
-    scopes.iter().any(|scope| match (scope, access) {
-        (Scope::Admin, _) => true,
-        (Scope::Pos, Access::Read | Access::Pos) => true,
-        (Scope::Read, Access::Read) => true,
-        _ => false,
+    scopes.iter().any(|scope| {
+        matches!(
+            (scope, access),
+            (Scope::Admin, _)
+                | (Scope::Pos, Access::Read | Access::Pos)
+                | (Scope::Read, Access::Read)
+        )
     })
 }
 

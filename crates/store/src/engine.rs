@@ -258,14 +258,14 @@ enum Connector {
 
 enum Conn {
     Sqlite(SqliteConn),
-    Postgres(PgConn),
+    Postgres(Box<PgConn>),
 }
 
 impl Conn {
     fn as_sql(&mut self) -> &mut dyn Sql {
         match self {
             Conn::Sqlite(c) => c,
-            Conn::Postgres(c) => c,
+            Conn::Postgres(c) => c.as_mut(),
         }
     }
 
@@ -288,7 +288,7 @@ impl Connector {
     fn connect(&self, read_only: bool) -> Result<Conn, DbError> {
         match self {
             Connector::Sqlite(path) => SqliteConn::open(path, read_only).map(Conn::Sqlite),
-            Connector::Postgres(url) => PgConn::connect(url).map(Conn::Postgres),
+            Connector::Postgres(url) => PgConn::connect(url).map(|c| Conn::Postgres(Box::new(c))),
         }
     }
 
