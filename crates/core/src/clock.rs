@@ -14,8 +14,9 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Whole milliseconds: what the database keeps, so a value read back equals the one written.
     fn now(&self) -> Timestamp {
-        Timestamp::now()
+        from_millis(Timestamp::now().as_millisecond())
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Store {
     pub code: String,
     pub name: String,
     pub brand_id: Option<String>,
+    /// The brand's code, read with the store.
+    pub brand: Option<String>,
     pub province: Option<String>,
     pub province_code: Option<String>,
     pub district: Option<String>,

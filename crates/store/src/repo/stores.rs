@@ -50,11 +50,22 @@ pub fn update(sql: &mut dyn Sql, tenant_id: &str, store: &Store) -> Result<(), D
     Ok(())
 }
 
+pub fn by_code(sql: &mut dyn Sql, tenant_id: &str, code: &str) -> Result<Option<String>, DbError> {
+    sql.query_opt(
+        "select id from stores where tenant_id = $1 and code = $2",
+        params![tenant_id, code],
+    )?
+    .map(|row| row.at(0))
+    .transpose()
+}
+
 pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Store>, DbError> {
     sql.query_opt(
-        "select id, code, name, brand_id, province, province_code, district, address, active, created_at, updated_at
-         from stores
-         where tenant_id = $1 and id = $2",
+        "select s.id, s.code, s.name, s.brand_id, b.code as brand, s.province, s.province_code,
+                s.district, s.address, s.active, s.created_at, s.updated_at
+         from stores s
+         left join brands b on b.tenant_id = s.tenant_id and b.id = s.brand_id
+         where s.tenant_id = $1 and s.id = $2",
         params![tenant_id, id],
     )?
     .map(|row| from_row(&row))
@@ -63,12 +74,18 @@ pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Store>
 
 pub fn list(sql: &mut dyn Sql, tenant_id: &str, page: &Page) -> Result<Paged<Store>, DbError> {
     let rows = sql.query(
-        "select id, code, name, brand_id, province, province_code, district, address, active, created_at, updated_at
-         from stores
-         where tenant_id = $1 and id > $2
-         order by id
+        "select s.id, s.code, s.name, s.brand_id, b.code as brand, s.province, s.province_code,
+                s.district, s.address, s.active, s.created_at, s.updated_at
+         from stores s
+         left join brands b on b.tenant_id = s.tenant_id and b.id = s.brand_id
+         where s.tenant_id = $1 and s.id > $2
+         order by s.id
          limit $3",
-        params![tenant_id, page.after.as_deref().unwrap_or(""), page.limit + 1],
+        params![
+            tenant_id,
+            page.after.as_deref().unwrap_or(""),
+            page.limit + 1
+        ],
     )?;
     let stores = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(Paged::from_rows(stores, page.limit, |s| &s.id))
@@ -80,6 +97,7 @@ fn from_row(row: &Row) -> Result<Store, DbError> {
         code: row.get("code")?,
         name: row.get("name")?,
         brand_id: row.get("brand_id")?,
+        brand: row.get("brand")?,
         province: row.get("province")?,
         province_code: row.get("province_code")?,
         district: row.get("district")?,

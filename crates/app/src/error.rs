@@ -1,0 +1,101 @@
+//! What can go wrong in a business action, in terms an API client can act on. The server turns
+//! each variant into one HTTP status in one exhaustive `match`.
+
+use loyalty_core::{FieldError, Invalid};
+use loyalty_store::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 422: the input broke rules; each error names its field.
+    #[error("invalid input: {0}")]
+    Invalid(Invalid),
+    /// 404: no such thing in this tenant (whether or not another tenant has it).
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    /// 409: the input is fine but clashes with the current state (duplicate, already used…).
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        field: Option<String>,
+        message: String,
+    },
+    /// 401: no credentials, or credentials that do not check out.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: known caller, not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 503: the database cannot be reached or is shutting down.
+    #[error("database unavailable: {0}")]
+    Unavailable(DbError),
+    /// 500: a bug or an unexpected failure; logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> AppError {
+        AppError::Invalid(Invalid::one(field, message))
+    }
+
+    pub fn conflict(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
+        AppError::Conflict {
+            code,
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            AppError::Invalid(invalid) => &invalid.0,
+            _ => &[],
+        }
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(invalid: Invalid) -> Self {
+        AppError::Invalid(invalid)
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(error: DbError) -> Self {
+        match error {
+            // Normally caught earlier with a precise message; this is the race where two
+            // requests claimed the same value at the same instant.
+            DbError::Unique { detail } => {
+                let field = [
+                    "phone",
+                    "email",
+                    "member_code",
+                    "external_id",
+                    "code",
+                    "key_prefix",
+                ]
+                .into_iter()
+                .find(|column| detail.contains(column))
+                .map(|column| {
+                    if column == "external_id" {
+                        "external_ids"
+                    } else {
+                        column
+                    }
+                });
+                AppError::Conflict {
+                    code: "duplicate",
+                    field: field.map(str::to_string),
+                    message: format!(
+                        "{} is already used by another record",
+                        field.unwrap_or("a unique value")
+                    ),
+                }
+            }
+            DbError::Closed | DbError::Connection(_) => AppError::Unavailable(error),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}

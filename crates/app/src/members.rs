@@ -1,0 +1,235 @@
+//! Members: create, find, update, activate.
+
+use loyalty_core::code::{MEMBER_CODE_LEN, random_code};
+use loyalty_core::id::new_id;
+use loyalty_core::member::{Member, MemberStatus, Profile, ProfilePatch};
+use loyalty_core::tenancy::Access;
+use loyalty_store::repo::members::{self, Contact, MemberFilter};
+use loyalty_store::{Page, Paged, Sql};
+
+use crate::activity::{Change, record, snapshot};
+use crate::{App, AppError, AppResult, Ctx};
+
+/// Where a member record came from, kept for reports (`api`, `pos`, `import`, `web`…).
+pub const SOURCE_API: &str = "api";
+
+impl App {
+    /// Registers a customer. They become a member when activated (by hand or by their first
+    /// paid order).
+    pub async fn create_member(
+        &self,
+        ctx: &Ctx,
+        profile: Profile,
+        source: Option<String>,
+    ) -> AppResult<Member> {
+        ctx.require(Access::Pos)?;
+        if !profile.has_contact() {
+            return Err(AppError::invalid(
+                "phone",
+                "a member needs a phone number or an e-mail address",
+            ));
+        }
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        let source = source.unwrap_or_else(|| SOURCE_API.to_string());
+        self.db
+            .write(move |sql| {
+                ensure_contacts_free(sql, &ctx2.tenant_id, &profile, None)?;
+                let member = Member {
+                    id: new_id("mem"),
+                    member_code: unused_member_code(sql, &ctx2.tenant_id)?,
+                    status: MemberStatus::Customer,
+                    profile: profile.clone(),
+                    source: Some(source.clone()),
+                    tier_id: None,
+                    points_available: 0,
+                    points_pending: 0,
+                    lifetime_points: 0,
+                    lifetime_spend: 0,
+                    order_count: 0,
+                    last_order_at: None,
+                    member_since: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                members::insert(sql, &ctx2.tenant_id, &member)?;
+                let change = Change {
+                    entity: "member",
+                    id: &member.id,
+                    action: "create",
+                };
+                record(sql, &ctx2, now, change, None, snapshot(&member))?;
+                Ok(member)
+            })
+            .await
+    }
+
+    pub async fn member(&self, ctx: &Ctx, id: String) -> AppResult<Member> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        self.db
+            .read(move |sql| members::get(sql, &tenant_id, &id))
+            .await?
+            .ok_or(AppError::NotFound { entity: "member" })
+    }
+
+    pub async fn members(
+        &self,
+        ctx: &Ctx,
+        filter: MemberFilter,
+        page: Page,
+    ) -> AppResult<Paged<Member>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        Ok(self
+            .db
+            .read(move |sql| members::search(sql, &tenant_id, &filter, &page))
+            .await?)
+    }
+
+    /// Changes the given fields; an update that changes nothing writes nothing.
+    pub async fn update_member(
+        &self,
+        ctx: &Ctx,
+        id: String,
+        patch: ProfilePatch,
+    ) -> AppResult<Member> {
+        ctx.require(Access::Pos)?;
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        self.db
+            .write(move |sql| {
+                let before = members::get_for_update(sql, &ctx2.tenant_id, &id)?
+                    .ok_or(AppError::NotFound { entity: "member" })?;
+                let mut after = before.clone();
+                after.profile.apply(patch.clone());
+                if after == before {
+                    return Ok(before);
+                }
+                if !after.profile.has_contact() {
+                    return Err(AppError::invalid(
+                        "phone",
+                        "a member needs a phone number or an e-mail address; keep one of them",
+                    ));
+                }
+                ensure_contacts_free(sql, &ctx2.tenant_id, &after.profile, Some(&id))?;
+                after.updated_at = now;
+                members::update_profile(sql, &ctx2.tenant_id, &after)?;
+                let change = Change {
+                    entity: "member",
+                    id: &id,
+                    action: "update",
+                };
+                record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;
+                Ok(after)
+            })
+            .await
+    }
+
+    /// Makes a customer a member (kích hoạt thành viên). Activating a member again changes
+    /// nothing; a blocked member cannot be activated.
+    pub async fn activate_member(&self, ctx: &Ctx, id: String) -> AppResult<Member> {
+        ctx.require(Access::Pos)?;
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        self.db
+            .write(move |sql| {
+                let before = members::get_for_update(sql, &ctx2.tenant_id, &id)?
+                    .ok_or(AppError::NotFound { entity: "member" })?;
+                match before.status {
+                    MemberStatus::Member => return Ok(before),
+                    MemberStatus::Blocked => {
+                        return Err(AppError::conflict(
+                            "member_blocked",
+                            "status",
+                            "a blocked member cannot be activated",
+                        ));
+                    }
+                    MemberStatus::Customer => {}
+                }
+                let after = Member {
+                    status: MemberStatus::Member,
+                    member_since: Some(now),
+                    updated_at: now,
+                    ..before.clone()
+                };
+                members::update_profile(sql, &ctx2.tenant_id, &after)?;
+                let change = Change {
+                    entity: "member",
+                    id: &id,
+                    action: "activate",
+                };
+                record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;
+                Ok(after)
+            })
+            .await
+    }
+}
+
+/// Refuses a phone, e-mail or external id that another member of the tenant already has, naming
+/// the field so the cashier knows which one clashes.
+fn ensure_contacts_free(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    profile: &Profile,
+    except: Option<&str>,
+) -> AppResult<()> {
+    let taken = |found: Option<String>| found.is_some_and(|id| Some(id.as_str()) != except);
+    if let Some(phone) = &profile.phone {
+        if taken(members::id_by_contact(
+            sql,
+            tenant_id,
+            Contact::Phone,
+            phone.as_str(),
+        )?) {
+            return Err(AppError::conflict(
+                "duplicate",
+                "phone",
+                format!("another member already has phone {phone}"),
+            ));
+        }
+    }
+    if let Some(email) = &profile.email {
+        if taken(members::id_by_contact(
+            sql,
+            tenant_id,
+            Contact::Email,
+            email.as_str(),
+        )?) {
+            return Err(AppError::conflict(
+                "duplicate",
+                "email",
+                format!("another member already has e-mail {email}"),
+            ));
+        }
+    }
+    for (system, external_id) in &profile.external_ids {
+        if taken(members::id_by_external_id(
+            sql,
+            tenant_id,
+            system,
+            external_id,
+        )?) {
+            return Err(AppError::conflict(
+                "duplicate",
+                &format!("external_ids.{system}"),
+                format!("another member already has {system} id {external_id}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A member code nobody in the tenant has. Collisions are rare (31^8 codes); a few retries
+/// settle them.
+fn unused_member_code(sql: &mut dyn Sql, tenant_id: &str) -> AppResult<String> {
+    for _ in 0..10 {
+        let code = random_code(MEMBER_CODE_LEN);
+        if members::id_by_contact(sql, tenant_id, Contact::MemberCode, &code)?.is_none() {
+            return Ok(code);
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free member code after 10 draws"
+    )))
+}

@@ -1,0 +1,203 @@
+//! `loyalty`: the whole loyalty platform in one binary.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use loyalty_app::App;
+use loyalty_app::tenants::NewTenant;
+use loyalty_core::clock::SystemClock;
+use loyalty_store::{DEFAULT_DATABASE_URL, DatabaseUrl, Db, DbOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "loyalty",
+    version,
+    about = "Customer loyalty for retail and F&B chains: members, points, tiers, vouchers."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Where the data lives: sqlite://FILE (created on first use) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    database_url: String,
+    /// Log lines as human-readable text or as JSON objects (one per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API (and background jobs) until Ctrl-C or SIGTERM.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Bring the database schema up to date (also done by every other command).
+    Migrate,
+    /// Manage tenants (merchant companies).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with its owner account; prints {"tenant_id", "api_key"} (an admin key).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long)]
+        owner_password: String,
+        /// IANA time zone for days, birthdays and reports.
+        #[arg(long, default_value = loyalty_core::tenancy::DEFAULT_TIMEZONE)]
+        timezone: String,
+    },
+    /// List tenants as JSON lines.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn open(url: &str) -> anyhow::Result<Db> {
+    let url = DatabaseUrl::parse(url)?;
+    Db::open(&url, &DbOptions::for_backend(url.backend()))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = open(&cli.global.database_url)?;
+    let app = App::new(db.clone(), Arc::new(SystemClock));
+    let result = match cli.command {
+        Command::Serve { listen } => serve(app, listen).await,
+        Command::Migrate => {
+            tracing::info!(database = db.backend().name(), "schema is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant { command } => tenant(app, command).await,
+    };
+    db.close();
+    result
+}
+
+async fn serve(app: App, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = app.db().backend().name(), "serving; Ctrl-C to stop");
+    loyalty_server::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM; requests in flight then finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn tenant(app: App, command: TenantCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TenantCommand::Create {
+            name,
+            owner_email,
+            owner_password,
+            timezone,
+        } => {
+            let input = NewTenant {
+                name,
+                owner_email,
+                owner_password,
+                timezone: Some(timezone),
+            };
+            match app.create_tenant(input).await {
+                Ok(created) => {
+                    let out = serde_json::json!({"tenant_id": created.tenant.id, "api_key": created.api_key});
+                    println!("{out}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(loyalty_app::AppError::Invalid(invalid)) => {
+                    for e in invalid.0 {
+                        eprintln!("error: --{}: {}", e.field.replace('_', "-"), e.message);
+                    }
+                    Ok(ExitCode::from(2))
+                }
+                Err(other) => Err(other.into()),
+            }
+        }
+        TenantCommand::List => {
+            for t in app.tenants().await? {
+                let out = serde_json::json!({"tenant_id": t.id, "name": t.name, "timezone": t.timezone, "created_at": t.created_at});
+                println!("{out}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! `/api/v1/members`: create, read, search, update, activate.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use loyalty_app::App;
+use loyalty_core::Invalid;
+use loyalty_core::birthday::Birthday;
+use loyalty_core::code::normalise_code;
+use loyalty_core::email::Email;
+use loyalty_core::member::{
+    Consent, ConsentPatch, Gender, Member, MemberStatus, Profile, ProfilePatch, check_attributes,
+    check_external_ids, check_name, check_tags,
+};
+use loyalty_core::phone::Phone;
+use loyalty_core::text::fold;
+use loyalty_store::repo::members::MemberFilter;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::extract::{ApiJson, ApiQuery, Auth, nullable};
+use crate::paging::{List, page};
+use crate::problem::{ApiResult, Problem};
+
+/// A new member (or customer). At least one of `phone` and `email` is required.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberIn {
+    /// Any usual Vietnamese form (`0901234567`, `+84 90 123 4567`, old 11-digit numbers) or an
+    /// international number with `+`; stored as E.164.
+    #[schema(example = "0901234567")]
+    pub phone: Option<String>,
+    #[schema(example = "a@example.vn")]
+    pub email: Option<String>,
+    #[schema(example = "Nguyễn Văn A")]
+    pub name: Option<String>,
+    #[schema(value_type = Option<String>, example = "female")]
+    pub gender: Option<Gender>,
+    /// `YYYY-MM-DD`, or `--MM-DD` when the year is unknown.
+    #[schema(example = "1990-05-17")]
+    pub birthday: Option<String>,
+    #[schema(example = "Hà Nội")]
+    pub province: Option<String>,
+    #[schema(example = "Cầu Giấy")]
+    pub district: Option<String>,
+    pub address: Option<String>,
+    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+    pub consent: Option<ConsentIn>,
+    /// Ids of this person in other systems, e.g. `{"haravan": "1002"}`.
+    pub external_ids: Option<BTreeMap<String, String>>,
+    /// Where the record comes from (`pos`, `web`, `api`…); `api` when absent.
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentIn {
+    pub email: Option<bool>,
+    pub sms: Option<bool>,
+    pub zalo: Option<bool>,
+}
+
+/// A partial update: absent fields stay, `null` clears, `attributes` and `external_ids` merge
+/// key by key (a `null` value removes the key).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberPatchIn {
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub gender: Option<Option<Gender>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub birthday: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub province: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub district: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+    pub consent: Option<ConsentIn>,
+    #[schema(value_type = Option<Object>)]
+    pub external_ids: Option<BTreeMap<String, Option<String>>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberOut {
+    pub id: String,
+    /// Short code for the till's QR code or barcode.
+    #[schema(example = "K7Q3M9P2")]
+    pub member_code: String,
+    /// `customer` (known, not activated), `member` (activated) or `blocked`.
+    #[schema(value_type = String, example = "customer")]
+    pub status: MemberStatus,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub gender: Option<Gender>,
+    pub birthday: Option<String>,
+    pub province: Option<String>,
+    /// The 2025 province code (GSO) the written province belongs to, old names included.
+    pub province_code: Option<String>,
+    pub district: Option<String>,
+    pub address: Option<String>,
+    pub tags: Vec<String>,
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    pub consent: ConsentOut,
+    pub external_ids: BTreeMap<String, String>,
+    pub source: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub tier: Option<Value>,
+    pub points: PointsOut,
+    pub lifetime_spend: i64,
+    pub order_count: i64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_order_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub member_since: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentOut {
+    pub email: bool,
+    pub sms: bool,
+    pub zalo: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PointsOut {
+    pub available: i64,
+    pub pending: i64,
+}
+
+impl From<Member> for MemberOut {
+    fn from(m: Member) -> Self {
+        let province_code = m.profile.province_code().map(str::to_string);
+        let p = m.profile;
+        MemberOut {
+            id: m.id,
+            member_code: m.member_code,
+            status: m.status,
+            phone: p.phone.map(Phone::into_string),
+            email: p.email.map(Email::into_string),
+            name: p.name,
+            gender: p.gender,
+            birthday: p.birthday.map(|b| b.to_string()),
+            province: p.province,
+            province_code,
+            district: p.district,
+            address: p.address,
+            tags: p.tags,
+            attributes: p.attributes,
+            consent: ConsentOut {
+                email: p.consent.email,
+                sms: p.consent.sms,
+                zalo: p.consent.zalo,
+            },
+            external_ids: p.external_ids,
+            source: m.source,
+            tier: None,
+            points: PointsOut {
+                available: m.points_available,
+                pending: m.points_pending,
+            },
+            lifetime_spend: m.lifetime_spend,
+            order_count: m.order_count,
+            last_order_at: m.last_order_at,
+            member_since: m.member_since,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// Blank strings from forms mean "not given".
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+const MAX_PLACE_CHARS: usize = 200;
+
+fn place(errors: &mut Invalid, field: &str, value: Option<String>) -> Option<String> {
+    let value = given(value)?.trim().to_string();
+    if value.chars().count() > MAX_PLACE_CHARS {
+        errors.push(
+            field,
+            format!("must be at most {MAX_PLACE_CHARS} characters"),
+        );
+        return None;
+    }
+    Some(value)
+}
+
+fn check_source(errors: &mut Invalid, source: Option<String>) -> Option<String> {
+    let source = given(source)?.trim().to_string();
+    if source.len() > 50 {
+        errors.push("source", "must be at most 50 characters");
+    }
+    Some(source)
+}
+
+impl MemberIn {
+    fn validate(self, today: Date) -> Result<(Profile, Option<String>), Invalid> {
+        let mut e = Invalid::default();
+        let phone = given(self.phone).and_then(|v| e.check("phone", Phone::parse(&v)));
+        let email = given(self.email).and_then(|v| e.check("email", Email::parse(&v)));
+        let name = given(self.name).and_then(|v| check_name(&mut e, "name", &v));
+        let birthday =
+            given(self.birthday).and_then(|v| e.check("birthday", Birthday::parse(&v, today)));
+        let province = place(&mut e, "province", self.province);
+        let district = place(&mut e, "district", self.district);
+        let address = place(&mut e, "address", self.address);
+        let tags = self
+            .tags
+            .map(|t| check_tags(&mut e, "tags", &t))
+            .unwrap_or_default();
+        let attributes = self.attributes.unwrap_or_default();
+        check_attributes(&mut e, "attributes", &attributes);
+        let external_ids = self.external_ids.unwrap_or_default();
+        check_external_ids(&mut e, "external_ids", &external_ids);
+        let consent = self.consent.unwrap_or_default();
+        let source = check_source(&mut e, self.source);
+        e.into_result(|| {
+            let profile = Profile {
+                phone,
+                email,
+                name,
+                gender: self.gender,
+                birthday,
+                province,
+                district,
+                address,
+                tags,
+                attributes,
+                consent: Consent {
+                    email: consent.email.unwrap_or(false),
+                    sms: consent.sms.unwrap_or(false),
+                    zalo: consent.zalo.unwrap_or(false),
+                },
+                external_ids,
+            };
+            (profile, source)
+        })
+    }
+}
+
+impl MemberPatchIn {
+    fn validate(self, today: Date) -> Result<ProfilePatch, Invalid> {
+        let mut e = Invalid::default();
+        // `Some(None)` and a blank string both clear the field; a parse error is recorded in
+        // `e` and rejects the whole patch.
+        fn change<T>(
+            e: &mut Invalid,
+            value: Option<Option<String>>,
+            parse: impl FnOnce(&mut Invalid, &str) -> Option<T>,
+        ) -> Option<Option<T>> {
+            match value.map(given) {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(v)) => parse(e, &v).map(Some),
+            }
+        }
+        let phone = change(&mut e, self.phone, |e, v| e.check("phone", Phone::parse(v)));
+        let email = change(&mut e, self.email, |e, v| e.check("email", Email::parse(v)));
+        let name = change(&mut e, self.name, |e, v| check_name(e, "name", v));
+        let birthday = change(&mut e, self.birthday, |e, v| {
+            e.check("birthday", Birthday::parse(v, today))
+        });
+        let place_change = |e: &mut Invalid, field: &str, value: Option<Option<String>>| {
+            value.map(|v| place(e, field, v))
+        };
+        let province = place_change(&mut e, "province", self.province);
+        let district = place_change(&mut e, "district", self.district);
+        let address = place_change(&mut e, "address", self.address);
+        let tags = self.tags.map(|t| check_tags(&mut e, "tags", &t));
+        let attributes = self.attributes.unwrap_or_default();
+        check_attributes(&mut e, "attributes", &attributes);
+        let external_ids = self.external_ids.unwrap_or_default();
+        let present: BTreeMap<String, String> = external_ids
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+            .collect();
+        check_external_ids(&mut e, "external_ids", &present);
+        let consent = self.consent.unwrap_or_default();
+        e.into_result(|| ProfilePatch {
+            phone,
+            email,
+            name,
+            gender: self.gender,
+            birthday,
+            province,
+            district,
+            address,
+            tags,
+            attributes,
+            consent: ConsentPatch {
+                email: consent.email,
+                sms: consent.sms,
+                zalo: consent.zalo,
+            },
+            external_ids,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MemberQuery {
+    /// Exact phone, in any usual form.
+    pub phone: Option<String>,
+    /// Exact e-mail (case-insensitive).
+    pub email: Option<String>,
+    /// Exact member code (case-insensitive).
+    pub member_code: Option<String>,
+    /// Text contained in the name (tone marks optional), phone or e-mail.
+    pub q: Option<String>,
+    /// `customer`, `member` or `blocked`.
+    #[param(value_type = Option<String>)]
+    pub status: Option<MemberStatus>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl MemberQuery {
+    fn filter(&self) -> Result<MemberFilter, Invalid> {
+        let mut e = Invalid::default();
+        let phone = given(self.phone.clone())
+            .and_then(|v| e.check("phone", Phone::parse(&v)))
+            .map(Phone::into_string);
+        let email = given(self.email.clone())
+            .and_then(|v| e.check("email", Email::parse(&v)))
+            .map(Email::into_string);
+        let member_code = given(self.member_code.clone()).and_then(|v| {
+            let code = normalise_code(&v);
+            if code.is_none() {
+                e.push("member_code", "may contain only letters and digits");
+            }
+            code
+        });
+        let text = given(self.q.clone()).map(|q| fold(&q));
+        e.into_result(|| MemberFilter {
+            phone,
+            email,
+            member_code,
+            text,
+            status: self.status,
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/members", tag = "members",
+    request_body = MemberIn,
+    responses(
+        (status = 201, description = "Created", body = MemberOut),
+        (status = 409, description = "Phone, e-mail or external id already used", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem),
+    ),
+    security(("api_key" = [])))]
+pub async fn create_member(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    ApiJson(input): ApiJson<MemberIn>,
+) -> ApiResult<impl IntoResponse> {
+    let today = app.today(&ctx).await?;
+    let (profile, source) = input.validate(today)?;
+    let member = app.create_member(&ctx, profile, source).await?;
+    let location = format!("/api/v1/members/{}", member.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(MemberOut::from(member)),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/members", tag = "members",
+    params(MemberQuery),
+    responses((status = 200, description = "Members matching every given filter, oldest first", body = List<MemberOut>)),
+    security(("api_key" = [])))]
+pub async fn list_members(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    ApiQuery(query): ApiQuery<MemberQuery>,
+) -> ApiResult<Json<List<MemberOut>>> {
+    let filter = query.filter()?;
+    let page = page(query.limit, query.cursor.as_deref())?;
+    let members = app.members(&ctx, filter, page).await?;
+    Ok(Json(List::from_paged(members, MemberOut::from)))
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members",
+    params(("id" = String, Path)),
+    responses((status = 200, body = MemberOut), (status = 404, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn get_member(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MemberOut>> {
+    Ok(Json(app.member(&ctx, id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/members/{id}", tag = "members",
+    params(("id" = String, Path)),
+    request_body = MemberPatchIn,
+    responses((status = 200, body = MemberOut), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn update_member(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<MemberPatchIn>,
+) -> ApiResult<Json<MemberOut>> {
+    let today = app.today(&ctx).await?;
+    let patch = input.validate(today)?;
+    Ok(Json(app.update_member(&ctx, id, patch).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{id}/activate", tag = "members",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Now a member (or already was)", body = MemberOut), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn activate_member(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MemberOut>> {
+    Ok(Json(app.activate_member(&ctx, id).await?.into()))
+}

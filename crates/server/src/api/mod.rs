@@ -1,0 +1,99 @@
+//! The REST API under `/api/v1`. Every route is declared once here, through utoipa-axum, so the
+//! router and the OpenAPI document cannot disagree.
+
+pub mod access;
+pub mod activity;
+pub mod catalog;
+pub mod members;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use loyalty_app::App;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Loyalty API",
+        description = "Members, points, tiers, rewards and vouchers for retail and F&B chains. \
+                       Errors are RFC 9457 problem documents; lists page with `limit` and `cursor`.",
+        version = "1"
+    ),
+    modifiers(&BearerKey),
+    tags(
+        (name = "members", description = "Members and customers (thành viên, khách hàng)"),
+        (name = "tenancy", description = "Brands and stores"),
+        (name = "access", description = "API keys, staff accounts, the tenant"),
+        (name = "activity", description = "The activity log (nhật ký hoạt động)"),
+        (name = "operations", description = "Health"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI description.
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(members::create_member, members::list_members))
+        .routes(routes!(members::get_member, members::update_member))
+        .routes(routes!(members::activate_member))
+        .routes(routes!(catalog::create_brand, catalog::list_brands))
+        .routes(routes!(catalog::get_brand, catalog::update_brand))
+        .routes(routes!(catalog::create_store, catalog::list_stores))
+        .routes(routes!(catalog::get_store, catalog::update_store))
+        .routes(routes!(access::create_api_key, access::list_api_keys))
+        .routes(routes!(access::revoke_api_key))
+        .routes(routes!(access::create_staff, access::list_staff))
+        .routes(routes!(access::get_tenant))
+        .routes(routes!(activity::list_activity))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` when the database does not answer.
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(app): State<App>) -> (StatusCode, Json<Health>) {
+    let database = app.db().backend().name();
+    match app.db().ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                database,
+            }),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "unavailable",
+                    database,
+                }),
+            )
+        }
+    }
+}

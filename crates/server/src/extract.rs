@@ -1,0 +1,189 @@
+//! Request extractors that fail with problem+json instead of axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use loyalty_app::{App, AppError, Ctx};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::problem::ApiError;
+
+/// The authenticated caller, from `Authorization: Bearer <api key>`.
+pub struct Auth(pub Ctx);
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(AppError::Unauthorized(
+                "send the API key as Authorization: Bearer <key>",
+            ))?;
+        let value = header
+            .to_str()
+            .map_err(|_| AppError::Unauthorized("the Authorization header is not text"))?;
+        let key = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(AppError::Unauthorized(
+                "use the Bearer scheme: Authorization: Bearer <key>",
+            ))?;
+        Ok(Auth(app.authenticate(key).await?))
+    }
+}
+
+/// For `Option<Option<T>>` fields of partial updates: tells "absent" (outer `None`, with
+/// `#[serde(default)]`) from `null` (`Some(None)`).
+pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A JSON body. Unknown fields, wrong types and missing fields are 422 naming the field (by
+/// its path, e.g. `lines[1].quantity`); text that is not JSON is 400; too large is 413.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let mime = v.split(';').next().unwrap_or("").trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::MalformedJson(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => shape_error(&path, &inner.to_string()),
+            _ => ApiError::MalformedJson(inner.to_string()),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    Ok(value)
+}
+
+/// Names the field of a shape error. serde reports an unknown or missing field at its parent's
+/// path, with the name only inside the message; we put it back on the path.
+fn shape_error(path: &str, message: &str) -> ApiError {
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string();
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|marker| message.split_once(marker))
+        .and_then(|(_, rest)| rest.split('`').next());
+    // serde_path_to_error puts an unknown field on the path itself, a missing one on its parent.
+    let path = if path == "." { "" } else { path };
+    let field = match named {
+        Some(name) if path == name || path.ends_with(&format!(".{name}")) => path.to_string(),
+        Some(name) if path.is_empty() => name.to_string(),
+        Some(name) => format!("{path}.{name}"),
+        None if path.is_empty() => "body".to_string(),
+        None => path.to_string(),
+    };
+    ApiError::Shape { field, message }
+}
+
+/// Query-string parameters, with the same rules as [`ApiJson`]: an unknown parameter is a 422
+/// rather than a silently ignored typo.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                shape_error(&path, &error.into_inner().to_string())
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "fields exist to be deserialized")]
+    struct Line {
+        quantity: i64,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "fields exist to be deserialized")]
+    struct Order {
+        total: i64,
+        lines: Vec<Line>,
+    }
+
+    fn field_of(json: &str) -> String {
+        match parse_json::<Order>(json.as_bytes()) {
+            Err(ApiError::Shape { field, .. }) => field,
+            other => panic!("expected a shape error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_field_by_its_path() {
+        assert_eq!(field_of(r#"{"total": 1, "lines": [], "totl": 2}"#), "totl");
+        assert_eq!(field_of(r#"{"lines": []}"#), "total");
+        assert_eq!(field_of(r#"{"total": "x", "lines": []}"#), "total");
+        assert_eq!(
+            field_of(r#"{"total": 1, "lines": [{"quantity": 1}, {"qty": 2}]}"#),
+            "lines[1].qty"
+        );
+        assert_eq!(
+            field_of(r#"{"total": 1, "lines": [{"quantity": 1.5}]}"#),
+            "lines[0].quantity"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_malformed() {
+        assert!(matches!(
+            parse_json::<Order>(b"{\"total\": "),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Order>(br#"{"total": 1, "lines": []} x"#),
+            Err(ApiError::MalformedJson(_))
+        ));
+    }
+}

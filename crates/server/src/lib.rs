@@ -1,0 +1,93 @@
+//! The HTTP server: the REST API (problem+json errors, OpenAPI at `/api/v1/openapi.json`),
+//! with the admin UI and member widget to come. Handlers are thin: extract, call one use-case
+//! of `loyalty_app::App`, map the result.
+
+pub mod api;
+pub mod extract;
+pub mod paging;
+pub mod problem;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use loyalty_app::App;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::problem::ApiError;
+
+/// The largest JSON body accepted; imports of files use their own, streaming endpoints.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP application.
+pub fn router(app: App) -> Router {
+    let (api, openapi) = api::routes().split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let openapi = openapi.clone();
+            async move { axum::Json(openapi.as_ref().clone()) }
+        }),
+    )
+    .fallback(|| async { ApiError::NoRoute })
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    .with_state(app)
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(CatchPanicLayer::custom(|_| {
+        ApiError::App(loyalty_app::AppError::Internal(anyhow::anyhow!(
+            "a handler panicked"
+        )))
+        .into_response()
+    }))
+    .layer(
+        // Logged per request: method, route template (never the raw path or query, which can
+        // hold phone numbers), status and time. No bodies, no personal data.
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "unmatched".to_string());
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                tracing::info_span!("request", method = %request.method(), route, request_id)
+            })
+            .on_request(())
+            .on_response(|response: &Response, latency: Duration, _span: &Span| {
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    ms = latency.as_secs_f64() * 1000.0,
+                    "served"
+                );
+            }),
+    )
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,212 @@
+//! RFC 9457 problem documents: every error the API returns, with a stable `code` a client (or
+//! the admin UI) can translate, and `errors` naming the offending fields.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use loyalty_app::AppError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem (`/problems/{code}`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Stable machine-readable code, e.g. `validation_failed`, `duplicate`, `not_found`.
+    pub code: String,
+    /// The fields at fault, when the problem is about the input.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// Path of the field in the request, e.g. `phone` or `lines[2].quantity`.
+    pub field: String,
+    pub message: String,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    App(AppError),
+    /// 400: the body is not JSON at all.
+    MalformedJson(String),
+    /// 422 with a field: JSON of the wrong shape (unknown field, wrong type, missing field).
+    Shape {
+        field: String,
+        message: String,
+    },
+    /// 413: the body is over the limit.
+    TooLarge,
+    /// 415: not `application/json`.
+    UnsupportedMediaType,
+    /// 404 for a path that does not exist.
+    NoRoute,
+    /// 405 for a path that exists with another method.
+    MethodNotAllowed,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        ApiError::App(error)
+    }
+}
+
+impl From<loyalty_core::Invalid> for ApiError {
+    fn from(invalid: loyalty_core::Invalid) -> Self {
+        ApiError::App(AppError::Invalid(invalid))
+    }
+}
+
+fn problem(status: StatusCode, code: &str, title: &str, detail: Option<String>) -> Problem {
+    Problem {
+        kind: format!("/problems/{code}"),
+        title: title.to_string(),
+        status: status.as_u16(),
+        detail,
+        code: code.to_string(),
+        errors: Vec::new(),
+    }
+}
+
+impl ApiError {
+    fn to_problem(&self) -> Problem {
+        use StatusCode as S;
+        match self {
+            ApiError::App(error) => match error {
+                AppError::Invalid(invalid) => {
+                    let mut p = problem(
+                        S::UNPROCESSABLE_ENTITY,
+                        "validation_failed",
+                        "The request has invalid fields",
+                        Some(invalid.to_string()),
+                    );
+                    p.errors = invalid
+                        .0
+                        .iter()
+                        .map(|e| FieldProblem {
+                            field: e.field.clone(),
+                            message: e.message.clone(),
+                        })
+                        .collect();
+                    p
+                }
+                AppError::NotFound { entity } => problem(
+                    S::NOT_FOUND,
+                    "not_found",
+                    "Not found",
+                    Some(format!("{entity} not found")),
+                ),
+                AppError::Conflict {
+                    code,
+                    field,
+                    message,
+                } => {
+                    let mut p = problem(S::CONFLICT, code, "Conflict", Some(message.clone()));
+                    if let Some(field) = field {
+                        p.errors.push(FieldProblem {
+                            field: field.clone(),
+                            message: message.clone(),
+                        });
+                    }
+                    p
+                }
+                AppError::Unauthorized(why) => problem(
+                    S::UNAUTHORIZED,
+                    "unauthorized",
+                    "Authentication required",
+                    Some(why.to_string()),
+                ),
+                AppError::Forbidden(why) => {
+                    problem(S::FORBIDDEN, "forbidden", "Not allowed", Some(why.clone()))
+                }
+                AppError::Unavailable(_) => problem(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The database is unavailable; try again shortly",
+                    None,
+                ),
+                AppError::Internal(_) => problem(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Something went wrong on our side; it has been logged",
+                    None,
+                ),
+            },
+            ApiError::MalformedJson(why) => problem(
+                S::BAD_REQUEST,
+                "malformed_json",
+                "The body is not valid JSON",
+                Some(why.clone()),
+            ),
+            ApiError::Shape { field, message } => {
+                let mut p = problem(
+                    S::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "The request has invalid fields",
+                    Some(format!("{field}: {message}")),
+                );
+                p.errors.push(FieldProblem {
+                    field: field.clone(),
+                    message: message.clone(),
+                });
+                p
+            }
+            ApiError::TooLarge => problem(
+                S::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "The request body is too large",
+                Some(format!("the limit is {} bytes", crate::MAX_BODY_BYTES)),
+            ),
+            ApiError::UnsupportedMediaType => problem(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send JSON with Content-Type: application/json",
+                None,
+            ),
+            ApiError::NoRoute => problem(S::NOT_FOUND, "not_found", "No such endpoint", None),
+            ApiError::MethodNotAllowed => problem(
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed here",
+                None,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::App(AppError::Internal(cause)) => {
+                tracing::error!(error = format!("{cause:#}"), "request failed");
+            }
+            ApiError::App(AppError::Unavailable(cause)) => {
+                tracing::warn!(error = %cause, "database unavailable");
+            }
+            _ => {}
+        }
+        let problem = self.to_problem();
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(&problem)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
