@@ -243,10 +243,10 @@ fn apply_store_input(
     input: StoreInput,
     errors: &mut Invalid,
 ) -> (Store, Option<Option<String>>) {
-    if let Some(code) = input.code {
-        if let Some(code) = errors.check("code", check_code(&code)) {
-            store.code = code;
-        }
+    if let Some(code) = input.code
+        && let Some(code) = errors.check("code", check_code(&code))
+    {
+        store.code = code;
     }
     if let Some(name) = input.name {
         store.name = check_label(errors, "name", &name);

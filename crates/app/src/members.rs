@@ -175,31 +175,20 @@ fn ensure_contacts_free(
     except: Option<&str>,
 ) -> AppResult<()> {
     let taken = |found: Option<String>| found.is_some_and(|id| Some(id.as_str()) != except);
-    if let Some(phone) = &profile.phone {
-        if taken(members::id_by_contact(
-            sql,
-            tenant_id,
-            Contact::Phone,
-            phone.as_str(),
-        )?) {
+    let phone = profile
+        .phone
+        .as_ref()
+        .map(|p| (Contact::Phone, "phone", p.as_str()));
+    let email = profile
+        .email
+        .as_ref()
+        .map(|e| (Contact::Email, "email", e.as_str()));
+    for (contact, field, value) in phone.into_iter().chain(email) {
+        if taken(members::id_by_contact(sql, tenant_id, contact, value)?) {
             return Err(AppError::conflict(
                 "duplicate",
-                "phone",
-                format!("another member already has phone {phone}"),
-            ));
-        }
-    }
-    if let Some(email) = &profile.email {
-        if taken(members::id_by_contact(
-            sql,
-            tenant_id,
-            Contact::Email,
-            email.as_str(),
-        )?) {
-            return Err(AppError::conflict(
-                "duplicate",
-                "email",
-                format!("another member already has e-mail {email}"),
+                field,
+                format!("another member already has {field} {value}"),
             ));
         }
     }

@@ -42,7 +42,7 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the API (and background jobs) until Ctrl-C or SIGTERM.
+    /// Run the API server until Ctrl-C or SIGTERM.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]

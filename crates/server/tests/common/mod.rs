@@ -1,0 +1,213 @@
+//! A real server on 127.0.0.1:0 over a fresh database, driven with a real HTTP client.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use std::sync::Arc;
+
+use loyalty_app::App;
+use loyalty_app::tenants::NewTenant;
+use loyalty_core::clock::ManualClock;
+use loyalty_store::testing::TestDb;
+use loyalty_store::{Db, DbOptions};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    pub clock: ManualClock,
+    /// The admin key of the tenant created at start.
+    pub key: String,
+    pub tenant_id: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    db: Db,
+    _database: TestDb,
+}
+
+/// Starts the server over `database` with one tenant ("Cà Phê Sáng") and its admin key.
+pub async fn spawn_app(database: TestDb) -> TestApp {
+    let options = DbOptions {
+        readers: 2,
+        writers: 2,
+        max_batch: 64,
+    };
+    let db = Db::open(&database.url, &options).expect("open the test database");
+    let clock = ManualClock::at(jiff::Timestamp::now());
+    let app = App::new(db.clone(), Arc::new(clock.clone()));
+    let (tenant_id, key) = create_tenant(&app, "Cà Phê Sáng").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server_app = app.clone();
+    let server = tokio::spawn(async move {
+        loyalty_server::serve(listener, server_app, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("serve");
+    });
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        app,
+        clock,
+        key,
+        tenant_id,
+        stop: Some(stop),
+        server: Some(server),
+        db,
+        _database: database,
+    }
+}
+
+/// Creates another tenant; returns its id and admin key.
+pub async fn create_tenant(app: &App, name: &str) -> (String, String) {
+    let created = app
+        .create_tenant(NewTenant {
+            name: name.to_string(),
+            owner_email: format!(
+                "owner-{}@example.vn",
+                loyalty_core::code::random_code(6).to_lowercase()
+            ),
+            owner_password: "mật khẩu 123".to_string(),
+            timezone: None,
+        })
+        .await
+        .expect("create tenant");
+    (created.tenant.id, created.api_key)
+}
+
+/// A response: status and JSON body (`Null` when the body is empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `field` of the first entry of a problem's `errors`.
+    pub fn error_field(&self) -> &str {
+        self.body["errors"][0]["field"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("send request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = response.bytes().await.expect("read body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, Some(&self.key), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, Some(&self.key), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.request(Method::PATCH, path, Some(&self.key), Some(body))
+            .await
+    }
+
+    /// Sends raw bytes (for malformed and oversized bodies).
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let response = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(&self.key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("send request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body =
+            serde_json::from_slice(&response.bytes().await.expect("body")).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// Creates an API key with `scopes` in the test tenant; returns its secret.
+    pub async fn key_with(&self, scopes: &[&str]) -> String {
+        let reply = self
+            .post(
+                "/api/v1/api-keys",
+                serde_json::json!({"name": "test key", "scopes": scopes}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["secret"].as_str().expect("secret").to_string()
+    }
+
+    /// Rows in a table of the test tenant, read straight from the database.
+    pub async fn count(&self, table: &'static str) -> i64 {
+        let tenant = self.tenant_id.clone();
+        self.db
+            .read(move |sql| {
+                sql.query_scalar::<i64>(
+                    &format!("select count(*) from {table} where tenant_id = $1"),
+                    loyalty_store::params![tenant.as_str()],
+                )
+            })
+            .await
+            .expect("count rows")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.db.close();
+    }
+}
