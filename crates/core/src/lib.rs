@@ -11,9 +11,12 @@ pub mod email;
 pub mod error;
 pub mod geo;
 pub mod id;
+pub mod ledger;
 pub mod lunar;
 pub mod member;
 pub mod phone;
+pub mod program;
+pub mod rules;
 pub mod tenancy;
 pub mod text;
 

@@ -1,0 +1,316 @@
+//! Program settings (chương trình khách hàng thân thiết): how points are earned, kept, spent,
+//! and how members are activated and tiered. One document per tenant, `GET/PUT /api/v1/program`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Invalid;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    /// The currency of every amount; VND has no minor unit.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// IANA time zone for days, birthdays, expiry dates and reports.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default)]
+    pub earn: EarnSettings,
+    #[serde(default)]
+    pub expiry: ExpirySettings,
+    #[serde(default)]
+    pub redeem: RedeemSettings,
+    #[serde(default)]
+    pub activation: ActivationSettings,
+    #[serde(default)]
+    pub tiers: TierSettings,
+}
+
+fn default_currency() -> String {
+    crate::tenancy::DEFAULT_CURRENCY.to_string()
+}
+
+fn default_timezone() -> String {
+    crate::tenancy::DEFAULT_TIMEZONE.to_string()
+}
+
+impl Default for Program {
+    fn default() -> Self {
+        Program {
+            currency: default_currency(),
+            timezone: default_timezone(),
+            earn: EarnSettings::default(),
+            expiry: ExpirySettings::default(),
+            redeem: RedeemSettings::default(),
+            activation: ActivationSettings::default(),
+            tiers: TierSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct EarnSettings {
+    /// Money spent for one point: 10,000 ₫ = 1 point.
+    pub spend_per_point: i64,
+    pub base: EarnBase,
+    /// Orders whose base is below this earn nothing.
+    pub min_order: i64,
+    /// Earned points wait this many days before they can be spent (returns window).
+    pub pending_days: i64,
+}
+
+impl Default for EarnSettings {
+    fn default() -> Self {
+        EarnSettings {
+            spend_per_point: 10_000,
+            base: EarnBase::PaidExcludingShipping,
+            min_order: 0,
+            pending_days: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EarnBase {
+    /// What the customer paid, without shipping.
+    PaidExcludingShipping,
+    /// What the customer paid, shipping included.
+    PaidTotal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExpirySettings {
+    pub policy: ExpiryPolicy,
+    /// For `months_after_earn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<i64>,
+}
+
+impl Default for ExpirySettings {
+    fn default() -> Self {
+        ExpirySettings {
+            policy: ExpiryPolicy::MonthsAfterEarn,
+            months: Some(12),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryPolicy {
+    Never,
+    /// Points expire `months` after they were earned.
+    MonthsAfterEarn,
+    /// Points expire at the end of the calendar year they were earned in (local time).
+    EndOfYear,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct RedeemSettings {
+    /// Money one point pays for when spent at the till: 1 point = 1,000 ₫.
+    pub point_value: i64,
+    /// At most this share of an invoice may be paid with points.
+    pub max_invoice_percent: i64,
+}
+
+impl Default for RedeemSettings {
+    fn default() -> Self {
+        RedeemSettings {
+            point_value: 1_000,
+            max_invoice_percent: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct ActivationSettings {
+    /// A customer with a phone or e-mail becomes a member with their first paid order.
+    pub auto_on_first_paid_order: bool,
+}
+
+impl Default for ActivationSettings {
+    fn default() -> Self {
+        ActivationSettings {
+            auto_on_first_paid_order: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct TierSettings {
+    pub metric: TierMetric,
+    pub window: TierWindow,
+    pub downgrade: Downgrade,
+    pub review_every_months: i64,
+}
+
+impl Default for TierSettings {
+    fn default() -> Self {
+        TierSettings {
+            metric: TierMetric::Spend,
+            window: TierWindow::default(),
+            downgrade: Downgrade::AtReview,
+            review_every_months: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TierMetric {
+    Spend,
+    PointsEarned,
+    Orders,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TierWindow {
+    pub kind: WindowKind,
+    /// For `rolling_months`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<i64>,
+}
+
+impl Default for TierWindow {
+    fn default() -> Self {
+        TierWindow {
+            kind: WindowKind::RollingMonths,
+            months: Some(12),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WindowKind {
+    Lifetime,
+    RollingMonths,
+    CalendarYear,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Downgrade {
+    Never,
+    AtReview,
+}
+
+impl Program {
+    /// Every rule the settings break, each naming its field (`earn.spend_per_point`…).
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let mut e = Invalid::default();
+        if self.currency != crate::tenancy::DEFAULT_CURRENCY {
+            e.push("currency", "only VND is supported");
+        }
+        if jiff::tz::TimeZone::get(&self.timezone).is_err() {
+            e.push(
+                "timezone",
+                format!("{} is not an IANA time zone", self.timezone),
+            );
+        }
+        if self.earn.spend_per_point <= 0 {
+            e.push("earn.spend_per_point", "must be greater than 0");
+        }
+        if self.earn.min_order < 0 {
+            e.push("earn.min_order", "must not be negative");
+        }
+        if !(0..=365).contains(&self.earn.pending_days) {
+            e.push("earn.pending_days", "must be between 0 and 365");
+        }
+        match (self.expiry.policy, self.expiry.months) {
+            (ExpiryPolicy::MonthsAfterEarn, Some(m)) if (1..=120).contains(&m) => {}
+            (ExpiryPolicy::MonthsAfterEarn, _) => e.push(
+                "expiry.months",
+                "months_after_earn needs months between 1 and 120",
+            ),
+            (_, Some(_)) => e.push("expiry.months", "only months_after_earn takes months"),
+            (_, None) => {}
+        }
+        if self.redeem.point_value <= 0 {
+            e.push("redeem.point_value", "must be greater than 0");
+        }
+        if !(0..=100).contains(&self.redeem.max_invoice_percent) {
+            e.push("redeem.max_invoice_percent", "must be between 0 and 100");
+        }
+        match (self.tiers.window.kind, self.tiers.window.months) {
+            (WindowKind::RollingMonths, Some(m)) if (1..=120).contains(&m) => {}
+            (WindowKind::RollingMonths, _) => e.push(
+                "tiers.window.months",
+                "rolling_months needs months between 1 and 120",
+            ),
+            (_, Some(_)) => e.push("tiers.window.months", "only rolling_months takes months"),
+            (_, None) => {}
+        }
+        if !(1..=120).contains(&self.tiers.review_every_months) {
+            e.push("tiers.review_every_months", "must be between 1 and 120");
+        }
+        e.into_result(|| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_example_parses_and_is_valid() {
+        let json = r#"{
+          "currency": "VND", "timezone": "Asia/Ho_Chi_Minh",
+          "earn": {"spend_per_point": 10000, "base": "paid_excluding_shipping", "min_order": 0, "pending_days": 0},
+          "expiry": {"policy": "months_after_earn", "months": 12},
+          "redeem": {"point_value": 1000, "max_invoice_percent": 50},
+          "activation": {"auto_on_first_paid_order": true},
+          "tiers": {"metric": "spend", "window": {"kind": "rolling_months", "months": 12}, "downgrade": "at_review", "review_every_months": 12}
+        }"#;
+        let program: Program = serde_json::from_str(json).unwrap();
+        assert_eq!(program, Program::default());
+        program.validate().unwrap();
+    }
+
+    #[test]
+    fn broken_settings_name_their_fields() {
+        let mut p = Program::default();
+        p.earn.spend_per_point = 0;
+        p.expiry = ExpirySettings {
+            policy: ExpiryPolicy::MonthsAfterEarn,
+            months: None,
+        };
+        p.redeem.max_invoice_percent = 101;
+        p.timezone = "Mars/Olympus".into();
+        let fields: Vec<String> = p
+            .validate()
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "timezone",
+                "earn.spend_per_point",
+                "expiry.months",
+                "redeem.max_invoice_percent"
+            ]
+        );
+    }
+}
