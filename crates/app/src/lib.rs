@@ -8,17 +8,25 @@ pub mod auth;
 pub mod catalog;
 pub mod context;
 pub mod error;
+pub mod jobs;
 pub mod members;
+pub mod orders;
+pub mod points;
+pub mod program;
+pub mod rules;
 pub mod staff;
 pub mod tenants;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use loyalty_core::clock::Clock;
+use loyalty_core::program::Program;
+use loyalty_core::rules::EarnRule;
 use loyalty_core::tenancy::Tenant;
 use loyalty_store::Db;
 use loyalty_store::repo::tenants as tenant_rows;
@@ -33,13 +41,26 @@ pub struct App {
     clock: Arc<dyn Clock>,
     keys: Arc<auth::KeyCache>,
     tenants: Arc<RwLock<HashMap<String, Arc<TenantInfo>>>>,
+    rules: Arc<RwLock<HashMap<String, CachedRules>>>,
+    /// Who this instance is when it takes a job lease.
+    instance: String,
 }
 
-/// A tenant with its time zone resolved, cached because nearly every request needs it.
+/// A tenant's earning rules and when they were read.
+type CachedRules = (Arc<Vec<EarnRule>>, Instant);
+
+/// How long an instance trusts its cached tenant settings and rules. A change made through
+/// this instance applies at once; one made through another instance within this time.
+pub const SETTINGS_CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// A tenant with its time zone and program settings, cached because nearly every request
+/// needs them.
 #[derive(Debug, Clone)]
 pub struct TenantInfo {
     pub tenant: Tenant,
     pub zone: TimeZone,
+    pub program: Program,
+    loaded_at: Instant,
 }
 
 impl App {
@@ -49,6 +70,8 @@ impl App {
             clock,
             keys: Arc::new(auth::KeyCache::default()),
             tenants: Arc::new(RwLock::new(HashMap::new())),
+            rules: Arc::new(RwLock::new(HashMap::new())),
+            instance: loyalty_core::id::new_id("inst"),
         }
     }
 
@@ -60,20 +83,30 @@ impl App {
         self.clock.now()
     }
 
-    /// The tenant of the request, from the cache.
+    /// The tenant of the request with its settings, from the cache.
     pub async fn tenant(&self, ctx: &Ctx) -> AppResult<Arc<TenantInfo>> {
-        if let Some(found) = self
+        self.tenant_by_id(&ctx.tenant_id).await
+    }
+
+    pub(crate) async fn tenant_by_id(&self, tenant_id: &str) -> AppResult<Arc<TenantInfo>> {
+        let cached = self
             .tenants
             .read()
             .ok()
-            .and_then(|m| m.get(&ctx.tenant_id).cloned())
-        {
+            .and_then(|m| m.get(tenant_id).cloned());
+        if let Some(found) = cached.filter(|t| t.loaded_at.elapsed() < SETTINGS_CACHE_TTL) {
             return Ok(found);
         }
-        let tenant_id = ctx.tenant_id.clone();
-        let tenant = self
+        let id = tenant_id.to_string();
+        let (tenant, program) = self
             .db
-            .read(move |sql| tenant_rows::get(sql, &tenant_id))
+            .read(move |sql| {
+                let Some(tenant) = tenant_rows::get(sql, &id)? else {
+                    return Ok(None);
+                };
+                let program = tenant_rows::program(sql, &id)?;
+                Ok::<_, AppError>(Some((tenant, program)))
+            })
             .await?
             .ok_or(AppError::NotFound { entity: "tenant" })?;
         let zone = TimeZone::get(&tenant.timezone).map_err(|e| {
@@ -83,11 +116,26 @@ impl App {
                 tenant.timezone
             )
         })?;
-        let info = Arc::new(TenantInfo { tenant, zone });
+        let mut program: Program = serde_json::from_str(&program).map_err(|e| {
+            anyhow::anyhow!("tenant {} has unreadable program settings: {e}", tenant.id)
+        })?;
+        program.timezone = tenant.timezone.clone();
+        let info = Arc::new(TenantInfo {
+            tenant,
+            zone,
+            program,
+            loaded_at: Instant::now(),
+        });
         if let Ok(mut cache) = self.tenants.write() {
-            cache.insert(ctx.tenant_id.clone(), info.clone());
+            cache.insert(tenant_id.to_string(), info.clone());
         }
         Ok(info)
+    }
+
+    fn forget_tenant(&self, tenant_id: &str) {
+        if let Ok(mut cache) = self.tenants.write() {
+            cache.remove(tenant_id);
+        }
     }
 
     /// Today's date where the tenant is.

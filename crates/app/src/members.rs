@@ -35,23 +35,7 @@ impl App {
         self.db
             .write(move |sql| {
                 ensure_contacts_free(sql, &ctx2.tenant_id, &profile, None)?;
-                let member = Member {
-                    id: new_id("mem"),
-                    member_code: unused_member_code(sql, &ctx2.tenant_id)?,
-                    status: MemberStatus::Customer,
-                    profile: profile.clone(),
-                    source: Some(source.clone()),
-                    tier_id: None,
-                    points_available: 0,
-                    points_pending: 0,
-                    lifetime_points: 0,
-                    lifetime_spend: 0,
-                    order_count: 0,
-                    last_order_at: None,
-                    member_since: None,
-                    created_at: now,
-                    updated_at: now,
-                };
+                let member = new_member(sql, &ctx2.tenant_id, profile.clone(), &source, now)?;
                 members::insert(sql, &ctx2.tenant_id, &member)?;
                 let change = Change {
                     entity: "member",
@@ -66,9 +50,15 @@ impl App {
 
     pub async fn member(&self, ctx: &Ctx, id: String) -> AppResult<Member> {
         ctx.require(Access::Read)?;
-        let tenant_id = ctx.tenant_id.clone();
+        let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
         self.db
-            .read(move |sql| members::get(sql, &tenant_id, &id))
+            .read(move |sql| {
+                let Some(mut member) = members::get(sql, &tenant_id, &id)? else {
+                    return Ok(None);
+                };
+                crate::points::as_of(sql, &tenant_id, &mut member, now)?;
+                Ok::<_, AppError>(Some(member))
+            })
             .await?
             .ok_or(AppError::NotFound { entity: "member" })
     }
@@ -209,16 +199,42 @@ fn ensure_contacts_free(
     Ok(())
 }
 
-/// A member code nobody in the tenant has. Collisions are rare (31^8 codes); a few retries
-/// settle them.
-fn unused_member_code(sql: &mut dyn Sql, tenant_id: &str) -> AppResult<String> {
+/// A new customer record (not yet activated) with an unused member code. Codes collide
+/// rarely (31^8 of them); a few draws settle it.
+pub(crate) fn new_member(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    profile: Profile,
+    source: &str,
+    now: jiff::Timestamp,
+) -> AppResult<Member> {
+    let mut member_code = None;
     for _ in 0..10 {
         let code = random_code(MEMBER_CODE_LEN);
         if members::id_by_contact(sql, tenant_id, Contact::MemberCode, &code)?.is_none() {
-            return Ok(code);
+            member_code = Some(code);
+            break;
         }
     }
-    Err(AppError::Internal(anyhow::anyhow!(
-        "no free member code after 10 draws"
-    )))
+    let member_code = member_code
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no free member code after 10 draws")))?;
+    Ok(Member {
+        id: new_id("mem"),
+        member_code,
+        status: MemberStatus::Customer,
+        profile,
+        source: Some(source.to_string()),
+        tier_id: None,
+        points_available: 0,
+        points_pending: 0,
+        points_debt: 0,
+        next_change_at: None,
+        lifetime_points: 0,
+        lifetime_spend: 0,
+        order_count: 0,
+        last_order_at: None,
+        member_since: None,
+        created_at: now,
+        updated_at: now,
+    })
 }

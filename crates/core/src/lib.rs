@@ -14,6 +14,7 @@ pub mod id;
 pub mod ledger;
 pub mod lunar;
 pub mod member;
+pub mod order;
 pub mod phone;
 pub mod program;
 pub mod rules;

@@ -293,6 +293,11 @@ pub struct Member {
     pub tier_id: Option<String>,
     pub points_available: i64,
     pub points_pending: i64,
+    /// Points reversed after they had been spent; paid off by the next credits.
+    pub points_debt: i64,
+    /// When the stored balances next change by themselves (pending points becoming available,
+    /// points expiring); until then they are exact.
+    pub next_change_at: Option<Timestamp>,
     pub lifetime_points: i64,
     pub lifetime_spend: i64,
     pub order_count: i64,

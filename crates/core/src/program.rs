@@ -215,6 +215,60 @@ pub enum Downgrade {
 }
 
 impl Program {
+    /// When points earned at `earned_at` become spendable: after the pending days, counted in
+    /// the tenant's calendar.
+    pub fn available_at(
+        &self,
+        earned_at: jiff::Timestamp,
+        zone: &jiff::tz::TimeZone,
+    ) -> jiff::Timestamp {
+        if self.earn.pending_days == 0 {
+            return earned_at;
+        }
+        earned_at
+            .to_zoned_datetime(zone.clone())
+            .checked_add(jiff::Span::new().days(self.earn.pending_days))
+            .map(|z| z.timestamp())
+            .unwrap_or(earned_at)
+    }
+
+    /// When points earned at `earned_at` expire, if ever: `months` later to the local minute,
+    /// or at the first instant of the next local year.
+    pub fn expires_at(
+        &self,
+        earned_at: jiff::Timestamp,
+        zone: &jiff::tz::TimeZone,
+    ) -> Option<jiff::Timestamp> {
+        let local = earned_at.to_zoned_datetime(zone.clone());
+        match self.expiry.policy {
+            ExpiryPolicy::Never => None,
+            ExpiryPolicy::MonthsAfterEarn => {
+                let months = self.expiry.months.unwrap_or(12);
+                local
+                    .checked_add(jiff::Span::new().months(months))
+                    .ok()
+                    .map(|z| z.timestamp())
+            }
+            ExpiryPolicy::EndOfYear => jiff::civil::Date::new(local.year() + 1, 1, 1)
+                .ok()
+                .and_then(|d| d.to_zoned_datetime(zone.clone()).ok())
+                .map(|z| z.timestamp()),
+        }
+    }
+
+    /// Base points of an order: floor(base ÷ spend_per_point), nothing below the minimum.
+    /// `redeemed_value` is the part paid with points, which earns nothing.
+    pub fn base_points(&self, total: i64, shipping: i64, redeemed_value: i64) -> i64 {
+        let base = match self.earn.base {
+            EarnBase::PaidExcludingShipping => total - shipping,
+            EarnBase::PaidTotal => total,
+        } - redeemed_value;
+        if base <= 0 || base < self.earn.min_order || self.earn.spend_per_point <= 0 {
+            return 0;
+        }
+        base / self.earn.spend_per_point
+    }
+
     /// Every rule the settings break, each naming its field (`earn.spend_per_point`…).
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut e = Invalid::default();
@@ -284,6 +338,48 @@ mod tests {
         let program: Program = serde_json::from_str(json).unwrap();
         assert_eq!(program, Program::default());
         program.validate().unwrap();
+    }
+
+    #[test]
+    fn base_points_round_down_and_skip_shipping_and_points_paid() {
+        let p = Program::default();
+        assert_eq!(p.base_points(70_000, 0, 0), 7);
+        assert_eq!(p.base_points(79_999, 0, 0), 7);
+        assert_eq!(p.base_points(100_000, 30_000, 0), 7);
+        assert_eq!(p.base_points(100_000, 0, 50_000), 5);
+        let mut min = Program::default();
+        min.earn.min_order = 50_000;
+        assert_eq!(min.base_points(49_999, 0, 0), 0);
+    }
+
+    #[test]
+    fn expiry_and_pending_follow_the_local_calendar() {
+        use jiff::tz::TimeZone;
+        let zone = TimeZone::get("Asia/Ho_Chi_Minh").unwrap();
+        let earned: jiff::Timestamp = "2026-01-31T17:30:00Z".parse().unwrap(); // 00:30 on 1 Feb in Hà Nội
+        let mut p = Program::default();
+        assert_eq!(
+            p.expires_at(earned, &zone),
+            Some("2027-01-31T17:30:00Z".parse().unwrap())
+        );
+        p.expiry = ExpirySettings {
+            policy: ExpiryPolicy::EndOfYear,
+            months: None,
+        };
+        assert_eq!(
+            p.expires_at(earned, &zone),
+            Some("2026-12-31T17:00:00Z".parse().unwrap())
+        );
+        p.expiry = ExpirySettings {
+            policy: ExpiryPolicy::Never,
+            months: None,
+        };
+        assert_eq!(p.expires_at(earned, &zone), None);
+        p.earn.pending_days = 7;
+        assert_eq!(
+            p.available_at(earned, &zone),
+            "2026-02-07T17:30:00Z".parse().unwrap()
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! satisfies it; for a `points_per_item` effect, the lines counted are those for which the whole
 //! tree holds with that line in place.
 
-use jiff::civil::{Date, DateTime, Time, Weekday};
+use jiff::civil::{Date, DateTime, Time};
 use serde_json::Value;
 
 use crate::birthday::Birthday;
@@ -682,11 +682,6 @@ impl Caps {
     }
 }
 
-/// The weekday as the contract numbers it: 1 = Monday … 7 = Sunday.
-pub fn weekday_number(day: Weekday) -> i8 {
-    day.to_monday_one_offset()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -874,5 +869,109 @@ mod tests {
         assert_eq!(caps.apply(700, 400, 0), 200);
         assert_eq!(caps.apply(700, 0, 900), 100);
         assert_eq!(caps.apply(700, 0, 1000), 0);
+    }
+}
+
+/// A bonus rule as kept by the tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarnRule {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    pub starts_at: Option<jiff::Timestamp>,
+    pub ends_at: Option<jiff::Timestamp>,
+    /// The tree as the tenant wrote it (what the API returns).
+    pub conditions_json: Value,
+    pub condition: Condition,
+    pub effect: Effect,
+    pub caps: Caps,
+    /// Points the rule has given in all (for `caps.budget_points`).
+    pub awarded_points: i64,
+    pub created_at: jiff::Timestamp,
+    pub updated_at: jiff::Timestamp,
+}
+
+impl EarnRule {
+    /// Whether the rule applies to an order placed at `at`.
+    pub fn in_force(&self, at: jiff::Timestamp) -> bool {
+        self.active && self.starts_at.is_none_or(|s| s <= at) && self.ends_at.is_none_or(|e| at < e)
+    }
+}
+
+/// The checked parts of a rule as posted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleParts {
+    pub name: String,
+    pub active: bool,
+    pub starts_at: Option<jiff::Timestamp>,
+    pub ends_at: Option<jiff::Timestamp>,
+    pub conditions_json: Value,
+    pub condition: Condition,
+    pub effect: Effect,
+    pub caps: Caps,
+}
+
+/// Checks a rule's fields, naming every mistake by path.
+pub fn check_rule(
+    name: &str,
+    active: bool,
+    starts_at: Option<&str>,
+    ends_at: Option<&str>,
+    conditions: &Value,
+    effect: &Value,
+    caps: Caps,
+) -> Result<RuleParts, Invalid> {
+    let mut e = Invalid::default();
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        e.push("name", "must have 1 to 200 characters");
+    }
+    let mut instant = |field: &str, value: Option<&str>| {
+        value
+            .filter(|v| !v.is_empty())
+            .and_then(|v| match v.parse::<jiff::Timestamp>() {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    e.push(field, "must be an RFC 3339 time");
+                    None
+                }
+            })
+    };
+    let starts_at = instant("starts_at", starts_at);
+    let ends_at = instant("ends_at", ends_at);
+    if let (Some(s), Some(end)) = (starts_at, ends_at)
+        && s >= end
+    {
+        e.push("ends_at", "must be after starts_at");
+    }
+    let condition = match parse_condition(conditions, "conditions") {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            e.0.extend(errors.0);
+            None
+        }
+    };
+    let effect = match parse_effect(effect, "effect") {
+        Ok(x) => Some(x),
+        Err(errors) => {
+            e.0.extend(errors.0);
+            None
+        }
+    };
+    if let Err(errors) = caps.validate("caps") {
+        e.0.extend(errors.0);
+    }
+    match (condition, effect) {
+        (Some(condition), Some(effect)) if e.is_empty() => Ok(RuleParts {
+            name,
+            active,
+            starts_at,
+            ends_at,
+            conditions_json: conditions.clone(),
+            condition,
+            effect,
+            caps,
+        }),
+        _ => Err(e),
     }
 }

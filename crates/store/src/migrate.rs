@@ -22,8 +22,10 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": "0001_tenancy_members");
-pub const POSTGRES: &[Migration] = migrations!("postgres": "0001_tenancy_members");
+pub const SQLITE: &[Migration] =
+    migrations!("sqlite": "0001_tenancy_members", "0002_orders_ledger");
+pub const POSTGRES: &[Migration] =
+    migrations!("postgres": "0001_tenancy_members", "0002_orders_ledger");
 
 pub fn migrations(backend: Backend) -> &'static [Migration] {
     match backend {

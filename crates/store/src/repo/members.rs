@@ -12,51 +12,83 @@ macro_rules! member_columns {
     () => {
         "id, member_code, status, phone, email, name, gender, birthday, province, district, address,
          tags, attributes, external_ids, consent_email, consent_sms, consent_zalo, source, tier_id,
-         points_available, points_pending, lifetime_points, lifetime_spend, order_count,
+         points_available, points_pending, points_debt, next_change_at, lifetime_points,
+         lifetime_spend, order_count,
          last_order_at, member_since, created_at, updated_at"
     };
 }
 
-/// Inserts a new member with its external-id index rows.
-pub fn insert(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<(), DbError> {
-    let p = &m.profile;
-    sql.execute(
+macro_rules! insert_member {
+    () => {
         "insert into members (tenant_id, id, member_code, status, phone, email, name, search_text,
             gender, birthday, birth_month, birth_day, province, province_code, district, address,
             tags, attributes, external_ids, consent_email, consent_sms, consent_zalo, source,
             member_since, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25, $26)",
-        &[
-            tenant_id.into(),
-            (&m.id).into(),
-            (&m.member_code).into(),
-            m.status.as_str().into(),
-            p.phone.as_ref().map(Phone::as_str).into(),
-            p.email.as_ref().map(Email::as_str).into(),
-            (&p.name).into(),
-            p.search_text().into(),
-            p.gender.map(Gender::as_str).into(),
-            p.birthday.map(|b| b.to_string()).into(),
-            p.birthday.map(|b| i64::from(b.month)).into(),
-            p.birthday.map(|b| i64::from(b.day)).into(),
-            (&p.province).into(),
-            p.province_code().into(),
-            (&p.district).into(),
-            (&p.address).into(),
-            to_json(&p.tags).into(),
-            to_json(&p.attributes).into(),
-            to_json(&p.external_ids).into(),
-            p.consent.email.into(),
-            p.consent.sms.into(),
-            p.consent.zalo.into(),
-            (&m.source).into(),
-            m.member_since.map(ms).into(),
-            ms(m.created_at).into(),
-            ms(m.updated_at).into(),
-        ],
-    )?;
-    write_external_ids(sql, tenant_id, m)
+            $19, $20, $21, $22, $23, $24, $25, $26)"
+    };
+}
+
+/// Inserts a new member with its external-id index rows.
+pub fn insert(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<(), DbError> {
+    insert_row(sql, tenant_id, m, false).map(drop)
+}
+
+/// Inserts a new member unless its phone, e-mail or code is taken meanwhile (by a concurrent
+/// transaction, which PostgreSQL waits for); returns whether it was inserted.
+pub fn insert_if_absent(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<bool, DbError> {
+    insert_row(sql, tenant_id, m, true)
+}
+
+fn insert_row(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    m: &Member,
+    if_absent: bool,
+) -> Result<bool, DbError> {
+    let p = &m.profile;
+    let query = if if_absent {
+        concat!(insert_member!(), " on conflict do nothing returning id")
+    } else {
+        concat!(insert_member!(), " returning id")
+    };
+    let inserted = !sql
+        .query(
+            query,
+            &[
+                tenant_id.into(),
+                (&m.id).into(),
+                (&m.member_code).into(),
+                m.status.as_str().into(),
+                p.phone.as_ref().map(Phone::as_str).into(),
+                p.email.as_ref().map(Email::as_str).into(),
+                (&p.name).into(),
+                p.search_text().into(),
+                p.gender.map(Gender::as_str).into(),
+                p.birthday.map(|b| b.to_string()).into(),
+                p.birthday.map(|b| i64::from(b.month)).into(),
+                p.birthday.map(|b| i64::from(b.day)).into(),
+                (&p.province).into(),
+                p.province_code().into(),
+                (&p.district).into(),
+                (&p.address).into(),
+                to_json(&p.tags).into(),
+                to_json(&p.attributes).into(),
+                to_json(&p.external_ids).into(),
+                p.consent.email.into(),
+                p.consent.sms.into(),
+                p.consent.zalo.into(),
+                (&m.source).into(),
+                m.member_since.map(ms).into(),
+                ms(m.created_at).into(),
+                ms(m.updated_at).into(),
+            ],
+        )?
+        .is_empty();
+    if inserted {
+        write_external_ids(sql, tenant_id, m)?;
+    }
+    Ok(inserted)
 }
 
 /// Writes the profile, status and activation of an existing member.
@@ -112,6 +144,54 @@ fn write_external_ids(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<
         )?;
     }
     Ok(())
+}
+
+/// Writes what orders and points change on a member: status and activation, balances, debt,
+/// counters.
+pub fn update_state(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<(), DbError> {
+    sql.execute(
+        "update members
+         set status = $3, member_since = $4, tier_id = $5, points_available = $6,
+             points_pending = $7, points_debt = $8, next_change_at = $9, lifetime_points = $10,
+             lifetime_spend = $11, order_count = $12, last_order_at = $13, updated_at = $14
+         where tenant_id = $1 and id = $2",
+        params![
+            tenant_id,
+            &m.id,
+            m.status.as_str(),
+            m.member_since.map(ms),
+            &m.tier_id,
+            m.points_available,
+            m.points_pending,
+            m.points_debt,
+            m.next_change_at.map(ms),
+            m.lifetime_points,
+            m.lifetime_spend,
+            m.order_count,
+            m.last_order_at.map(ms),
+            ms(m.updated_at)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Members whose stored balances are stale by `now` (points to make available or to expire).
+pub fn due_for_refresh(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    now: jiff::Timestamp,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    sql.query(
+        "select id from members
+         where tenant_id = $1 and next_change_at <= $2
+         order by next_change_at
+         limit $3",
+        params![tenant_id, ms(now), limit],
+    )?
+    .iter()
+    .map(|row| row.at(0))
+    .collect()
 }
 
 pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Member>, DbError> {
@@ -275,6 +355,8 @@ fn from_row(row: &Row) -> Result<Member, DbError> {
         tier_id: row.get("tier_id")?,
         points_available: row.get("points_available")?,
         points_pending: row.get("points_pending")?,
+        points_debt: row.get("points_debt")?,
+        next_change_at: ts_opt(row, "next_change_at")?,
         lifetime_points: row.get("lifetime_points")?,
         lifetime_spend: row.get("lifetime_spend")?,
         order_count: row.get("order_count")?,
@@ -283,4 +365,23 @@ fn from_row(row: &Row) -> Result<Member, DbError> {
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
+}
+
+/// Several members in one query (never one query per member).
+pub fn get_many(sql: &mut dyn Sql, tenant_id: &str, ids: &[&str]) -> Result<Vec<Member>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let query = format!(
+        concat!(
+            "select ",
+            member_columns!(),
+            " from members where tenant_id = $1 and id in ({})"
+        ),
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    sql.query(&query, &values)?.iter().map(from_row).collect()
 }

@@ -5,7 +5,11 @@
 pub mod activity;
 pub mod api_keys;
 pub mod brands;
+pub mod leases;
+pub mod ledger;
 pub mod members;
+pub mod orders;
+pub mod rules;
 pub mod staff;
 pub mod stores;
 pub mod tenants;

@@ -50,15 +50,17 @@ pub fn program(sql: &mut dyn Sql, tenant_id: &str) -> Result<String, DbError> {
     )
 }
 
+/// Stores the program settings (JSON) and the tenant's time zone, which they include.
 pub fn set_program(
     sql: &mut dyn Sql,
     tenant_id: &str,
     program: &str,
+    timezone: &str,
     now: Timestamp,
 ) -> Result<(), DbError> {
     sql.execute(
-        "update tenants set program = $2, updated_at = $3 where tenant_id = $1",
-        params![tenant_id, program, ms(now)],
+        "update tenants set program = $2, timezone = $3, updated_at = $4 where tenant_id = $1",
+        params![tenant_id, program, timezone, ms(now)],
     )?;
     Ok(())
 }

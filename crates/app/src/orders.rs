@@ -1,0 +1,587 @@
+//! Orders: the earning path (post), and cancel and refund.
+//!
+//! Posting an order is one transaction: the order and its lines, the customer found or created,
+//! activation, the points spent and earned with their ledger entries, the member's balances and
+//! counters, the rules' usage, the receipt and the activity entry. The same (source, external id)
+//! posted again gets the first receipt back and changes nothing — also when both arrive at once.
+
+use jiff::Timestamp;
+use loyalty_core::id::new_id;
+use loyalty_core::ledger::reversal_target;
+use loyalty_core::member::{Member, MemberStatus, Profile};
+use loyalty_core::order::{
+    BreakdownLine, Buyer, Line, NewOrder, OrderReceipt, ReceiptBalances, ReceiptMember,
+    ReceiptPoints,
+};
+use loyalty_core::rules::EarnRule;
+use loyalty_core::tenancy::Access;
+use loyalty_store::repo::members::{self, Contact};
+use loyalty_store::repo::orders::{self, OrderFilter, OrderRow, RefundRow};
+use loyalty_store::repo::rules;
+use loyalty_store::{Page, Paged, Sql};
+
+use crate::activity::{Change, record};
+use crate::members::new_member;
+use crate::points::{Book, Credit, kind};
+use crate::rules::{member_facts, order_facts};
+use crate::{App, AppError, AppResult, Ctx, TenantInfo};
+
+/// The answer to a posted order, and whether it is a replay of an earlier identical post.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub receipt: OrderReceipt,
+    pub replayed: bool,
+}
+
+/// An order with everything about it, for reading.
+#[derive(Debug, Clone)]
+pub struct OrderDetail {
+    pub order: OrderRow,
+    pub lines: Vec<Line>,
+    pub refunds: Vec<RefundRow>,
+}
+
+pub const STATUS_PAID: &str = "paid";
+pub const STATUS_CANCELLED: &str = "cancelled";
+pub const STATUS_PARTIALLY_REFUNDED: &str = "partially_refunded";
+pub const STATUS_REFUNDED: &str = "refunded";
+
+impl App {
+    pub async fn post_order(&self, ctx: &Ctx, order: NewOrder) -> AppResult<Posted> {
+        ctx.require(Access::Pos)?;
+        if !order.vouchers.is_empty() {
+            return Err(AppError::invalid(
+                "vouchers",
+                "vouchers cannot be used yet: no voucher programs exist",
+            ));
+        }
+        let info = self.tenant(ctx).await?;
+        let rules = self.cached_rules(&ctx.tenant_id).await?;
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        self.db
+            .write(move |sql| post(sql, &ctx2, &info, &rules, &order, now))
+            .await
+    }
+
+    pub async fn order(&self, ctx: &Ctx, id: String) -> AppResult<OrderDetail> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        self.db
+            .snapshot(move |sql| {
+                let order = orders::get(sql, &tenant_id, &id)?
+                    .ok_or(AppError::NotFound { entity: "order" })?;
+                detail(sql, &tenant_id, order)
+            })
+            .await
+    }
+
+    pub async fn orders(
+        &self,
+        ctx: &Ctx,
+        filter: OrderFilter,
+        page: Page,
+    ) -> AppResult<Paged<OrderRow>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        Ok(self
+            .db
+            .read(move |sql| orders::list(sql, &tenant_id, &filter, &page))
+            .await?)
+    }
+
+    /// Cancels a paid order: reverses every point it earned, gives back the points it spent.
+    pub async fn cancel_order(&self, ctx: &Ctx, id: String) -> AppResult<OrderDetail> {
+        ctx.require(Access::Pos)?;
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        self.db
+            .write(move |sql| {
+                let mut order = orders::get_for_update(sql, &ctx2.tenant_id, &id)?
+                    .ok_or(AppError::NotFound { entity: "order" })?;
+                if order.status == STATUS_CANCELLED {
+                    return Err(AppError::conflict(
+                        "already_cancelled",
+                        "status",
+                        "the order is already cancelled",
+                    ));
+                }
+                let before = order_json(&order);
+                if let Some(member_id) = order.member_id.clone() {
+                    let mut book = open_book(sql, &ctx2, &member_id, now)?;
+                    let to_reverse = order.points_earned - order.points_reversed;
+                    book.reverse(sql, &order.id, to_reverse)?;
+                    order.points_reversed += to_reverse.max(0);
+                    order.points_returned += book.give_back(sql, &order.id)?;
+                    let m = &mut book.member;
+                    m.lifetime_points -= to_reverse.max(0);
+                    m.lifetime_spend -= order.total - order.refunded_amount;
+                    if order.status != STATUS_REFUNDED {
+                        m.order_count = (m.order_count - 1).max(0);
+                    }
+                    book.save(sql)?;
+                }
+                order.status = STATUS_CANCELLED.to_string();
+                order.updated_at = now;
+                orders::update(sql, &ctx2.tenant_id, &order)?;
+                let change = Change {
+                    entity: "order",
+                    id: &order.id,
+                    action: "cancel",
+                };
+                record(
+                    sql,
+                    &ctx2,
+                    now,
+                    change,
+                    Some(before),
+                    Some(order_json(&order)),
+                )?;
+                detail(sql, &ctx2.tenant_id, order)
+            })
+            .await
+    }
+
+    /// Records a refund of `amount` (cumulative with earlier ones) and reverses the matching
+    /// share of the points: floor(earned × refunded so far ÷ total) minus what was reversed. The
+    /// same refund `external_id` again changes nothing.
+    pub async fn refund_order(
+        &self,
+        ctx: &Ctx,
+        id: String,
+        external_id: String,
+        amount: i64,
+    ) -> AppResult<OrderDetail> {
+        ctx.require(Access::Pos)?;
+        let external_id = external_id.trim().to_string();
+        let mut errors = loyalty_core::Invalid::default();
+        if external_id.is_empty() || external_id.chars().count() > 100 {
+            errors.push("external_id", "must have 1 to 100 characters");
+        }
+        if amount <= 0 {
+            errors.push("amount", "must be greater than 0");
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        self.db
+            .write(move |sql| {
+                let mut order = orders::get_for_update(sql, &ctx2.tenant_id, &id)?
+                    .ok_or(AppError::NotFound { entity: "order" })?;
+                if let Some((recorded, _)) = orders::refund(sql, &ctx2.tenant_id, &order.id, &external_id)? {
+                    if recorded != amount {
+                        return Err(AppError::conflict(
+                            "refund_mismatch",
+                            "external_id",
+                            format!("refund {external_id} was recorded with amount {recorded}"),
+                        ));
+                    }
+                    return detail(sql, &ctx2.tenant_id, order);
+                }
+                if order.status == STATUS_CANCELLED {
+                    return Err(AppError::conflict("already_cancelled", "status", "a cancelled order cannot be refunded"));
+                }
+                let refundable = order.total - order.refunded_amount;
+                if amount > refundable {
+                    return Err(AppError::conflict(
+                        "over_refund",
+                        "amount",
+                        format!("only {refundable} of the order's {} can still be refunded", order.total),
+                    ));
+                }
+                let before = order_json(&order);
+                let refunded = order.refunded_amount + amount;
+                let target = reversal_target(order.points_earned, refunded, order.total);
+                let to_reverse = (target - order.points_reversed).max(0);
+                if let Some(member_id) = order.member_id.clone() {
+                    let mut book = open_book(sql, &ctx2, &member_id, now)?;
+                    book.reverse(sql, &order.id, to_reverse)?;
+                    if refunded == order.total {
+                        order.points_returned += book.give_back(sql, &order.id)?;
+                        book.member.order_count = (book.member.order_count - 1).max(0);
+                    }
+                    book.member.lifetime_points -= to_reverse;
+                    book.member.lifetime_spend -= amount;
+                    book.save(sql)?;
+                }
+                order.points_reversed += to_reverse;
+                order.refunded_amount = refunded;
+                order.status =
+                    if refunded == order.total { STATUS_REFUNDED } else { STATUS_PARTIALLY_REFUNDED }.to_string();
+                order.updated_at = now;
+                orders::insert_refund(sql, &ctx2.tenant_id, &order.id, &external_id, amount, to_reverse, now)?;
+                orders::update(sql, &ctx2.tenant_id, &order)?;
+                let change = Change { entity: "order", id: &order.id, action: "refund" };
+                let mut after = order_json(&order);
+                after["refund"] = serde_json::json!({"external_id": external_id, "amount": amount, "points_reversed": to_reverse});
+                record(sql, &ctx2, now, change, Some(before), Some(after))?;
+                detail(sql, &ctx2.tenant_id, order)
+            })
+            .await
+    }
+}
+
+fn open_book(sql: &mut dyn Sql, ctx: &Ctx, member_id: &str, now: Timestamp) -> AppResult<Book> {
+    Book::open(sql, &ctx.tenant_id, member_id, now, Some(ctx.actor.clone()))?.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "order refers to member {member_id}, which does not exist"
+        ))
+    })
+}
+
+fn detail(sql: &mut dyn Sql, tenant_id: &str, order: OrderRow) -> AppResult<OrderDetail> {
+    let lines = orders::lines(sql, tenant_id, &order.id)?;
+    let refunds = orders::refunds(sql, tenant_id, &order.id)?;
+    Ok(OrderDetail {
+        order,
+        lines,
+        refunds,
+    })
+}
+
+fn order_json(o: &OrderRow) -> serde_json::Value {
+    serde_json::json!({
+        "status": o.status, "total": o.total, "refunded_amount": o.refunded_amount,
+        "points_earned": o.points_earned, "points_reversed": o.points_reversed,
+        "points_redeemed": o.points_redeemed, "points_returned": o.points_returned,
+    })
+}
+
+fn replay(existing: OrderRow) -> AppResult<Posted> {
+    let receipt = existing.receipt.as_deref().ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("order {} has no receipt", existing.id))
+    })?;
+    let receipt: OrderReceipt =
+        serde_json::from_str(receipt).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Posted {
+        receipt,
+        replayed: true,
+    })
+}
+
+/// The whole earning path, inside one transaction.
+fn post(
+    sql: &mut dyn Sql,
+    ctx: &Ctx,
+    info: &TenantInfo,
+    rules_in_force: &[EarnRule],
+    order: &NewOrder,
+    now: Timestamp,
+) -> AppResult<Posted> {
+    let tenant_id = ctx.tenant_id.as_str();
+    if let Some(existing) = orders::by_source(sql, tenant_id, &order.source, &order.external_id)? {
+        return replay(existing);
+    }
+    let member = find_buyer(sql, ctx, order, now)?;
+    let mut row = OrderRow {
+        id: new_id("ord"),
+        source: order.source.clone(),
+        external_id: order.external_id.clone(),
+        member_id: member.as_ref().map(|m| m.id.clone()),
+        status: STATUS_PAID.to_string(),
+        brand: order.brand.clone(),
+        store: order.store.clone(),
+        channel: order.channel.clone(),
+        placed_at: order.placed_at,
+        currency: info.program.currency.clone(),
+        subtotal: order.subtotal,
+        discount: order.discount,
+        shipping: order.shipping,
+        total: order.total,
+        points_redeemed: order.points_redeemed,
+        redeemed_value: 0,
+        member_index: None,
+        base_points: 0,
+        points_earned: 0,
+        points_reversed: 0,
+        points_returned: 0,
+        refunded_amount: 0,
+        breakdown: "[]".to_string(),
+        receipt: None,
+        created_at: now,
+        updated_at: now,
+    };
+    if !orders::insert_if_new(sql, tenant_id, &row)? {
+        // The same order committed by a concurrent request while this one waited.
+        let existing = orders::by_source(sql, tenant_id, &order.source, &order.external_id)?
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("order vanished after a conflict"))
+            })?;
+        return replay(existing);
+    }
+    orders::insert_lines(sql, tenant_id, &row.id, &order.lines)?;
+
+    let mut breakdown: Vec<BreakdownLine> = Vec::new();
+    let mut earned = 0;
+    let mut pending = 0;
+    let mut receipt_member = None;
+    if let Some(member) = member {
+        let mut book = Book::with(member, tenant_id, now, Some(ctx.actor.clone()));
+        book.catch_up(sql)?;
+        let program = &info.program;
+        if order.points_redeemed > 0 {
+            if book.member.status == MemberStatus::Blocked {
+                return Err(AppError::conflict(
+                    "member_blocked",
+                    "points_redeemed",
+                    "a blocked member cannot spend points",
+                ));
+            }
+            let value = order
+                .points_redeemed
+                .saturating_mul(program.redeem.point_value);
+            let limit =
+                i128::from(order.total) * i128::from(program.redeem.max_invoice_percent) / 100;
+            if i128::from(value) > limit {
+                return Err(AppError::invalid(
+                    "points_redeemed",
+                    format!(
+                        "{} points pay {value}, more than {}% of the total ({limit})",
+                        order.points_redeemed, program.redeem.max_invoice_percent
+                    ),
+                ));
+            }
+            book.spend(
+                sql,
+                kind::REDEEM,
+                order.points_redeemed,
+                Some(&row.id),
+                None,
+            )?;
+            row.redeemed_value = value;
+        }
+        if book.member.status == MemberStatus::Customer
+            && program.activation.auto_on_first_paid_order
+            && book.member.profile.has_contact()
+        {
+            book.member.status = MemberStatus::Member;
+            book.member.member_since = Some(order.placed_at.min(now));
+        }
+        let index = book.member.order_count + 1;
+        row.member_index = Some(index);
+        if book.member.status == MemberStatus::Member {
+            let base = program.base_points(order.total, order.shipping, row.redeemed_value);
+            row.base_points = base;
+            if base > 0 {
+                breakdown.push(BreakdownLine {
+                    rule: "base".to_string(),
+                    rule_id: None,
+                    points: base,
+                });
+            }
+            let facts = order_facts(
+                info,
+                order.placed_at,
+                order.total,
+                index,
+                &order.channel,
+                &order.store,
+                &order.brand,
+                &order.lines,
+            );
+            let person = member_facts(&book.member, None);
+            let day = facts.local.date().to_string();
+            for rule in rules_in_force
+                .iter()
+                .filter(|r| r.in_force(order.placed_at))
+            {
+                if !rule.condition.matches(&facts, &person) {
+                    continue;
+                }
+                let bonus = rule.effect.bonus(&rule.condition, &facts, &person, base);
+                if bonus <= 0 {
+                    continue;
+                }
+                let given = apply_caps(sql, tenant_id, rule, &book.member.id, &day, bonus)?;
+                if given > 0 {
+                    breakdown.push(BreakdownLine {
+                        rule: rule.name.clone(),
+                        rule_id: Some(rule.id.clone()),
+                        points: given,
+                    });
+                }
+            }
+            earned = breakdown.iter().map(|b| b.points).sum();
+            if earned > 0 {
+                let available_at = program
+                    .available_at(order.placed_at, &info.zone)
+                    .max(now.min(order.placed_at));
+                let expires_at = program.expires_at(order.placed_at, &info.zone);
+                let credit = Credit {
+                    kind: kind::EARN,
+                    points: earned,
+                    order_id: Some(&row.id),
+                    reason: None,
+                    available_at,
+                    expires_at,
+                };
+                book.credit(sql, credit)?;
+                if available_at > now {
+                    pending = earned;
+                }
+            }
+        }
+        let m = &mut book.member;
+        m.order_count = index;
+        m.lifetime_spend += order.total;
+        m.lifetime_points += earned;
+        m.last_order_at = Some(
+            m.last_order_at
+                .map_or(order.placed_at, |t| t.max(order.placed_at)),
+        );
+        book.save(sql)?;
+        let m = &book.member;
+        receipt_member = Some(ReceiptMember {
+            id: m.id.clone(),
+            status: m.status.as_str().to_string(),
+            tier: None,
+            points: ReceiptBalances {
+                available: m.points_available,
+                pending: m.points_pending,
+            },
+        });
+    }
+
+    row.points_earned = earned;
+    row.breakdown = serde_json::to_string(&breakdown).map_err(|e| AppError::Internal(e.into()))?;
+    let receipt = OrderReceipt {
+        id: row.id.clone(),
+        source: row.source.clone(),
+        external_id: row.external_id.clone(),
+        status: row.status.clone(),
+        member_id: row.member_id.clone(),
+        points: ReceiptPoints {
+            earned,
+            pending,
+            redeemed: order.points_redeemed,
+            breakdown,
+        },
+        member: receipt_member,
+    };
+    row.receipt = Some(serde_json::to_string(&receipt).map_err(|e| AppError::Internal(e.into()))?);
+    orders::update(sql, tenant_id, &row)?;
+    let change = Change {
+        entity: "order",
+        id: &row.id,
+        action: "create",
+    };
+    record(
+        sql,
+        ctx,
+        now,
+        change,
+        None,
+        serde_json::to_value(&receipt).ok(),
+    )?;
+    Ok(Posted {
+        receipt,
+        replayed: false,
+    })
+}
+
+/// Gives what the rule's caps still allow and records it against them. The rule's and the
+/// member's day rows are locked (PostgreSQL), so concurrent orders cannot both spend the last of
+/// a budget or a daily cap.
+fn apply_caps(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    rule: &EarnRule,
+    member_id: &str,
+    day: &str,
+    bonus: i64,
+) -> AppResult<i64> {
+    let caps = rule.caps;
+    let awarded = if caps.budget_points.is_some() {
+        rules::awarded_for_update(sql, tenant_id, &rule.id)?
+    } else {
+        0
+    };
+    let today = if caps.per_member_per_day.is_some() {
+        rules::member_day_for_update(sql, tenant_id, &rule.id, member_id, day)?
+    } else {
+        0
+    };
+    let given = caps.apply(bonus, today, awarded);
+    if given > 0 {
+        rules::add_awarded(sql, tenant_id, &rule.id, given)?;
+        if caps.per_member_per_day.is_some() {
+            rules::add_member_day(sql, tenant_id, &rule.id, member_id, day, given)?;
+        }
+    }
+    Ok(given)
+}
+
+/// The member the order belongs to, locked for the transaction: by id, or found by phone or
+/// e-mail (created as a customer when new), or nobody for a walk-in guest.
+fn find_buyer(
+    sql: &mut dyn Sql,
+    ctx: &Ctx,
+    order: &NewOrder,
+    now: Timestamp,
+) -> AppResult<Option<Member>> {
+    let tenant_id = ctx.tenant_id.as_str();
+    match &order.buyer {
+        Buyer::Guest => Ok(None),
+        Buyer::Member(id) => members::get_for_update(sql, tenant_id, id)?
+            .map(Some)
+            .ok_or_else(|| AppError::invalid("member_id", "no member with this id")),
+        Buyer::Customer { phone, email, name } => {
+            if let Some(found) = find_customer(sql, tenant_id, phone.as_ref(), email.as_ref())? {
+                return Ok(Some(found));
+            }
+            let profile = Profile {
+                phone: phone.clone(),
+                email: email.clone(),
+                name: name.clone(),
+                ..Profile::default()
+            };
+            let member = new_member(sql, tenant_id, profile, &order.source, now)?;
+            if !members::insert_if_absent(sql, tenant_id, &member)? {
+                // A concurrent order registered the same customer first: use theirs.
+                return find_customer(sql, tenant_id, phone.as_ref(), email.as_ref())?
+                    .map(Some)
+                    .ok_or_else(|| {
+                        AppError::Internal(anyhow::anyhow!("customer vanished after a conflict"))
+                    });
+            }
+            let change = Change {
+                entity: "member",
+                id: &member.id,
+                action: "create",
+            };
+            record(
+                sql,
+                ctx,
+                now,
+                change,
+                None,
+                serde_json::to_value(&member).ok(),
+            )?;
+            Ok(Some(member))
+        }
+    }
+}
+
+/// The member with this phone, else with this e-mail, locked.
+fn find_customer(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    phone: Option<&loyalty_core::phone::Phone>,
+    email: Option<&loyalty_core::email::Email>,
+) -> AppResult<Option<Member>> {
+    let by_phone = match phone {
+        Some(p) => members::id_by_contact(sql, tenant_id, Contact::Phone, p.as_str())?,
+        None => None,
+    };
+    let id = match (by_phone, email) {
+        (Some(id), _) => Some(id),
+        (None, Some(e)) => members::id_by_contact(sql, tenant_id, Contact::Email, e.as_str())?,
+        (None, None) => None,
+    };
+    match id {
+        Some(id) => Ok(members::get_for_update(sql, tenant_id, &id)?),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,284 @@
+//! The points ledger: append-only entries, credits that are also lots, and which lots each
+//! debit took from.
+
+use jiff::Timestamp;
+use loyalty_core::ledger::Lot;
+use loyalty_core::tenancy::{Actor, ActorKind};
+
+use super::{ms, ts, ts_opt};
+use crate::params;
+use crate::sql::{DbError, Row, Sql, Value};
+use crate::{Page, Paged};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    pub member_id: String,
+    /// `earn`, `redeem`, `expire`, `reverse` or `adjust`.
+    pub kind: String,
+    /// Signed: credits positive, debits negative.
+    pub points: i64,
+    /// For credits that are lots: what is left of them.
+    pub remaining: Option<i64>,
+    pub order_id: Option<String>,
+    pub reason: Option<String>,
+    pub actor: Option<Actor>,
+    pub created_at: Timestamp,
+    pub available_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+}
+
+pub fn insert(sql: &mut dyn Sql, tenant_id: &str, e: &Entry) -> Result<(), DbError> {
+    sql.execute(
+        "insert into ledger_entries (tenant_id, id, member_id, kind, points, remaining, order_id,
+            reason, actor_kind, actor_id, actor_name, created_at, available_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        params![
+            tenant_id,
+            &e.id,
+            &e.member_id,
+            e.kind.as_str(),
+            e.points,
+            e.remaining,
+            &e.order_id,
+            &e.reason,
+            e.actor.as_ref().map(|a| a.kind.as_str()),
+            e.actor.as_ref().and_then(|a| a.id.as_deref()),
+            e.actor.as_ref().and_then(|a| a.name.as_deref()),
+            ms(e.created_at),
+            e.available_at.map(ms),
+            e.expires_at.map(ms)
+        ],
+    )?;
+    Ok(())
+}
+
+/// The member's lots that still hold points (expired ones included until expiry is written).
+pub fn live_lots(sql: &mut dyn Sql, tenant_id: &str, member_id: &str) -> Result<Vec<Lot>, DbError> {
+    sql.query(
+        "select id, order_id, remaining, created_at, available_at, expires_at
+         from ledger_entries
+         where tenant_id = $1 and member_id = $2 and remaining > 0",
+        params![tenant_id, member_id],
+    )?
+    .iter()
+    .map(|row| {
+        Ok(Lot {
+            id: row.get("id")?,
+            order_id: row.get("order_id")?,
+            remaining: row.get("remaining")?,
+            created_at: ts(row, "created_at")?,
+            available_at: ts_opt(row, "available_at")?.unwrap_or(ts(row, "created_at")?),
+            expires_at: ts_opt(row, "expires_at")?,
+        })
+    })
+    .collect()
+}
+
+/// Changes what is left of a lot by `delta` (negative to take, positive to give back).
+pub fn change_remaining(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    lot_id: &str,
+    delta: i64,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update ledger_entries set remaining = remaining + $3 where tenant_id = $1 and id = $2",
+        params![tenant_id, lot_id, delta],
+    )?;
+    Ok(())
+}
+
+/// Records which lots a debit took from.
+pub fn record_takes(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    entry_id: &str,
+    takes: &[(String, i64)],
+) -> Result<(), DbError> {
+    if takes.is_empty() {
+        return Ok(());
+    }
+    let mut query =
+        String::from("insert into lot_takes (tenant_id, entry_id, lot_id, points) values ");
+    let mut values: Vec<Value<'_>> = Vec::with_capacity(takes.len() * 4);
+    for (i, (lot_id, points)) in takes.iter().enumerate() {
+        let n = i * 4;
+        if i > 0 {
+            query.push_str(", ");
+        }
+        query.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+        values.extend([
+            tenant_id.into(),
+            entry_id.into(),
+            lot_id.into(),
+            (*points).into(),
+        ]);
+    }
+    sql.execute(&query, &values)?;
+    Ok(())
+}
+
+pub fn takes_of(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    entry_id: &str,
+) -> Result<Vec<(String, i64)>, DbError> {
+    sql.query(
+        "select lot_id, points from lot_takes where tenant_id = $1 and entry_id = $2 order by lot_id",
+        params![tenant_id, entry_id],
+    )?
+    .iter()
+    .map(|row| Ok((row.get("lot_id")?, row.get("points")?)))
+    .collect()
+}
+
+/// The entries of an order of one kind (the redemption an order made, its earnings).
+pub fn of_order(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    order_id: &str,
+    kind: &str,
+) -> Result<Vec<Entry>, DbError> {
+    sql.query(
+        "select id, member_id, kind, points, remaining, order_id, reason, actor_kind, actor_id,
+                actor_name, created_at, available_at, expires_at
+         from ledger_entries
+         where tenant_id = $1 and order_id = $2 and kind = $3
+         order by id",
+        params![tenant_id, order_id, kind],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// A member's entries, newest first.
+pub fn list(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_id: &str,
+    page: &Page,
+) -> Result<Paged<Entry>, DbError> {
+    let after = page.after.clone().unwrap_or_else(|| "~".to_string());
+    let rows = sql.query(
+        "select id, member_id, kind, points, remaining, order_id, reason, actor_kind, actor_id,
+                actor_name, created_at, available_at, expires_at
+         from ledger_entries
+         where tenant_id = $1 and member_id = $2 and id < $3
+         order by id desc
+         limit $4",
+        params![tenant_id, member_id, after.as_str(), page.limit + 1],
+    )?;
+    let entries = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Paged::from_rows(entries, page.limit, |e| &e.id))
+}
+
+/// Lifetime points credited to the member by earnings and positive adjustments.
+pub fn lifetime_earned(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_id: &str,
+) -> Result<i64, DbError> {
+    sql.query_scalar(
+        "select cast(coalesce(sum(points), 0) as bigint) from ledger_entries
+         where tenant_id = $1 and member_id = $2 and kind in ('earn', 'adjust') and points > 0",
+        params![tenant_id, member_id],
+    )
+}
+
+/// Per member: the sum of entries, what the lots hold, and the smallest lot (negative is a bug).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberSums {
+    pub member_id: String,
+    pub entries: i64,
+    pub remaining: i64,
+    pub min_remaining: i64,
+}
+
+/// Sums for the members of a tenant whose id is in (after, upto].
+pub fn sums(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    after: &str,
+    upto: &str,
+) -> Result<Vec<MemberSums>, DbError> {
+    sql.query(
+        "select member_id,
+                cast(sum(points) as bigint) as entries,
+                cast(coalesce(sum(case when remaining > 0 then remaining else 0 end), 0) as bigint) as remaining,
+                cast(coalesce(min(remaining), 0) as bigint) as min_remaining
+         from ledger_entries
+         where tenant_id = $1 and member_id > $2 and member_id <= $3
+         group by member_id",
+        params![tenant_id, after, upto],
+    )?
+    .iter()
+    .map(|row| {
+        Ok(MemberSums {
+            member_id: row.get("member_id")?,
+            entries: row.get("entries")?,
+            remaining: row.get("remaining")?,
+            min_remaining: row.get("min_remaining")?,
+        })
+    })
+    .collect()
+}
+
+fn from_row(row: &Row) -> Result<Entry, DbError> {
+    let actor_kind: Option<String> = row.get("actor_kind")?;
+    Ok(Entry {
+        id: row.get("id")?,
+        member_id: row.get("member_id")?,
+        kind: row.get("kind")?,
+        points: row.get("points")?,
+        remaining: row.get("remaining")?,
+        order_id: row.get("order_id")?,
+        reason: row.get("reason")?,
+        actor: actor_kind
+            .as_deref()
+            .and_then(ActorKind::parse)
+            .map(|kind| Actor {
+                kind,
+                id: row.get("actor_id").ok().flatten(),
+                name: row.get("actor_name").ok().flatten(),
+            }),
+        created_at: ts(row, "created_at")?,
+        available_at: ts_opt(row, "available_at")?,
+        expires_at: ts_opt(row, "expires_at")?,
+    })
+}
+
+/// Lots by id, whatever they hold (a give-back refills lots that were emptied).
+pub fn lots_by_id(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_id: &str,
+    ids: &[&str],
+) -> Result<Vec<Lot>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let query = format!(
+        "select id, order_id, remaining, created_at, available_at, expires_at
+         from ledger_entries
+         where tenant_id = $1 and member_id = $2 and id in ({})",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into(), member_id.into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    sql.query(&query, &values)?
+        .iter()
+        .map(|row| {
+            Ok(Lot {
+                id: row.get("id")?,
+                order_id: row.get("order_id")?,
+                remaining: row.get::<Option<i64>>("remaining")?.unwrap_or(0),
+                created_at: ts(row, "created_at")?,
+                available_at: ts_opt(row, "available_at")?.unwrap_or(ts(row, "created_at")?),
+                expires_at: ts_opt(row, "expires_at")?,
+            })
+        })
+        .collect()
+}
