@@ -32,7 +32,7 @@ on_both_backends! {
         assert_eq!(m["consent"], json!({"email": true, "sms": true, "zalo": false}));
         assert_eq!(m["external_ids"], json!({"haravan": "1002"}));
         assert_eq!(m["tier"], json!(null));
-        assert_eq!(m["points"], json!({"available": 0, "pending": 0}));
+        assert_eq!(m["points"], json!({"available": 0, "pending": 0, "debt": 0}));
         assert_eq!(m["member_since"], json!(null));
         let code = m["member_code"].as_str().unwrap();
         assert_eq!(code.len(), 8);

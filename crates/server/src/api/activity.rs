@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::orders::instant;
 use crate::extract::{ApiQuery, Auth};
 use crate::paging::{List, page};
 use crate::problem::ApiResult;
@@ -69,20 +70,6 @@ impl From<Activity> for ActivityOut {
             action: a.action,
             before: a.before,
             after: a.after,
-        }
-    }
-}
-
-fn instant(errors: &mut Invalid, field: &str, value: &Option<String>) -> Option<Timestamp> {
-    let value = value.as_deref().filter(|v| !v.is_empty())?;
-    match value.parse::<Timestamp>() {
-        Ok(t) => Some(t),
-        Err(_) => {
-            errors.push(
-                field,
-                "must be an RFC 3339 instant such as 2026-11-25T10:00:00+07:00",
-            );
-            None
         }
     }
 }

@@ -133,7 +133,7 @@ pub struct MemberOut {
     pub source: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub tier: Option<Value>,
-    pub points: PointsOut,
+    pub points: MemberPointsOut,
     pub lifetime_spend: i64,
     pub order_count: i64,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -154,9 +154,11 @@ pub struct ConsentOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PointsOut {
+pub struct MemberPointsOut {
     pub available: i64,
     pub pending: i64,
+    /// Points reversed after they were spent; the next earnings pay this off first.
+    pub debt: i64,
 }
 
 impl From<Member> for MemberOut {
@@ -186,9 +188,10 @@ impl From<Member> for MemberOut {
             external_ids: p.external_ids,
             source: m.source,
             tier: None,
-            points: PointsOut {
+            points: MemberPointsOut {
                 available: m.points_available,
                 pending: m.points_pending,
+                debt: m.points_debt,
             },
             lifetime_spend: m.lifetime_spend,
             order_count: m.order_count,

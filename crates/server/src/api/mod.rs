@@ -5,6 +5,9 @@ pub mod access;
 pub mod activity;
 pub mod catalog;
 pub mod members;
+pub mod orders;
+pub mod points;
+pub mod rules;
 
 use axum::Json;
 use axum::extract::State;
@@ -27,6 +30,10 @@ use utoipa_axum::routes;
     modifiers(&BearerKey),
     tags(
         (name = "members", description = "Members and customers (thành viên, khách hàng)"),
+        (name = "orders", description = "Orders: the earning path, cancel, refunds"),
+        (name = "points", description = "A member's points: balance, ledger, adjustments"),
+        (name = "program", description = "Program settings: earning, expiry, redemption, tiers"),
+        (name = "earn rules", description = "Bonus earning rules and their preview"),
         (name = "tenancy", description = "Brands and stores"),
         (name = "access", description = "API keys, staff accounts, the tenant"),
         (name = "activity", description = "The activity log (nhật ký hoạt động)"),
@@ -54,6 +61,21 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(members::create_member, members::list_members))
         .routes(routes!(members::get_member, members::update_member))
         .routes(routes!(members::activate_member))
+        .routes(routes!(points::get_points))
+        .routes(routes!(points::get_ledger))
+        .routes(routes!(points::adjust_points))
+        .routes(routes!(points::get_program, points::put_program))
+        .routes(routes!(orders::post_order, orders::list_orders))
+        .routes(routes!(orders::get_order))
+        .routes(routes!(orders::cancel_order))
+        .routes(routes!(orders::refund_order))
+        .routes(routes!(rules::list_rules, rules::create_rule))
+        .routes(routes!(rules::preview_rule))
+        .routes(routes!(
+            rules::get_rule,
+            rules::update_rule,
+            rules::delete_rule
+        ))
         .routes(routes!(catalog::create_brand, catalog::list_brands))
         .routes(routes!(catalog::get_brand, catalog::update_brand))
         .routes(routes!(catalog::create_store, catalog::list_stores))

@@ -1,0 +1,305 @@
+//! `/api/v1/orders`: the earning path, cancel and refunds.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use jiff::Timestamp;
+use loyalty_app::App;
+use loyalty_app::orders::OrderDetail;
+use loyalty_core::Invalid;
+use loyalty_core::order::{BreakdownLine, OrderInput, OrderReceipt};
+use loyalty_store::repo::orders::OrderFilter;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::paging::{List, page};
+use crate::problem::{ApiResult, Problem};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderOut {
+    pub id: String,
+    pub source: String,
+    pub external_id: String,
+    /// `paid`, `partially_refunded`, `refunded` or `cancelled`.
+    pub status: String,
+    pub member_id: Option<String>,
+    pub brand: Option<String>,
+    pub store: Option<String>,
+    pub channel: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub placed_at: Timestamp,
+    pub currency: String,
+    pub lines: Vec<LineOut>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub total: i64,
+    pub refunded_amount: i64,
+    pub points: OrderPointsOut,
+    pub refunds: Vec<RefundOut>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineOut {
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub quantity: i64,
+    pub unit_price: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPointsOut {
+    /// Points the order earned when posted (base and bonuses).
+    pub earned: i64,
+    /// Of those, points taken back by cancel and refunds.
+    pub reversed: i64,
+    /// Points spent on the order.
+    pub redeemed: i64,
+    /// Of those, points given back by a cancel or a full refund.
+    pub returned: i64,
+    /// The `member.index` rules saw: 1 for the member's first paid order.
+    pub member_index: Option<i64>,
+    pub breakdown: Vec<BreakdownLine>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundOut {
+    pub external_id: String,
+    pub amount: i64,
+    pub points_reversed: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<OrderDetail> for OrderOut {
+    fn from(d: OrderDetail) -> Self {
+        let o = d.order;
+        let breakdown: Vec<BreakdownLine> = serde_json::from_str(&o.breakdown).unwrap_or_default();
+        OrderOut {
+            id: o.id,
+            source: o.source,
+            external_id: o.external_id,
+            status: o.status,
+            member_id: o.member_id,
+            brand: o.brand,
+            store: o.store,
+            channel: o.channel,
+            placed_at: o.placed_at,
+            currency: o.currency,
+            lines: d
+                .lines
+                .into_iter()
+                .map(|l| LineOut {
+                    sku: l.sku,
+                    name: l.name,
+                    category: l.category,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                })
+                .collect(),
+            subtotal: o.subtotal,
+            discount: o.discount,
+            shipping: o.shipping,
+            total: o.total,
+            refunded_amount: o.refunded_amount,
+            points: OrderPointsOut {
+                earned: o.points_earned,
+                reversed: o.points_reversed,
+                redeemed: o.points_redeemed,
+                returned: o.points_returned,
+                member_index: o.member_index,
+                breakdown,
+            },
+            refunds: d
+                .refunds
+                .into_iter()
+                .map(|r| RefundOut {
+                    external_id: r.external_id,
+                    amount: r.amount,
+                    points_reversed: r.points_reversed,
+                    created_at: r.created_at,
+                })
+                .collect(),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// An order in a list: the order itself without its lines and refunds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderSummaryOut {
+    pub id: String,
+    pub source: String,
+    pub external_id: String,
+    pub status: String,
+    pub member_id: Option<String>,
+    pub store: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub placed_at: Timestamp,
+    pub total: i64,
+    pub refunded_amount: i64,
+    pub points_earned: i64,
+    pub points_reversed: i64,
+    pub points_redeemed: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundIn {
+    /// The refund's id in the POS: the same id again changes nothing.
+    #[schema(example = "R1")]
+    pub external_id: String,
+    /// Money refunded by this refund (refunds add up).
+    #[schema(example = 35000)]
+    pub amount: i64,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+    pub member_id: Option<String>,
+    /// Placed at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Placed before (RFC 3339).
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+pub(crate) fn instant(
+    errors: &mut Invalid,
+    field: &str,
+    value: &Option<String>,
+) -> Option<Timestamp> {
+    let value = value.as_deref().filter(|v| !v.is_empty())?;
+    match value.parse::<Timestamp>() {
+        Ok(t) => Some(t),
+        Err(_) => {
+            errors.push(
+                field,
+                "must be an RFC 3339 instant such as 2026-11-25T10:00:00+07:00",
+            );
+            None
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
+    request_body = OrderInput,
+    responses(
+        (status = 201, description = "Recorded; points earned", body = OrderReceipt),
+        (status = 200, description = "The same source and external_id were posted before: the first answer, nothing applied again", body = OrderReceipt),
+        (status = 409, description = "Not enough points", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem),
+    ),
+    security(("api_key" = [])))]
+pub async fn post_order(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    ApiJson(input): ApiJson<OrderInput>,
+) -> ApiResult<impl IntoResponse> {
+    let order = input.validate(app.now())?;
+    let posted = app.post_order(&ctx, order).await?;
+    let status = if posted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let location = format!("/api/v1/orders/{}", posted.receipt.id);
+    Ok((status, [(header::LOCATION, location)], Json(posted.receipt)))
+}
+
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrderQuery),
+    responses((status = 200, body = List<OrderSummaryOut>)), security(("api_key" = [])))]
+pub async fn list_orders(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    ApiQuery(query): ApiQuery<OrderQuery>,
+) -> ApiResult<Json<List<OrderSummaryOut>>> {
+    let mut errors = Invalid::default();
+    let from = instant(&mut errors, "from", &query.from);
+    let to = instant(&mut errors, "to", &query.to);
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let page = page(query.limit, query.cursor.as_deref())?;
+    let filter = OrderFilter {
+        source: query.source,
+        external_id: query.external_id,
+        member_id: query.member_id,
+        from,
+        to,
+    };
+    let orders = app.orders(&ctx, filter, page).await?;
+    Ok(Json(List::from_paged(orders, |o| OrderSummaryOut {
+        id: o.id,
+        source: o.source,
+        external_id: o.external_id,
+        status: o.status,
+        member_id: o.member_id,
+        store: o.store,
+        placed_at: o.placed_at,
+        total: o.total,
+        refunded_amount: o.refunded_amount,
+        points_earned: o.points_earned,
+        points_reversed: o.points_reversed,
+        points_redeemed: o.points_redeemed,
+    })))
+}
+
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = OrderOut), (status = 404, body = Problem)), security(("api_key" = [])))]
+pub async fn get_order(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderOut>> {
+    Ok(Json(app.order(&ctx, id).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Cancelled: points earned reversed, points spent given back", body = OrderOut),
+        (status = 404, body = Problem),
+        (status = 409, description = "Already cancelled", body = Problem),
+    ),
+    security(("api_key" = [])))]
+pub async fn cancel_order(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderOut>> {
+    Ok(Json(app.cancel_order(&ctx, id).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/orders/{id}/refunds", tag = "orders", params(("id" = String, Path)),
+    request_body = RefundIn,
+    responses(
+        (status = 200, description = "Refund recorded (or recorded before under this external_id)", body = OrderOut),
+        (status = 404, body = Problem),
+        (status = 409, description = "More than was paid, or the order is cancelled", body = Problem),
+    ),
+    security(("api_key" = [])))]
+pub async fn refund_order(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<RefundIn>,
+) -> ApiResult<Json<OrderOut>> {
+    Ok(Json(
+        app.refund_order(&ctx, id, input.external_id, input.amount)
+            .await?
+            .into(),
+    ))
+}
