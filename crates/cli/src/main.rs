@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -47,7 +48,13 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Seconds between runs of the background jobs (expiry, pending points); 0 turns them
+        /// off on this instance.
+        #[arg(long, default_value_t = 60)]
+        jobs_every: u64,
     },
+    /// Recompute every member's points from the ledger and report any mismatch; exits 1 on one.
+    Verify,
     /// Bring the database schema up to date (also done by every other command).
     Migrate,
     /// Manage tenants (merchant companies).
@@ -118,7 +125,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = open(&cli.global.database_url)?;
     let app = App::new(db.clone(), Arc::new(SystemClock));
     let result = match cli.command {
-        Command::Serve { listen } => serve(app, listen).await,
+        Command::Serve { listen, jobs_every } => serve(app, listen, jobs_every).await,
+        Command::Verify => verify(app).await,
         Command::Migrate => {
             tracing::info!(database = db.backend().name(), "schema is up to date");
             Ok(ExitCode::SUCCESS)
@@ -129,15 +137,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     result
 }
 
-async fn serve(app: App, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+async fn serve(app: App, listen: SocketAddr, jobs_every: u64) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = app.db().backend().name(), "serving; Ctrl-C to stop");
+    let jobs = (jobs_every > 0)
+        .then(|| tokio::spawn(run_jobs(app.clone(), Duration::from_secs(jobs_every))));
     loyalty_server::serve(listener, app, shutdown_signal()).await?;
+    if let Some(jobs) = jobs {
+        jobs.abort();
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The background jobs, each under its lease so that several instances share the work.
+async fn run_jobs(app: App, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match app.run_points_job().await {
+            Ok(Some(members)) if members > 0 => {
+                tracing::info!(members, "points job brought members up to date")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "points job failed; retrying at the next run"),
+        }
+    }
+}
+
+async fn verify(app: App) -> anyhow::Result<ExitCode> {
+    let report = app.verify().await?;
+    for problem in &report.problems {
+        println!("MISMATCH {problem}");
+    }
+    println!(
+        "checked {} members: {}",
+        report.members_checked,
+        if report.problems.is_empty() {
+            "every balance equals its ledger".to_string()
+        } else {
+            format!("{} problems", report.problems.len())
+        }
+    );
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM; requests in flight then finish before the process exits.

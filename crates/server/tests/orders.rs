@@ -446,6 +446,21 @@ on_both_backends! {
         app.stop().await;
     }
 
+    async fn verify_reports_a_balance_that_disagrees_with_its_ledger(db) {
+        let app = spawn_app(db).await;
+        let member_id = new_member(&app, "0916100000").await;
+        order(&app, paid(&member_id, "V-1", 100_000)).await;
+        assert_verified(&app).await;
+        app.execute("update members set points_available = points_available + 1").await;
+        let report = app.app.verify().await.unwrap();
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(report.problems[0].contains(&member_id));
+        app.execute("update ledger_entries set points = points + 5").await;
+        let report = app.app.verify().await.unwrap();
+        assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+        app.stop().await;
+    }
+
     async fn program_settings_are_validated_field_by_field(db) {
         let app = spawn_app(db).await;
         let program = app.get("/api/v1/program").await;

@@ -201,6 +201,14 @@ impl TestApp {
             .expect("count rows")
     }
 
+    /// Runs a statement straight on the database (to simulate corruption in tests of verify).
+    pub async fn execute(&self, statement: &'static str) {
+        self.db
+            .write(move |sql| sql.execute(statement, &[]))
+            .await
+            .expect("execute");
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
