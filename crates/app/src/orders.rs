@@ -41,6 +41,9 @@ pub struct OrderDetail {
     pub refunds: Vec<RefundRow>,
 }
 
+/// The code of the error that rolls back an order found posted by a concurrent request.
+const CONCURRENT_DUPLICATE: &str = "concurrent_duplicate";
+
 pub const STATUS_PAID: &str = "paid";
 pub const STATUS_CANCELLED: &str = "cancelled";
 pub const STATUS_PARTIALLY_REFUNDED: &str = "partially_refunded";
@@ -59,9 +62,29 @@ impl App {
         let rules = self.cached_rules(&ctx.tenant_id).await?;
         let now = self.now();
         let ctx2 = ctx.clone();
-        self.db
+        let (source, external_id) = (order.source.clone(), order.external_id.clone());
+        match self
+            .db
             .write(move |sql| post(sql, &ctx2, &info, &rules, &order, now))
             .await
+        {
+            // A concurrent post of the same order committed first; this one was rolled back.
+            Err(AppError::Conflict {
+                code: CONCURRENT_DUPLICATE,
+                ..
+            }) => {
+                let tenant_id = ctx.tenant_id.clone();
+                let existing = self
+                    .db
+                    .read(move |sql| orders::by_source(sql, &tenant_id, &source, &external_id))
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Internal(anyhow::anyhow!("order vanished after a conflict"))
+                    })?;
+                replay(existing)
+            }
+            other => other,
+        }
     }
 
     pub async fn order(&self, ctx: &Ctx, id: String) -> AppResult<OrderDetail> {
@@ -303,14 +326,6 @@ fn post(
         created_at: now,
         updated_at: now,
     };
-    if !orders::insert_if_new(sql, tenant_id, &row)? {
-        // The same order committed by a concurrent request while this one waited.
-        let existing = orders::by_source(sql, tenant_id, &order.source, &order.external_id)?
-            .ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("order vanished after a conflict"))
-            })?;
-        return replay(existing);
-    }
     orders::insert_lines(sql, tenant_id, &row.id, &order.lines)?;
 
     let mut breakdown: Vec<BreakdownLine> = Vec::new();
@@ -461,7 +476,16 @@ fn post(
         member: receipt_member,
     };
     row.receipt = Some(serde_json::to_string(&receipt).map_err(|e| AppError::Internal(e.into()))?);
-    orders::update(sql, tenant_id, &row)?;
+    // The order row goes in last, complete, in one statement. Should a concurrent request have
+    // posted the same order meanwhile (PostgreSQL waits for it here), everything above is rolled
+    // back and the caller replays the first receipt.
+    if !orders::insert_if_new(sql, tenant_id, &row)? {
+        return Err(AppError::Conflict {
+            code: CONCURRENT_DUPLICATE,
+            field: None,
+            message: "the same order was posted concurrently".to_string(),
+        });
+    }
     let change = Change {
         entity: "order",
         id: &row.id,

@@ -27,9 +27,10 @@ struct Cli {
 
 #[derive(Args)]
 struct Global {
-    /// Where the data lives: sqlite://FILE (created on first use) or postgres://USER@HOST/DB.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
-    database_url: String,
+    /// Where the data lives: sqlite://FILE (created on first use) or postgres://USER@HOST/DB
+    /// [default: sqlite://loyalty.db].
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
     /// Log lines as human-readable text or as JSON objects (one per line).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
@@ -55,6 +56,32 @@ enum Command {
     },
     /// Recompute every member's points from the ledger and report any mismatch; exits 1 on one.
     Verify,
+    /// Measure throughput and latency against the real server, next to the database's own limit.
+    Bench {
+        /// pos, baseline or expiry.
+        scenario: String,
+        /// Seconds to run the load (pos, baseline).
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Concurrent clients (tills).
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Members to create before the run.
+        #[arg(long, default_value_t = 10_000)]
+        members: usize,
+        /// Print one JSON object per scenario result (the last line is the asked scenario).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a demo tenant: a café chain and a fashion shop with a year of customers and orders.
+    Demo {
+        /// How many customers to generate.
+        #[arg(long, default_value_t = 2_000)]
+        members: usize,
+        /// The generator's seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Bring the database schema up to date (also done by every other command).
     Migrate,
     /// Manage tenants (merchant companies).
@@ -84,7 +111,13 @@ enum TenantCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.log_format);
+    // A benchmark logs only problems: a line per request would be measured too.
+    let default_level = if matches!(cli.command, Command::Bench { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logging(cli.global.log_format, default_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -104,9 +137,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -122,11 +155,35 @@ fn open(url: &str) -> anyhow::Result<Db> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let db = open(&cli.global.database_url)?;
+    if let Command::Bench {
+        scenario,
+        duration,
+        connections,
+        members,
+        json,
+    } = &cli.command
+    {
+        // A benchmark works on a fresh database of its own, never on the named one's data.
+        let options = loyalty_bench::BenchOptions {
+            database_url: cli.global.database_url.clone(),
+            duration_s: *duration,
+            connections: *connections,
+            members: *members,
+        };
+        return bench(scenario, &options, *json).await;
+    }
+    let url = cli
+        .global
+        .database_url
+        .as_deref()
+        .unwrap_or(DEFAULT_DATABASE_URL);
+    let db = open(url)?;
     let app = App::new(db.clone(), Arc::new(SystemClock));
     let result = match cli.command {
         Command::Serve { listen, jobs_every } => serve(app, listen, jobs_every).await,
         Command::Verify => verify(app).await,
+        Command::Demo { members, seed } => demo(app, members, seed).await,
+        Command::Bench { .. } => unreachable!("handled above"),
         Command::Migrate => {
             tracing::info!(database = db.backend().name(), "schema is up to date");
             Ok(ExitCode::SUCCESS)
@@ -167,6 +224,76 @@ async fn run_jobs(app: App, every: Duration) {
             Err(error) => tracing::warn!(%error, "points job failed; retrying at the next run"),
         }
     }
+}
+
+async fn bench(
+    scenario: &str,
+    options: &loyalty_bench::BenchOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let reports = loyalty_bench::scenarios::run(scenario, options).await?;
+    for r in &reports {
+        if json {
+            println!("{}", serde_json::to_string(r)?);
+        } else {
+            let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+            println!(
+                "{:<9} {:<9} {:>6} ops in {:>6.2} s = {:>9.1}/s  p50 {} ms  p95 {} ms  p99 {} ms  errors {}{}{}\n          ({})",
+                r.scenario,
+                r.database,
+                r.ops,
+                r.duration_s,
+                r.ops_per_s,
+                ms(r.p50_ms),
+                ms(r.p95_ms),
+                ms(r.p99_ms),
+                r.errors,
+                r.ratio_to_baseline
+                    .map_or(String::new(), |x| format!("  ratio to baseline {x:.2}")),
+                r.rss_mb
+                    .map_or(String::new(), |m| format!("  rss {m:.0} MB")),
+                r.settings,
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(app: App, members: usize, seed: u64) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let options = loyalty_demo::seed::DemoOptions {
+        members,
+        seed,
+        ..Default::default()
+    };
+    let demo = loyalty_demo::seed::create_demo(&app, &options, |stage, done, total| {
+        bar.set_message(stage.to_string());
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await?;
+    bar.finish_and_clear();
+    println!(
+        "Demo tenant ready: {} members, {} orders of the last year, in {:.1} s.\n\
+         \n  tenant:    {}\n  API key:   {}  (admin)\n  owner:     {} / {}\n\
+         \nStart the server:  loyalty serve\n\
+         Then try:          curl -H 'Authorization: Bearer {}' 'http://127.0.0.1:8080/api/v1/members?limit=5'",
+        demo.members,
+        demo.orders,
+        started.elapsed().as_secs_f64(),
+        demo.tenant_id,
+        demo.api_key,
+        demo.owner_email,
+        demo.owner_password,
+        demo.api_key,
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn verify(app: App) -> anyhow::Result<ExitCode> {

@@ -13,9 +13,10 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use tokio::sync::oneshot;
@@ -64,6 +65,30 @@ struct Inner {
     writes: Sender<Msg<Box<dyn WriteJob>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     counts: (usize, usize),
+    stats: Arc<Counters>,
+    /// Tells the SQLite checkpointer to finish (dropped or sent on close).
+    checkpoint_stop: Sender<()>,
+}
+
+/// What the writers have done since the engine opened: how well commits are being grouped.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteStats {
+    /// Transactions committed (or rolled back as a whole).
+    pub groups: u64,
+    /// Write actions run, in all groups.
+    pub actions: u64,
+    /// Time the writers spent running groups, commit included.
+    pub busy: Duration,
+    /// Of that, time spent in `commit` (the fsync).
+    pub committing: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    groups: AtomicU64,
+    actions: AtomicU64,
+    busy_nanos: AtomicU64,
+    commit_nanos: AtomicU64,
 }
 
 enum Msg<J> {
@@ -103,18 +128,28 @@ impl Db {
         let (write_tx, write_rx) = crossbeam_channel::unbounded();
         let (read_tx, read_rx) = crossbeam_channel::unbounded();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), DbError>>();
+        let (checkpoint_tx, checkpoint_rx) = crossbeam_channel::bounded::<()>(1);
+        let stats = Arc::new(Counters::default());
         let mut workers = Vec::new();
         for n in 0..writers {
             let (rx, connector, ready) = (write_rx.clone(), connector.clone(), ready_tx.clone());
-            let max_batch = options.max_batch.max(1);
+            let (max_batch, counters) = (options.max_batch.max(1), stats.clone());
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("db-writer-{n}"))
                     .spawn(move || {
                         if let Some(conn) = connect_and_report(&connector, false, &ready) {
-                            writer_loop(conn, connector, rx, max_batch);
+                            writer_loop(conn, connector, rx, max_batch, &counters);
                         }
                     })?,
+            );
+        }
+        if let Connector::Sqlite(path) = &connector {
+            let (path, stop) = (path.clone(), checkpoint_rx);
+            workers.push(
+                std::thread::Builder::new()
+                    .name("db-checkpoint".into())
+                    .spawn(move || checkpoint_loop(&path, &stop))?,
             );
         }
         for n in 0..readers {
@@ -137,6 +172,8 @@ impl Db {
                 writes: write_tx,
                 workers: Mutex::new(workers),
                 counts: (readers, writers),
+                stats,
+                checkpoint_stop: checkpoint_tx,
             }),
         };
         for _ in 0..readers + writers {
@@ -226,6 +263,16 @@ impl Db {
             .unwrap_or_else(|_| Err(E::from(DbError::Closed)))
     }
 
+    pub fn write_stats(&self) -> WriteStats {
+        let c = &self.inner.stats;
+        WriteStats {
+            groups: c.groups.load(Ordering::Relaxed),
+            actions: c.actions.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(c.busy_nanos.load(Ordering::Relaxed)),
+            committing: Duration::from_nanos(c.commit_nanos.load(Ordering::Relaxed)),
+        }
+    }
+
     /// A connectivity check for `/healthz`.
     pub async fn ping(&self) -> Result<(), DbError> {
         self.read(|sql| sql.query_scalar::<i64>("select 1", &[]).map(|_| ()))
@@ -241,6 +288,7 @@ impl Db {
         for _ in 0..readers {
             let _ = self.inner.reads.send(Msg::Stop);
         }
+        let _ = self.inner.checkpoint_stop.try_send(());
         let workers =
             std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|e| e.into_inner()));
         for worker in workers {
@@ -303,6 +351,50 @@ impl Connector {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(5));
                 }
+            }
+        }
+    }
+}
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// WAL length (4 KiB frames) after which the checkpointer makes the WAL start over.
+const RESTART_AFTER_FRAMES: i64 = 4_000;
+
+fn wal_frames(conn: &mut SqliteConn) -> i64 {
+    conn.wal_frames().unwrap_or(0)
+}
+
+/// SQLite's checkpointer: moves committed pages from the WAL into the database file off the
+/// writer's path, and empties the WAL at shutdown.
+fn checkpoint_loop(path: &std::path::Path, stop: &Receiver<()>) {
+    let mut conn = match SqliteConn::open(path, false) {
+        Ok(conn) => conn,
+        Err(error) => {
+            tracing::error!(%error, "cannot open the checkpointer's connection; the WAL will grow");
+            return;
+        }
+    };
+    loop {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                // Copy what is committed without stopping anyone; once the WAL is long, take the
+                // write lock for a moment to finish and let the WAL start over. Most frames are
+                // copied by then, so the writer waits for little.
+                match conn.checkpoint() {
+                    Ok(0) => {}
+                    Ok(_) if wal_frames(&mut conn) > RESTART_AFTER_FRAMES => {
+                        if let Err(error) = conn.checkpoint_restart() {
+                            tracing::warn!(%error, "checkpoint restart failed; retrying");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "checkpoint failed; retrying"),
+                }
+            }
+            _ => {
+                let _ = conn.checkpoint_truncate();
+                return;
             }
         }
     }
@@ -437,6 +529,7 @@ fn writer_loop(
     connector: Connector,
     jobs: Receiver<Msg<Box<dyn WriteJob>>>,
     max_batch: usize,
+    stats: &Counters,
 ) {
     let mut group: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
     loop {
@@ -456,7 +549,24 @@ fn writer_loop(
         }
         if !group.is_empty() {
             connector.reconnect(&mut conn, false);
-            commit_group(conn.as_sql(), &mut group);
+            let started = Instant::now();
+            stats.groups.fetch_add(1, Ordering::Relaxed);
+            stats
+                .actions
+                .fetch_add(group.len() as u64, Ordering::Relaxed);
+            let size = group.len();
+            commit_group(conn.as_sql(), &mut group, stats);
+            let took = started.elapsed();
+            stats
+                .busy_nanos
+                .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+            if took > Duration::from_millis(8) {
+                tracing::debug!(
+                    ms = took.as_secs_f64() * 1000.0,
+                    actions = size,
+                    "slow group"
+                );
+            }
         }
         if stop {
             return;
@@ -465,9 +575,9 @@ fn writer_loop(
 }
 
 /// Runs a group of actions in one transaction and tells each caller its fate.
-fn commit_group(sql: &mut dyn Sql, group: &mut Vec<Box<dyn WriteJob>>) {
+fn commit_group(sql: &mut dyn Sql, group: &mut Vec<Box<dyn WriteJob>>, stats: &Counters) {
     for attempt in 1..=MAX_GROUP_ATTEMPTS {
-        match try_group(sql, group) {
+        match try_group(sql, group, stats) {
             Ok(()) => {
                 for job in group.drain(..) {
                     job.finish(Ok(()));
@@ -482,7 +592,7 @@ fn commit_group(sql: &mut dyn Sql, group: &mut Vec<Box<dyn WriteJob>>) {
                 // Persistent conflicts: give each action its own transaction.
                 for job in group.drain(..) {
                     let mut alone = vec![job];
-                    commit_group(sql, &mut alone);
+                    commit_group(sql, &mut alone, stats);
                 }
                 return;
             }
@@ -497,7 +607,11 @@ fn commit_group(sql: &mut dyn Sql, group: &mut Vec<Box<dyn WriteJob>>) {
     }
 }
 
-fn try_group(sql: &mut dyn Sql, group: &mut [Box<dyn WriteJob>]) -> Result<(), DbError> {
+fn try_group(
+    sql: &mut dyn Sql,
+    group: &mut [Box<dyn WriteJob>],
+    stats: &Counters,
+) -> Result<(), DbError> {
     let begin = match sql.backend() {
         Backend::Sqlite => "begin immediate",
         Backend::Postgres => "begin",
@@ -520,8 +634,9 @@ fn try_group(sql: &mut dyn Sql, group: &mut [Box<dyn WriteJob>]) -> Result<(), D
             }
             Outcome::Failed => {
                 if !alone {
-                    sql.batch("rollback to savepoint action; release savepoint action")
-                        .or_else(|e| rollback_with(sql, e))?;
+                    sql.execute("rollback to savepoint action", &[])
+                        .and_then(|_| sql.execute("release savepoint action", &[]))
+                        .or_else(|e| rollback_with(sql, e).map(|()| 0))?;
                 }
             }
             Outcome::Retry => {
@@ -530,7 +645,20 @@ fn try_group(sql: &mut dyn Sql, group: &mut [Box<dyn WriteJob>]) -> Result<(), D
         }
     }
     if any_done {
-        sql.batch("commit").or_else(|e| rollback_with(sql, e))
+        let started = Instant::now();
+        let committed = sql.batch("commit").or_else(|e| rollback_with(sql, e));
+        let took = started.elapsed();
+        stats
+            .commit_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        if took > Duration::from_millis(5) {
+            tracing::debug!(
+                ms = took.as_secs_f64() * 1000.0,
+                actions = group.len(),
+                "slow commit"
+            );
+        }
+        committed
     } else {
         sql.batch("rollback")
     }

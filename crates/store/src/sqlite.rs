@@ -16,6 +16,10 @@ use crate::sql::{Backend, Cell, DbError, Row, Sql, Value};
 
 pub struct SqliteConn {
     conn: Connection,
+    /// Column names per statement text, so a read does not allocate them again each time.
+    columns: std::collections::HashMap<String, Arc<[String]>>,
+    /// WAL length seen by the last checkpoint (the checkpointer's connection only).
+    wal_frames: i64,
 }
 
 impl SqliteConn {
@@ -44,11 +48,58 @@ impl SqliteConn {
              pragma cache_size = -16384;",
         )
         .map_err(map_error)?;
+        // The engine's checkpointer thread copies the WAL into the database file off the
+        // writer's path. The writer checkpoints by itself only as a backstop, should the WAL grow
+        // past ~80 MB (the checkpointer gone, a reader pinning old pages).
+        conn.execute_batch("pragma wal_autocheckpoint = 20000")
+            .map_err(map_error)?;
         if read_only {
             conn.execute_batch("pragma query_only = on")
                 .map_err(map_error)?;
         }
-        Ok(SqliteConn { conn })
+        Ok(SqliteConn {
+            conn,
+            columns: std::collections::HashMap::new(),
+            wal_frames: 0,
+        })
+    }
+}
+
+impl SqliteConn {
+    /// Copies committed WAL frames into the database file without blocking readers or the
+    /// writer (a PASSIVE checkpoint); returns the frames not copied yet.
+    pub fn checkpoint(&mut self) -> Result<i64, DbError> {
+        let (log, done) = self.checkpoint_counts()?;
+        self.wal_frames = log;
+        Ok(log - done)
+    }
+
+    fn checkpoint_counts(&mut self) -> Result<(i64, i64), DbError> {
+        self.conn
+            .query_row("pragma wal_checkpoint(passive)", [], |row| {
+                Ok((row.get(1)?, row.get(2)?))
+            })
+            .map_err(map_error)
+    }
+
+    /// The WAL's length in frames at the last checkpoint.
+    pub fn wal_frames(&self) -> Option<i64> {
+        Some(self.wal_frames)
+    }
+
+    /// Copies every frame and makes the next writer start the WAL from its beginning again, so
+    /// it stops growing; waits (busy timeout) for the writer's current transaction.
+    pub fn checkpoint_restart(&mut self) -> Result<(), DbError> {
+        self.conn
+            .execute_batch("pragma wal_checkpoint(restart)")
+            .map_err(map_error)
+    }
+
+    /// Empties the WAL when nobody else is using the database (at shutdown).
+    pub fn checkpoint_truncate(&mut self) -> Result<(), DbError> {
+        self.conn
+            .execute_batch("pragma wal_checkpoint(truncate)")
+            .map_err(map_error)
     }
 }
 
@@ -66,7 +117,17 @@ impl Sql for SqliteConn {
     fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, DbError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_error)?;
         bind(&mut stmt, params)?;
-        let columns: Arc<[String]> = stmt.column_names().map(str::to_string).collect();
+        let columns = match self.columns.get(sql) {
+            Some(columns) => columns.clone(),
+            None => {
+                let columns: Arc<[String]> = stmt.column_names().map(str::to_string).collect();
+                if self.columns.len() > 512 {
+                    self.columns.clear();
+                }
+                self.columns.insert(sql.to_string(), columns.clone());
+                columns
+            }
+        };
         let width = columns.len();
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();

@@ -1,0 +1,23 @@
+//! One module per scenario. A scenario prepares its data, runs for the asked duration (or until
+//! its work is done) and returns its reports.
+
+pub mod baseline;
+pub mod expiry;
+pub mod pos;
+pub mod setup;
+
+use crate::{BenchOptions, Report};
+
+pub const NAMES: &[&str] = &["pos", "baseline", "expiry"];
+
+pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
+    match scenario {
+        "pos" => pos::run(options).await,
+        "baseline" => baseline::run(options).await.map(|r| vec![r]),
+        "expiry" => expiry::run(options).await.map(|r| vec![r]),
+        other => anyhow::bail!(
+            "unknown scenario {other}; choose one of {}",
+            NAMES.join(", ")
+        ),
+    }
+}

@@ -1,0 +1,165 @@
+//! `pos`: what a till does at checkout — look the member up by phone, then post a three-line
+//! order that earns points — from many tills at once, over HTTP. One operation is both requests.
+//! The database's single-row limit is measured first, in the same run, for the ratio.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde_json::{Value, json};
+
+use super::setup;
+use crate::latency::Latencies;
+use crate::target::{Server, Target};
+use crate::{BenchOptions, Report};
+
+pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
+    let target = Target::new(options.database_url.as_deref())?;
+    let baseline = super::baseline::measure(&target, options).await?;
+
+    let db = target.open(None)?;
+    let settings = target.settings(&db);
+    let (server, app) = Server::start(db.clone())?;
+    let shop = setup::shop(&app, options.members).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.connections)
+        .build()?;
+    let load = crate::target::load_runtime()?;
+    let shop = Arc::new(shop);
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(options.duration_s);
+    let mut workers = Vec::new();
+    for worker in 0..options.connections {
+        let (client, base, shop, errors) = (
+            client.clone(),
+            server.base.clone(),
+            shop.clone(),
+            errors.clone(),
+        );
+        workers.push(load.spawn(async move {
+            let mut latencies = Latencies::default();
+            let mut orders = Latencies::default();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let pick = rand::rng().random_range(0..shop.members.len());
+                let started = Instant::now();
+                match checkout(
+                    &client,
+                    &base,
+                    &shop.api_key,
+                    &shop.members[pick].1,
+                    worker,
+                    n,
+                )
+                .await
+                {
+                    Ok(order_took) => {
+                        latencies.record(started.elapsed());
+                        orders.record(order_took);
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            (latencies, orders)
+        }));
+    }
+    let started = Instant::now();
+    let before = db.write_stats();
+    let mut latencies = Latencies::default();
+    let mut order_latencies = Latencies::default();
+    for worker in workers {
+        let (all, orders) = worker.await?;
+        latencies.merge(all);
+        order_latencies.merge(orders);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    load.shutdown_background();
+    let rss = crate::rss_mb();
+    let after = db.write_stats();
+    let groups = (after.groups - before.groups).max(1);
+    let settings = format!(
+        "{settings}; the order request alone: p50 {:.2} ms, p99 {:.2} ms; {:.1} orders per commit, writer busy {:.0}% (commit {:.0}%)",
+        order_latencies.quantile_ms(0.5).unwrap_or(0.0),
+        order_latencies.quantile_ms(0.99).unwrap_or(0.0),
+        (after.actions - before.actions) as f64 / groups as f64,
+        (after.busy - before.busy).as_secs_f64() / elapsed * 100.0,
+        (after.committing - before.committing).as_secs_f64() / elapsed * 100.0,
+    );
+    server.stop();
+    let verified = app.verify().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(
+        verified.problems.is_empty(),
+        "verify after the run: {:?}",
+        verified.problems
+    );
+    db.close();
+    let ops = latencies.len() as u64;
+    let ops_per_s = ops as f64 / elapsed;
+    let pos = Report {
+        scenario: "pos".into(),
+        database: target.backend.name().into(),
+        connections: Some(options.connections),
+        duration_s: elapsed,
+        ops,
+        ops_per_s,
+        p50_ms: latencies.quantile_ms(0.50),
+        p95_ms: latencies.quantile_ms(0.95),
+        p99_ms: latencies.quantile_ms(0.99),
+        errors: errors.load(Ordering::Relaxed),
+        baseline_ops_per_s: Some(baseline.ops_per_s),
+        ratio_to_baseline: Some(ops_per_s / baseline.ops_per_s),
+        rss_mb: rss,
+        settings,
+    };
+    Ok(vec![baseline, pos])
+}
+
+/// Look-up by phone, then the order; returns how long the order request took.
+async fn checkout(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    phone: &str,
+    worker: usize,
+    n: u64,
+) -> anyhow::Result<Duration> {
+    let found: Value = client
+        // Generated phones are digits only: nothing to escape.
+        .get(format!("{base}/api/v1/members?phone={phone}"))
+        .bearer_auth(key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let member_id = found["items"][0]["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("member not found"))?;
+    let order = json!({
+        "source": "pos", "external_id": format!("B{worker}-{n}"), "member_id": member_id,
+        "store": "HN01", "channel": "pos",
+        "lines": [
+            {"sku": "CF-001", "name": "Cà phê sữa đá", "category": "cà phê", "quantity": 2, "unit_price": 29000},
+            {"sku": "BK-002", "name": "Croissant bơ", "category": "bánh", "quantity": 1, "unit_price": 35000},
+            {"sku": "TE-001", "name": "Trà đào cam sả", "category": "trà", "quantity": 1, "unit_price": 45000}
+        ],
+        "total": 138000
+    });
+    let started = Instant::now();
+    let response = client
+        .post(format!("{base}/api/v1/orders"))
+        .bearer_auth(key)
+        .json(&order)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().as_u16() == 201,
+        "order answered {}",
+        response.status()
+    );
+    Ok(started.elapsed())
+}
