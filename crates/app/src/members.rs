@@ -32,8 +32,14 @@ impl App {
         let now = self.now();
         let ctx2 = ctx.clone();
         let source = source.unwrap_or_else(|| SOURCE_API.to_string());
+        let key = profile
+            .phone
+            .as_ref()
+            .map(|p| p.as_str().to_string())
+            .or_else(|| profile.email.as_ref().map(|e| e.as_str().to_string()))
+            .unwrap_or_default();
         self.db
-            .write(move |sql| {
+            .write_keyed(&key, move |sql| {
                 ensure_contacts_free(sql, &ctx2.tenant_id, &profile, None)?;
                 let member = new_member(sql, &ctx2.tenant_id, profile.clone(), &source, now)?;
                 members::insert(sql, &ctx2.tenant_id, &member)?;
@@ -86,9 +92,9 @@ impl App {
     ) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
         let now = self.now();
-        let ctx2 = ctx.clone();
+        let (ctx2, key) = (ctx.clone(), id.clone());
         self.db
-            .write(move |sql| {
+            .write_keyed(&key, move |sql| {
                 let before = members::get_for_update(sql, &ctx2.tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "member" })?;
                 let mut after = before.clone();
@@ -121,9 +127,9 @@ impl App {
     pub async fn activate_member(&self, ctx: &Ctx, id: String) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
         let now = self.now();
-        let ctx2 = ctx.clone();
+        let (ctx2, key) = (ctx.clone(), id.clone());
         self.db
-            .write(move |sql| {
+            .write_keyed(&key, move |sql| {
                 let before = members::get_for_update(sql, &ctx2.tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "member" })?;
                 match before.status {

@@ -63,9 +63,12 @@ impl App {
         let now = self.now();
         let ctx2 = ctx.clone();
         let (source, external_id) = (order.source.clone(), order.external_id.clone());
+        let key = self.buyer_key(ctx, &order).await?;
         match self
             .db
-            .write(move |sql| post(sql, &ctx2, &info, &rules, &order, now))
+            .write_keyed(&key, move |sql| {
+                post(sql, &ctx2, &info, &rules, &order, now)
+            })
             .await
         {
             // A concurrent post of the same order committed first; this one was rolled back.
@@ -85,6 +88,51 @@ impl App {
             }
             other => other,
         }
+    }
+
+    /// What the order's write is queued by: its member, so that one writer handles all of a
+    /// member's orders (see `Db::write_keyed`). A customer known by phone or e-mail is looked up
+    /// first; the transaction looks again, so a stale answer only costs a less ideal queue.
+    async fn buyer_key(&self, ctx: &Ctx, order: &NewOrder) -> AppResult<String> {
+        let (phone, email) = match &order.buyer {
+            Buyer::Member(id) => return Ok(id.clone()),
+            Buyer::Guest => return Ok(format!("{}:{}", order.source, order.external_id)),
+            Buyer::Customer { phone, email, .. } => (phone.clone(), email.clone()),
+        };
+        let tenant_id = ctx.tenant_id.clone();
+        let fallback = phone
+            .as_ref()
+            .map(|p| p.as_str().to_string())
+            .or_else(|| email.as_ref().map(|e| e.as_str().to_string()))
+            .unwrap_or_default();
+        let found = self
+            .db
+            .read(move |sql| {
+                if let Some(p) = &phone
+                    && let Some(id) =
+                        members::id_by_contact(sql, &tenant_id, Contact::Phone, p.as_str())?
+                {
+                    return Ok(Some(id));
+                }
+                match &email {
+                    Some(e) => members::id_by_contact(sql, &tenant_id, Contact::Email, e.as_str()),
+                    None => Ok(None),
+                }
+            })
+            .await?;
+        Ok(found.unwrap_or(fallback))
+    }
+
+    /// The key an existing order's changes are queued by: its member, else itself.
+    async fn order_key(&self, ctx: &Ctx, id: &str) -> AppResult<String> {
+        let (tenant_id, order_id) = (ctx.tenant_id.clone(), id.to_string());
+        let order = self
+            .db
+            .read(move |sql| orders::get(sql, &tenant_id, &order_id))
+            .await?;
+        Ok(order
+            .and_then(|o| o.member_id)
+            .unwrap_or_else(|| id.to_string()))
     }
 
     pub async fn order(&self, ctx: &Ctx, id: String) -> AppResult<OrderDetail> {
@@ -118,8 +166,9 @@ impl App {
         ctx.require(Access::Pos)?;
         let now = self.now();
         let ctx2 = ctx.clone();
+        let key = self.order_key(ctx, &id).await?;
         self.db
-            .write(move |sql| {
+            .write_keyed(&key, move |sql| {
                 let mut order = orders::get_for_update(sql, &ctx2.tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "order" })?;
                 if order.status == STATUS_CANCELLED {
@@ -189,8 +238,9 @@ impl App {
         }
         let now = self.now();
         let ctx2 = ctx.clone();
+        let key = self.order_key(ctx, &id).await?;
         self.db
-            .write(move |sql| {
+            .write_keyed(&key, move |sql| {
                 let mut order = orders::get_for_update(sql, &ctx2.tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "order" })?;
                 if let Some((recorded, _)) = orders::refund(sql, &ctx2.tenant_id, &order.id, &external_id)? {

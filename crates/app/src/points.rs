@@ -110,14 +110,21 @@ impl Book {
         let now = self.now;
         let tenant_id = self.tenant_id.clone();
         let expired = expired_lots(self.lots(sql)?, now);
-        for (i, points) in expired {
-            let lot = self.lots(sql)?[i].clone();
-            let mut entry = self.entry(kind::EXPIRE, -points);
-            entry.expires_at = lot.expires_at;
+        let total: i64 = expired.iter().map(|(_, p)| p).sum();
+        if total > 0 {
+            // One `expire` line per catch-up, as the background job writes it.
+            let mut entry = self.entry(kind::EXPIRE, -total);
+            entry.reason = Some("points expired".to_string());
+            entry.expires_at = expired
+                .iter()
+                .filter_map(|(i, _)| self.lots.as_ref().and_then(|l| l[*i].expires_at))
+                .max();
             entries::insert(sql, &tenant_id, &entry)?;
-            entries::change_remaining(sql, &tenant_id, &lot.id, -points)?;
-            entries::record_takes(sql, &tenant_id, &entry.id, &[(lot.id.clone(), points)])?;
-            self.lots(sql)?[i].remaining = 0;
+            for (i, points) in expired {
+                let lot_id = self.lots(sql)?[i].id.clone();
+                entries::change_remaining(sql, &tenant_id, &lot_id, -points)?;
+                self.lots(sql)?[i].remaining = 0;
+            }
         }
         self.recompute(sql)
     }
@@ -415,9 +422,9 @@ impl App {
         }
         let info = self.tenant(ctx).await?;
         let now = self.now();
-        let ctx2 = ctx.clone();
+        let (ctx2, key) = (ctx.clone(), member_id.clone());
         self.db
-            .write(move |sql| {
+            .write_keyed(&key, move |sql| {
                 let mut book = Book::open(sql, &ctx2.tenant_id, &member_id, now, Some(ctx2.actor.clone()))?
                     .ok_or(AppError::NotFound { entity: "member" })?;
                 if book.member.status == MemberStatus::Blocked {

@@ -62,7 +62,9 @@ pub struct Db {
 struct Inner {
     backend: Backend,
     reads: Sender<Msg<ReadJob>>,
-    writes: Sender<Msg<Box<dyn WriteJob>>>,
+    /// One queue per writer thread, so work on one key (a member) always meets the same writer.
+    writes: Vec<Sender<Msg<Box<dyn WriteJob>>>>,
+    next_writer: std::sync::atomic::AtomicUsize,
     workers: Mutex<Vec<JoinHandle<()>>>,
     counts: (usize, usize),
     stats: Arc<Counters>,
@@ -125,14 +127,16 @@ impl Db {
             options.writers.max(1)
         };
         let readers = options.readers.max(1);
-        let (write_tx, write_rx) = crossbeam_channel::unbounded();
         let (read_tx, read_rx) = crossbeam_channel::unbounded();
+        let mut write_txs = Vec::with_capacity(writers);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), DbError>>();
         let (checkpoint_tx, checkpoint_rx) = crossbeam_channel::bounded::<()>(1);
         let stats = Arc::new(Counters::default());
         let mut workers = Vec::new();
         for n in 0..writers {
-            let (rx, connector, ready) = (write_rx.clone(), connector.clone(), ready_tx.clone());
+            let (write_tx, rx) = crossbeam_channel::unbounded();
+            write_txs.push(write_tx);
+            let (connector, ready) = (connector.clone(), ready_tx.clone());
             let (max_batch, counters) = (options.max_batch.max(1), stats.clone());
             workers.push(
                 std::thread::Builder::new()
@@ -169,7 +173,8 @@ impl Db {
             inner: Arc::new(Inner {
                 backend,
                 reads: read_tx,
-                writes: write_tx,
+                writes: write_txs,
+                next_writer: std::sync::atomic::AtomicUsize::new(0),
                 workers: Mutex::new(workers),
                 counts: (readers, writers),
                 stats,
@@ -248,14 +253,39 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let writer = self.inner.next_writer.fetch_add(1, Ordering::Relaxed);
+        self.write_to(writer, f).await
+    }
+
+    /// Like [`Db::write`], with every action of the same `key` (a member id) queued to the same
+    /// writer. On PostgreSQL, writers then never wait on each other for one member's row, so
+    /// their transactions cannot deadlock over members.
+    pub async fn write_keyed<T, E, F>(&self, key: &str, f: F) -> Result<T, E>
+    where
+        F: FnMut(&mut dyn Sql) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        self.write_to(hasher.finish() as usize, f).await
+    }
+
+    async fn write_to<T, E, F>(&self, writer: usize, f: F) -> Result<T, E>
+    where
+        F: FnMut(&mut dyn Sql) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Job {
             f,
             result: None,
             reply: Some(reply),
         });
-        self.inner
-            .writes
+        let queue = &self.inner.writes[writer % self.inner.writes.len()];
+        queue
             .send(Msg::Job(job))
             .map_err(|_| E::from(DbError::Closed))?;
         answer
@@ -281,9 +311,9 @@ impl Db {
 
     /// Lets queued work finish, stops the threads and closes the connections.
     pub fn close(&self) {
-        let (readers, writers) = self.inner.counts;
-        for _ in 0..writers {
-            let _ = self.inner.writes.send(Msg::Stop);
+        let (readers, _) = self.inner.counts;
+        for queue in &self.inner.writes {
+            let _ = queue.send(Msg::Stop);
         }
         for _ in 0..readers {
             let _ = self.inner.reads.send(Msg::Stop);
@@ -522,6 +552,7 @@ impl Sql for Tracked<'_> {
     }
 }
 
+/// Transient conflicts (deadlocks) a group may meet before its actions run one by one.
 const MAX_GROUP_ATTEMPTS: usize = 5;
 
 fn writer_loop(
@@ -575,20 +606,37 @@ fn writer_loop(
 }
 
 /// Runs a group of actions in one transaction and tells each caller its fate.
+///
+/// Actions rarely fail (input is checked before it is queued), so a group first runs without
+/// savepoints: two statements fewer per action, which on PostgreSQL are two round trips. When an
+/// action fails, the transaction is rolled back, that action keeps its error, and the group runs
+/// again without it. After a second failure the group falls back to a savepoint per action.
 fn commit_group(sql: &mut dyn Sql, group: &mut Vec<Box<dyn WriteJob>>, stats: &Counters) {
-    for attempt in 1..=MAX_GROUP_ATTEMPTS {
-        match try_group(sql, group, stats) {
+    let mut conflicts = 0;
+    let mut failures = 0;
+    loop {
+        let savepoints = failures >= 2 && group.len() > 1;
+        match try_group(sql, group, savepoints, stats) {
             Ok(()) => {
                 for job in group.drain(..) {
                     job.finish(Ok(()));
                 }
                 return;
             }
-            Err(DbError::Retry(reason)) if attempt < MAX_GROUP_ATTEMPTS => {
-                tracing::debug!(attempt, %reason, size = group.len(), "write group conflicted; running it again");
-                std::thread::sleep(Duration::from_millis(2 * attempt as u64));
+            Err(GroupError::Failed(index)) => {
+                // The action wrote nothing; its caller gets its error now.
+                failures += 1;
+                group.remove(index).finish(Ok(()));
+                if group.is_empty() {
+                    return;
+                }
             }
-            Err(DbError::Retry(_)) if group.len() > 1 => {
+            Err(GroupError::Db(DbError::Retry(reason))) if conflicts + 1 < MAX_GROUP_ATTEMPTS => {
+                conflicts += 1;
+                tracing::debug!(conflicts, %reason, size = group.len(), "write group conflicted; running it again");
+                std::thread::sleep(Duration::from_millis(2 * conflicts as u64));
+            }
+            Err(GroupError::Db(DbError::Retry(_))) if group.len() > 1 => {
                 // Persistent conflicts: give each action its own transaction.
                 for job in group.drain(..) {
                     let mut alone = vec![job];
@@ -596,7 +644,7 @@ fn commit_group(sql: &mut dyn Sql, group: &mut Vec<Box<dyn WriteJob>>, stats: &C
                 }
                 return;
             }
-            Err(error) => {
+            Err(GroupError::Db(error)) => {
                 tracing::error!(%error, size = group.len(), "write group failed");
                 for job in group.drain(..) {
                     job.finish(Err(error.clone()));
@@ -607,40 +655,54 @@ fn commit_group(sql: &mut dyn Sql, group: &mut Vec<Box<dyn WriteJob>>, stats: &C
     }
 }
 
+enum GroupError {
+    /// The action at this index failed; the transaction was rolled back.
+    Failed(usize),
+    Db(DbError),
+}
+
+impl From<DbError> for GroupError {
+    fn from(error: DbError) -> Self {
+        GroupError::Db(error)
+    }
+}
+
 fn try_group(
     sql: &mut dyn Sql,
     group: &mut [Box<dyn WriteJob>],
+    savepoints: bool,
     stats: &Counters,
-) -> Result<(), DbError> {
+) -> Result<(), GroupError> {
     let begin = match sql.backend() {
         Backend::Sqlite => "begin immediate",
         Backend::Postgres => "begin",
     };
     sql.batch(begin)?;
-    let alone = group.len() == 1;
     let mut any_done = false;
-    for job in group.iter_mut() {
-        if !alone {
-            sql.batch("savepoint action")
-                .or_else(|e| rollback_with(sql, e))?;
+    for (index, job) in group.iter_mut().enumerate() {
+        if savepoints {
+            sql.execute("savepoint action", &[])
+                .or_else(|e| rollback_with(sql, e).map(|()| 0))?;
         }
         match job.run(sql) {
             Outcome::Done => {
                 any_done = true;
-                if !alone {
-                    sql.batch("release savepoint action")
-                        .or_else(|e| rollback_with(sql, e))?;
-                }
-            }
-            Outcome::Failed => {
-                if !alone {
-                    sql.execute("rollback to savepoint action", &[])
-                        .and_then(|_| sql.execute("release savepoint action", &[]))
+                if savepoints {
+                    sql.execute("release savepoint action", &[])
                         .or_else(|e| rollback_with(sql, e).map(|()| 0))?;
                 }
             }
+            Outcome::Failed if savepoints => {
+                sql.execute("rollback to savepoint action", &[])
+                    .and_then(|_| sql.execute("release savepoint action", &[]))
+                    .or_else(|e| rollback_with(sql, e).map(|()| 0))?;
+            }
+            Outcome::Failed => {
+                let _ = sql.batch("rollback");
+                return Err(GroupError::Failed(index));
+            }
             Outcome::Retry => {
-                return rollback_with(sql, DbError::Retry("conflict inside the group".into()));
+                rollback_with(sql, DbError::Retry("conflict inside the group".into()))?;
             }
         }
     }
@@ -651,16 +713,9 @@ fn try_group(
         stats
             .commit_nanos
             .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-        if took > Duration::from_millis(5) {
-            tracing::debug!(
-                ms = took.as_secs_f64() * 1000.0,
-                actions = group.len(),
-                "slow commit"
-            );
-        }
-        committed
+        Ok(committed?)
     } else {
-        sql.batch("rollback")
+        Ok(sql.batch("rollback")?)
     }
 }
 

@@ -282,3 +282,104 @@ pub fn lots_by_id(
         })
         .collect()
 }
+
+/// The live lots of several members, with the member each belongs to.
+pub fn live_lots_of(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_ids: &[&str],
+) -> Result<Vec<(String, Lot)>, DbError> {
+    if member_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..member_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
+    let query = format!(
+        "select member_id, id, order_id, remaining, created_at, available_at, expires_at
+         from ledger_entries
+         where tenant_id = $1 and member_id in ({}) and remaining > 0",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
+    values.extend(member_ids.iter().map(|id| Value::from(*id)));
+    sql.query(&query, &values)?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.get("member_id")?,
+                Lot {
+                    id: row.get("id")?,
+                    order_id: row.get("order_id")?,
+                    remaining: row.get("remaining")?,
+                    created_at: ts(row, "created_at")?,
+                    available_at: ts_opt(row, "available_at")?.unwrap_or(ts(row, "created_at")?),
+                    expires_at: ts_opt(row, "expires_at")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Inserts many entries with a few multi-row statements.
+pub fn insert_many(sql: &mut dyn Sql, tenant_id: &str, entries: &[Entry]) -> Result<(), DbError> {
+    const COLUMNS: usize = 14;
+    for chunk in entries.chunks(100) {
+        let mut query = String::from(
+            "insert into ledger_entries (tenant_id, id, member_id, kind, points, remaining, order_id,
+                reason, actor_kind, actor_id, actor_name, created_at, available_at, expires_at) values ",
+        );
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                query.push_str(", ");
+            }
+            let placeholders: Vec<String> = (1..=COLUMNS)
+                .map(|c| format!("${}", i * COLUMNS + c))
+                .collect();
+            query.push_str(&format!("({})", placeholders.join(", ")));
+            values.extend([
+                Value::from(tenant_id),
+                Value::from(e.id.as_str()),
+                Value::from(e.member_id.as_str()),
+                Value::from(e.kind.as_str()),
+                Value::from(e.points),
+                Value::from(e.remaining),
+                Value::from(&e.order_id),
+                Value::from(&e.reason),
+                Value::from(e.actor.as_ref().map(|a| a.kind.as_str())),
+                Value::from(e.actor.as_ref().and_then(|a| a.id.as_deref())),
+                Value::from(e.actor.as_ref().and_then(|a| a.name.as_deref())),
+                Value::from(ms(e.created_at)),
+                Value::from(e.available_at.map(ms)),
+                Value::from(e.expires_at.map(ms)),
+            ]);
+        }
+        sql.execute(&query, &values)?;
+    }
+    Ok(())
+}
+
+/// Empties the members' lots that have expired by `now` (their points were written off by an
+/// `expire` entry in the same transaction).
+pub fn zero_expired(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_ids: &[&str],
+    now: Timestamp,
+) -> Result<u64, DbError> {
+    if member_ids.is_empty() {
+        return Ok(0);
+    }
+    let placeholders: Vec<String> = (0..member_ids.len())
+        .map(|i| format!("${}", i + 3))
+        .collect();
+    let query = format!(
+        "update ledger_entries set remaining = 0
+         where tenant_id = $1 and member_id in ({}) and remaining > 0 and expires_at <= $2",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into(), ms(now).into()];
+    values.extend(member_ids.iter().map(|id| Value::from(*id)));
+    sql.execute(&query, &values)
+}

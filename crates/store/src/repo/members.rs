@@ -385,3 +385,77 @@ pub fn get_many(sql: &mut dyn Sql, tenant_id: &str, ids: &[&str]) -> Result<Vec<
     values.extend(ids.iter().map(|id| Value::from(*id)));
     sql.query(&query, &values)?.iter().map(from_row).collect()
 }
+
+/// Locks several members (PostgreSQL; SQLite's writer already holds the database) and returns
+/// those whose balances are due for refresh by `now`, with their debt.
+pub fn lock_due(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    ids: &[&str],
+    now: jiff::Timestamp,
+) -> Result<Vec<(String, i64)>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let lock = sql.backend().for_update();
+    let query = format!(
+        "select id, points_debt from members
+         where tenant_id = $1 and next_change_at <= $2 and id in ({})
+         order by id{lock}",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into(), ms(now).into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    sql.query(&query, &values)?
+        .iter()
+        .map(|row| Ok((row.get("id")?, row.get("points_debt")?)))
+        .collect()
+}
+
+/// New balances for several members in a few statements.
+pub struct Balances {
+    pub id: String,
+    pub available: i64,
+    pub pending: i64,
+    pub next_change_at: Option<jiff::Timestamp>,
+}
+
+pub fn set_balances(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    rows: &[Balances],
+    now: jiff::Timestamp,
+) -> Result<(), DbError> {
+    for chunk in rows.chunks(100) {
+        let mut tuples = Vec::with_capacity(chunk.len());
+        let mut values: Vec<Value<'_>> = vec![tenant_id.into(), ms(now).into()];
+        for (i, r) in chunk.iter().enumerate() {
+            let b = 3 + i * 4;
+            tuples.push(format!(
+                "(${}, cast(${} as bigint), cast(${} as bigint), cast(${} as bigint))",
+                b,
+                b + 1,
+                b + 2,
+                b + 3
+            ));
+            values.extend([
+                Value::from(r.id.as_str()),
+                Value::from(r.available),
+                Value::from(r.pending),
+                Value::from(r.next_change_at.map(ms)),
+            ]);
+        }
+        let query = format!(
+            "with v (id, available, pending, next_change) as (values {})
+             update members
+             set points_available = v.available, points_pending = v.pending,
+                 next_change_at = v.next_change, updated_at = $2
+             from v
+             where members.tenant_id = $1 and members.id = v.id",
+            tuples.join(", ")
+        );
+        sql.execute(&query, &values)?;
+    }
+    Ok(())
+}

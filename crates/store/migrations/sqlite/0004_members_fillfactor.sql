@@ -1,0 +1,2 @@
+-- PostgreSQL only (fillfactor for HOT updates of members); SQLite updates rows in place.
+select 1;
