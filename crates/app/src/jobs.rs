@@ -20,8 +20,9 @@ const POINTS_LEASE: Duration = Duration::from_secs(300);
 const GLOBAL: &str = "*";
 
 impl App {
-    /// Runs the points job if this instance gets the lease; returns how many members were
-    /// brought up to date, or `None` when another instance holds the lease.
+    /// Runs the points job (expiry, pending points) and the tier reviews if this instance gets
+    /// the lease; returns how many members were brought up to date, or `None` when another
+    /// instance holds the lease.
     pub async fn run_points_job(&self) -> AppResult<Option<u64>> {
         let (now, holder) = (self.now(), self.instance.clone());
         let until = now + jiff::SignedDuration::try_from(POINTS_LEASE).unwrap_or_default();
@@ -34,7 +35,10 @@ impl App {
         if !held {
             return Ok(None);
         }
-        let refreshed = self.refresh_points(now).await;
+        let refreshed = match self.refresh_points(now).await {
+            Ok(points) => self.review_tiers(now).await.map(|tiers| points + tiers),
+            Err(error) => Err(error),
+        };
         let holder = self.instance.clone();
         self.db
             .write(move |sql| Ok::<_, AppError>(leases::release(sql, GLOBAL, "points", &holder)?))

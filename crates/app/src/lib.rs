@@ -16,6 +16,7 @@ pub mod program;
 pub mod rules;
 pub mod staff;
 pub mod tenants;
+pub mod tiers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -28,6 +29,7 @@ use loyalty_core::clock::Clock;
 use loyalty_core::program::Program;
 use loyalty_core::rules::EarnRule;
 use loyalty_core::tenancy::Tenant;
+use loyalty_core::tier::Tier;
 use loyalty_store::Db;
 use loyalty_store::repo::tenants as tenant_rows;
 
@@ -42,12 +44,15 @@ pub struct App {
     keys: Arc<auth::KeyCache>,
     tenants: Arc<RwLock<HashMap<String, Arc<TenantInfo>>>>,
     rules: Arc<RwLock<HashMap<String, CachedRules>>>,
+    ladders: Arc<RwLock<HashMap<String, CachedLadder>>>,
     /// Who this instance is when it takes a job lease.
     instance: String,
 }
 
 /// A tenant's earning rules and when they were read.
 type CachedRules = (Arc<Vec<EarnRule>>, Instant);
+/// A tenant's tier ladder and when it was read.
+type CachedLadder = (Arc<Vec<Tier>>, Instant);
 
 /// How long an instance trusts its cached tenant settings and rules. A change made through
 /// this instance applies at once; one made through another instance within this time.
@@ -71,6 +76,7 @@ impl App {
             keys: Arc::new(auth::KeyCache::default()),
             tenants: Arc::new(RwLock::new(HashMap::new())),
             rules: Arc::new(RwLock::new(HashMap::new())),
+            ladders: Arc::new(RwLock::new(HashMap::new())),
             instance: loyalty_core::id::new_id("inst"),
         }
     }

@@ -24,7 +24,10 @@ use crate::activity::{Change, record};
 use crate::members::new_member;
 use crate::points::{Book, Credit, kind};
 use crate::rules::{member_facts, order_facts};
+use crate::tiers::upgrade_if_qualified;
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
+use loyalty_core::tier::{self, Tier};
+use loyalty_store::repo::tiers as tier_rows;
 
 /// The answer to a posted order, and whether it is a replay of an earlier identical post.
 #[derive(Debug, Clone)]
@@ -58,17 +61,18 @@ impl App {
                 "vouchers cannot be used yet: no voucher programs exist",
             ));
         }
-        let info = self.tenant(ctx).await?;
-        let rules = self.cached_rules(&ctx.tenant_id).await?;
+        let setup = Setup {
+            info: self.tenant(ctx).await?,
+            rules: self.cached_rules(&ctx.tenant_id).await?,
+            ladder: self.ladder(&ctx.tenant_id).await?,
+        };
         let now = self.now();
         let ctx2 = ctx.clone();
         let (source, external_id) = (order.source.clone(), order.external_id.clone());
         let key = self.buyer_key(ctx, &order).await?;
         match self
             .db
-            .write_keyed(&key, move |sql| {
-                post(sql, &ctx2, &info, &rules, &order, now)
-            })
+            .write_keyed(&key, move |sql| post(sql, &ctx2, &setup, &order, now))
             .await
         {
             // A concurrent post of the same order committed first; this one was rolled back.
@@ -334,15 +338,26 @@ fn replay(existing: OrderRow) -> AppResult<Posted> {
     })
 }
 
+/// What the earning path reads from the caches before its transaction.
+struct Setup {
+    info: std::sync::Arc<TenantInfo>,
+    rules: std::sync::Arc<Vec<EarnRule>>,
+    ladder: std::sync::Arc<Vec<Tier>>,
+}
+
 /// The whole earning path, inside one transaction.
 fn post(
     sql: &mut dyn Sql,
     ctx: &Ctx,
-    info: &TenantInfo,
-    rules_in_force: &[EarnRule],
+    setup: &Setup,
     order: &NewOrder,
     now: Timestamp,
 ) -> AppResult<Posted> {
+    let (info, rules_in_force, ladder) = (
+        setup.info.as_ref(),
+        setup.rules.as_slice(),
+        setup.ladder.as_slice(),
+    );
     let tenant_id = ctx.tenant_id.as_str();
     if let Some(existing) = orders::by_source(sql, tenant_id, &order.source, &order.external_id)? {
         return replay(existing);
@@ -436,6 +451,23 @@ fn post(
                     points: base,
                 });
             }
+            // The tier held before this order multiplies its base points.
+            let held = book
+                .member
+                .tier_id
+                .as_ref()
+                .and_then(|id| ladder.iter().find(|t| &t.id == id));
+            if let Some(held) = held {
+                let extra = tier::multiply(base, held.earn_multiplier_per_mille) - base;
+                if extra > 0 {
+                    breakdown.push(BreakdownLine {
+                        rule: "tier".to_string(),
+                        rule_id: Some(held.id.clone()),
+                        points: extra,
+                    });
+                }
+            }
+            let tier_name = held.map(|t| t.name.clone());
             let facts = order_facts(
                 info,
                 order.placed_at,
@@ -446,7 +478,7 @@ fn post(
                 &order.brand,
                 &order.lines,
             );
-            let person = member_facts(&book.member, None);
+            let person = member_facts(&book.member, tier_name);
             let day = facts.local.date().to_string();
             for rule in rules_in_force
                 .iter()
@@ -496,12 +528,23 @@ fn post(
             m.last_order_at
                 .map_or(order.placed_at, |t| t.max(order.placed_at)),
         );
+        if let Some(mut change) =
+            upgrade_if_qualified(sql, tenant_id, &mut book.member, ladder, info, now)?
+        {
+            change.actor = Some(ctx.actor.clone());
+            change.note = Some(format!("order {}", row.id));
+            tier_rows::record(sql, tenant_id, &change)?;
+        }
         book.save(sql)?;
         let m = &book.member;
+        let tier = m
+            .tier_id
+            .as_ref()
+            .and_then(|id| ladder.iter().find(|t| &t.id == id));
         receipt_member = Some(ReceiptMember {
             id: m.id.clone(),
             status: m.status.as_str().to_string(),
-            tier: None,
+            tier: tier.map(|t| serde_json::json!({"id": t.id, "name": t.name})),
             points: ReceiptBalances {
                 available: m.points_available,
                 pending: m.points_pending,

@@ -20,5 +20,6 @@ pub mod program;
 pub mod rules;
 pub mod tenancy;
 pub mod text;
+pub mod tier;
 
 pub use error::{FieldError, Invalid};

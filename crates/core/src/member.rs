@@ -291,6 +291,16 @@ pub struct Member {
     pub profile: Profile,
     pub source: Option<String>,
     pub tier_id: Option<String>,
+    /// When the member reached their tier (upgrade, override or import).
+    pub tier_reached_at: Option<Timestamp>,
+    /// When their tier is next reviewed (with `downgrade: at_review`).
+    pub tier_review_at: Option<Timestamp>,
+    /// A manual override holds the tier until `tier_override_until` (or indefinitely).
+    pub tier_overridden: bool,
+    pub tier_override_until: Option<Timestamp>,
+    /// Reset cycles: where the current cycle began and what was carried into it.
+    pub tier_cycle_start: Option<Timestamp>,
+    pub tier_carry: i64,
     pub points_available: i64,
     pub points_pending: i64,
     /// Points reversed after they had been spent; paid off by the next credits.

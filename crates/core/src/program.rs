@@ -156,6 +156,9 @@ pub struct TierSettings {
     pub window: TierWindow,
     pub downgrade: Downgrade,
     pub review_every_months: i64,
+    /// Reset cycles (as iPOS does): each review starts the count again, carrying only what
+    /// exceeded the kept tier's threshold.
+    pub reset_on_review: bool,
 }
 
 impl Default for TierSettings {
@@ -165,6 +168,7 @@ impl Default for TierSettings {
             window: TierWindow::default(),
             downgrade: Downgrade::AtReview,
             review_every_months: 12,
+            reset_on_review: false,
         }
     }
 }

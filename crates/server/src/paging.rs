@@ -25,9 +25,14 @@ impl<T> List<T> {
     pub fn from_paged<U>(paged: Paged<U>, to_item: impl Fn(U) -> T) -> List<T> {
         List {
             items: paged.items.into_iter().map(to_item).collect(),
-            next_cursor: paged.next_after.map(|id| URL_SAFE_NO_PAD.encode(id)),
+            next_cursor: paged.next_after.as_deref().map(cursor),
         }
     }
+}
+
+/// The opaque cursor that continues a list after the row with this id.
+pub fn cursor(after_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(after_id)
 }
 
 pub fn page(limit: Option<i64>, cursor: Option<&str>) -> Result<Page, ApiError> {

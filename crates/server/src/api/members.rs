@@ -9,6 +9,7 @@ use axum::response::IntoResponse;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use loyalty_app::App;
+use loyalty_app::tiers::MemberView;
 use loyalty_core::Invalid;
 use loyalty_core::birthday::Birthday;
 use loyalty_core::code::normalise_code;
@@ -131,8 +132,22 @@ pub struct MemberOut {
     pub consent: ConsentOut,
     pub external_ids: BTreeMap<String, String>,
     pub source: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub tier: Option<Value>,
+    /// The member's tier and what it gives at the till (`discount_percent` is the brand's own
+    /// when `?brand=` is given and the tier has one).
+    pub tier: Option<MemberTierOut>,
+    /// The next tier and how much more of the program's metric it needs.
+    pub tier_progress: Option<TierProgressOut>,
+    /// The qualifying value now (spend, points or orders over the program's window).
+    pub tier_value: i64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub tier_reached_at: Option<Timestamp>,
+    /// When the tier is next reviewed.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub tier_review_at: Option<Timestamp>,
+    /// A manual tier override holds until this time (`null` with `tier_overridden` = until changed).
+    pub tier_overridden: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub tier_override_until: Option<Timestamp>,
     pub points: MemberPointsOut,
     pub lifetime_spend: i64,
     pub order_count: i64,
@@ -159,6 +174,43 @@ pub struct MemberPointsOut {
     pub pending: i64,
     /// Points reversed after they were spent; the next earnings pay this off first.
     pub debt: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberTierOut {
+    pub id: String,
+    pub name: String,
+    pub rank: i64,
+    pub earn_multiplier: f64,
+    pub discount_percent: i64,
+    pub brand_discounts: Vec<loyalty_core::tier::BrandDiscount>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TierProgressOut {
+    #[schema(example = "Vàng")]
+    pub next: String,
+    #[schema(example = 1250000)]
+    pub remaining: i64,
+}
+
+impl MemberOut {
+    pub fn from_view(view: MemberView, brand: Option<&str>) -> MemberOut {
+        let mut out = MemberOut::from(view.member);
+        out.tier = view.tier.map(|t| MemberTierOut {
+            discount_percent: t.discount_for(brand),
+            earn_multiplier: t.earn_multiplier(),
+            brand_discounts: t.brand_discounts.clone(),
+            id: t.id,
+            name: t.name,
+            rank: t.rank,
+        });
+        out.tier_progress = view
+            .next_tier
+            .map(|(next, remaining)| TierProgressOut { next, remaining });
+        out.tier_value = view.tier_value;
+        out
+    }
 }
 
 impl From<Member> for MemberOut {
@@ -188,6 +240,12 @@ impl From<Member> for MemberOut {
             external_ids: p.external_ids,
             source: m.source,
             tier: None,
+            tier_progress: None,
+            tier_value: 0,
+            tier_reached_at: m.tier_reached_at,
+            tier_review_at: m.tier_review_at,
+            tier_overridden: m.tier_overridden,
+            tier_override_until: m.tier_override_until,
             points: MemberPointsOut {
                 available: m.points_available,
                 pending: m.points_pending,
@@ -349,8 +407,18 @@ pub struct MemberQuery {
     /// `customer`, `member` or `blocked`.
     #[param(value_type = Option<String>)]
     pub status: Option<MemberStatus>,
+    /// A brand code: the tier's discount is given for that brand.
+    pub brand: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BrandQuery {
+    /// A brand code: the tier's discount is given for that brand.
+    pub brand: Option<String>,
 }
 
 impl MemberQuery {
@@ -416,19 +484,41 @@ pub async fn list_members(
     let filter = query.filter()?;
     let page = page(query.limit, query.cursor.as_deref())?;
     let members = app.members(&ctx, filter, page).await?;
-    Ok(Json(List::from_paged(members, MemberOut::from)))
+    let brand = query.brand.as_deref();
+    let next_cursor = members.next_after.as_deref().map(crate::paging::cursor);
+    let views = app.member_views(&ctx, members.items, brand).await?;
+    Ok(Json(List {
+        items: views
+            .into_iter()
+            .map(|v| MemberOut::from_view(v, brand))
+            .collect(),
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members",
-    params(("id" = String, Path)),
+    params(("id" = String, Path), BrandQuery),
     responses((status = 200, body = MemberOut), (status = 404, body = Problem)),
     security(("api_key" = [])))]
 pub async fn get_member(
     State(app): State<App>,
     Auth(ctx): Auth,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<BrandQuery>,
 ) -> ApiResult<Json<MemberOut>> {
-    Ok(Json(app.member(&ctx, id).await?.into()))
+    let member = app.member(&ctx, id).await?;
+    Ok(Json(one(&app, &ctx, member, query.brand.as_deref()).await?))
+}
+
+/// One member with their tier.
+async fn one(
+    app: &App,
+    ctx: &loyalty_app::Ctx,
+    member: Member,
+    brand: Option<&str>,
+) -> ApiResult<MemberOut> {
+    let view = app.member_views(ctx, vec![member], brand).await?.remove(0);
+    Ok(MemberOut::from_view(view, brand))
 }
 
 #[utoipa::path(patch, path = "/api/v1/members/{id}", tag = "members",
@@ -444,7 +534,8 @@ pub async fn update_member(
 ) -> ApiResult<Json<MemberOut>> {
     let today = app.today(&ctx).await?;
     let patch = input.validate(today)?;
-    Ok(Json(app.update_member(&ctx, id, patch).await?.into()))
+    let member = app.update_member(&ctx, id, patch).await?;
+    Ok(Json(one(&app, &ctx, member, None).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/members/{id}/activate", tag = "members",
@@ -456,5 +547,6 @@ pub async fn activate_member(
     Auth(ctx): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MemberOut>> {
-    Ok(Json(app.activate_member(&ctx, id).await?.into()))
+    let member = app.activate_member(&ctx, id).await?;
+    Ok(Json(one(&app, &ctx, member, None).await?))
 }

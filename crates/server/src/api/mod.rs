@@ -8,6 +8,7 @@ pub mod members;
 pub mod orders;
 pub mod points;
 pub mod rules;
+pub mod tiers;
 
 use axum::Json;
 use axum::extract::State;
@@ -34,6 +35,7 @@ use utoipa_axum::routes;
         (name = "points", description = "A member's points: balance, ledger, adjustments"),
         (name = "program", description = "Program settings: earning, expiry, redemption, tiers"),
         (name = "earn rules", description = "Bonus earning rules and their preview"),
+        (name = "tiers", description = "Membership tiers (hạng thành viên), history, overrides"),
         (name = "tenancy", description = "Brands and stores"),
         (name = "access", description = "API keys, staff accounts, the tenant"),
         (name = "activity", description = "The activity log (nhật ký hoạt động)"),

@@ -12,6 +12,8 @@ macro_rules! member_columns {
     () => {
         "id, member_code, status, phone, email, name, gender, birthday, province, district, address,
          tags, attributes, external_ids, consent_email, consent_sms, consent_zalo, source, tier_id,
+         tier_reached_at, tier_review_at, tier_overridden, tier_override_until, tier_cycle_start,
+         tier_carry,
          points_available, points_pending, points_debt, next_change_at, lifetime_points,
          lifetime_spend, order_count,
          last_order_at, member_since, created_at, updated_at"
@@ -153,7 +155,9 @@ pub fn update_state(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<()
         "update members
          set status = $3, member_since = $4, tier_id = $5, points_available = $6,
              points_pending = $7, points_debt = $8, next_change_at = $9, lifetime_points = $10,
-             lifetime_spend = $11, order_count = $12, last_order_at = $13, updated_at = $14
+             lifetime_spend = $11, order_count = $12, last_order_at = $13, updated_at = $14,
+             tier_reached_at = $15, tier_review_at = $16, tier_overridden = $17,
+             tier_override_until = $18, tier_cycle_start = $19, tier_carry = $20
          where tenant_id = $1 and id = $2",
         params![
             tenant_id,
@@ -169,7 +173,13 @@ pub fn update_state(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<()
             m.lifetime_spend,
             m.order_count,
             m.last_order_at.map(ms),
-            ms(m.updated_at)
+            ms(m.updated_at),
+            m.tier_reached_at.map(ms),
+            m.tier_review_at.map(ms),
+            m.tier_overridden,
+            m.tier_override_until.map(ms),
+            m.tier_cycle_start.map(ms),
+            m.tier_carry
         ],
     )?;
     Ok(())
@@ -353,6 +363,12 @@ fn from_row(row: &Row) -> Result<Member, DbError> {
         },
         source: row.get("source")?,
         tier_id: row.get("tier_id")?,
+        tier_reached_at: ts_opt(row, "tier_reached_at")?,
+        tier_review_at: ts_opt(row, "tier_review_at")?,
+        tier_overridden: row.get("tier_overridden")?,
+        tier_override_until: ts_opt(row, "tier_override_until")?,
+        tier_cycle_start: ts_opt(row, "tier_cycle_start")?,
+        tier_carry: row.get("tier_carry")?,
         points_available: row.get("points_available")?,
         points_pending: row.get("points_pending")?,
         points_debt: row.get("points_debt")?,
@@ -458,4 +474,79 @@ pub fn set_balances(
         sql.execute(&query, &values)?;
     }
     Ok(())
+}
+
+/// Members whose tier review is due by `now`, or whose override has ended.
+pub fn due_for_review(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    now: jiff::Timestamp,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    sql.query(
+        "select id from members where tenant_id = $1 and tier_review_at <= $2
+         union
+         select id from members where tenant_id = $1 and tier_override_until <= $2
+         limit $3",
+        params![tenant_id, ms(now), limit],
+    )?
+    .iter()
+    .map(|row| row.at(0))
+    .collect()
+}
+
+/// Ids of all members, in pages (for re-evaluating the ladder).
+pub fn ids_after(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    sql.query(
+        "select id from members where tenant_id = $1 and id > $2 order by id limit $3",
+        params![tenant_id, after, limit],
+    )?
+    .iter()
+    .map(|row| row.at(0))
+    .collect()
+}
+
+/// The qualifying metrics of members over their orders placed since `from`: (member, spend
+/// net of refunds, paid orders, points earned net of reversals). Cancelled orders count for
+/// nothing; a fully refunded order is no longer an order.
+pub fn order_totals(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_ids: &[&str],
+    from: jiff::Timestamp,
+) -> Result<Vec<(String, i64, i64, i64)>, DbError> {
+    if member_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..member_ids.len())
+        .map(|i| format!("${}", i + 3))
+        .collect();
+    let query = format!(
+        "select member_id,
+                cast(coalesce(sum(total - refunded_amount), 0) as bigint) as spend,
+                cast(coalesce(sum(case when status in ('paid', 'partially_refunded') then 1 else 0 end), 0) as bigint) as orders,
+                cast(coalesce(sum(points_earned - points_reversed), 0) as bigint) as points
+         from orders
+         where tenant_id = $1 and placed_at >= $2 and status <> 'cancelled' and member_id in ({})
+         group by member_id",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into(), ms(from).into()];
+    values.extend(member_ids.iter().map(|id| Value::from(*id)));
+    sql.query(&query, &values)?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.get("member_id")?,
+                row.get("spend")?,
+                row.get("orders")?,
+                row.get("points")?,
+            ))
+        })
+        .collect()
 }

@@ -13,6 +13,7 @@ pub mod rules;
 pub mod staff;
 pub mod stores;
 pub mod tenants;
+pub mod tiers;
 
 use jiff::Timestamp;
 use loyalty_core::clock::{from_millis, to_millis};

@@ -1,0 +1,727 @@
+//! Membership tiers: the ladder, upgrades in the order's transaction, reviews, overrides, and
+//! what a member look-up shows about their tier. The rules themselves are in `core::tier`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use loyalty_core::id::new_id;
+use loyalty_core::member::{Member, MemberStatus};
+use loyalty_core::program::{Downgrade, Program, TierMetric};
+use loyalty_core::tenancy::{Access, Actor};
+use loyalty_core::tier::{self, BrandDiscount, Tier, check_ladder, check_tier};
+use loyalty_store::repo::members;
+use loyalty_store::repo::tiers::{self as ladder_rows, TierChange};
+use loyalty_store::{Page, Paged, Sql};
+
+use crate::activity::{Change, record, snapshot};
+use crate::{App, AppError, AppResult, Ctx, SETTINGS_CACHE_TTL, TenantInfo};
+
+/// A tier as written; on update, absent fields keep their values.
+#[derive(Debug, Clone, Default)]
+pub struct TierInput {
+    pub name: Option<String>,
+    pub rank: Option<i64>,
+    pub threshold: Option<i64>,
+    pub earn_multiplier: Option<f64>,
+    pub discount_percent: Option<i64>,
+    pub brand_discounts: Option<Vec<BrandDiscount>>,
+}
+
+/// A member with what their tier means today.
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    pub member: Member,
+    pub tier: Option<Tier>,
+    /// The next tier's name and how much more of the metric it needs.
+    pub next_tier: Option<(String, i64)>,
+    /// The qualifying value now (spend, points or orders over the window).
+    pub tier_value: i64,
+}
+
+pub const REASON_UPGRADE: &str = "upgrade";
+pub const REASON_REVIEW: &str = "review";
+pub const REASON_OVERRIDE: &str = "override";
+pub const REASON_IMPORT: &str = "import";
+
+impl App {
+    /// The tenant's ladder, lowest rank first, from a short-lived cache.
+    pub(crate) async fn ladder(&self, tenant_id: &str) -> AppResult<Arc<Vec<Tier>>> {
+        let cached = self
+            .ladders
+            .read()
+            .ok()
+            .and_then(|m| m.get(tenant_id).cloned());
+        if let Some((found, at)) = cached
+            && at.elapsed() < SETTINGS_CACHE_TTL
+        {
+            return Ok(found);
+        }
+        let id = tenant_id.to_string();
+        let list = Arc::new(self.db.read(move |sql| ladder_rows::list(sql, &id)).await?);
+        if let Ok(mut cache) = self.ladders.write() {
+            cache.insert(tenant_id.to_string(), (list.clone(), Instant::now()));
+        }
+        Ok(list)
+    }
+
+    fn forget_ladder(&self, tenant_id: &str) {
+        if let Ok(mut cache) = self.ladders.write() {
+            cache.remove(tenant_id);
+        }
+    }
+
+    pub async fn tiers(&self, ctx: &Ctx) -> AppResult<Vec<Tier>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        Ok(self
+            .db
+            .read(move |sql| ladder_rows::list(sql, &tenant_id))
+            .await?)
+    }
+
+    pub async fn create_tier(&self, ctx: &Ctx, input: TierInput) -> AppResult<Tier> {
+        ctx.require(Access::Admin)?;
+        let mut missing = loyalty_core::Invalid::default();
+        for (field, given) in [
+            ("name", input.name.is_some()),
+            ("rank", input.rank.is_some()),
+            ("threshold", input.threshold.is_some()),
+        ] {
+            if !given {
+                missing.push(field, "is required");
+            }
+        }
+        if !missing.is_empty() {
+            return Err(missing.into());
+        }
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        let tier = self
+            .db
+            .write(move |sql| {
+                let mut ladder = ladder_rows::list(sql, &ctx2.tenant_id)?;
+                let t = fill(None, &input, now)?;
+                ladder.push(t.clone());
+                check(&ladder)?;
+                ladder_rows::insert(sql, &ctx2.tenant_id, &t)?;
+                let change = Change {
+                    entity: "tier",
+                    id: &t.id,
+                    action: "create",
+                };
+                record(sql, &ctx2, now, change, None, snapshot(&t))?;
+                Ok::<_, AppError>(t)
+            })
+            .await?;
+        self.ladder_changed(ctx);
+        Ok(tier)
+    }
+
+    pub async fn update_tier(&self, ctx: &Ctx, id: String, input: TierInput) -> AppResult<Tier> {
+        ctx.require(Access::Admin)?;
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        let tier = self
+            .db
+            .write(move |sql| {
+                let mut ladder = ladder_rows::list(sql, &ctx2.tenant_id)?;
+                let index = ladder
+                    .iter()
+                    .position(|t| t.id == id)
+                    .ok_or(AppError::NotFound { entity: "tier" })?;
+                let before = ladder[index].clone();
+                let after = fill(Some(&before), &input, now)?;
+                ladder[index] = after.clone();
+                check(&ladder)?;
+                ladder_rows::update(sql, &ctx2.tenant_id, &after)?;
+                let change = Change {
+                    entity: "tier",
+                    id: &id,
+                    action: "update",
+                };
+                record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;
+                Ok::<_, AppError>(after)
+            })
+            .await?;
+        self.ladder_changed(ctx);
+        Ok(tier)
+    }
+
+    /// Deletes a tier; its members move, in the background, to the tier their value supports.
+    pub async fn delete_tier(&self, ctx: &Ctx, id: String) -> AppResult<()> {
+        ctx.require(Access::Admin)?;
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        self.db
+            .write(move |sql| {
+                let ladder = ladder_rows::list(sql, &ctx2.tenant_id)?;
+                let before = ladder
+                    .iter()
+                    .find(|t| t.id == id)
+                    .cloned()
+                    .ok_or(AppError::NotFound { entity: "tier" })?;
+                ladder_rows::delete(sql, &ctx2.tenant_id, &id)?;
+                let change = Change {
+                    entity: "tier",
+                    id: &id,
+                    action: "delete",
+                };
+                record(sql, &ctx2, now, change, snapshot(&before), None)?;
+                Ok::<_, AppError>(())
+            })
+            .await?;
+        self.ladder_changed(ctx);
+        Ok(())
+    }
+
+    /// After the ladder changes: members are re-evaluated in the background, so the API
+    /// answers at once. Upgrades apply now; a member whose tier was deleted moves to the tier
+    /// their value supports; other downgrades wait for the review.
+    fn ladder_changed(&self, ctx: &Ctx) {
+        self.forget_ladder(&ctx.tenant_id);
+        let (app, tenant_id) = (self.clone(), ctx.tenant_id.clone());
+        tokio::spawn(async move {
+            if let Err(error) = app.reevaluate_tenant(&tenant_id).await {
+                tracing::warn!(%error, "re-evaluating members after a ladder change failed");
+            }
+        });
+    }
+
+    /// Re-evaluates every member of a tenant against the current ladder.
+    pub async fn reevaluate_tenant(&self, tenant_id: &str) -> AppResult<u64> {
+        let info = self.tenant_by_id(tenant_id).await?;
+        let ladder = self.ladder(tenant_id).await?;
+        let mut after = String::new();
+        let mut changed = 0;
+        loop {
+            let (id, from) = (tenant_id.to_string(), after.clone());
+            let page = self
+                .db
+                .read(move |sql| members::ids_after(sql, &id, &from, 500))
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.clone();
+            for member_id in page {
+                let (info, ladder, tenant, now) = (
+                    info.clone(),
+                    ladder.clone(),
+                    tenant_id.to_string(),
+                    self.now(),
+                );
+                let key = member_id.clone();
+                let moved = self
+                    .db
+                    .write_keyed(&key, move |sql| {
+                        let Some(mut m) = members::get_for_update(sql, &tenant, &member_id)? else {
+                            return Ok(false);
+                        };
+                        let tier_gone = m
+                            .tier_id
+                            .as_ref()
+                            .is_some_and(|id| !ladder.iter().any(|t| &t.id == id));
+                        let change = if tier_gone && !m.tier_overridden {
+                            let value =
+                                qualifying_value(sql, &tenant, &m, &info.program, &info.zone, now)?;
+                            let to = tier::qualifying(&ladder, value).cloned();
+                            Some(move_to(
+                                &mut m,
+                                to.as_ref(),
+                                REASON_REVIEW,
+                                value,
+                                None,
+                                now,
+                                &info,
+                            ))
+                        } else {
+                            upgrade_if_qualified(sql, &tenant, &mut m, &ladder, &info, now)?
+                        };
+                        match change {
+                            Some(mut c) => {
+                                c.actor = Some(Actor::system("tier ladder changed"));
+                                ladder_rows::record(sql, &tenant, &c)?;
+                                m.updated_at = now;
+                                members::update_state(sql, &tenant, &m)?;
+                                Ok::<_, AppError>(true)
+                            }
+                            None => Ok(false),
+                        }
+                    })
+                    .await?;
+                changed += u64::from(moved);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Sets a member's tier by hand until `until` (or until changed again), with a reason.
+    pub async fn override_tier(
+        &self,
+        ctx: &Ctx,
+        member_id: String,
+        tier_id: Option<String>,
+        until: Option<Timestamp>,
+        reason: String,
+    ) -> AppResult<MemberView> {
+        ctx.require(Access::Admin)?;
+        let reason = reason.trim().to_string();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(AppError::invalid(
+                "reason",
+                "is required, at most 500 characters",
+            ));
+        }
+        let now = self.now();
+        if until.is_some_and(|u| u <= now) {
+            return Err(AppError::invalid("until", "must be in the future"));
+        }
+        let info = self.tenant(ctx).await?;
+        let ladder = self.ladder(&ctx.tenant_id).await?;
+        let target = match &tier_id {
+            Some(id) => Some(
+                ladder
+                    .iter()
+                    .find(|t| &t.id == id)
+                    .cloned()
+                    .ok_or_else(|| AppError::invalid("tier_id", "no such tier"))?,
+            ),
+            None => None,
+        };
+        let (ctx2, key) = (ctx.clone(), member_id.clone());
+        let member = self
+            .db
+            .write_keyed(&key, move |sql| {
+                let mut m = members::get_for_update(sql, &ctx2.tenant_id, &member_id)?
+                    .ok_or(AppError::NotFound { entity: "member" })?;
+                let before = snapshot(&m);
+                let value =
+                    qualifying_value(sql, &ctx2.tenant_id, &m, &info.program, &info.zone, now)?;
+                let mut change = move_to(
+                    &mut m,
+                    target.as_ref(),
+                    REASON_OVERRIDE,
+                    value,
+                    Some(reason.clone()),
+                    now,
+                    &info,
+                );
+                m.tier_overridden = true;
+                m.tier_override_until = until;
+                change.actor = Some(ctx2.actor.clone());
+                ladder_rows::record(sql, &ctx2.tenant_id, &change)?;
+                m.updated_at = now;
+                members::update_state(sql, &ctx2.tenant_id, &m)?;
+                let activity = Change {
+                    entity: "member",
+                    id: &m.id,
+                    action: "tier_override",
+                };
+                record(sql, &ctx2, now, activity, before, snapshot(&m))?;
+                Ok::<_, AppError>(m)
+            })
+            .await?;
+        Ok(self.member_views(ctx, vec![member], None).await?.remove(0))
+    }
+
+    pub async fn tier_history(
+        &self,
+        ctx: &Ctx,
+        member_id: String,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        page: Page,
+    ) -> AppResult<Paged<TierChange>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        self.db
+            .read(move |sql| {
+                members::get(sql, &tenant_id, &member_id)?
+                    .ok_or(AppError::NotFound { entity: "member" })?;
+                Ok(ladder_rows::history(
+                    sql, &tenant_id, &member_id, from, to, &page,
+                )?)
+            })
+            .await
+    }
+
+    /// Members with their tier, progress to the next tier and qualifying value — computed in
+    /// one query for the whole page when the window is not lifetime.
+    pub async fn member_views(
+        &self,
+        ctx: &Ctx,
+        members: Vec<Member>,
+        brand: Option<&str>,
+    ) -> AppResult<Vec<MemberView>> {
+        let info = self.tenant(ctx).await?;
+        let ladder = self.ladder(&ctx.tenant_id).await?;
+        let _ = brand;
+        if ladder.is_empty() {
+            return Ok(members
+                .into_iter()
+                .map(|member| MemberView {
+                    member,
+                    tier: None,
+                    next_tier: None,
+                    tier_value: 0,
+                })
+                .collect());
+        }
+        let now = self.now();
+        let values = {
+            let (tenant_id, list, info) = (ctx.tenant_id.clone(), members.clone(), info.clone());
+            self.db
+                .read(move |sql| {
+                    qualifying_values(sql, &tenant_id, &list, &info.program, &info.zone, now)
+                })
+                .await?
+        };
+        Ok(members
+            .into_iter()
+            .zip(values)
+            .map(|(member, value)| {
+                let tier = member
+                    .tier_id
+                    .as_ref()
+                    .and_then(|id| ladder.iter().find(|t| &t.id == id))
+                    .cloned();
+                let next_tier = tier::progress(&ladder, tier.as_ref().map(|t| t.rank), value)
+                    .map(|(t, remaining)| (t.name.clone(), remaining));
+                MemberView {
+                    member,
+                    tier,
+                    next_tier,
+                    tier_value: value,
+                }
+            })
+            .collect())
+    }
+
+    /// Reviews the members whose review date has come or whose override has ended (leased,
+    /// with the points job).
+    pub async fn review_tiers(&self, now: Timestamp) -> AppResult<u64> {
+        let mut done = 0;
+        for tenant in self.db.read(loyalty_store::repo::tenants::list).await? {
+            let ladder = self.ladder(&tenant.id).await?;
+            let info = self.tenant_by_id(&tenant.id).await?;
+            loop {
+                let tenant_id = tenant.id.clone();
+                let due = self
+                    .db
+                    .read(move |sql| members::due_for_review(sql, &tenant_id, now, 500))
+                    .await?;
+                if due.is_empty() {
+                    break;
+                }
+                for member_id in due {
+                    let (ladder, info, tenant_id, key) = (
+                        ladder.clone(),
+                        info.clone(),
+                        tenant.id.clone(),
+                        member_id.clone(),
+                    );
+                    self.db
+                        .write_keyed(&key, move |sql| {
+                            let Some(mut m) = members::get_for_update(sql, &tenant_id, &member_id)?
+                            else {
+                                return Ok(());
+                            };
+                            if let Some(mut c) =
+                                review_member(sql, &tenant_id, &mut m, &ladder, &info, now)?
+                            {
+                                c.actor = Some(Actor::system("tier review"));
+                                ladder_rows::record(sql, &tenant_id, &c)?;
+                            }
+                            m.updated_at = now;
+                            members::update_state(sql, &tenant_id, &m)?;
+                            Ok::<_, AppError>(())
+                        })
+                        .await?;
+                    done += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn fill(current: Option<&Tier>, input: &TierInput, now: Timestamp) -> AppResult<Tier> {
+    let name = input
+        .name
+        .clone()
+        .or_else(|| current.map(|c| c.name.clone()))
+        .unwrap_or_default();
+    let rank = input.rank.or(current.map(|c| c.rank)).unwrap_or(0);
+    let threshold = input
+        .threshold
+        .or(current.map(|c| c.threshold))
+        .unwrap_or(-1);
+    let multiplier = input
+        .earn_multiplier
+        .or(current.map(|c| c.earn_multiplier()))
+        .unwrap_or(1.0);
+    let discount = input
+        .discount_percent
+        .or(current.map(|c| c.discount_percent))
+        .unwrap_or(0);
+    let brands = input
+        .brand_discounts
+        .clone()
+        .or_else(|| current.map(|c| c.brand_discounts.clone()))
+        .unwrap_or_default();
+    let f = check_tier(&name, rank, threshold, multiplier, discount, &brands)?;
+    Ok(Tier {
+        id: current.map_or_else(|| new_id("tie"), |c| c.id.clone()),
+        name: f.name,
+        rank: f.rank,
+        threshold: f.threshold,
+        earn_multiplier_per_mille: f.earn_multiplier_per_mille,
+        discount_percent: f.discount_percent,
+        brand_discounts: f.brand_discounts,
+        created_at: current.map_or(now, |c| c.created_at),
+        updated_at: now,
+    })
+}
+
+fn check(ladder: &[Tier]) -> AppResult<()> {
+    let entries: Vec<(i64, i64, &str)> = ladder
+        .iter()
+        .map(|t| (t.rank, t.threshold, t.name.as_str()))
+        .collect();
+    Ok(check_ladder(&entries)?)
+}
+
+/// Where the member's count starts now: the window's start, or the current reset cycle's if
+/// later; and what was carried into the cycle. `None` start counts everything.
+fn count_from(
+    m: &Member,
+    program: &Program,
+    zone: &TimeZone,
+    now: Timestamp,
+) -> (Option<Timestamp>, i64) {
+    let window = tier::window_start(&program.tiers.window, now, zone);
+    if program.tiers.reset_on_review
+        && let Some(cycle) = m.tier_cycle_start
+    {
+        return (Some(window.map_or(cycle, |w| w.max(cycle))), m.tier_carry);
+    }
+    (window, 0)
+}
+
+fn pick(metric: TierMetric, spend: i64, orders: i64, points: i64) -> i64 {
+    match metric {
+        TierMetric::Spend => spend,
+        TierMetric::Orders => orders,
+        TierMetric::PointsEarned => points,
+    }
+}
+
+/// The member's qualifying value now.
+pub(crate) fn qualifying_value(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    m: &Member,
+    program: &Program,
+    zone: &TimeZone,
+    now: Timestamp,
+) -> AppResult<i64> {
+    Ok(qualifying_values(sql, tenant_id, std::slice::from_ref(m), program, zone, now)?[0])
+}
+
+/// Qualifying values for several members: from their counters for a lifetime window, else one
+/// grouped query over their orders.
+fn qualifying_values(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    list: &[Member],
+    program: &Program,
+    zone: &TimeZone,
+    now: Timestamp,
+) -> AppResult<Vec<i64>> {
+    let metric = program.tiers.metric;
+    let starts: Vec<(Option<Timestamp>, i64)> = list
+        .iter()
+        .map(|m| count_from(m, program, zone, now))
+        .collect();
+    let windowed: Vec<&str> = list
+        .iter()
+        .zip(&starts)
+        .filter(|(_, (start, _))| start.is_some())
+        .map(|(m, _)| m.id.as_str())
+        .collect();
+    let mut totals: HashMap<String, (i64, i64, i64)> = HashMap::new();
+    if !windowed.is_empty() {
+        // Members may have different cycle starts: query from the earliest, then refine per
+        // member only when starts differ (reset cycles).
+        let earliest = starts.iter().filter_map(|(s, _)| *s).min().unwrap_or(now);
+        let all_same = starts.iter().filter_map(|(s, _)| *s).all(|s| s == earliest);
+        if all_same {
+            for (id, spend, orders, points) in
+                members::order_totals(sql, tenant_id, &windowed, earliest)?
+            {
+                totals.insert(id, (spend, orders, points));
+            }
+        } else {
+            for (m, (start, _)) in list.iter().zip(&starts) {
+                if let Some(start) = start {
+                    for (id, spend, orders, points) in
+                        members::order_totals(sql, tenant_id, &[m.id.as_str()], *start)?
+                    {
+                        totals.insert(id, (spend, orders, points));
+                    }
+                }
+            }
+        }
+    }
+    Ok(list
+        .iter()
+        .zip(starts)
+        .map(|(m, (start, carry))| match start {
+            None => pick(metric, m.lifetime_spend, m.order_count, m.lifetime_points),
+            Some(_) => {
+                let (spend, orders, points) = totals.get(&m.id).copied().unwrap_or_default();
+                carry + pick(metric, spend, orders, points)
+            }
+        })
+        .collect())
+}
+
+/// Puts the member on `to` and describes the move.
+fn move_to(
+    m: &mut Member,
+    to: Option<&Tier>,
+    reason: &str,
+    value: i64,
+    note: Option<String>,
+    now: Timestamp,
+    info: &TenantInfo,
+) -> TierChange {
+    let from = m.tier_id.clone().map(|id| (id, String::new()));
+    m.tier_id = to.map(|t| t.id.clone());
+    m.tier_reached_at = Some(now);
+    m.tier_review_at = match (info.program.tiers.downgrade, to) {
+        (Downgrade::AtReview, Some(_)) => Some(tier::next_review(
+            now,
+            info.program.tiers.review_every_months,
+            &info.zone,
+        )),
+        _ => None,
+    };
+    TierChange {
+        id: new_id("tch"),
+        member_id: m.id.clone(),
+        from,
+        to: to.map(|t| (t.id.clone(), t.name.clone())),
+        reason: reason.to_string(),
+        value,
+        note,
+        actor: None,
+        at: now,
+    }
+}
+
+/// Upgrades the member when their value reaches a higher tier (never downgrades; reviews do).
+/// Called in the order's transaction, after the order's counters are applied.
+pub(crate) fn upgrade_if_qualified(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    m: &mut Member,
+    ladder: &[Tier],
+    info: &TenantInfo,
+    now: Timestamp,
+) -> AppResult<Option<TierChange>> {
+    if ladder.is_empty() || m.status != MemberStatus::Member || override_active(m, now) {
+        return Ok(None);
+    }
+    let value = qualifying_value(sql, tenant_id, m, &info.program, &info.zone, now)?;
+    let current_rank = m
+        .tier_id
+        .as_ref()
+        .and_then(|id| ladder.iter().find(|t| &t.id == id))
+        .map(|t| t.rank);
+    match tier::qualifying(ladder, value) {
+        Some(best) if current_rank.is_none_or(|r| best.rank > r) => {
+            let from_name = m
+                .tier_id
+                .as_ref()
+                .and_then(|id| ladder.iter().find(|t| &t.id == id))
+                .map(|t| t.name.clone());
+            let mut change = move_to(m, Some(best), REASON_UPGRADE, value, None, now, info);
+            if let (Some((id, _)), Some(name)) = (change.from.take(), from_name) {
+                change.from = Some((id, name));
+            }
+            if info.program.tiers.reset_on_review && m.tier_cycle_start.is_none() {
+                m.tier_cycle_start = Some(now);
+                m.tier_carry = value;
+            }
+            Ok(Some(change))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn override_active(m: &Member, now: Timestamp) -> bool {
+    m.tier_overridden && m.tier_override_until.is_none_or(|until| until > now)
+}
+
+/// A review: the member keeps the highest tier their value supports now (perhaps lower); an
+/// ended override is lifted the same way.
+fn review_member(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    m: &mut Member,
+    ladder: &[Tier],
+    info: &TenantInfo,
+    now: Timestamp,
+) -> AppResult<Option<TierChange>> {
+    if override_active(m, now) {
+        // Reviews wait for the override to end.
+        m.tier_review_at = m.tier_override_until;
+        return Ok(None);
+    }
+    let override_ended = m.tier_overridden;
+    m.tier_overridden = false;
+    m.tier_override_until = None;
+    let due = override_ended || m.tier_review_at.is_some_and(|at| at <= now);
+    if !due {
+        return Ok(None);
+    }
+    let value = qualifying_value(sql, tenant_id, m, &info.program, &info.zone, now)?;
+    let (kept, carry) = tier::review(ladder, value, info.program.tiers.reset_on_review);
+    let current = m
+        .tier_id
+        .as_ref()
+        .and_then(|id| ladder.iter().find(|t| &t.id == id))
+        .cloned();
+    let months = info.program.tiers.review_every_months;
+    // The next review counts from the last one, so reviews do not drift later each year.
+    let mut next = m.tier_review_at.unwrap_or(now);
+    while next <= now {
+        next = tier::next_review(next, months, &info.zone);
+    }
+    if info.program.tiers.reset_on_review {
+        m.tier_cycle_start = Some(now);
+        m.tier_carry = carry;
+    }
+    let change = if kept.map(|t| &t.id) != current.as_ref().map(|t| &t.id) {
+        let mut change = move_to(
+            m,
+            kept,
+            REASON_REVIEW,
+            value,
+            override_ended.then(|| "override ended".to_string()),
+            now,
+            info,
+        );
+        change.from = current.map(|t| (t.id, t.name));
+        Some(change)
+    } else {
+        None
+    };
+    m.tier_review_at = match (info.program.tiers.downgrade, &m.tier_id) {
+        (Downgrade::AtReview, Some(_)) => Some(next),
+        _ => None,
+    };
+    Ok(change)
+}
