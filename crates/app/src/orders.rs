@@ -24,7 +24,7 @@ use crate::activity::{Change, record};
 use crate::members::new_member;
 use crate::points::{Book, Credit, kind};
 use crate::rules::{member_facts, order_facts};
-use crate::tiers::upgrade_if_qualified;
+use crate::tiers::{InFlight, upgrade_if_qualified};
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
 use loyalty_core::tier::{self, Tier};
 use loyalty_store::repo::tiers as tier_rows;
@@ -528,9 +528,20 @@ fn post(
             m.last_order_at
                 .map_or(order.placed_at, |t| t.max(order.placed_at)),
         );
-        if let Some(mut change) =
-            upgrade_if_qualified(sql, tenant_id, &mut book.member, ladder, info, now)?
-        {
+        let in_flight = InFlight {
+            placed_at: order.placed_at,
+            spend: order.total,
+            points: earned,
+        };
+        if let Some(mut change) = upgrade_if_qualified(
+            sql,
+            tenant_id,
+            &mut book.member,
+            ladder,
+            info,
+            now,
+            Some(in_flight),
+        )? {
             change.actor = Some(ctx.actor.clone());
             change.note = Some(format!("order {}", row.id));
             tier_rows::record(sql, tenant_id, &change)?;

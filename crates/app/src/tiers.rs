@@ -236,7 +236,7 @@ impl App {
                                 &info,
                             ))
                         } else {
-                            upgrade_if_qualified(sql, &tenant, &mut m, &ladder, &info, now)?
+                            upgrade_if_qualified(sql, &tenant, &mut m, &ladder, &info, now, None)?
                         };
                         match change {
                             Some(mut c) => {
@@ -517,6 +517,35 @@ fn pick(metric: TierMetric, spend: i64, orders: i64, points: i64) -> i64 {
     }
 }
 
+/// An order being posted in the current transaction, whose row is not written yet: counted
+/// as if it were.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InFlight {
+    pub placed_at: Timestamp,
+    pub spend: i64,
+    pub points: i64,
+}
+
+/// The qualifying value with an in-flight order counted: member counters already include it,
+/// windowed sums over order rows do not.
+fn qualifying_value_with(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    m: &Member,
+    info: &TenantInfo,
+    now: Timestamp,
+    in_flight: Option<InFlight>,
+) -> AppResult<i64> {
+    let value = qualifying_value(sql, tenant_id, m, &info.program, &info.zone, now)?;
+    let (start, _) = count_from(m, &info.program, &info.zone, now);
+    Ok(match (start, in_flight) {
+        (Some(start), Some(order)) if order.placed_at >= start => {
+            value + pick(info.program.tiers.metric, order.spend, 1, order.points)
+        }
+        _ => value,
+    })
+}
+
 /// The member's qualifying value now.
 pub(crate) fn qualifying_value(
     sql: &mut dyn Sql,
@@ -630,11 +659,12 @@ pub(crate) fn upgrade_if_qualified(
     ladder: &[Tier],
     info: &TenantInfo,
     now: Timestamp,
+    in_flight: Option<InFlight>,
 ) -> AppResult<Option<TierChange>> {
     if ladder.is_empty() || m.status != MemberStatus::Member || override_active(m, now) {
         return Ok(None);
     }
-    let value = qualifying_value(sql, tenant_id, m, &info.program, &info.zone, now)?;
+    let value = qualifying_value_with(sql, tenant_id, m, info, now, in_flight)?;
     let current_rank = m
         .tier_id
         .as_ref()

@@ -160,11 +160,11 @@ pub fn qualifying(ladder: &[Tier], value: i64) -> Option<&Tier> {
 }
 
 /// The next tier above `current` and how much more of the metric it needs.
-pub fn progress<'a>(
-    ladder: &'a [Tier],
+pub fn progress(
+    ladder: &[Tier],
     current_rank: Option<i64>,
     value: i64,
-) -> Option<(&'a Tier, i64)> {
+) -> Option<(&Tier, i64)> {
     ladder
         .iter()
         .filter(|t| current_rank.is_none_or(|r| t.rank > r))
@@ -208,7 +208,7 @@ pub fn multiply(base: i64, per_mille: i64) -> i64 {
 
 /// The outcome of a review: the tier kept and, with reset cycles, the carry into the next
 /// cycle (what exceeded the kept tier's threshold).
-pub fn review<'a>(ladder: &'a [Tier], value: i64, reset: bool) -> (Option<&'a Tier>, i64) {
+pub fn review(ladder: &[Tier], value: i64, reset: bool) -> (Option<&Tier>, i64) {
     let kept = qualifying(ladder, value);
     let carry = if reset {
         (value - kept.map_or(0, |t| t.threshold)).max(0)

@@ -78,6 +78,10 @@ pub fn routes() -> OpenApiRouter<App> {
             rules::update_rule,
             rules::delete_rule
         ))
+        .routes(routes!(tiers::list_tiers, tiers::create_tier))
+        .routes(routes!(tiers::update_tier, tiers::delete_tier))
+        .routes(routes!(tiers::tier_history))
+        .routes(routes!(tiers::override_tier))
         .routes(routes!(catalog::create_brand, catalog::list_brands))
         .routes(routes!(catalog::get_brand, catalog::update_brand))
         .routes(routes!(catalog::create_store, catalog::list_stores))
