@@ -19,6 +19,14 @@ pub enum AppError {
         field: Option<String>,
         message: String,
     },
+    /// 422 with a stable code: the input is well formed but refused by a business rule (a
+    /// voucher that does not apply to the order: `not_in_scope`, `expired`…).
+    #[error("{message}")]
+    Rejected {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
     /// 401: no credentials, or credentials that do not check out.
     #[error("{0}")]
     Unauthorized(&'static str),

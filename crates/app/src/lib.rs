@@ -13,10 +13,12 @@ pub mod members;
 pub mod orders;
 pub mod points;
 pub mod program;
+pub mod rewards;
 pub mod rules;
 pub mod staff;
 pub mod tenants;
 pub mod tiers;
+pub mod vouchers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -25,9 +25,13 @@ use crate::members::new_member;
 use crate::points::{Book, Credit, kind};
 use crate::rules::{member_facts, order_facts};
 use crate::tiers::{InFlight, upgrade_if_qualified};
+use crate::vouchers::{code_key, program_of, redeem_in, release_in};
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
+use loyalty_core::order::ReceiptVoucher;
 use loyalty_core::tier::{self, Tier};
+use loyalty_core::voucher::{OrderContext, OrderLine};
 use loyalty_store::repo::tiers as tier_rows;
+use loyalty_store::repo::vouchers as voucher_rows;
 
 /// The answer to a posted order, and whether it is a replay of an earlier identical post.
 #[derive(Debug, Clone)]
@@ -55,12 +59,6 @@ pub const STATUS_REFUNDED: &str = "refunded";
 impl App {
     pub async fn post_order(&self, ctx: &Ctx, order: NewOrder) -> AppResult<Posted> {
         ctx.require(Access::Pos)?;
-        if !order.vouchers.is_empty() {
-            return Err(AppError::invalid(
-                "vouchers",
-                "vouchers cannot be used yet: no voucher programs exist",
-            ));
-        }
         let setup = Setup {
             info: self.tenant(ctx).await?,
             rules: self.cached_rules(&ctx.tenant_id).await?,
@@ -196,6 +194,11 @@ impl App {
                         m.order_count = (m.order_count - 1).max(0);
                     }
                     book.save(sql)?;
+                }
+                for redemption in
+                    voucher_rows::redemptions_of_order(sql, &ctx2.tenant_id, &order.id)?
+                {
+                    release_in(sql, &ctx2.tenant_id, redemption, now)?;
                 }
                 order.status = STATUS_CANCELLED.to_string();
                 order.updated_at = now;
@@ -392,6 +395,7 @@ fn post(
         updated_at: now,
     };
     orders::insert_lines(sql, tenant_id, &row.id, &order.lines)?;
+    let receipt_vouchers = use_vouchers(sql, tenant_id, order, &row, now)?;
 
     let mut breakdown: Vec<BreakdownLine> = Vec::new();
     let mut earned = 0;
@@ -578,6 +582,7 @@ fn post(
             breakdown,
         },
         member: receipt_member,
+        vouchers: receipt_vouchers,
     };
     row.receipt = Some(serde_json::to_string(&receipt).map_err(|e| AppError::Internal(e.into()))?);
     // The order row goes in last, complete, in one statement. Should a concurrent request have
@@ -607,6 +612,66 @@ fn post(
         receipt,
         replayed: false,
     })
+}
+
+/// Redeems the order's vouchers in its transaction; any refusal rejects the whole order
+/// (naming `vouchers[i]` and the reason).
+fn use_vouchers(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    order: &NewOrder,
+    row: &OrderRow,
+    now: Timestamp,
+) -> AppResult<Vec<ReceiptVoucher>> {
+    if order.vouchers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let context = OrderContext {
+        // Vouchers are judged on the goods before any discount, plus shipping.
+        total: order.subtotal + order.shipping,
+        shipping: order.shipping,
+        store: order.store.clone(),
+        brand: order.brand.clone(),
+        channel: order.channel.clone(),
+        lines: order
+            .lines
+            .iter()
+            .map(|l| OrderLine {
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                category: l.category.clone(),
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+            })
+            .collect(),
+    };
+    let order_ref = format!("{}:{}", order.source, order.external_id);
+    let mut used = Vec::new();
+    let mut receipt = Vec::with_capacity(order.vouchers.len());
+    for (i, raw) in order.vouchers.iter().enumerate() {
+        let code = code_key(raw);
+        let redemption = redeem_in(
+            sql,
+            tenant_id,
+            &code,
+            row.member_id.as_deref(),
+            &order_ref,
+            Some(&row.id),
+            &context,
+            &used,
+            now,
+        )
+        .map_err(|e| e.into_app(&format!("vouchers[{i}]"), &code))?;
+        if let Some(program) = program_of(sql, tenant_id, &redemption.program_id)? {
+            used.push(program);
+        }
+        receipt.push(ReceiptVoucher {
+            code,
+            redemption_id: redemption.id,
+            discount: redemption.discount,
+        });
+    }
+    Ok(receipt)
 }
 
 /// Gives what the rule's caps still allow and records it against them. The rule's and the

@@ -21,5 +21,6 @@ pub mod rules;
 pub mod tenancy;
 pub mod text;
 pub mod tier;
+pub mod voucher;
 
 pub use error::{FieldError, Invalid};

@@ -287,6 +287,17 @@ pub struct OrderReceipt {
     pub points: ReceiptPoints,
     /// The member after the order, when there is one.
     pub member: Option<ReceiptMember>,
+    /// The vouchers used on the order and what each took off.
+    #[serde(default)]
+    pub vouchers: Vec<ReceiptVoucher>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReceiptVoucher {
+    pub code: String,
+    pub redemption_id: String,
+    pub discount: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -160,11 +160,7 @@ pub fn qualifying(ladder: &[Tier], value: i64) -> Option<&Tier> {
 }
 
 /// The next tier above `current` and how much more of the metric it needs.
-pub fn progress(
-    ladder: &[Tier],
-    current_rank: Option<i64>,
-    value: i64,
-) -> Option<(&Tier, i64)> {
+pub fn progress(ladder: &[Tier], current_rank: Option<i64>, value: i64) -> Option<(&Tier, i64)> {
     ladder
         .iter()
         .filter(|t| current_rank.is_none_or(|r| t.rank > r))

@@ -120,6 +120,23 @@ impl ApiError {
                     }
                     p
                 }
+                AppError::Rejected {
+                    code,
+                    field,
+                    message,
+                } => {
+                    let mut p = problem(
+                        S::UNPROCESSABLE_ENTITY,
+                        code,
+                        "Refused",
+                        Some(message.clone()),
+                    );
+                    p.errors.push(FieldProblem {
+                        field: field.clone(),
+                        message: message.clone(),
+                    });
+                    p
+                }
                 AppError::Unauthorized(why) => problem(
                     S::UNAUTHORIZED,
                     "unauthorized",

@@ -190,7 +190,7 @@ on_both_backends! {
             (json!({"source": "pos", "external_id": "B-1", "total": 60000, "lines": [{"quantity": 2, "unit_price": 35000}]}), "total"),
             (json!({"source": "pos", "external_id": "B-2", "member_id": "mem_nobody", "total": 1}), "member_id"),
             (json!({"source": "pos", "external_id": "B-3", "total": 1, "currency": "USD"}), "currency"),
-            (json!({"source": "pos", "external_id": "B-4", "total": 1, "vouchers": ["TET-8KQ2MZ7A"]}), "vouchers"),
+            (json!({"source": "pos", "external_id": "B-4", "total": 1, "vouchers": ["TET-8KQ2MZ7A"]}), "vouchers[0]"),
             (json!({"source": "pos", "external_id": "B-5", "total": 1, "lines": [{"quantity": 1, "unit_price": 1, "colour": "red"}]}), "lines[0].colour"),
             (json!({"source": "pos", "external_id": "B-6", "member_id": member_id, "total": 100000, "points_redeemed": 51}), "points_redeemed"),
             (json!({"source": "pos", "total": 1}), "external_id"),

@@ -9,6 +9,7 @@ pub mod orders;
 pub mod points;
 pub mod rules;
 pub mod tiers;
+pub mod vouchers;
 
 use axum::Json;
 use axum::extract::State;
@@ -36,6 +37,8 @@ use utoipa_axum::routes;
         (name = "program", description = "Program settings: earning, expiry, redemption, tiers"),
         (name = "earn rules", description = "Bonus earning rules and their preview"),
         (name = "tiers", description = "Membership tiers (hạng thành viên), history, overrides"),
+        (name = "vouchers", description = "Voucher programs, codes, validate, redeem, release"),
+        (name = "rewards", description = "The rewards catalogue and spending points on it"),
         (name = "tenancy", description = "Brands and stores"),
         (name = "access", description = "API keys, staff accounts, the tenant"),
         (name = "activity", description = "The activity log (nhật ký hoạt động)"),
@@ -82,6 +85,18 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(tiers::update_tier, tiers::delete_tier))
         .routes(routes!(tiers::tier_history))
         .routes(routes!(tiers::override_tier))
+        .routes(routes!(vouchers::create_program, vouchers::list_programs))
+        .routes(routes!(vouchers::get_program, vouchers::update_program))
+        .routes(routes!(vouchers::create_codes))
+        .routes(routes!(vouchers::program_report))
+        .routes(routes!(vouchers::validate))
+        .routes(routes!(vouchers::redeem))
+        .routes(routes!(vouchers::release))
+        .routes(routes!(vouchers::member_vouchers))
+        .routes(routes!(vouchers::list_rewards, vouchers::create_reward))
+        .routes(routes!(vouchers::get_reward, vouchers::update_reward))
+        .routes(routes!(vouchers::reward_report))
+        .routes(routes!(vouchers::redeem_reward))
         .routes(routes!(catalog::create_brand, catalog::list_brands))
         .routes(routes!(catalog::get_brand, catalog::update_brand))
         .routes(routes!(catalog::create_store, catalog::list_stores))

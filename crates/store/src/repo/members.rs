@@ -550,3 +550,58 @@ pub fn order_totals(
         })
         .collect()
 }
+
+/// Inserts many new members with a few multi-row statements (imports, benchmarks). External
+/// ids are not indexed here; callers with external ids insert members one by one.
+pub fn insert_many(sql: &mut dyn Sql, tenant_id: &str, list: &[Member]) -> Result<(), DbError> {
+    const COLUMNS: usize = 26;
+    for chunk in list.chunks(50) {
+        let mut query = String::from(
+            "insert into members (tenant_id, id, member_code, status, phone, email, name, search_text,
+                gender, birthday, birth_month, birth_day, province, province_code, district, address,
+                tags, attributes, external_ids, consent_email, consent_sms, consent_zalo, source,
+                member_since, created_at, updated_at) values ",
+        );
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                query.push_str(", ");
+            }
+            let placeholders: Vec<String> = (1..=COLUMNS)
+                .map(|c| format!("${}", i * COLUMNS + c))
+                .collect();
+            query.push_str(&format!("({})", placeholders.join(", ")));
+            let p = &m.profile;
+            values.extend([
+                Value::from(tenant_id),
+                Value::from(m.id.as_str()),
+                Value::from(m.member_code.as_str()),
+                Value::from(m.status.as_str()),
+                Value::from(p.phone.as_ref().map(Phone::as_str)),
+                Value::from(p.email.as_ref().map(Email::as_str)),
+                Value::from(&p.name),
+                Value::from(p.search_text()),
+                Value::from(p.gender.map(Gender::as_str)),
+                Value::from(p.birthday.map(|b| b.to_string())),
+                Value::from(p.birthday.map(|b| i64::from(b.month))),
+                Value::from(p.birthday.map(|b| i64::from(b.day))),
+                Value::from(&p.province),
+                Value::from(p.province_code()),
+                Value::from(&p.district),
+                Value::from(&p.address),
+                Value::from(to_json(&p.tags)),
+                Value::from(to_json(&p.attributes)),
+                Value::from(to_json(&p.external_ids)),
+                Value::from(p.consent.email),
+                Value::from(p.consent.sms),
+                Value::from(p.consent.zalo),
+                Value::from(&m.source),
+                Value::from(m.member_since.map(ms)),
+                Value::from(ms(m.created_at)),
+                Value::from(ms(m.updated_at)),
+            ]);
+        }
+        sql.execute(&query, &values)?;
+    }
+    Ok(())
+}

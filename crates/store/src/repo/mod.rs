@@ -9,11 +9,13 @@ pub mod leases;
 pub mod ledger;
 pub mod members;
 pub mod orders;
+pub mod rewards;
 pub mod rules;
 pub mod staff;
 pub mod stores;
 pub mod tenants;
 pub mod tiers;
+pub mod vouchers;
 
 use jiff::Timestamp;
 use loyalty_core::clock::{from_millis, to_millis};

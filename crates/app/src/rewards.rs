@@ -1,0 +1,390 @@
+//! The rewards catalogue: members spend points on a voucher or a gift. Spending the points,
+//! taking one from stock and issuing the voucher happen in one transaction; two members racing
+//! for the last item take turns on the reward's row, and one of them is told it is gone.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use loyalty_core::code::random_code;
+use loyalty_core::id::new_id;
+use loyalty_core::member::MemberStatus;
+use loyalty_core::tenancy::Access;
+use loyalty_core::voucher::CodeKind;
+use loyalty_store::repo::rewards::{self as catalogue, Reward, RewardRedemption};
+use loyalty_store::repo::vouchers as codes;
+use serde::Serialize;
+
+use crate::activity::{Change, record, snapshot};
+use crate::points::{Book, kind};
+use crate::{App, AppError, AppResult, Ctx};
+
+/// A reward as posted; on update, absent fields keep their values.
+#[derive(Debug, Clone, Default)]
+pub struct RewardInput {
+    pub name: Option<String>,
+    pub points_cost: Option<i64>,
+    pub kind: Option<String>,
+    pub voucher_program_id: Option<Option<String>>,
+    pub stock: Option<Option<i64>>,
+    pub per_member_limit: Option<Option<i64>>,
+    pub tiers: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub starts_at: Option<Option<Timestamp>>,
+    pub ends_at: Option<Option<Timestamp>>,
+}
+
+/// A redemption and, for a voucher reward, the code issued.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Redeemed {
+    pub redemption: RewardRedemption,
+    pub voucher_valid_until: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RewardReport {
+    pub reward_id: String,
+    pub redemptions: i64,
+    pub points_spent: i64,
+    pub stock_left: Option<i64>,
+    pub by_day: Vec<RewardDay>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RewardDay {
+    pub day: String,
+    pub redemptions: i64,
+    pub points_spent: i64,
+}
+
+fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::Conflict {
+        code,
+        field: Some("reward_id".to_string()),
+        message: message.into(),
+    }
+}
+
+impl App {
+    pub async fn create_reward(&self, ctx: &Ctx, input: RewardInput) -> AppResult<Reward> {
+        ctx.require(Access::Admin)?;
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        self.db
+            .write(move |sql| {
+                let reward = build(sql, &ctx2.tenant_id, None, &input, now)?;
+                catalogue::insert(sql, &ctx2.tenant_id, &reward)?;
+                let change = Change {
+                    entity: "reward",
+                    id: &reward.id,
+                    action: "create",
+                };
+                record(sql, &ctx2, now, change, None, snapshot(&reward))?;
+                Ok(reward)
+            })
+            .await
+    }
+
+    pub async fn update_reward(
+        &self,
+        ctx: &Ctx,
+        id: String,
+        input: RewardInput,
+    ) -> AppResult<Reward> {
+        ctx.require(Access::Admin)?;
+        let now = self.now();
+        let ctx2 = ctx.clone();
+        self.db
+            .write(move |sql| {
+                let before = catalogue::get_for_update(sql, &ctx2.tenant_id, &id)?
+                    .ok_or(AppError::NotFound { entity: "reward" })?;
+                let after = build(sql, &ctx2.tenant_id, Some(&before), &input, now)?;
+                catalogue::update(sql, &ctx2.tenant_id, &after)?;
+                let change = Change {
+                    entity: "reward",
+                    id: &id,
+                    action: "update",
+                };
+                record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;
+                Ok(after)
+            })
+            .await
+    }
+
+    pub async fn rewards(&self, ctx: &Ctx) -> AppResult<Vec<Reward>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        Ok(self
+            .db
+            .read(move |sql| catalogue::list(sql, &tenant_id))
+            .await?)
+    }
+
+    pub async fn reward(&self, ctx: &Ctx, id: String) -> AppResult<Reward> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        self.db
+            .read(move |sql| catalogue::get(sql, &tenant_id, &id))
+            .await?
+            .ok_or(AppError::NotFound { entity: "reward" })
+    }
+
+    /// Spends a member's points on a reward (đổi thưởng).
+    pub async fn redeem_reward(
+        &self,
+        ctx: &Ctx,
+        member_id: String,
+        reward_id: String,
+    ) -> AppResult<Redeemed> {
+        ctx.require(Access::Pos)?;
+        let now = self.now();
+        let (ctx2, key) = (ctx.clone(), member_id.clone());
+        self.db
+            .write_keyed(&key, move |sql| {
+                let tenant_id = ctx2.tenant_id.as_str();
+                let mut book =
+                    Book::open(sql, tenant_id, &member_id, now, Some(ctx2.actor.clone()))?
+                        .ok_or(AppError::NotFound { entity: "member" })?;
+                if book.member.status == MemberStatus::Blocked {
+                    return Err(AppError::conflict(
+                        "member_blocked",
+                        "member_id",
+                        "a blocked member cannot redeem",
+                    ));
+                }
+                let mut reward = catalogue::get_for_update(sql, tenant_id, &reward_id)?
+                    .ok_or_else(|| AppError::invalid("reward_id", "no reward with this id"))?;
+                if !reward.active
+                    || reward.starts_at.is_some_and(|s| now < s)
+                    || reward.ends_at.is_some_and(|e| now >= e)
+                {
+                    return Err(conflict("not_available", "the reward is not available now"));
+                }
+                if !reward.tiers.is_empty()
+                    && !book
+                        .member
+                        .tier_id
+                        .as_ref()
+                        .is_some_and(|t| reward.tiers.contains(t))
+                {
+                    return Err(conflict(
+                        "tier_not_eligible",
+                        "the member's tier cannot redeem this reward",
+                    ));
+                }
+                if reward.stock.is_some_and(|s| s <= 0) {
+                    return Err(conflict("out_of_stock", "the reward is out of stock"));
+                }
+                if let Some(limit) = reward.per_member_limit
+                    && catalogue::member_redemptions(sql, tenant_id, &reward.id, &member_id)?
+                        >= limit
+                {
+                    return Err(conflict(
+                        "limit_reached",
+                        format!("the member has redeemed this reward {limit} times already"),
+                    ));
+                }
+                let entry = book.spend(
+                    sql,
+                    kind::REDEEM,
+                    reward.points_cost,
+                    None,
+                    Some(&format!("reward: {}", reward.name)),
+                )?;
+                book.save(sql)?;
+                let (voucher_code, valid_until) = match &reward.voucher_program_id {
+                    Some(program_id) => {
+                        let program =
+                            codes::get_program(sql, tenant_id, program_id)?.ok_or_else(|| {
+                                AppError::Internal(anyhow::anyhow!(
+                                    "reward {} has no program",
+                                    reward.id
+                                ))
+                            })?;
+                        let mut issued = Vec::new();
+                        while issued.is_empty() {
+                            let draw = format!(
+                                "{}{}",
+                                program.code_prefix,
+                                random_code(program.code_length as usize)
+                            );
+                            issued = codes::insert_codes(
+                                sql,
+                                tenant_id,
+                                &program.id,
+                                Some(&member_id),
+                                &[draw],
+                                "reward",
+                                now,
+                            )?;
+                        }
+                        (issued.pop(), program.valid_until)
+                    }
+                    None => (None, None),
+                };
+                reward.redeemed += 1;
+                reward.stock = reward.stock.map(|s| s - 1);
+                reward.updated_at = now;
+                catalogue::update(sql, tenant_id, &reward)?;
+                let redemption = RewardRedemption {
+                    id: new_id("rrd"),
+                    reward_id: reward.id.clone(),
+                    member_id: member_id.clone(),
+                    points_spent: reward.points_cost,
+                    ledger_entry_id: entry.id,
+                    fulfilment: if voucher_code.is_some() {
+                        "issued"
+                    } else {
+                        "pending"
+                    }
+                    .to_string(),
+                    voucher_code,
+                    created_at: now,
+                    updated_at: now,
+                };
+                catalogue::insert_redemption(sql, tenant_id, &redemption)?;
+                let change = Change {
+                    entity: "member",
+                    id: &member_id,
+                    action: "redeem_reward",
+                };
+                record(sql, &ctx2, now, change, None, snapshot(&redemption))?;
+                Ok(Redeemed {
+                    redemption,
+                    voucher_valid_until: valid_until,
+                })
+            })
+            .await
+    }
+
+    pub async fn reward_report(&self, ctx: &Ctx, id: String) -> AppResult<RewardReport> {
+        ctx.require(Access::Read)?;
+        let info = self.tenant(ctx).await?;
+        let tenant_id = ctx.tenant_id.clone();
+        self.db
+            .snapshot(move |sql| {
+                let reward = catalogue::get(sql, &tenant_id, &id)?
+                    .ok_or(AppError::NotFound { entity: "reward" })?;
+                let mut by_day: BTreeMap<String, RewardDay> = BTreeMap::new();
+                let (mut count, mut points) = (0, 0);
+                for (at, spent) in catalogue::redemptions_of(sql, &tenant_id, &reward.id)? {
+                    let day = at.to_zoned_datetime(info.zone.clone()).date().to_string();
+                    let line = by_day.entry(day.clone()).or_insert(RewardDay {
+                        day,
+                        redemptions: 0,
+                        points_spent: 0,
+                    });
+                    line.redemptions += 1;
+                    line.points_spent += spent;
+                    count += 1;
+                    points += spent;
+                }
+                Ok(RewardReport {
+                    reward_id: reward.id,
+                    redemptions: count,
+                    points_spent: points,
+                    stock_left: reward.stock,
+                    by_day: by_day.into_values().collect(),
+                })
+            })
+            .await
+    }
+}
+
+fn build(
+    sql: &mut dyn loyalty_store::Sql,
+    tenant_id: &str,
+    current: Option<&Reward>,
+    input: &RewardInput,
+    now: Timestamp,
+) -> AppResult<Reward> {
+    let mut e = loyalty_core::Invalid::default();
+    let name = input
+        .name
+        .clone()
+        .or_else(|| current.map(|c| c.name.clone()))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        e.push("name", "must have 1 to 200 characters");
+    }
+    let points_cost = input
+        .points_cost
+        .or(current.map(|c| c.points_cost))
+        .unwrap_or(0);
+    if points_cost <= 0 {
+        e.push("points_cost", "must be above 0");
+    }
+    let kind = input
+        .kind
+        .clone()
+        .or_else(|| current.map(|c| c.kind.clone()))
+        .unwrap_or_else(|| "gift".into());
+    if kind != "voucher" && kind != "gift" {
+        e.push("kind", "must be voucher or gift");
+    }
+    let program_id = input
+        .voucher_program_id
+        .clone()
+        .unwrap_or_else(|| current.and_then(|c| c.voucher_program_id.clone()));
+    match (&*kind, &program_id) {
+        ("voucher", None) => e.push(
+            "voucher_program_id",
+            "a voucher reward names its voucher program",
+        ),
+        ("voucher", Some(id)) => match codes::get_program(sql, tenant_id, id)? {
+            Some(p) if p.code_kind == CodeKind::Unique => {}
+            Some(_) => e.push("voucher_program_id", "the program must have unique codes"),
+            None => e.push("voucher_program_id", "no voucher program with this id"),
+        },
+        ("gift", Some(_)) => e.push("voucher_program_id", "a gift has no voucher program"),
+        _ => {}
+    }
+    let stock = input.stock.unwrap_or_else(|| current.and_then(|c| c.stock));
+    if stock.is_some_and(|s| s < 0) {
+        e.push("stock", "must not be negative");
+    }
+    let per_member_limit = input
+        .per_member_limit
+        .unwrap_or_else(|| current.and_then(|c| c.per_member_limit));
+    if per_member_limit.is_some_and(|l| l <= 0) {
+        e.push("per_member_limit", "must be above 0");
+    }
+    let tiers = input
+        .tiers
+        .clone()
+        .or_else(|| current.map(|c| c.tiers.clone()))
+        .unwrap_or_default();
+    let starts_at = input
+        .starts_at
+        .unwrap_or_else(|| current.and_then(|c| c.starts_at));
+    let ends_at = input
+        .ends_at
+        .unwrap_or_else(|| current.and_then(|c| c.ends_at));
+    if let (Some(s), Some(end)) = (starts_at, ends_at)
+        && s >= end
+    {
+        e.push("ends_at", "must be after starts_at");
+    }
+    if !e.is_empty() {
+        return Err(e.into());
+    }
+    Ok(Reward {
+        id: current.map_or_else(|| new_id("rew"), |c| c.id.clone()),
+        name,
+        points_cost,
+        kind,
+        voucher_program_id: program_id,
+        stock,
+        per_member_limit,
+        tiers,
+        active: input.active.or(current.map(|c| c.active)).unwrap_or(true),
+        starts_at,
+        ends_at,
+        redeemed: current.map_or(0, |c| c.redeemed),
+        created_at: current.map_or(now, |c| c.created_at),
+        updated_at: now,
+    })
+}
