@@ -5,16 +5,19 @@ pub mod baseline;
 pub mod expiry;
 pub mod pos;
 pub mod setup;
+pub mod vouchers;
 
 use crate::{BenchOptions, Report};
 
-pub const NAMES: &[&str] = &["pos", "baseline", "expiry"];
+pub const NAMES: &[&str] = &["pos", "baseline", "expiry", "codes", "redeem"];
 
 pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     match scenario {
         "pos" => pos::run(options).await,
         "baseline" => baseline::run(options).await.map(|r| vec![r]),
         "expiry" => expiry::run(options).await.map(|r| vec![r]),
+        "codes" => vouchers::codes(options).await.map(|r| vec![r]),
+        "redeem" => vouchers::redeem(options).await.map(|r| vec![r]),
         other => anyhow::bail!(
             "unknown scenario {other}; choose one of {}",
             NAMES.join(", ")
