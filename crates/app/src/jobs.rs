@@ -231,3 +231,63 @@ fn verify_tenant(sql: &mut dyn loyalty_store::Sql, tenant_id: &str) -> AppResult
     }
     Ok(report)
 }
+
+impl App {
+    /// Scores every member who has bought on recency, frequency and money, and names their
+    /// class (see `core::rfm`). Runs once a day on one instance (its lease lasts a day).
+    pub async fn run_rfm_job(&self) -> AppResult<Option<u64>> {
+        let now = self.now();
+        let until = now + jiff::SignedDuration::from_hours(24);
+        let held = self
+            .db
+            .write(move |sql| {
+                Ok::<_, AppError>(leases::acquire_if_free(
+                    sql, GLOBAL, "rfm", "rfm", now, until,
+                )?)
+            })
+            .await?;
+        if !held {
+            return Ok(None);
+        }
+        self.score_rfm().await.map(Some)
+    }
+
+    /// Scores every tenant's members now.
+    pub async fn score_rfm(&self) -> AppResult<u64> {
+        let mut scored = 0;
+        for tenant in self.db.read(tenants::list).await? {
+            scored += self.score_rfm_for(&tenant.id).await?;
+        }
+        Ok(scored)
+    }
+
+    /// Scores one tenant's members now; returns how many were scored.
+    pub async fn score_rfm_for(&self, tenant_id: &str) -> AppResult<u64> {
+        let tenant = tenant_id.to_string();
+        let inputs = self
+            .db
+            .read(move |sql| members::rfm_inputs(sql, &tenant))
+            .await?;
+        // Recency scores the most recent highest: score the last order time directly.
+        let r = loyalty_core::rfm::quintiles(&inputs.iter().map(|x| x.1).collect::<Vec<_>>());
+        let f = loyalty_core::rfm::quintiles(&inputs.iter().map(|x| x.2).collect::<Vec<_>>());
+        let m = loyalty_core::rfm::quintiles(&inputs.iter().map(|x| x.3).collect::<Vec<_>>());
+        let rows: Vec<(String, &'static str, String)> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                (
+                    x.0.clone(),
+                    loyalty_core::rfm::class(r[i], f[i], m[i]),
+                    format!("{}{}{}", r[i], f[i], m[i]),
+                )
+            })
+            .collect();
+        let scored = rows.len() as u64;
+        let tenant = tenant_id.to_string();
+        self.db
+            .write(move |sql| Ok::<_, AppError>(members::set_rfm(sql, &tenant, &rows)?))
+            .await?;
+        Ok(scored)
+    }
+}

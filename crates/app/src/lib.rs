@@ -15,6 +15,7 @@ pub mod points;
 pub mod program;
 pub mod rewards;
 pub mod rules;
+pub mod segments;
 pub mod staff;
 pub mod tenants;
 pub mod tiers;

@@ -223,6 +223,11 @@ async fn run_jobs(app: App, every: Duration) {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "points job failed; retrying at the next run"),
         }
+        match app.run_rfm_job().await {
+            Ok(Some(members)) => tracing::info!(members, "RFM scores updated"),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "RFM job failed; retrying tomorrow"),
+        }
     }
 }
 

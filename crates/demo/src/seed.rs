@@ -74,6 +74,8 @@ pub async fn create_demo(
     let zone = TimeZone::get(&created.tenant.timezone)?;
     catalog(app, &ctx).await?;
     rules(app, &ctx).await?;
+    tiers(app, &ctx).await?;
+    vouchers_and_rewards(app, &ctx).await?;
 
     let mut generator = Generator::new(options.seed);
     let people: Vec<Person> = (0..options.members).map(|i| generator.person(i)).collect();
@@ -147,6 +149,10 @@ pub async fn create_demo(
             }
         }
     }
+    // Score RFM now so segments by class work straight away, not after the first nightly job.
+    app.score_rfm_for(&created.tenant.id)
+        .await
+        .map_err(anyhow_app)?;
 
     Ok(Demo {
         tenant_id: created.tenant.id,
@@ -250,6 +256,124 @@ async fn catalog(app: &App, ctx: &Ctx) -> anyhow::Result<()> {
             app.create_store(ctx, store).await.map_err(anyhow_app)?;
         }
     }
+    Ok(())
+}
+
+/// Đồng, Bạc, Vàng, Bạch Kim on a year's spend.
+async fn tiers(app: &App, ctx: &Ctx) -> anyhow::Result<()> {
+    use loyalty_app::tiers::TierInput;
+    use loyalty_core::tier::BrandDiscount;
+    let ladder = [
+        ("Đồng", 1, 0, 1.0, 0, None),
+        ("Bạc", 2, 2_000_000, 1.2, 3, None),
+        ("Vàng", 3, 5_000_000, 1.5, 5, Some(10)),
+        ("Bạch Kim", 4, 15_000_000, 2.0, 10, Some(15)),
+    ];
+    for (name, rank, threshold, multiplier, discount, cafe) in ladder {
+        let input = TierInput {
+            name: Some(name.to_string()),
+            rank: Some(rank),
+            threshold: Some(threshold),
+            earn_multiplier: Some(multiplier),
+            discount_percent: Some(discount),
+            brand_discounts: Some(
+                cafe.map(|d| {
+                    vec![BrandDiscount {
+                        brand: "cafe".into(),
+                        discount_percent: d,
+                    }]
+                })
+                .unwrap_or_default(),
+            ),
+        };
+        app.create_tier(ctx, input).await.map_err(anyhow_app)?;
+    }
+    Ok(())
+}
+
+/// A welcome code, a Tết campaign with unique codes, and a small rewards catalogue.
+async fn vouchers_and_rewards(app: &App, ctx: &Ctx) -> anyhow::Result<()> {
+    use loyalty_app::rewards::RewardInput;
+    use loyalty_app::vouchers::ProgramInput;
+    use loyalty_core::voucher::{CodeKind, Limits, VoucherType};
+    let now = app.now();
+    let welcome = ProgramInput {
+        name: Some("Chào bạn mới".into()),
+        kind: Some(VoucherType::Fixed),
+        value: Some(20_000),
+        min_order: Some(50_000),
+        limits: Some(Limits {
+            total_uses: Some(1_000),
+            uses_per_member: Some(1),
+        }),
+        code_kind: Some(CodeKind::Shared),
+        code: Some("CHAOBANMOI".into()),
+        ..ProgramInput::default()
+    };
+    app.create_voucher_program(ctx, welcome)
+        .await
+        .map_err(anyhow_app)?;
+    let tet = ProgramInput {
+        name: Some("Tết 2027".into()),
+        kind: Some(VoucherType::Percent),
+        value: Some(10),
+        max_discount: Some(Some(50_000)),
+        min_order: Some(100_000),
+        valid_until: Some(Some(now + jiff::SignedDuration::from_hours(24 * 90))),
+        limits: Some(Limits {
+            total_uses: None,
+            uses_per_member: Some(1),
+        }),
+        code_kind: Some(CodeKind::Unique),
+        prefix: Some("TET-".into()),
+        length: Some(8),
+        ..ProgramInput::default()
+    };
+    let tet = app
+        .create_voucher_program(ctx, tet)
+        .await
+        .map_err(anyhow_app)?;
+    app.generate_codes(ctx, tet.id.clone(), 200, None)
+        .await
+        .map_err(anyhow_app)?;
+    let points_voucher = ProgramInput {
+        name: Some("Đổi điểm 50.000 ₫".into()),
+        kind: Some(VoucherType::Fixed),
+        value: Some(50_000),
+        code_kind: Some(CodeKind::Unique),
+        prefix: Some("DD-".into()),
+        length: Some(8),
+        ..ProgramInput::default()
+    };
+    let points_voucher = app
+        .create_voucher_program(ctx, points_voucher)
+        .await
+        .map_err(anyhow_app)?;
+    app.create_reward(
+        ctx,
+        RewardInput {
+            name: Some("Phiếu giảm 50.000 ₫".into()),
+            points_cost: Some(100),
+            kind: Some("voucher".into()),
+            voucher_program_id: Some(Some(points_voucher.id)),
+            ..RewardInput::default()
+        },
+    )
+    .await
+    .map_err(anyhow_app)?;
+    app.create_reward(
+        ctx,
+        RewardInput {
+            name: Some("Ly sứ Cà Phê Sáng".into()),
+            points_cost: Some(300),
+            kind: Some("gift".into()),
+            stock: Some(Some(50)),
+            per_member_limit: Some(Some(1)),
+            ..RewardInput::default()
+        },
+    )
+    .await
+    .map_err(anyhow_app)?;
     Ok(())
 }
 

@@ -24,6 +24,15 @@ impl Backend {
         }
     }
 
+    /// A test that `haystack` contains the text bound at `needle` (a placeholder), case
+    /// sensitive on both backends.
+    pub fn contains(self, haystack: &str, needle: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("instr({haystack}, {needle}) > 0"),
+            Backend::Postgres => format!("strpos({haystack}, {needle}) > 0"),
+        }
+    }
+
     /// Row locks for read-modify-write inside a transaction. SQLite has one writer at a time,
     /// so the transaction already holds the whole database and the clause does not exist there.
     pub fn for_update(self) -> &'static str {

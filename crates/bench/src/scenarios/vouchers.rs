@@ -18,8 +18,10 @@ async fn program(client: &reqwest::Client, base: &str, key: &str) -> anyhow::Res
     let created: Value = client
         .post(format!("{base}/api/v1/voucher-programs"))
         .bearer_auth(key)
-        .json(&json!({"name": "Bench 10%", "type": "percent", "value": 10, "max_discount": 50000,
-                      "codes": {"kind": "unique", "prefix": "B-", "length": 10}}))
+        .json(
+            &json!({"name": "Bench 10%", "type": "percent", "value": 10, "max_discount": 50000,
+                      "codes": {"kind": "unique", "prefix": "B-", "length": 10}}),
+        )
         .send()
         .await?
         .error_for_status()?
@@ -28,7 +30,13 @@ async fn program(client: &reqwest::Client, base: &str, key: &str) -> anyhow::Res
     Ok(created["id"].as_str().unwrap_or_default().to_string())
 }
 
-async fn generate(client: &reqwest::Client, base: &str, key: &str, program: &str, count: usize) -> anyhow::Result<Vec<String>> {
+async fn generate(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    program: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
     let made: Value = client
         .post(format!("{base}/api/v1/voucher-programs/{program}/codes"))
         .bearer_auth(key)
@@ -38,7 +46,14 @@ async fn generate(client: &reqwest::Client, base: &str, key: &str, program: &str
         .error_for_status()?
         .json()
         .await?;
-    Ok(made["codes"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default())
+    Ok(made["codes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 pub async fn codes(options: &BenchOptions) -> anyhow::Result<Report> {
@@ -78,7 +93,9 @@ pub async fn redeem(options: &BenchOptions) -> anyhow::Result<Report> {
     let settings = target.settings(&db);
     let (server, app) = Server::start(db.clone())?;
     let shop = setup::shop(&app, 0).await?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(options.connections).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.connections)
+        .build()?;
     let id = program(&client, &server.base, &shop.api_key).await?;
     let pool = Arc::new(generate(&client, &server.base, &shop.api_key, &id, CODES).await?);
     let next = Arc::new(AtomicUsize::new(0));
@@ -87,7 +104,14 @@ pub async fn redeem(options: &BenchOptions) -> anyhow::Result<Report> {
     let deadline = Instant::now() + Duration::from_secs_f64(options.duration_s);
     let mut workers = Vec::new();
     for worker in 0..options.connections {
-        let (client, base, key, pool, next, errors) = (client.clone(), server.base.clone(), shop.api_key.clone(), pool.clone(), next.clone(), errors.clone());
+        let (client, base, key, pool, next, errors) = (
+            client.clone(),
+            server.base.clone(),
+            shop.api_key.clone(),
+            pool.clone(),
+            next.clone(),
+            errors.clone(),
+        );
         workers.push(load.spawn(async move {
             let mut latencies = Latencies::default();
             while Instant::now() < deadline {
@@ -131,7 +155,14 @@ pub async fn redeem(options: &BenchOptions) -> anyhow::Result<Report> {
     })
 }
 
-async fn use_code(client: &reqwest::Client, base: &str, key: &str, code: &str, worker: usize, n: usize) -> anyhow::Result<()> {
+async fn use_code(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    code: &str,
+    worker: usize,
+    n: usize,
+) -> anyhow::Result<()> {
     let order = json!({"total": 250000, "store": "HN01", "channel": "pos"});
     let valid: Value = client
         .post(format!("{base}/api/v1/vouchers/validate"))

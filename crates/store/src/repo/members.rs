@@ -605,3 +605,59 @@ pub fn insert_many(sql: &mut dyn Sql, tenant_id: &str, list: &[Member]) -> Resul
     }
     Ok(())
 }
+
+/// What RFM scoring needs of every member who has bought: (id, last order, orders, spend).
+pub fn rfm_inputs(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+) -> Result<Vec<(String, i64, i64, i64)>, DbError> {
+    sql.query(
+        "select id, last_order_at, order_count, lifetime_spend from members
+         where tenant_id = $1 and order_count > 0 and last_order_at is not null",
+        params![tenant_id],
+    )?
+    .iter()
+    .map(|row| {
+        Ok((
+            row.get("id")?,
+            row.get("last_order_at")?,
+            row.get("order_count")?,
+            row.get("lifetime_spend")?,
+        ))
+    })
+    .collect()
+}
+
+/// Writes RFM classes and scores in a few statements; members who no longer buy lose theirs.
+pub fn set_rfm(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    rows: &[(String, &'static str, String)],
+) -> Result<(), DbError> {
+    sql.execute(
+        "update members set rfm_class = null, rfm_score = null
+         where tenant_id = $1 and order_count = 0 and rfm_class is not null",
+        params![tenant_id],
+    )?;
+    for chunk in rows.chunks(200) {
+        let mut tuples = Vec::with_capacity(chunk.len());
+        let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
+        for (i, (id, class, score)) in chunk.iter().enumerate() {
+            let b = 2 + i * 3;
+            tuples.push(format!("(${}, ${}, ${})", b, b + 1, b + 2));
+            values.extend([
+                Value::from(id.as_str()),
+                Value::from(*class),
+                Value::from(score.as_str()),
+            ]);
+        }
+        let query = format!(
+            "with v (id, class, score) as (values {})
+             update members set rfm_class = v.class, rfm_score = v.score
+             from v where members.tenant_id = $1 and members.id = v.id",
+            tuples.join(", ")
+        );
+        sql.execute(&query, &values)?;
+    }
+    Ok(())
+}

@@ -11,6 +11,7 @@ pub mod members;
 pub mod orders;
 pub mod rewards;
 pub mod rules;
+pub mod segments;
 pub mod staff;
 pub mod stores;
 pub mod tenants;

@@ -1,0 +1,548 @@
+//! Customer segments (nhóm khách hàng): a condition tree over members' profile, membership and
+//! behaviour, checked here and compiled by the store into one parameterised query.
+//!
+//! ```json
+//! {"all": [
+//!   {"field": "member.province", "op": "=", "value": "Hà Nội"},
+//!   {"field": "member.tier", "op": "in", "value": ["Vàng", "Bạch Kim"]},
+//!   {"purchased": {"from": "2026-10-01", "to": "2026-11-01", "category": "bánh"}},
+//!   {"not_purchased": {"from": "2026-11-01"}},
+//!   {"field": "member.birthday_month", "op": "=", "value": 12}
+//! ]}
+//! ```
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde_json::Value;
+
+use crate::error::Invalid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
+    All(Vec<Segment>),
+    Any(Vec<Segment>),
+    Not(Box<Segment>),
+    Leaf(Leaf),
+    /// Bought something (matching the block) in the period.
+    Purchased(Purchase),
+    /// Bought nothing matching the block in the period.
+    NotPurchased(Purchase),
+    /// Used a voucher in the period.
+    UsedVoucher(Period),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Gender,
+    Age,
+    BirthdayMonth,
+    Birthday,
+    Province,
+    District,
+    Tags,
+    Tier,
+    Status,
+    MemberSince,
+    Points,
+    LifetimeSpend,
+    OrderCount,
+    AvgOrderValue,
+    LastOrderAt,
+    Rfm,
+}
+
+const FIELDS: [(&str, Field); 17] = [
+    ("member.name", Field::Name),
+    ("member.gender", Field::Gender),
+    ("member.age", Field::Age),
+    ("member.birthday_month", Field::BirthdayMonth),
+    ("member.birthday", Field::Birthday),
+    ("member.province", Field::Province),
+    ("member.district", Field::District),
+    ("member.tags", Field::Tags),
+    ("member.tier", Field::Tier),
+    ("member.status", Field::Status),
+    ("member.member_since", Field::MemberSince),
+    ("member.points", Field::Points),
+    ("member.lifetime_spend", Field::LifetimeSpend),
+    ("member.order_count", Field::OrderCount),
+    ("member.avg_order_value", Field::AvgOrderValue),
+    ("member.last_order_at", Field::LastOrderAt),
+    ("member.rfm", Field::Rfm),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    NotIn,
+    Contains,
+    Between,
+    Has,
+    HasNot,
+    Before,
+    After,
+    WithinDays,
+    NotWithinDays,
+}
+
+const OPS: [(&str, Op); 16] = [
+    ("=", Op::Eq),
+    ("!=", Op::Ne),
+    ("<", Op::Lt),
+    ("<=", Op::Le),
+    (">", Op::Gt),
+    (">=", Op::Ge),
+    ("in", Op::In),
+    ("not_in", Op::NotIn),
+    ("contains", Op::Contains),
+    ("between", Op::Between),
+    ("has", Op::Has),
+    ("has_not", Op::HasNot),
+    ("before", Op::Before),
+    ("after", Op::After),
+    ("within_days", Op::WithinDays),
+    ("not_within_days", Op::NotWithinDays),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Number,
+    MonthDay,
+    Instant,
+    Tags,
+}
+
+impl Field {
+    fn kind(self) -> Kind {
+        match self {
+            Field::Name
+            | Field::Gender
+            | Field::Province
+            | Field::District
+            | Field::Tier
+            | Field::Status
+            | Field::Rfm => Kind::Text,
+            Field::Age
+            | Field::BirthdayMonth
+            | Field::Points
+            | Field::LifetimeSpend
+            | Field::OrderCount
+            | Field::AvgOrderValue => Kind::Number,
+            Field::Birthday => Kind::MonthDay,
+            Field::MemberSince | Field::LastOrderAt => Kind::Instant,
+            Field::Tags => Kind::Tags,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        FIELDS
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("", |(n, _)| n)
+    }
+}
+
+fn allowed(op: Op, kind: Kind, field: Field) -> bool {
+    use Op::*;
+    match kind {
+        Kind::Text => {
+            matches!(op, Eq | Ne | In | NotIn)
+                || (op == Contains && matches!(field, Field::Name | Field::District))
+        }
+        Kind::Number => matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | NotIn | Between),
+        Kind::MonthDay => op == Between,
+        Kind::Instant => matches!(op, Before | After | Between | WithinDays | NotWithinDays),
+        Kind::Tags => matches!(op, Has | HasNot),
+    }
+}
+
+/// A checked operand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Text(String),
+    Number(i64),
+    Texts(Vec<String>),
+    Numbers(Vec<i64>),
+    NumberRange(i64, i64),
+    /// MM-DD as month × 100 + day; may wrap the year end.
+    MonthDays(i64, i64),
+    Instant(Timestamp),
+    InstantRange(Timestamp, Timestamp),
+    Days(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leaf {
+    pub field: Field,
+    pub op: Op,
+    pub value: Operand,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Period {
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Purchase {
+    pub period: Period,
+    pub sku: Option<String>,
+    pub category: Option<String>,
+    pub store: Option<String>,
+}
+
+/// Parses and checks a tree; dates without a time are local midnights in `zone`. Every mistake
+/// names its path (`conditions.all[2].op`).
+pub fn parse(value: &Value, path: &str, zone: &TimeZone) -> Result<Segment, Invalid> {
+    let mut e = Invalid::default();
+    let parsed = node(value, path, zone, &mut e, 0);
+    match parsed {
+        Some(segment) if e.is_empty() => Ok(segment),
+        _ => Err(e),
+    }
+}
+
+fn node(
+    value: &Value,
+    path: &str,
+    zone: &TimeZone,
+    e: &mut Invalid,
+    depth: usize,
+) -> Option<Segment> {
+    if depth > 8 {
+        e.push(path, "conditions nest at most 8 levels deep");
+        return None;
+    }
+    let Some(object) = value.as_object() else {
+        e.push(path, "must be an object");
+        return None;
+    };
+    if object.len() == 1 {
+        let (key, inner) = object.iter().next()?;
+        let inner_path = format!("{path}.{key}");
+        match key.as_str() {
+            "all" | "any" => {
+                let Some(items) = inner.as_array() else {
+                    e.push(inner_path, "must be a list of conditions");
+                    return None;
+                };
+                let parsed: Vec<Segment> = items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| {
+                        node(item, &format!("{inner_path}[{i}]"), zone, e, depth + 1)
+                    })
+                    .collect();
+                return Some(if key == "all" {
+                    Segment::All(parsed)
+                } else {
+                    Segment::Any(parsed)
+                });
+            }
+            "not" => {
+                return node(inner, &inner_path, zone, e, depth + 1)
+                    .map(|s| Segment::Not(Box::new(s)));
+            }
+            "purchased" => return purchase(inner, &inner_path, zone, e).map(Segment::Purchased),
+            "not_purchased" => {
+                return purchase(inner, &inner_path, zone, e).map(Segment::NotPurchased);
+            }
+            "used_voucher" => {
+                return period(inner, &inner_path, zone, e, &[]).map(Segment::UsedVoucher);
+            }
+            _ => {}
+        }
+    }
+    for key in object.keys() {
+        if !matches!(key.as_str(), "field" | "op" | "value") {
+            e.push(format!("{path}.{key}"), "unknown key: use all, any, not, purchased, not_purchased, used_voucher or field/op/value");
+            return None;
+        }
+    }
+    leaf(object, path, zone, e).map(Segment::Leaf)
+}
+
+fn instant(value: &Value, zone: &TimeZone) -> Option<Timestamp> {
+    let text = value.as_str()?;
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Some(t);
+    }
+    text.parse::<Date>()
+        .ok()?
+        .to_zoned_datetime(zone.clone())
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+fn period(
+    value: &Value,
+    path: &str,
+    zone: &TimeZone,
+    e: &mut Invalid,
+    extra: &[&str],
+) -> Option<Period> {
+    let Some(object) = value.as_object() else {
+        e.push(path, "must be an object with from and to");
+        return None;
+    };
+    for key in object.keys() {
+        if !matches!(key.as_str(), "from" | "to") && !extra.contains(&key.as_str()) {
+            e.push(format!("{path}.{key}"), "unknown key");
+            return None;
+        }
+    }
+    let mut read = |key: &str| match object.get(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(v) => match instant(v, zone) {
+            Some(t) => Some(Some(t)),
+            None => {
+                e.push(
+                    format!("{path}.{key}"),
+                    "must be a date (YYYY-MM-DD) or an RFC 3339 time",
+                );
+                None
+            }
+        },
+    };
+    let (from, to) = (read("from")?, read("to")?);
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        e.push(format!("{path}.to"), "must be after from");
+        return None;
+    }
+    Some(Period { from, to })
+}
+
+fn purchase(value: &Value, path: &str, zone: &TimeZone, e: &mut Invalid) -> Option<Purchase> {
+    let period = period(value, path, zone, e, &["sku", "category", "store"])?;
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    Some(Purchase {
+        period,
+        sku: text("sku"),
+        category: text("category"),
+        store: text("store"),
+    })
+}
+
+fn leaf(
+    object: &serde_json::Map<String, Value>,
+    path: &str,
+    zone: &TimeZone,
+    e: &mut Invalid,
+) -> Option<Leaf> {
+    let name = object.get("field").and_then(Value::as_str).unwrap_or("");
+    let Some(field) = FIELDS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f) else {
+        e.push(
+            format!("{path}.field"),
+            format!("must be one of {}", FIELDS.map(|(n, _)| n).join(", ")),
+        );
+        return None;
+    };
+    let op_name = object.get("op").and_then(Value::as_str).unwrap_or("");
+    let Some(op) = OPS.iter().find(|(n, _)| *n == op_name).map(|(_, o)| *o) else {
+        e.push(format!("{path}.op"), "is missing or not an operator");
+        return None;
+    };
+    let kind = field.kind();
+    if !allowed(op, kind, field) {
+        e.push(
+            format!("{path}.op"),
+            format!("{op_name} does not apply to {name}"),
+        );
+        return None;
+    }
+    let vpath = format!("{path}.value");
+    let value = object.get("value").unwrap_or(&Value::Null);
+    let bad = |e: &mut Invalid, msg: &str| {
+        e.push(vpath.clone(), msg.to_string());
+        None
+    };
+    let text = |v: &Value| {
+        v.as_str()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let operand = match (kind, op) {
+        (Kind::Text, Op::In | Op::NotIn) | (Kind::Number, Op::In | Op::NotIn)
+            if value.as_array().is_none_or(|a| a.is_empty()) =>
+        {
+            return bad(e, "must be a non-empty list");
+        }
+        (Kind::Text, Op::In | Op::NotIn) => match value
+            .as_array()?
+            .iter()
+            .map(text)
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(list) => Operand::Texts(list),
+            None => return bad(e, "must be a list of text"),
+        },
+        (Kind::Text, _) => match text(value) {
+            Some(t) => Operand::Text(t),
+            None => return bad(e, "must be text"),
+        },
+        (Kind::Tags, _) => match text(value) {
+            Some(t) => Operand::Text(t),
+            None => return bad(e, "must be a tag"),
+        },
+        (Kind::Number, Op::In | Op::NotIn) => match value
+            .as_array()?
+            .iter()
+            .map(Value::as_i64)
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(list) => Operand::Numbers(list),
+            None => return bad(e, "must be a list of whole numbers"),
+        },
+        (Kind::Number, Op::Between) => match value
+            .as_array()
+            .map(|a| a.iter().map(Value::as_i64).collect::<Vec<_>>())
+            .as_deref()
+        {
+            Some([Some(low), Some(high)]) if low <= high => Operand::NumberRange(*low, *high),
+            _ => return bad(e, "must be [low, high], low not above high"),
+        },
+        (Kind::Number, _) => match value.as_i64() {
+            Some(n) => Operand::Number(n),
+            None => return bad(e, "must be a whole number"),
+        },
+        (Kind::MonthDay, _) => {
+            let md = |v: &Value| {
+                let (m, d) = v.as_str()?.split_once('-')?;
+                let (m, d): (i64, i64) = (m.parse().ok()?, d.parse().ok()?);
+                ((1..=12).contains(&m) && (1..=31).contains(&d)).then_some(m * 100 + d)
+            };
+            match value.as_array().map(Vec::as_slice) {
+                Some([a, b]) => match (md(a), md(b)) {
+                    (Some(a), Some(b)) => Operand::MonthDays(a, b),
+                    _ => return bad(e, "must be two MM-DD dates, e.g. [\"12-20\", \"01-10\"]"),
+                },
+                _ => return bad(e, "must be two MM-DD dates, e.g. [\"12-20\", \"01-10\"]"),
+            }
+        }
+        (Kind::Instant, Op::WithinDays | Op::NotWithinDays) => match value.as_i64() {
+            Some(n) if n >= 0 => Operand::Days(n),
+            _ => return bad(e, "must be a number of days"),
+        },
+        (Kind::Instant, Op::Between) => match value.as_array().map(Vec::as_slice) {
+            Some([a, b]) => match (instant(a, zone), instant(b, zone)) {
+                (Some(a), Some(b)) if a < b => Operand::InstantRange(a, b),
+                _ => {
+                    return bad(
+                        e,
+                        "must be [from, to], dates or RFC 3339 times, from before to",
+                    );
+                }
+            },
+            _ => return bad(e, "must be [from, to]"),
+        },
+        (Kind::Instant, _) => match instant(value, zone) {
+            Some(t) => Operand::Instant(t),
+            None => return bad(e, "must be a date (YYYY-MM-DD) or an RFC 3339 time"),
+        },
+    };
+    Some(Leaf {
+        field,
+        op,
+        value: operand,
+    })
+}
+
+/// A birthday on `today` minus `years` years, as a sortable `YYYY-MM-DD` text: a member born
+/// on or before it is at least `years` old.
+pub fn born_by(today: Date, years: i64) -> String {
+    let year = i64::from(today.year()) - years;
+    // 29 February in a non-leap year becomes 28 February.
+    let day = if today.month() == 2 && today.day() == 29 && Date::new(year as i16, 2, 29).is_err() {
+        28
+    } else {
+        today.day()
+    };
+    format!("{year:04}-{:02}-{day:02}", today.month())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn zone() -> TimeZone {
+        TimeZone::get("Asia/Ho_Chi_Minh").unwrap()
+    }
+
+    #[test]
+    fn the_marketers_question_is_one_tree() {
+        let tree = json!({"all": [
+            {"field": "member.province", "op": "=", "value": "Hà Nội"},
+            {"purchased": {"from": "2026-10-01", "to": "2026-11-01", "category": "bánh"}},
+            {"not_purchased": {"from": "2026-11-01"}},
+            {"field": "member.tier", "op": "in", "value": ["Vàng", "Bạch Kim"]},
+            {"field": "member.birthday_month", "op": "=", "value": 12}
+        ]});
+        let segment = parse(&tree, "conditions", &zone()).unwrap();
+        let Segment::All(items) = segment else {
+            panic!()
+        };
+        assert_eq!(items.len(), 5);
+        let Segment::Purchased(p) = &items[1] else {
+            panic!()
+        };
+        assert_eq!(
+            p.period.from,
+            Some("2026-09-30T17:00:00Z".parse().unwrap()),
+            "local midnight in Hà Nội"
+        );
+        assert_eq!(p.category.as_deref(), Some("bánh"));
+    }
+
+    #[test]
+    fn mistakes_name_their_path() {
+        let tree = json!({"all": [
+            {"field": "member.age", "op": ">=", "value": 18},
+            {"field": "member.age", "op": "has", "value": 1},
+            {"field": "member.shoe_size", "op": "=", "value": 42},
+            {"field": "member.birthday", "op": "between", "value": ["12-20"]},
+            {"purchased": {"from": "yesterday"}},
+            {"field": "member.tags", "op": "has"}
+        ]});
+        let fields: Vec<String> = parse(&tree, "conditions", &zone())
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "conditions.all[1].op",
+                "conditions.all[2].field",
+                "conditions.all[3].value",
+                "conditions.all[4].purchased.from",
+                "conditions.all[5].value"
+            ]
+        );
+    }
+
+    #[test]
+    fn ages_turn_on_the_birthday() {
+        assert_eq!(born_by(jiff::civil::date(2026, 11, 25), 30), "1996-11-25");
+        assert_eq!(born_by(jiff::civil::date(2028, 2, 29), 1), "2027-02-28");
+    }
+}
