@@ -8,6 +8,8 @@ pub mod auth;
 pub mod catalog;
 pub mod context;
 pub mod error;
+pub mod exports;
+pub mod imports;
 pub mod jobs;
 pub mod members;
 pub mod orders;

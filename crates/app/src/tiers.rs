@@ -617,7 +617,7 @@ fn qualifying_values(
 }
 
 /// Puts the member on `to` and describes the move.
-fn move_to(
+pub(crate) fn move_to(
     m: &mut Member,
     to: Option<&Tier>,
     reason: &str,

@@ -84,10 +84,46 @@ enum Command {
     },
     /// Bring the database schema up to date (also done by every other command).
     Migrate,
+    /// Import members from a CSV file (the API's format), with a progress bar.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Export members as CSV (the import's columns and what the platform computes).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Manage tenants (merchant companies).
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import members: bad rows are reported by row number and skipped, good rows kept.
+    Members {
+        /// UTF-8 CSV with a header row (Excel: "CSV UTF-8 (Comma delimited)").
+        file: std::path::PathBuf,
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Export every member, or one saved segment's members.
+    Members {
+        #[arg(long)]
+        tenant: String,
+        /// A saved segment's id.
+        #[arg(long)]
+        segment: Option<String>,
+        /// Where to write; standard output when absent.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -189,6 +225,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant { command } => tenant(app, command).await,
+        Command::Import {
+            command: ImportCommand::Members { file, tenant },
+        } => import_members(app, &file, &tenant).await,
+        Command::Export {
+            command:
+                ExportCommand::Members {
+                    tenant,
+                    segment,
+                    output,
+                },
+        } => export_members(app, &tenant, segment, output.as_deref()).await,
     };
     db.close();
     result
@@ -298,6 +345,83 @@ async fn demo(app: App, members: usize, seed: u64) -> anyhow::Result<ExitCode> {
         demo.owner_password,
         demo.api_key,
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_members(
+    app: App,
+    file: &std::path::Path,
+    tenant_id: &str,
+) -> anyhow::Result<ExitCode> {
+    let ctx = loyalty_app::Ctx::cli(tenant_id);
+    app.tenant(&ctx).await?;
+    let opened =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let size = opened.metadata().map(|m| m.len()).unwrap_or(0);
+    let started = std::time::Instant::now();
+    // The bar follows the bytes read, the only total known before the end.
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "[{bar:40}] {bytes}/{total_bytes} {msg} ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let reader = bar.wrap_read(opened);
+    let prepared = app.prepare_member_import(&ctx, Box::new(reader)).await?;
+    let job = app
+        .run_member_import(&ctx, prepared, |job| {
+            bar.set_message(format!("{} imported, {} refused", job.imported, job.failed));
+        })
+        .await?;
+    bar.finish_and_clear();
+    for e in job.errors.iter().take(20) {
+        eprintln!("row {}: {}: {}", e.row, e.field, e.message);
+    }
+    if job.errors.len() > 20 {
+        eprintln!(
+            "… {} more problems; all are in GET /api/v1/imports/{}",
+            job.errors.len() - 20,
+            job.id
+        );
+    }
+    println!(
+        "import {}: {} rows, {} imported, {} refused, in {:.1} s",
+        job.id,
+        job.total,
+        job.imported,
+        job.failed,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(message) = &job.message {
+        eprintln!("error: {message}");
+    }
+    Ok(if job.status == "done" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn export_members(
+    app: App,
+    tenant_id: &str,
+    segment: Option<String>,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let ctx = loyalty_app::Ctx::cli(tenant_id);
+    let mut out: Box<dyn std::io::Write + Send> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let rows = app.write_member_export(&ctx, segment, &mut out).await?;
+    if let Some(path) = output {
+        eprintln!("{rows} members written to {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod geo;
 pub mod id;
+pub mod import;
 pub mod ledger;
 pub mod lunar;
 pub mod member;

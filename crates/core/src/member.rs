@@ -313,6 +313,9 @@ pub struct Member {
     pub order_count: i64,
     pub last_order_at: Option<Timestamp>,
     pub member_since: Option<Timestamp>,
+    /// The nightly RFM class (`Champions`, `Loyal`…; see `rfm`) and its three scores, e.g. `545`.
+    pub rfm_class: Option<String>,
+    pub rfm_score: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -43,10 +43,12 @@ pub enum ApiError {
         field: String,
         message: String,
     },
-    /// 413: the body is over the limit.
-    TooLarge,
+    /// 413: the body is over the limit (in bytes).
+    TooLarge(usize),
     /// 415: not `application/json`.
     UnsupportedMediaType,
+    /// 415: not CSV, where a CSV file is expected.
+    NotCsv,
     /// 404 for a path that does not exist.
     NoRoute,
     /// 405 for a path that exists with another method.
@@ -178,11 +180,17 @@ impl ApiError {
                 });
                 p
             }
-            ApiError::TooLarge => problem(
+            ApiError::TooLarge(limit) => problem(
                 S::PAYLOAD_TOO_LARGE,
                 "too_large",
                 "The request body is too large",
-                Some(format!("the limit is {} bytes", crate::MAX_BODY_BYTES)),
+                Some(format!("the limit is {limit} bytes")),
+            ),
+            ApiError::NotCsv => problem(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the file with Content-Type: text/csv",
+                None,
             ),
             ApiError::UnsupportedMediaType => problem(
                 S::UNSUPPORTED_MEDIA_TYPE,

@@ -49,6 +49,8 @@ pub async fn shop(app: &App, members: usize) -> anyhow::Result<Shop> {
                     tier_override_until: None,
                     tier_cycle_start: None,
                     tier_carry: 0,
+                    rfm_class: None,
+                    rfm_score: None,
                     points_available: 0,
                     points_pending: 0,
                     points_debt: 0,

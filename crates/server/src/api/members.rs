@@ -155,10 +155,22 @@ pub struct MemberOut {
     pub last_order_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub member_since: Option<Timestamp>,
+    /// The nightly RFM class; `null` until the member has bought and the job has run.
+    pub rfm: Option<RfmOut>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RfmOut {
+    /// `Champions`, `Loyal`, `Potential`, `New`, `At risk`, `Hibernating` or `Lost`.
+    #[schema(example = "Champions")]
+    pub class: String,
+    /// Recency, frequency and monetary quintiles (5 best), e.g. `545`.
+    #[schema(example = "545")]
+    pub score: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -255,6 +267,10 @@ impl From<Member> for MemberOut {
             order_count: m.order_count,
             last_order_at: m.last_order_at,
             member_since: m.member_since,
+            rfm: m.rfm_class.map(|class| RfmOut {
+                class,
+                score: m.rfm_score.unwrap_or_default(),
+            }),
             created_at: m.created_at,
             updated_at: m.updated_at,
         }

@@ -4,10 +4,12 @@
 pub mod access;
 pub mod activity;
 pub mod catalog;
+pub mod imports;
 pub mod members;
 pub mod orders;
 pub mod points;
 pub mod rules;
+pub mod segments;
 pub mod tiers;
 pub mod vouchers;
 
@@ -39,6 +41,8 @@ use utoipa_axum::routes;
         (name = "tiers", description = "Membership tiers (hạng thành viên), history, overrides"),
         (name = "vouchers", description = "Voucher programs, codes, validate, redeem, release"),
         (name = "rewards", description = "The rewards catalogue and spending points on it"),
+        (name = "segments", description = "Customer segments (nhóm khách hàng): condition trees, counts, export, report"),
+        (name = "imports", description = "Member imports from CSV files"),
         (name = "tenancy", description = "Brands and stores"),
         (name = "access", description = "API keys, staff accounts, the tenant"),
         (name = "activity", description = "The activity log (nhật ký hoạt động)"),
@@ -64,6 +68,7 @@ pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
         .routes(routes!(members::create_member, members::list_members))
+        .routes(routes!(segments::export_members))
         .routes(routes!(members::get_member, members::update_member))
         .routes(routes!(members::activate_member))
         .routes(routes!(points::get_points))
@@ -106,6 +111,18 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(access::create_staff, access::list_staff))
         .routes(routes!(access::get_tenant))
         .routes(routes!(activity::list_activity))
+        .routes(routes!(segments::preview_segment))
+        .routes(routes!(segments::list_segments, segments::create_segment))
+        .routes(routes!(
+            segments::get_segment,
+            segments::update_segment,
+            segments::delete_segment
+        ))
+        .routes(routes!(segments::segment_members))
+        .routes(routes!(segments::segment_report))
+        .routes(routes!(segments::export_segment))
+        .routes(routes!(imports::import_members))
+        .routes(routes!(imports::get_import))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -16,7 +16,7 @@ macro_rules! member_columns {
          tier_carry,
          points_available, points_pending, points_debt, next_change_at, lifetime_points,
          lifetime_spend, order_count,
-         last_order_at, member_since, created_at, updated_at"
+         last_order_at, member_since, rfm_class, rfm_score, created_at, updated_at"
     };
 }
 
@@ -378,6 +378,8 @@ fn from_row(row: &Row) -> Result<Member, DbError> {
         order_count: row.get("order_count")?,
         last_order_at: ts_opt(row, "last_order_at")?,
         member_since: ts_opt(row, "member_since")?,
+        rfm_class: row.get("rfm_class")?,
+        rfm_score: row.get("rfm_score")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
@@ -385,21 +387,44 @@ fn from_row(row: &Row) -> Result<Member, DbError> {
 
 /// Several members in one query (never one query per member).
 pub fn get_many(sql: &mut dyn Sql, tenant_id: &str, ids: &[&str]) -> Result<Vec<Member>, DbError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    get_many_with(sql, tenant_id, ids, "")
+}
+
+/// Reads members to change them: on PostgreSQL the rows stay locked until the transaction ends.
+pub fn get_many_for_update(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    ids: &[&str],
+) -> Result<Vec<Member>, DbError> {
+    let lock = sql.backend().for_update();
+    get_many_with(sql, tenant_id, ids, lock)
+}
+
+fn get_many_with(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    ids: &[&str],
+    suffix: &str,
+) -> Result<Vec<Member>, DbError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let query = format!(
+            concat!(
+                "select ",
+                member_columns!(),
+                " from members where tenant_id = $1 and id in ({}){}"
+            ),
+            placeholders.join(", "),
+            suffix
+        );
+        let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
+        values.extend(chunk.iter().map(|id| Value::from(*id)));
+        for row in sql.query(&query, &values)? {
+            found.push(from_row(&row)?);
+        }
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-    let query = format!(
-        concat!(
-            "select ",
-            member_columns!(),
-            " from members where tenant_id = $1 and id in ({})"
-        ),
-        placeholders.join(", ")
-    );
-    let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
-    values.extend(ids.iter().map(|id| Value::from(*id)));
-    sql.query(&query, &values)?.iter().map(from_row).collect()
+    Ok(found)
 }
 
 /// Locks several members (PostgreSQL; SQLite's writer already holds the database) and returns
@@ -551,16 +576,18 @@ pub fn order_totals(
         .collect()
 }
 
-/// Inserts many new members with a few multi-row statements (imports, benchmarks). External
-/// ids are not indexed here; callers with external ids insert members one by one.
+/// Inserts many new members, with their balances, tier and external ids, in a few multi-row
+/// statements (imports, benchmarks).
 pub fn insert_many(sql: &mut dyn Sql, tenant_id: &str, list: &[Member]) -> Result<(), DbError> {
-    const COLUMNS: usize = 26;
+    const COLUMNS: usize = 34;
     for chunk in list.chunks(50) {
         let mut query = String::from(
             "insert into members (tenant_id, id, member_code, status, phone, email, name, search_text,
                 gender, birthday, birth_month, birth_day, province, province_code, district, address,
                 tags, attributes, external_ids, consent_email, consent_sms, consent_zalo, source,
-                member_since, created_at, updated_at) values ",
+                member_since, created_at, updated_at, tier_id, tier_reached_at, tier_review_at,
+                points_available, points_pending, next_change_at, lifetime_points, lifetime_spend)
+                values ",
         );
         let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * COLUMNS);
         for (i, m) in chunk.iter().enumerate() {
@@ -599,11 +626,95 @@ pub fn insert_many(sql: &mut dyn Sql, tenant_id: &str, list: &[Member]) -> Resul
                 Value::from(m.member_since.map(ms)),
                 Value::from(ms(m.created_at)),
                 Value::from(ms(m.updated_at)),
+                Value::from(&m.tier_id),
+                Value::from(m.tier_reached_at.map(ms)),
+                Value::from(m.tier_review_at.map(ms)),
+                Value::from(m.points_available),
+                Value::from(m.points_pending),
+                Value::from(m.next_change_at.map(ms)),
+                Value::from(m.lifetime_points),
+                Value::from(m.lifetime_spend),
             ]);
         }
         sql.execute(&query, &values)?;
     }
+    let links: Vec<(&str, &str, &str)> = list
+        .iter()
+        .flat_map(|m| {
+            m.profile
+                .external_ids
+                .iter()
+                .map(|(system, id)| (system.as_str(), id.as_str(), m.id.as_str()))
+        })
+        .collect();
+    for chunk in links.chunks(200) {
+        let mut query = String::from(
+            "insert into member_external_ids (tenant_id, system, external_id, member_id) values ",
+        );
+        let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
+        for (i, (system, external_id, member_id)) in chunk.iter().enumerate() {
+            let b = 2 + i * 3;
+            if i > 0 {
+                query.push_str(", ");
+            }
+            query.push_str(&format!("($1, ${b}, ${}, ${})", b + 1, b + 2));
+            values.extend([(*system).into(), (*external_id).into(), (*member_id).into()]);
+        }
+        sql.execute(&query, &values)?;
+    }
     Ok(())
+}
+
+/// Which of `values` (phones, e-mails or member codes) belong to a member: (value, member id).
+pub fn ids_by_contacts(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    column: Contact,
+    values: &[&str],
+) -> Result<Vec<(String, String)>, DbError> {
+    let column = match column {
+        Contact::Phone => "phone",
+        Contact::Email => "email",
+        Contact::MemberCode => "member_code",
+    };
+    let mut found = Vec::new();
+    for chunk in values.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let query = format!(
+            "select {column}, id from members where tenant_id = $1 and {column} in ({})",
+            placeholders.join(", ")
+        );
+        let mut params: Vec<Value<'_>> = vec![tenant_id.into()];
+        params.extend(chunk.iter().map(|v| Value::from(*v)));
+        for row in sql.query(&query, &params)? {
+            found.push((row.at(0)?, row.at(1)?));
+        }
+    }
+    Ok(found)
+}
+
+/// Which of `external_ids` in `system` are linked to a member: (external id, member id).
+pub fn ids_by_external_ids(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    system: &str,
+    external_ids: &[&str],
+) -> Result<Vec<(String, String)>, DbError> {
+    let mut found = Vec::new();
+    for chunk in external_ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let query = format!(
+            "select external_id, member_id from member_external_ids
+             where tenant_id = $1 and system = $2 and external_id in ({})",
+            placeholders.join(", ")
+        );
+        let mut params: Vec<Value<'_>> = vec![tenant_id.into(), system.into()];
+        params.extend(chunk.iter().map(|v| Value::from(*v)));
+        for row in sql.query(&query, &params)? {
+            found.push((row.at(0)?, row.at(1)?));
+        }
+    }
+    Ok(found)
 }
 
 /// What RFM scoring needs of every member who has bought: (id, last order, orders, spend).

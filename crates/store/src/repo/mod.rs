@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod brands;
+pub mod imports;
 pub mod leases;
 pub mod ledger;
 pub mod members;

@@ -80,7 +80,12 @@ impl Compiler<'_> {
                 .map(|i| format!("({})", self.node(i)))
                 .collect::<Vec<_>>()
                 .join(" or "),
-            Segment::Not(inner) => format!("not ({})", self.node(inner)),
+            // A comparison with a missing value is unknown in SQL, and `not unknown` is still
+            // unknown: "not in Hà Nội" must include members without a province, so the inner
+            // test is made two-valued first.
+            Segment::Not(inner) => {
+                format!("(case when ({}) then 0 else 1 end) = 1", self.node(inner))
+            }
             Segment::Leaf(leaf) => self.leaf(leaf),
             Segment::Purchased(p) => format!("m.id in ({})", self.purchases(p)),
             Segment::NotPurchased(p) => format!("m.id not in ({})", self.purchases(p)),

@@ -1,0 +1,733 @@
+//! Member import (nhập khách hàng từ file): a CSV read as a stream, row by row, checked in
+//! `core::import`, written in batches of one transaction each. Good rows are kept and bad rows
+//! reported with their row number, so a merchant fixes only what is wrong and imports again.
+//!
+//! A row updates the member it names — by `external_id`, then phone, then e-mail — or creates
+//! one. Profile cells that are not blank overwrite the member's. `points`, `lifetime_spend`,
+//! `tier` and `member_since` are the *opening state* brought from another system: written when
+//! the row creates the member, or when it first links an existing member to its `external_id`
+//! (a customer who signed up at the till before the old program's balances were moved), and
+//! ignored afterwards. So the same file again changes nothing, and an export edited in a
+//! spreadsheet and imported back updates profiles without giving anyone their points twice.
+//! Opening points are one `adjust` entry with reason `import`; a wrong one is corrected with an
+//! adjustment, which the activity log keeps.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use loyalty_core::Invalid;
+use loyalty_core::code::{MEMBER_CODE_LEN, random_code};
+use loyalty_core::id::new_id;
+use loyalty_core::import::{EXTERNAL_SYSTEM, Header, MemberRow, RowContext, parse_member_row};
+use loyalty_core::member::{Member, MemberStatus, Profile};
+use loyalty_core::tenancy::Access;
+use loyalty_core::tier::Tier;
+use loyalty_store::Sql;
+use loyalty_store::repo::imports::{self as jobs, ImportJob, RowError};
+use loyalty_store::repo::ledger::{self as entries, Entry};
+use loyalty_store::repo::members::{self, Contact};
+use loyalty_store::repo::tiers as ladder_rows;
+use tokio::sync::mpsc;
+
+use crate::activity::{Change, record};
+use crate::points::{Book, Credit, kind};
+use crate::tiers::{REASON_IMPORT, move_to};
+use crate::{App, AppError, AppResult, Ctx, TenantInfo};
+
+/// Rows per transaction: large enough that a million rows take a few hundred commits, small
+/// enough that orders posted meanwhile wait a few milliseconds at most.
+const BATCH_ROWS: usize = 1_000;
+/// Errors kept for the report; the count of failed rows stays exact beyond it.
+pub const MAX_REPORTED_ERRORS: usize = 1_000;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One data row after reading: checked, or the reasons it was refused.
+#[derive(Clone)]
+enum Parsed {
+    Good(u64, Box<MemberRow>),
+    Bad(u64, Invalid),
+}
+
+/// The file being imported, read as CSV through a large buffer.
+type CsvReader = csv::Reader<BufReader<Box<dyn Read + Send>>>;
+
+/// An import whose header has been read and whose job row exists.
+pub struct PreparedImport {
+    job: ImportJob,
+    reader: CsvReader,
+    header: Header,
+}
+
+impl PreparedImport {
+    pub fn job(&self) -> &ImportJob {
+        &self.job
+    }
+}
+
+impl App {
+    /// Reads the header (refusing a file that is not UTF-8 CSV with known columns, with nothing
+    /// written) and records the job as running.
+    pub async fn prepare_member_import(
+        &self,
+        ctx: &Ctx,
+        input: Box<dyn Read + Send>,
+    ) -> AppResult<PreparedImport> {
+        ctx.require(Access::Admin)?;
+        let (reader, header) = tokio::task::spawn_blocking(move || open_csv(input))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))??;
+        let job = ImportJob {
+            id: new_id("imp"),
+            kind: "members".to_string(),
+            status: "running".to_string(),
+            total: 0,
+            imported: 0,
+            failed: 0,
+            errors: Vec::new(),
+            message: None,
+            created_at: self.now(),
+            finished_at: None,
+        };
+        let (tenant_id, row) = (ctx.tenant_id.clone(), job.clone());
+        self.db
+            .write(move |sql| Ok::<_, AppError>(jobs::insert(sql, &tenant_id, &row)?))
+            .await?;
+        Ok(PreparedImport {
+            job,
+            reader,
+            header,
+        })
+    }
+
+    /// Imports every row; `progress` sees the job after each batch. Returns the finished job
+    /// (`done`, or `failed` with a message when the file could not be read to the end).
+    pub async fn run_member_import(
+        &self,
+        ctx: &Ctx,
+        prepared: PreparedImport,
+        progress: impl Fn(&ImportJob) + Send,
+    ) -> AppResult<ImportJob> {
+        let PreparedImport {
+            mut job,
+            reader,
+            header,
+        } = prepared;
+        let info = self.tenant(ctx).await?;
+        let ladder = self.ladder(&ctx.tenant_id).await?;
+        let mut by_name = HashMap::new();
+        for t in ladder.iter() {
+            by_name.insert(t.name.to_lowercase(), t.id.clone());
+            by_name.insert(t.id.to_lowercase(), t.id.clone());
+        }
+        let today = self.now().to_zoned_datetime(info.zone.clone()).date();
+        let zone = info.zone.clone();
+        let (batches, mut incoming) = mpsc::channel::<Vec<Parsed>>(2);
+        let read = tokio::task::spawn_blocking(move || {
+            let cx = RowContext {
+                today,
+                zone: &zone,
+                tiers: &|name| by_name.get(name).cloned(),
+            };
+            read_rows(reader, &header, &cx, &batches)
+        });
+        let mut outcome = Ok(());
+        while let Some(batch) = incoming.recv().await {
+            if let Err(e) = self.write_batch(ctx, &info, &ladder, &mut job, batch).await {
+                outcome = Err(e);
+                break;
+            }
+            progress(&job);
+        }
+        drop(incoming);
+        let read_result = read.await.map_err(|e| AppError::Internal(e.into()))?;
+        let failure = match (outcome, read_result) {
+            (Err(e), _) => Some(e.to_string()),
+            (Ok(()), Err(message)) => Some(message),
+            (Ok(()), Ok(())) => None,
+        };
+        job.status = if failure.is_some() { "failed" } else { "done" }.to_string();
+        job.message = failure;
+        job.finished_at = Some(self.now());
+        let (ctx2, row) = (ctx.clone(), job.clone());
+        self.db
+            .write(move |sql| {
+                jobs::update(sql, &ctx2.tenant_id, &row)?;
+                let change = Change {
+                    entity: "import",
+                    id: &row.id,
+                    action: "members",
+                };
+                let summary = serde_json::json!({
+                    "status": row.status, "total": row.total, "imported": row.imported,
+                    "failed": row.failed, "message": row.message,
+                });
+                record(
+                    sql,
+                    &ctx2,
+                    row.finished_at.unwrap_or(row.created_at),
+                    change,
+                    None,
+                    Some(summary),
+                )?;
+                Ok::<_, AppError>(())
+            })
+            .await?;
+        progress(&job);
+        Ok(job)
+    }
+
+    /// Starts an import in the background (the API's 202); follow it with `import_job`.
+    pub async fn start_member_import(
+        &self,
+        ctx: &Ctx,
+        input: Box<dyn Read + Send>,
+    ) -> AppResult<ImportJob> {
+        let prepared = self.prepare_member_import(ctx, input).await?;
+        let job = prepared.job.clone();
+        let (app, ctx) = (self.clone(), ctx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = app.run_member_import(&ctx, prepared, |_| {}).await {
+                tracing::error!(error = %e, "member import stopped");
+            }
+        });
+        Ok(job)
+    }
+
+    pub async fn import_job(&self, ctx: &Ctx, id: String) -> AppResult<ImportJob> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        self.db
+            .read(move |sql| jobs::get(sql, &tenant_id, &id))
+            .await?
+            .ok_or(AppError::NotFound { entity: "import" })
+    }
+
+    async fn write_batch(
+        &self,
+        ctx: &Ctx,
+        info: &Arc<TenantInfo>,
+        ladder: &Arc<Vec<Tier>>,
+        job: &mut ImportJob,
+        batch: Vec<Parsed>,
+    ) -> AppResult<()> {
+        let now = self.now();
+        let (ctx2, info, ladder) = (ctx.clone(), info.clone(), ladder.clone());
+        let before = job.clone();
+        let updated = self
+            .db
+            .write(move |sql| {
+                let mut job = before.clone();
+                let mut bad: Vec<(u64, Invalid)> = Vec::new();
+                let mut good = Vec::new();
+                // The engine may run this closure again (after a conflict), so it reads a copy.
+                for parsed in batch.iter().cloned() {
+                    match parsed {
+                        Parsed::Good(row, member) => good.push((row, *member)),
+                        Parsed::Bad(row, errors) => bad.push((row, errors)),
+                    }
+                }
+                let rows = good.len() + bad.len();
+                let refused = apply_rows(sql, &ctx2, &info, &ladder, good, now)?;
+                let refused_count = refused.len();
+                bad.extend(refused);
+                bad.sort_by_key(|(row, _)| *row);
+                job.total += rows as i64;
+                job.failed += bad.len() as i64;
+                job.imported += (rows - bad.len()) as i64;
+                for (row, errors) in bad {
+                    for e in errors.0 {
+                        if job.errors.len() < MAX_REPORTED_ERRORS {
+                            job.errors.push(RowError {
+                                row,
+                                field: e.field,
+                                message: e.message,
+                            });
+                        }
+                    }
+                }
+                jobs::update(sql, &ctx2.tenant_id, &job)?;
+                tracing::debug!(rows, refused_count, "import batch written");
+                Ok::<_, AppError>(job)
+            })
+            .await?;
+        *job = updated;
+        Ok(())
+    }
+}
+
+/// Opens the CSV: skips a UTF-8 byte-order mark, refuses other encodings with a message that
+/// says what to do, takes `;` as the separator when the header has no comma (Excel in locales
+/// whose decimal mark is a comma), and reads the header.
+fn open_csv(input: Box<dyn Read + Send>) -> AppResult<(CsvReader, Header)> {
+    let mut buffered = BufReader::with_capacity(256 * 1024, input);
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| AppError::invalid("file", format!("could not be read: {e}")))?;
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        return Err(AppError::invalid(
+            "file",
+            "is UTF-16 (Excel's \"Unicode Text\"); save it as \"CSV UTF-8 (Comma delimited)\"",
+        ));
+    }
+    let skip = if head.starts_with(UTF8_BOM) { 3 } else { 0 };
+    let sample = &head[skip..];
+    if let Err(e) = std::str::from_utf8(sample)
+        && e.error_len().is_some()
+    {
+        return Err(AppError::invalid(
+            "file",
+            format!(
+                "is not UTF-8 text (byte {} is not): in Excel choose \"CSV UTF-8 (Comma delimited)\" when saving",
+                skip + e.valid_up_to() + 1
+            ),
+        ));
+    }
+    let first_line = sample.split(|b| *b == b'\n').next().unwrap_or_default();
+    let delimiter = if !first_line.contains(&b',') && first_line.contains(&b';') {
+        b';'
+    } else {
+        b','
+    };
+    if sample.is_empty() {
+        return Err(AppError::invalid("file", "is empty"));
+    }
+    buffered.consume(skip);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(buffered);
+    let mut record = csv::StringRecord::new();
+    let read = reader
+        .read_record(&mut record)
+        .map_err(|e| AppError::invalid("file", format!("the header row could not be read: {e}")))?;
+    if !read {
+        return Err(AppError::invalid("file", "is empty"));
+    }
+    let header = Header::parse(record.iter()).map_err(|e| AppError::invalid("file", e))?;
+    Ok((reader, header))
+}
+
+/// Reads and checks every row on a blocking thread, sending batches to the writer. Refuses a
+/// second row with a phone, e-mail or external id already on an accepted row of the file,
+/// remembering 8-byte hashes of them (about 50 MB for a million rows with both) rather than the
+/// values themselves.
+fn read_rows(
+    mut reader: CsvReader,
+    header: &Header,
+    cx: &RowContext<'_>,
+    batches: &mpsc::Sender<Vec<Parsed>>,
+) -> Result<(), String> {
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mut record = csv::ByteRecord::new();
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut index: u64 = 1;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(format!("the file could not be read after row {index}: {e}")),
+        }
+        index += 1;
+        let row = index;
+        let mut cells = Vec::with_capacity(record.len());
+        let mut not_text = false;
+        for field in record.iter() {
+            match std::str::from_utf8(field) {
+                Ok(text) => cells.push(text),
+                Err(_) => {
+                    not_text = true;
+                    break;
+                }
+            }
+        }
+        if not_text {
+            let message = "is not UTF-8 text; save the file as \"CSV UTF-8\"";
+            batch.push(Parsed::Bad(row, Invalid::one("row", message)));
+        } else if cells.iter().all(|c| c.trim().is_empty()) {
+            // Spreadsheets leave rows of empty cells at the end; they are not data.
+            continue;
+        } else {
+            batch.push(match parse_member_row(header, &cells, cx) {
+                Ok(member) => match duplicate(&mut seen, &member, row) {
+                    Some(errors) => Parsed::Bad(row, errors),
+                    None => Parsed::Good(row, Box::new(member)),
+                },
+                Err(errors) => Parsed::Bad(row, errors),
+            });
+        }
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            if batches.blocking_send(full).is_err() {
+                return Ok(()); // the writer stopped and says why
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = batches.blocking_send(batch);
+    }
+    Ok(())
+}
+
+/// Names the first of the row's keys already on an earlier accepted row, or remembers them all.
+fn duplicate(seen: &mut HashMap<u64, u64>, m: &MemberRow, row: u64) -> Option<Invalid> {
+    let keys = [
+        ("phone", m.phone.as_ref().map(|p| p.as_str().to_string())),
+        ("email", m.email.as_ref().map(|e| e.as_str().to_string())),
+        ("external_id", m.external_id.clone()),
+    ];
+    let hashes: Vec<(&str, u64)> = keys
+        .iter()
+        .filter_map(|(field, value)| {
+            let value = value.as_ref()?;
+            let mut h = DefaultHasher::new();
+            (field, value).hash(&mut h);
+            Some((*field, h.finish()))
+        })
+        .collect();
+    for (field, hash) in &hashes {
+        if let Some(earlier) = seen.get(hash) {
+            return Some(Invalid::one(
+                *field,
+                format!("is also on row {earlier} of this file"),
+            ));
+        }
+    }
+    for (_, hash) in hashes {
+        seen.insert(hash, row);
+    }
+    None
+}
+
+/// Writes a batch of checked rows; returns the rows refused for what the database holds (an
+/// identity that names two members, points already spent).
+fn apply_rows(
+    sql: &mut dyn Sql,
+    ctx: &Ctx,
+    info: &TenantInfo,
+    ladder: &[Tier],
+    rows: Vec<(u64, MemberRow)>,
+    now: Timestamp,
+) -> AppResult<Vec<(u64, Invalid)>> {
+    let tenant_id = ctx.tenant_id.as_str();
+    let lookup =
+        |sql: &mut dyn Sql, column: Contact, pick: &dyn Fn(&MemberRow) -> Option<String>| {
+            let values: Vec<String> = rows.iter().filter_map(|(_, r)| pick(r)).collect();
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            members::ids_by_contacts(sql, tenant_id, column, &refs)
+                .map(|found| found.into_iter().collect::<HashMap<String, String>>())
+        };
+    let by_phone = lookup(sql, Contact::Phone, &|r| {
+        r.phone.as_ref().map(|p| p.as_str().to_string())
+    })?;
+    let by_email = lookup(sql, Contact::Email, &|r| {
+        r.email.as_ref().map(|e| e.as_str().to_string())
+    })?;
+    let external: Vec<&str> = rows
+        .iter()
+        .filter_map(|(_, r)| r.external_id.as_deref())
+        .collect();
+    let by_external: HashMap<String, String> =
+        members::ids_by_external_ids(sql, tenant_id, EXTERNAL_SYSTEM, &external)?
+            .into_iter()
+            .collect();
+
+    let mut refused = Vec::new();
+    let mut updates: Vec<(u64, MemberRow, String, bool)> = Vec::new();
+    let mut creates: Vec<(u64, MemberRow)> = Vec::new();
+    for (row, r) in rows {
+        let matches = [
+            (
+                "external_id",
+                r.external_id.as_ref().and_then(|x| by_external.get(x)),
+            ),
+            (
+                "phone",
+                r.phone.as_ref().and_then(|p| by_phone.get(p.as_str())),
+            ),
+            (
+                "email",
+                r.email.as_ref().and_then(|e| by_email.get(e.as_str())),
+            ),
+        ];
+        let mut found: Option<(&str, &String)> = None;
+        let mut clash = None;
+        for (field, id) in matches {
+            let Some(id) = id else { continue };
+            match found {
+                None => found = Some((field, id)),
+                Some((first, first_id)) if first_id != id => {
+                    clash = Some(Invalid::one(
+                        field,
+                        format!("belongs to another member than the row's {first}"),
+                    ));
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        match (clash, found) {
+            (Some(errors), _) => refused.push((row, errors)),
+            (None, Some((field, id))) => {
+                // A new link to the other system's account brings that account's balances.
+                let first_link = field != "external_id" && r.external_id.is_some();
+                updates.push((row, r, id.clone(), first_link));
+            }
+            (None, None) => creates.push((row, r)),
+        }
+    }
+    refused.extend(update_members(sql, ctx, info, ladder, updates, now)?);
+    create_members(sql, ctx, info, ladder, creates, now)?;
+    Ok(refused)
+}
+
+/// New members, with opening points as one lot each, in a few multi-row statements.
+fn create_members(
+    sql: &mut dyn Sql,
+    ctx: &Ctx,
+    info: &TenantInfo,
+    ladder: &[Tier],
+    rows: Vec<(u64, MemberRow)>,
+    now: Timestamp,
+) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tenant_id = ctx.tenant_id.as_str();
+    let codes = free_member_codes(sql, tenant_id, rows.len())?;
+    let expires_at = info.program.expires_at(now, &info.zone);
+    let mut created = Vec::with_capacity(rows.len());
+    let mut lots = Vec::new();
+    let mut tier_changes = Vec::new();
+    for ((_, r), member_code) in rows.into_iter().zip(codes) {
+        let mut m = blank_member(member_code, now);
+        let since = r.member_since;
+        let status = r.status.unwrap_or(MemberStatus::Member);
+        apply_profile(&mut m, &r);
+        m.status = status;
+        m.member_since = match status {
+            MemberStatus::Customer => since,
+            _ => Some(since.unwrap_or(now)),
+        };
+        let spend = r.lifetime_spend.unwrap_or(0);
+        m.lifetime_spend = spend;
+        if let Some(points) = r.points.filter(|p| *p > 0) {
+            m.points_available = points;
+            m.lifetime_points = points;
+            m.next_change_at = expires_at;
+            lots.push(Entry {
+                id: new_id("led"),
+                member_id: m.id.clone(),
+                kind: kind::ADJUST.to_string(),
+                points,
+                remaining: Some(points),
+                order_id: None,
+                reason: Some(REASON_IMPORT.to_string()),
+                actor: Some(ctx.actor.clone()),
+                created_at: now,
+                available_at: Some(now),
+                expires_at,
+            });
+        }
+        if let Some(tier) = r
+            .tier_id
+            .as_ref()
+            .and_then(|id| ladder.iter().find(|t| &t.id == id))
+        {
+            let mut change = move_to(&mut m, Some(tier), REASON_IMPORT, spend, None, now, info);
+            change.actor = Some(ctx.actor.clone());
+            tier_changes.push(change);
+        }
+        created.push(m);
+    }
+    members::insert_many(sql, tenant_id, &created)?;
+    entries::insert_many(sql, tenant_id, &lots)?;
+    for change in &tier_changes {
+        ladder_rows::record(sql, tenant_id, change)?;
+    }
+    Ok(())
+}
+
+/// Existing members: the row's non-blank cells over the profile and, on a first link, the
+/// opening state. A row that changes nothing writes nothing.
+fn update_members(
+    sql: &mut dyn Sql,
+    ctx: &Ctx,
+    info: &TenantInfo,
+    ladder: &[Tier],
+    rows: Vec<(u64, MemberRow, String, bool)>,
+    now: Timestamp,
+) -> AppResult<Vec<(u64, Invalid)>> {
+    let tenant_id = ctx.tenant_id.as_str();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = rows.iter().map(|(_, _, id, _)| id.as_str()).collect();
+    let mut current: HashMap<String, Member> = members::get_many_for_update(sql, tenant_id, &ids)?
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    let mut refused = Vec::new();
+    for (row, r, id, first_link) in rows {
+        let Some(before) = current.remove(&id) else {
+            continue;
+        };
+        let mut m = before.clone();
+        apply_profile(&mut m, &r);
+        if let Some(status) = r.status {
+            m.status = status;
+        }
+        if m.status != MemberStatus::Customer && m.member_since.is_none() {
+            m.member_since = Some(r.member_since.unwrap_or(now));
+        }
+        let opening_points = if first_link { r.points.unwrap_or(0) } else { 0 };
+        if opening_points > 0 && m.status == MemberStatus::Blocked {
+            let message = "a blocked member's points cannot change";
+            refused.push((row, Invalid::one("points", message)));
+            continue;
+        }
+        let mut tier_change = None;
+        if first_link {
+            if let Some(since) = r.member_since {
+                m.member_since = Some(since);
+            }
+            m.lifetime_spend += r.lifetime_spend.unwrap_or(0);
+            if let Some(tier_id) = &r.tier_id
+                && m.tier_id.as_ref() != Some(tier_id)
+                && let Some(tier) = ladder.iter().find(|t| &t.id == tier_id)
+            {
+                let value = m.lifetime_spend;
+                let mut change = move_to(&mut m, Some(tier), REASON_IMPORT, value, None, now, info);
+                change.actor = Some(ctx.actor.clone());
+                tier_change = Some(change);
+            }
+        }
+        let profile_changed = m.profile != before.profile
+            || m.status != before.status
+            || m.member_since != before.member_since;
+        if !profile_changed
+            && opening_points == 0
+            && m.lifetime_spend == before.lifetime_spend
+            && tier_change.is_none()
+        {
+            continue;
+        }
+        m.updated_at = now;
+        if profile_changed {
+            members::update_profile(sql, tenant_id, &m)?;
+        }
+        let mut book = Book::with(m, tenant_id, now, Some(ctx.actor.clone()));
+        book.catch_up(sql)?;
+        if opening_points > 0 {
+            book.member.lifetime_points += opening_points;
+            let credit = Credit {
+                kind: kind::ADJUST,
+                points: opening_points,
+                order_id: None,
+                reason: Some(REASON_IMPORT),
+                available_at: now,
+                expires_at: info.program.expires_at(now, &info.zone),
+            };
+            book.credit(sql, credit)?;
+        }
+        book.save(sql)?;
+        if let Some(change) = tier_change {
+            ladder_rows::record(sql, tenant_id, &change)?;
+        }
+    }
+    Ok(refused)
+}
+
+/// The row's non-blank cells over the member's profile.
+fn apply_profile(m: &mut Member, r: &MemberRow) {
+    let p: &mut Profile = &mut m.profile;
+    if let Some(v) = &r.phone {
+        p.phone = Some(v.clone());
+    }
+    if let Some(v) = &r.email {
+        p.email = Some(v.clone());
+    }
+    if let Some(v) = &r.name {
+        p.name = Some(v.clone());
+    }
+    if let Some(v) = r.gender {
+        p.gender = Some(v);
+    }
+    if let Some(v) = r.birthday {
+        p.birthday = Some(v);
+    }
+    if let Some(v) = &r.province {
+        p.province = Some(v.clone());
+    }
+    if let Some(v) = &r.district {
+        p.district = Some(v.clone());
+    }
+    if let Some(v) = &r.tags {
+        p.tags = v.clone();
+    }
+    if let Some(v) = &r.external_id {
+        p.external_ids
+            .insert(EXTERNAL_SYSTEM.to_string(), v.clone());
+    }
+}
+
+fn blank_member(member_code: String, now: Timestamp) -> Member {
+    Member {
+        id: new_id("mem"),
+        member_code,
+        status: MemberStatus::Member,
+        profile: Profile::default(),
+        source: Some("import".to_string()),
+        tier_id: None,
+        tier_reached_at: None,
+        tier_review_at: None,
+        tier_overridden: false,
+        tier_override_until: None,
+        tier_cycle_start: None,
+        tier_carry: 0,
+        points_available: 0,
+        points_pending: 0,
+        points_debt: 0,
+        next_change_at: None,
+        lifetime_points: 0,
+        lifetime_spend: 0,
+        order_count: 0,
+        last_order_at: None,
+        member_since: None,
+        rfm_class: None,
+        rfm_score: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// `n` member codes no member holds, drawn at random and checked in one query (a clash among
+/// a million codes is likely enough that it must be handled, rare enough to just draw again).
+fn free_member_codes(sql: &mut dyn Sql, tenant_id: &str, n: usize) -> AppResult<Vec<String>> {
+    let mut codes: Vec<String> = Vec::with_capacity(n);
+    for _ in 0..10 {
+        let mut unique: HashSet<String> = codes.iter().cloned().collect();
+        while codes.len() < n {
+            let code = random_code(MEMBER_CODE_LEN);
+            if unique.insert(code.clone()) {
+                codes.push(code);
+            }
+        }
+        let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let taken: HashSet<String> =
+            members::ids_by_contacts(sql, tenant_id, Contact::MemberCode, &refs)?
+                .into_iter()
+                .map(|(code, _)| code)
+                .collect();
+        if taken.is_empty() {
+            return Ok(codes);
+        }
+        codes.retain(|c| !taken.contains(c));
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free member codes after 10 draws"
+    )))
+}

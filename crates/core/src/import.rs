@@ -1,0 +1,409 @@
+//! The member CSV format (shared by import and export) and the checks on one row.
+//!
+//! Columns, in the order the export writes them:
+//! `phone,email,name,gender,birthday,province,district,tags,points,lifetime_spend,tier,member_since,external_id`
+//! then, export only, `status,member_code,order_count,last_order_at,rfm_class,id`. An import may
+//! hold any subset of these in any order; `status` is applied, the other export-only columns are
+//! computed by the platform and ignored, so an export imports back unchanged. Any other column
+//! is refused by name, since a misspelt header would otherwise drop a column silently.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use crate::birthday::Birthday;
+use crate::email::Email;
+use crate::error::Invalid;
+use crate::member::{Gender, MemberStatus, check_external_ids, check_name, check_tags};
+use crate::phone::Phone;
+use crate::text::fold;
+
+/// The import columns, as in the API contract.
+pub const IMPORT_COLUMNS: [&str; 13] = [
+    "phone",
+    "email",
+    "name",
+    "gender",
+    "birthday",
+    "province",
+    "district",
+    "tags",
+    "points",
+    "lifetime_spend",
+    "tier",
+    "member_since",
+    "external_id",
+];
+
+/// What an export adds after the import columns.
+pub const EXPORT_ONLY_COLUMNS: [&str; 6] = [
+    "status",
+    "member_code",
+    "order_count",
+    "last_order_at",
+    "rfm_class",
+    "id",
+];
+
+/// The `external_ids` key the `external_id` column reads and writes: the member's id in the
+/// system the list came from.
+pub const EXTERNAL_SYSTEM: &str = "import";
+
+/// Which column holds what, from the header row.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    index: BTreeMap<&'static str, usize>,
+}
+
+impl Header {
+    /// Reads the header row. Names are matched without case or surrounding space.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Header, String> {
+        let mut index = BTreeMap::new();
+        for (i, raw) in names.into_iter().enumerate() {
+            let name = raw.trim().to_lowercase();
+            if name.is_empty() {
+                continue;
+            }
+            let known = IMPORT_COLUMNS
+                .iter()
+                .chain(EXPORT_ONLY_COLUMNS.iter())
+                .find(|c| **c == name);
+            let Some(known) = known else {
+                return Err(format!(
+                    "unknown column \"{}\" (column {}); the columns are {}",
+                    raw.trim(),
+                    i + 1,
+                    IMPORT_COLUMNS.join(",")
+                ));
+            };
+            if index.insert(*known, i).is_some() {
+                return Err(format!("column \"{name}\" appears twice"));
+            }
+        }
+        if !index.contains_key("phone") && !index.contains_key("email") {
+            return Err("the file needs a phone or an email column".to_string());
+        }
+        Ok(Header { index })
+    }
+
+    /// The trimmed cell of `column`, `None` when the column is absent or the cell blank. The
+    /// `'` an export puts before text that a spreadsheet would run as a formula comes off.
+    fn cell<'a>(&self, row: &'a [&'a str], column: &str) -> Option<&'a str> {
+        let i = *self.index.get(column)?;
+        let v = row.get(i)?.trim();
+        let v = match v.strip_prefix('\'') {
+            Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+            _ => v,
+        };
+        Some(v).filter(|v| !v.is_empty())
+    }
+}
+
+/// One valid row. `None` means the cell was blank: an existing member keeps that field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub phone: Option<Phone>,
+    pub email: Option<Email>,
+    pub name: Option<String>,
+    pub gender: Option<Gender>,
+    pub birthday: Option<Birthday>,
+    pub province: Option<String>,
+    pub district: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// Opening points: the member's balance from the previous program.
+    pub points: Option<i64>,
+    pub lifetime_spend: Option<i64>,
+    /// The tier's id, resolved from its name (or id).
+    pub tier_id: Option<String>,
+    pub member_since: Option<Timestamp>,
+    pub external_id: Option<String>,
+    pub status: Option<MemberStatus>,
+}
+
+/// What a row is checked against: today in the tenant's zone and its tier ladder.
+pub struct RowContext<'a> {
+    pub today: Date,
+    pub zone: &'a TimeZone,
+    /// Tier id by lower-case name or id.
+    pub tiers: &'a dyn Fn(&str) -> Option<String>,
+}
+
+const MAX_PLACE_CHARS: usize = 200;
+/// Opening balances above this are typing mistakes, not balances (10^15 VND).
+const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+
+/// Checks one data row; the errors name the column.
+pub fn parse_member_row(
+    header: &Header,
+    row: &[&str],
+    cx: &RowContext<'_>,
+) -> Result<MemberRow, Invalid> {
+    let mut e = Invalid::default();
+    let cell = |c: &str| header.cell(row, c);
+    let phone = cell("phone").and_then(|v| e.check("phone", Phone::parse(v)));
+    let email = cell("email").and_then(|v| e.check("email", Email::parse(v)));
+    if cell("phone").is_none() && cell("email").is_none() {
+        e.push("phone", "a row needs a phone or an email");
+    }
+    let name = cell("name").and_then(|v| check_name(&mut e, "name", &one_line(v)));
+    let gender = cell("gender").and_then(|v| {
+        let g = parse_gender(v);
+        if g.is_none() {
+            e.push("gender", "must be male, female or other (nam, nữ, khác)");
+        }
+        g
+    });
+    let birthday = cell("birthday").and_then(|v| {
+        let v = day_month_year(v).unwrap_or_else(|| v.to_string());
+        e.check("birthday", Birthday::parse(&v, cx.today))
+    });
+    let place = |e: &mut Invalid, c: &str| {
+        let v = cell(c)?;
+        if v.chars().count() > MAX_PLACE_CHARS {
+            e.push(c, format!("must be at most {MAX_PLACE_CHARS} characters"));
+            return None;
+        }
+        Some(one_line(v))
+    };
+    let province = place(&mut e, "province");
+    let district = place(&mut e, "district");
+    let tags = cell("tags").map(|v| {
+        let tags: Vec<String> = v.split('|').map(str::to_string).collect();
+        check_tags(&mut e, "tags", &tags)
+    });
+    let points = cell("points").and_then(|v| amount(&mut e, "points", v));
+    let lifetime_spend = cell("lifetime_spend").and_then(|v| amount(&mut e, "lifetime_spend", v));
+    let tier_id = cell("tier").and_then(|v| {
+        let id = (cx.tiers)(&v.to_lowercase());
+        if id.is_none() {
+            e.push("tier", format!("no tier is named \"{v}\""));
+        }
+        id
+    });
+    let member_since = cell("member_since").and_then(|v| {
+        let parsed = instant(v, cx.zone);
+        match parsed {
+            Some(t) if t.to_zoned_datetime(cx.zone.clone()).date() > cx.today => {
+                e.push("member_since", "is in the future");
+                None
+            }
+            Some(t) => Some(t),
+            None => {
+                e.push(
+                    "member_since",
+                    "must be a date (YYYY-MM-DD or DD/MM/YYYY) or an RFC 3339 time",
+                );
+                None
+            }
+        }
+    });
+    let external_id = cell("external_id").map(str::to_string);
+    if let Some(id) = &external_id {
+        let ids = BTreeMap::from([(EXTERNAL_SYSTEM.to_string(), id.clone())]);
+        let before = e.0.len();
+        check_external_ids(&mut e, "external_id", &ids);
+        if e.0.len() > before {
+            e.0.truncate(before);
+            e.push("external_id", "must have at most 100 characters");
+        }
+    }
+    let status = cell("status").and_then(|v| {
+        let s = MemberStatus::parse(&v.to_lowercase());
+        if s.is_none() {
+            e.push("status", "must be customer, member or blocked");
+        }
+        s
+    });
+    e.into_result(|| MemberRow {
+        phone,
+        email,
+        name,
+        gender,
+        birthday,
+        province,
+        district,
+        tags,
+        points,
+        lifetime_spend,
+        tier_id,
+        member_since,
+        external_id,
+        status,
+    })
+}
+
+/// A cell written on several lines in a spreadsheet (Alt+Enter) as one line.
+fn one_line(v: &str) -> String {
+    if v.contains(['\r', '\n', '\t']) {
+        v.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        v.to_string()
+    }
+}
+
+fn parse_gender(v: &str) -> Option<Gender> {
+    match fold(v).as_str() {
+        "male" | "nam" | "m" => Some(Gender::Male),
+        "female" | "nu" | "f" => Some(Gender::Female),
+        "other" | "khac" => Some(Gender::Other),
+        _ => None,
+    }
+}
+
+/// A whole number of points or VND, not negative. Thousands separators (`1.250.000`,
+/// `1,250,000`) are what Vietnamese spreadsheets write, so they are read.
+fn amount(e: &mut Invalid, field: &str, v: &str) -> Option<i64> {
+    let digits: String = v
+        .chars()
+        .filter(|c| !matches!(c, '.' | ',' | ' '))
+        .collect();
+    if let Some(rest) = digits.strip_prefix('-')
+        && !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_digit())
+    {
+        e.push(field, "must not be negative");
+        return None;
+    }
+    match digits.parse::<i64>() {
+        Ok(n) if (0..=MAX_AMOUNT).contains(&n) && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(n)
+        }
+        _ => {
+            e.push(field, "must be a whole number, 0 or more");
+            None
+        }
+    }
+}
+
+/// `DD/MM/YYYY` (how Vietnamese spreadsheets show dates) to `YYYY-MM-DD`.
+fn day_month_year(v: &str) -> Option<String> {
+    let mut parts = v.split('/');
+    let (d, m, y) = (parts.next()?, parts.next()?, parts.next()?);
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !all_digits(d) || !all_digits(m) || !all_digits(y) {
+        return None;
+    }
+    if d.len() > 2 || m.len() > 2 || y.len() != 4 {
+        return None;
+    }
+    Some(format!("{y}-{m:0>2}-{d:0>2}"))
+}
+
+/// A date (the start of that day in the tenant's zone) or an RFC 3339 instant.
+fn instant(v: &str, zone: &TimeZone) -> Option<Timestamp> {
+    if let Ok(t) = v.parse::<Timestamp>() {
+        return Some(t);
+    }
+    let iso = day_month_year(v).unwrap_or_else(|| v.to_string());
+    let date: Date = iso.parse().ok()?;
+    date.to_zoned_datetime(zone.clone())
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(zone: &TimeZone) -> RowContext<'_> {
+        RowContext {
+            today: jiff::civil::date(2026, 11, 25),
+            zone,
+            tiers: &|name| (name == "vàng").then(|| "tie_gold".to_string()),
+        }
+    }
+
+    fn header(line: &str) -> Header {
+        Header::parse(line.split(',')).unwrap()
+    }
+
+    #[test]
+    fn a_full_row_reads_every_column() {
+        let zone = TimeZone::get("Asia/Ho_Chi_Minh").unwrap();
+        let h = header(&IMPORT_COLUMNS.join(","));
+        let row = [
+            "0901234567",
+            "A@Example.vn",
+            "Nguyễn Văn A",
+            "Nữ",
+            "17/05/1990",
+            "Hà Nội",
+            "Cầu Giấy",
+            "vip|cafe",
+            "1.250",
+            "3,500,000",
+            "Vàng",
+            "2024-01-02",
+            "KV-001",
+        ];
+        let m = parse_member_row(&h, &row, &context(&zone)).unwrap();
+        assert_eq!(m.phone.unwrap().as_str(), "+84901234567");
+        assert_eq!(m.email.unwrap().as_str(), "a@example.vn");
+        assert_eq!(m.gender, Some(Gender::Female));
+        assert_eq!(m.birthday.unwrap().to_string(), "1990-05-17");
+        assert_eq!(m.tags.unwrap(), ["vip", "cafe"]);
+        assert_eq!((m.points, m.lifetime_spend), (Some(1250), Some(3_500_000)));
+        assert_eq!(m.tier_id.as_deref(), Some("tie_gold"));
+        assert_eq!(
+            m.member_since.unwrap().to_string(),
+            "2024-01-01T17:00:00Z",
+            "a date is the start of that day in Vietnam"
+        );
+        assert_eq!(m.external_id.as_deref(), Some("KV-001"));
+    }
+
+    #[test]
+    fn each_bad_cell_is_named() {
+        let zone = TimeZone::get("Asia/Ho_Chi_Minh").unwrap();
+        let h = header("phone,birthday,points,tier,gender,member_since");
+        let row = ["012", "31/02/1990", "-5", "Kim Cương", "x", "2030-01-01"];
+        let errors = parse_member_row(&h, &row, &context(&zone)).unwrap_err();
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "phone",
+                "gender",
+                "birthday",
+                "points",
+                "tier",
+                "member_since"
+            ]
+        );
+        assert_eq!(errors.0[3].message, "must not be negative");
+    }
+
+    #[test]
+    fn headers_are_checked_by_name() {
+        assert!(Header::parse(["Phone ", "NAME"]).is_ok());
+        assert!(
+            Header::parse(["phnoe", "name"])
+                .unwrap_err()
+                .contains("unknown column \"phnoe\"")
+        );
+        assert!(
+            Header::parse(["name"])
+                .unwrap_err()
+                .contains("phone or an email")
+        );
+        assert!(Header::parse(["phone", "phone"]).is_err());
+        let export: Vec<&str> = IMPORT_COLUMNS
+            .iter()
+            .chain(EXPORT_ONLY_COLUMNS.iter())
+            .copied()
+            .collect();
+        assert!(Header::parse(export).is_ok(), "an export imports back");
+    }
+
+    #[test]
+    fn blank_cells_mean_keep() {
+        let zone = TimeZone::get("Asia/Ho_Chi_Minh").unwrap();
+        let h = header("phone,name,points");
+        let m = parse_member_row(&h, &["0901234567", " ", ""], &context(&zone)).unwrap();
+        assert_eq!((m.name, m.points), (None, None));
+        let errors = parse_member_row(&h, &["", "A", "1"], &context(&zone)).unwrap_err();
+        assert_eq!(errors.0[0].field, "phone");
+    }
+}
