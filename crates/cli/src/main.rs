@@ -58,7 +58,7 @@ enum Command {
     Verify,
     /// Measure throughput and latency against the real server, next to the database's own limit.
     Bench {
-        /// pos, baseline, expiry, codes or redeem.
+        /// pos, baseline, expiry, codes, redeem, import or segment (with export).
         scenario: String,
         /// Seconds to run the load (pos, baseline).
         #[arg(long, default_value_t = 10.0)]

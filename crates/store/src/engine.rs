@@ -335,14 +335,14 @@ enum Connector {
 }
 
 enum Conn {
-    Sqlite(SqliteConn),
+    Sqlite(Box<SqliteConn>),
     Postgres(Box<PgConn>),
 }
 
 impl Conn {
     fn as_sql(&mut self) -> &mut dyn Sql {
         match self {
-            Conn::Sqlite(c) => c,
+            Conn::Sqlite(c) => c.as_mut(),
             Conn::Postgres(c) => c.as_mut(),
         }
     }
@@ -365,7 +365,7 @@ impl Connector {
 
     fn connect(&self, read_only: bool) -> Result<Conn, DbError> {
         match self {
-            Connector::Sqlite(path) => SqliteConn::open(path, read_only).map(Conn::Sqlite),
+            Connector::Sqlite(path) => SqliteConn::open(path, read_only).map(|c| Conn::Sqlite(Box::new(c))),
             Connector::Postgres(url) => PgConn::connect(url).map(|c| Conn::Postgres(Box::new(c))),
         }
     }

@@ -4,12 +4,15 @@
 pub mod baseline;
 pub mod expiry;
 pub mod pos;
+pub mod segments;
 pub mod setup;
 pub mod vouchers;
 
 use crate::{BenchOptions, Report};
 
-pub const NAMES: &[&str] = &["pos", "baseline", "expiry", "codes", "redeem"];
+pub const NAMES: &[&str] = &[
+    "pos", "baseline", "expiry", "codes", "redeem", "import", "segment",
+];
 
 pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     match scenario {
@@ -18,6 +21,8 @@ pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<R
         "expiry" => expiry::run(options).await.map(|r| vec![r]),
         "codes" => vouchers::codes(options).await.map(|r| vec![r]),
         "redeem" => vouchers::redeem(options).await.map(|r| vec![r]),
+        "import" => segments::import(options).await.map(|r| vec![r]),
+        "segment" => segments::segment(options).await,
         other => anyhow::bail!(
             "unknown scenario {other}; choose one of {}",
             NAMES.join(", ")

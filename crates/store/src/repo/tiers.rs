@@ -6,7 +6,7 @@ use loyalty_core::tier::{BrandDiscount, Tier};
 
 use super::{json, ms, to_json, ts};
 use crate::params;
-use crate::sql::{DbError, Row, Sql};
+use crate::sql::{DbError, Row, Sql, Value};
 use crate::{Page, Paged};
 
 pub fn insert(sql: &mut dyn Sql, tenant_id: &str, t: &Tier) -> Result<(), DbError> {
@@ -102,26 +102,47 @@ pub struct TierChange {
 }
 
 pub fn record(sql: &mut dyn Sql, tenant_id: &str, c: &TierChange) -> Result<(), DbError> {
-    sql.execute(
-        "insert into tier_history (tenant_id, id, member_id, from_tier_id, from_name, to_tier_id,
-            to_name, reason, value, note, actor_kind, actor_id, at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        params![
-            tenant_id,
-            &c.id,
-            &c.member_id,
-            c.from.as_ref().map(|(id, _)| id.as_str()),
-            c.from.as_ref().map(|(_, name)| name.as_str()),
-            c.to.as_ref().map(|(id, _)| id.as_str()),
-            c.to.as_ref().map(|(_, name)| name.as_str()),
-            c.reason.as_str(),
-            c.value,
-            &c.note,
-            c.actor.as_ref().map(|a| a.kind.as_str()),
-            c.actor.as_ref().and_then(|a| a.id.as_deref()),
-            ms(c.at)
-        ],
-    )?;
+    record_many(sql, tenant_id, std::slice::from_ref(c))
+}
+
+/// Records many tier changes with a few multi-row statements (imports).
+pub fn record_many(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    changes: &[TierChange],
+) -> Result<(), DbError> {
+    const COLUMNS: usize = 12;
+    for chunk in changes.chunks(100) {
+        let mut query = String::from(
+            "insert into tier_history (tenant_id, id, member_id, from_tier_id, from_name, to_tier_id,
+                to_name, reason, value, note, actor_kind, actor_id, at) values ",
+        );
+        let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
+        for (i, c) in chunk.iter().enumerate() {
+            if i > 0 {
+                query.push_str(", ");
+            }
+            let placeholders: Vec<String> = (0..COLUMNS)
+                .map(|k| format!("${}", 2 + i * COLUMNS + k))
+                .collect();
+            query.push_str(&format!("($1, {})", placeholders.join(", ")));
+            values.extend([
+                Value::from(c.id.as_str()),
+                Value::from(c.member_id.as_str()),
+                Value::from(c.from.as_ref().map(|(id, _)| id.as_str())),
+                Value::from(c.from.as_ref().map(|(_, name)| name.as_str())),
+                Value::from(c.to.as_ref().map(|(id, _)| id.as_str())),
+                Value::from(c.to.as_ref().map(|(_, name)| name.as_str())),
+                Value::from(c.reason.as_str()),
+                Value::from(c.value),
+                Value::from(&c.note),
+                Value::from(c.actor.as_ref().map(|a| a.kind.as_str())),
+                Value::from(c.actor.as_ref().and_then(|a| a.id.as_deref())),
+                Value::from(ms(c.at)),
+            ]);
+        }
+        sql.execute(&query, &values)?;
+    }
     Ok(())
 }
 
