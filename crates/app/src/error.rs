@@ -30,6 +30,9 @@ pub enum AppError {
     /// 401: no credentials, or credentials that do not check out.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 429: too many failed sign-ins from this address or for this account.
+    #[error("too many attempts; try again in {retry_after_secs} seconds")]
+    Throttled { retry_after_secs: u64 },
     /// 403: known caller, not allowed to do this.
     #[error("{0}")]
     Forbidden(String),

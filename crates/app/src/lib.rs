@@ -18,6 +18,7 @@ pub mod program;
 pub mod rewards;
 pub mod rules;
 pub mod segments;
+pub mod sessions;
 pub mod staff;
 pub mod tenants;
 pub mod tiers;
@@ -47,6 +48,7 @@ pub struct App {
     db: Db,
     clock: Arc<dyn Clock>,
     keys: Arc<auth::KeyCache>,
+    logins: Arc<sessions::LoginThrottle>,
     tenants: Arc<RwLock<HashMap<String, Arc<TenantInfo>>>>,
     rules: Arc<RwLock<HashMap<String, CachedRules>>>,
     ladders: Arc<RwLock<HashMap<String, CachedLadder>>>,
@@ -79,6 +81,7 @@ impl App {
             db,
             clock,
             keys: Arc::new(auth::KeyCache::default()),
+            logins: Arc::new(sessions::LoginThrottle::default()),
             tenants: Arc::new(RwLock::new(HashMap::new())),
             rules: Arc::new(RwLock::new(HashMap::new())),
             ladders: Arc::new(RwLock::new(HashMap::new())),

@@ -335,6 +335,7 @@ async fn demo(app: App, members: usize, seed: u64) -> anyhow::Result<ExitCode> {
         "Demo tenant ready: {} members, {} orders of the last year, in {:.1} s.\n\
          \n  tenant:    {}\n  API key:   {}  (admin)\n  owner:     {} / {}\n\
          \nStart the server:  loyalty serve\n\
+         Admin UI:          http://127.0.0.1:8080/  (sign in as the owner above)\n\
          Then try:          curl -H 'Authorization: Bearer {}' 'http://127.0.0.1:8080/api/v1/members?limit=5'",
         demo.members,
         demo.orders,

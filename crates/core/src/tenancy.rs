@@ -79,6 +79,47 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
+
+    /// The API scopes a signed-in staff member acts with. A marketer needs `admin` for segments
+    /// and campaigns; what else each role may touch is narrowed by [`Role::may`].
+    pub fn scopes(self) -> Vec<Scope> {
+        match self {
+            Role::Owner | Role::Manager | Role::Marketer => vec![Scope::Admin],
+            Role::Cashier => vec![Scope::Pos],
+            Role::Viewer => vec![Scope::Read],
+        }
+    }
+
+    /// What each role may do in the admin UI.
+    pub fn may(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Owner => true,
+            Role::Manager => !matches!(permission, ManageStaff),
+            Role::Marketer => matches!(permission, ViewReports | ViewMembers | EditSegments),
+            Role::Cashier => matches!(permission, ViewMembers | EditMembers),
+            Role::Viewer => matches!(permission, ViewReports | ViewMembers),
+        }
+    }
+}
+
+/// A thing a staff member may be allowed to do in the admin UI (see [`Role::may`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// The dashboard and reports.
+    ViewReports,
+    /// Member lists and profiles, saved segments (read only).
+    ViewMembers,
+    /// Creating and editing members (the counter's job).
+    EditMembers,
+    /// Adjusting a member's points by hand.
+    AdjustPoints,
+    /// The program: settings, tiers, rules, vouchers, rewards.
+    EditProgram,
+    /// Building and saving segments, exporting members.
+    EditSegments,
+    /// Staff accounts and API keys.
+    ManageStaff,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -257,6 +298,19 @@ mod tests {
         assert!(grants(&[Scope::Read], Access::Read));
         assert!(!grants(&[Scope::Read], Access::Pos));
         assert!(!grants(&[], Access::Read));
+    }
+
+    #[test]
+    fn roles_narrow_what_staff_may_do() {
+        use Permission::*;
+        assert!(Role::Owner.may(ManageStaff));
+        assert!(!Role::Manager.may(ManageStaff) && Role::Manager.may(EditProgram));
+        assert!(Role::Marketer.may(EditSegments) && !Role::Marketer.may(EditProgram));
+        assert!(Role::Cashier.may(EditMembers) && !Role::Cashier.may(ViewReports));
+        assert!(Role::Viewer.may(ViewMembers) && !Role::Viewer.may(EditMembers));
+        // Whatever the UI allows, the scopes behind it must allow too.
+        assert!(grants(&Role::Cashier.scopes(), Access::Pos));
+        assert!(!grants(&Role::Viewer.scopes(), Access::Pos));
     }
 
     #[test]

@@ -1,24 +1,26 @@
-//! The HTTP server: the REST API (problem+json errors, OpenAPI at `/api/v1/openapi.json`),
-//! with the admin UI and member widget to come. Handlers are thin: extract, call one use-case
-//! of `loyalty_app::App`, map the result.
+//! The HTTP server: the REST API (problem+json errors, OpenAPI at `/api/v1/openapi.json`) and
+//! the admin web UI (server-rendered, under `/`). Handlers are thin: extract, call one
+//! use-case of `loyalty_app::App`, map the result.
 
 pub mod api;
 pub mod extract;
 pub mod paging;
 pub mod problem;
+pub mod ui;
 
 use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::HeaderName;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use loyalty_app::App;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -40,7 +42,15 @@ pub fn router(app: App) -> Router {
             async move { axum::Json(openapi.as_ref().clone()) }
         }),
     )
-    .fallback(|| async { ApiError::NoRoute })
+    .merge(ui::routes())
+    .fallback(|uri: Uri, headers: HeaderMap| async move {
+        // A browser gets a page; an API client a problem document.
+        if uri.path().starts_with("/api/") {
+            ApiError::NoRoute.into_response()
+        } else {
+            ui::not_found(&headers)
+        }
+    })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
     .with_state(app)
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -77,6 +87,17 @@ pub fn router(app: App) -> Router {
                 );
             }),
     )
+    // Pages only load their own scripts and styles and are never framed (clickjacking).
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+        ),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
@@ -87,7 +108,9 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
+    // The peer's address is kept for login throttling.
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

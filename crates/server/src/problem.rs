@@ -145,6 +145,12 @@ impl ApiError {
                     "Authentication required",
                     Some(why.to_string()),
                 ),
+                AppError::Throttled { retry_after_secs } => problem(
+                    S::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "Too many attempts",
+                    Some(format!("try again in {retry_after_secs} seconds")),
+                ),
                 AppError::Forbidden(why) => {
                     problem(S::FORBIDDEN, "forbidden", "Not allowed", Some(why.clone()))
                 }

@@ -365,7 +365,9 @@ impl Connector {
 
     fn connect(&self, read_only: bool) -> Result<Conn, DbError> {
         match self {
-            Connector::Sqlite(path) => SqliteConn::open(path, read_only).map(|c| Conn::Sqlite(Box::new(c))),
+            Connector::Sqlite(path) => {
+                SqliteConn::open(path, read_only).map(|c| Conn::Sqlite(Box::new(c)))
+            }
             Connector::Postgres(url) => PgConn::connect(url).map(|c| Conn::Postgres(Box::new(c))),
         }
     }

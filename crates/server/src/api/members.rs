@@ -30,7 +30,7 @@ use crate::paging::{List, page};
 use crate::problem::{ApiResult, Problem};
 
 /// A new member (or customer). At least one of `phone` and `email` is required.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberIn {
     /// Any usual Vietnamese form (`0901234567`, `+84 90 123 4567`, old 11-digit numbers) or an
@@ -305,7 +305,7 @@ fn check_source(errors: &mut Invalid, source: Option<String>) -> Option<String> 
 }
 
 impl MemberIn {
-    fn validate(self, today: Date) -> Result<(Profile, Option<String>), Invalid> {
+    pub(crate) fn validate(self, today: Date) -> Result<(Profile, Option<String>), Invalid> {
         let mut e = Invalid::default();
         let phone = given(self.phone).and_then(|v| e.check("phone", Phone::parse(&v)));
         let email = given(self.email).and_then(|v| e.check("email", Email::parse(&v)));

@@ -264,7 +264,7 @@ pub async fn export_members(State(app): State<App>, Auth(ctx): Auth) -> ApiResul
 
 /// Streams an export page by page: memory stays at one page whatever the member count. An
 /// error after the first byte can only end the stream early, so it is logged.
-async fn csv_export(
+pub(crate) async fn csv_export(
     app: App,
     ctx: Ctx,
     segment_id: Option<String>,

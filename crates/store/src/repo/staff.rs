@@ -61,7 +61,44 @@ pub fn by_email(
     .transpose()
 }
 
-fn from_row(row: &Row) -> Result<StaffUser, DbError> {
+/// Every account with this e-mail, in any tenant, with its password hash: signing in to the
+/// admin UI names no tenant. (An e-mail is unique within a tenant, rarely across them.)
+pub fn by_email_any_tenant(
+    sql: &mut dyn Sql,
+    email: &str,
+) -> Result<Vec<(String, StaffUser, String)>, DbError> {
+    sql.query(
+        "select tenant_id, id, email, name, role, active, created_at, last_login_at, password_hash
+         from staff_users
+         where email = $1 and active
+         order by created_at",
+        params![email],
+    )?
+    .iter()
+    .map(|row| {
+        Ok((
+            row.get("tenant_id")?,
+            from_row(row)?,
+            row.get("password_hash")?,
+        ))
+    })
+    .collect()
+}
+
+pub fn touch_login(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    at: jiff::Timestamp,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update staff_users set last_login_at = $3 where tenant_id = $1 and id = $2",
+        params![tenant_id, id, ms(at)],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn from_row(row: &Row) -> Result<StaffUser, DbError> {
     let role: String = row.get("role")?;
     Ok(StaffUser {
         id: row.get("id")?,

@@ -1,0 +1,107 @@
+//! The admin UI's words, in Vietnamese (the default) and English. Each language is a plain
+//! key file compiled into the binary (`i18n/vi.txt`, `i18n/en.txt`: `key = text` per line), so
+//! a translator edits text, not templates. A test checks that both files have the same keys
+//! and that every key the templates use exists.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Vi,
+    En,
+}
+
+impl Lang {
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code {
+            "vi" => Some(Lang::Vi),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, for the switch in the header.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Vi => Lang::En,
+            Lang::En => Lang::Vi,
+        }
+    }
+}
+
+pub(crate) const VI: &str = include_str!("../../i18n/vi.txt");
+pub(crate) const EN: &str = include_str!("../../i18n/en.txt");
+
+pub(crate) fn parse_catalogue(text: &str) -> HashMap<&str, &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once(" = "))
+        .map(|(key, value)| (key.trim(), value.trim()))
+        .collect()
+}
+
+static CATALOGUES: LazyLock<[HashMap<&'static str, &'static str>; 2]> =
+    LazyLock::new(|| [parse_catalogue(VI), parse_catalogue(EN)]);
+
+/// The text for `key`, or the key itself when it is missing (visible, and caught by the test).
+pub fn text(lang: Lang, key: &str) -> &str {
+    let catalogue = &CATALOGUES[lang as usize];
+    catalogue.get(key).copied().unwrap_or(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_the_same_keys() {
+        let (vi, en) = (parse_catalogue(VI), parse_catalogue(EN));
+        let mut missing: Vec<_> = vi.keys().filter(|k| !en.contains_key(*k)).collect();
+        missing.extend(en.keys().filter(|k| !vi.contains_key(*k)));
+        assert!(missing.is_empty(), "keys in one language only: {missing:?}");
+    }
+
+    #[test]
+    fn every_key_the_templates_and_pages_use_exists() {
+        let vi = parse_catalogue(VI);
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+        let mut unknown = Vec::new();
+        for dir in ["templates", "src/ui"] {
+            for entry in std::fs::read_dir(format!("{root}{dir}")).unwrap() {
+                let path = entry.unwrap().path();
+                if path.ends_with("i18n.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(path).unwrap();
+                // Templates call the catalogue as c.t(…), Rust as text(lang, …).
+                let calls = text.split("c.t(\"").skip(1);
+                for piece in calls.chain(text.split("text(lang, \"").skip(1)) {
+                    let key = piece.split('"').next().unwrap_or_default();
+                    if !vi.contains_key(key) {
+                        unknown.push(key.to_string());
+                    }
+                }
+            }
+        }
+        assert!(
+            unknown.is_empty(),
+            "keys missing from i18n/vi.txt: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_shows_itself() {
+        assert_eq!(text(Lang::En, "no.such.key"), "no.such.key");
+        assert_eq!(text(Lang::Vi, "nav.members"), "Thành viên");
+        assert_eq!(text(Lang::En, "nav.members"), "Members");
+    }
+}

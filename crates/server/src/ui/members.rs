@@ -1,0 +1,369 @@
+//! Members: the searchable list, a new member at the counter, the profile with points, orders
+//! and tier history, and adjusting points by hand.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use loyalty_app::tiers::MemberView;
+use loyalty_app::{App, AppError};
+use loyalty_core::member::{Gender, Member, MemberStatus};
+use loyalty_core::program::TierMetric;
+use loyalty_core::tenancy::Permission;
+use loyalty_core::tier::Tier;
+use loyalty_store::Page;
+use loyalty_store::repo::ledger::Entry;
+use loyalty_store::repo::members::MemberFilter;
+use loyalty_store::repo::orders::{OrderFilter, OrderRow};
+use loyalty_store::repo::tiers::TierChange;
+use serde::Deserialize;
+
+use crate::api::members::MemberIn;
+
+use super::session::Staff;
+use super::{Chrome, UiError, UiResult, error_for, field_errors, render};
+
+const PAGE_SIZE: i64 = 50;
+
+fn tier_name(tiers: &[Tier], id: &Option<String>) -> String {
+    id.as_ref()
+        .and_then(|id| tiers.iter().find(|t| &t.id == id))
+        .map(|t| t.name.clone())
+        .unwrap_or_default()
+}
+
+// ---- the list ----
+
+pub struct Row {
+    pub member: Member,
+    pub tier: String,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct ListPage {
+    c: Chrome,
+    q: String,
+    rows: Vec<Row>,
+    next: Option<String>,
+    can_create: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    after: Option<String>,
+}
+
+pub async fn list(
+    State(app): State<App>,
+    staff: Staff,
+    Query(query): Query<ListQuery>,
+) -> UiResult {
+    staff.require(Permission::ViewMembers)?;
+    let lang = staff.lang;
+    let fail = |e| UiError::App(lang, e);
+    let ctx = &staff.session.ctx;
+    let q = query.q.unwrap_or_default().trim().to_string();
+    let filter = MemberFilter {
+        text: (!q.is_empty()).then(|| loyalty_core::text::fold(&q)),
+        ..MemberFilter::default()
+    };
+    let page = Page {
+        after: query.after.filter(|a| !a.is_empty()),
+        limit: PAGE_SIZE,
+    };
+    let members = app.members(ctx, filter, page).await.map_err(fail)?;
+    let tiers = app.tiers(ctx).await.map_err(fail)?;
+    let rows = members
+        .items
+        .into_iter()
+        .map(|member| Row {
+            tier: tier_name(&tiers, &member.tier_id),
+            member,
+        })
+        .collect();
+    let path = format!(
+        "/members?q={}",
+        form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+    );
+    let page = ListPage {
+        c: Chrome::for_staff(&app, &staff, "members.title", "members", &path).await,
+        next: members.next_after.map(|after| {
+            format!(
+                "{path}&after={}",
+                form_urlencoded::byte_serialize(after.as_bytes()).collect::<String>()
+            )
+        }),
+        q,
+        rows,
+        can_create: staff.may(Permission::EditMembers),
+    };
+    Ok(render(&page))
+}
+
+// ---- a new member ----
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MemberForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    birthday: String,
+    #[serde(default)]
+    gender: String,
+    #[serde(default)]
+    province: String,
+}
+
+#[derive(Template)]
+#[template(path = "member_new.html")]
+struct NewPage {
+    c: Chrome,
+    form: MemberForm,
+    errors: Vec<(String, String)>,
+}
+
+impl NewPage {
+    fn error(&self, field: &str) -> &str {
+        error_for(&self.errors, field)
+    }
+}
+
+pub async fn new_form(State(app): State<App>, staff: Staff) -> UiResult {
+    staff.require(Permission::EditMembers)?;
+    let page = NewPage {
+        c: Chrome::for_staff(&app, &staff, "members.new", "members", "/members/new").await,
+        form: MemberForm::default(),
+        errors: vec![],
+    };
+    Ok(render(&page))
+}
+
+fn blank_to_none(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+pub async fn create(
+    State(app): State<App>,
+    staff: Staff,
+    Form(form): Form<MemberForm>,
+) -> UiResult {
+    staff.require(Permission::EditMembers)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let ctx = &staff.session.ctx;
+    let gender = match form.gender.as_str() {
+        "female" => Some(Gender::Female),
+        "male" => Some(Gender::Male),
+        "other" => Some(Gender::Other),
+        _ => None,
+    };
+    let input = MemberIn {
+        phone: blank_to_none(&form.phone),
+        email: blank_to_none(&form.email),
+        name: blank_to_none(&form.name),
+        birthday: blank_to_none(&form.birthday),
+        gender,
+        province: blank_to_none(&form.province),
+        source: Some("admin".into()),
+        ..MemberIn::default()
+    };
+    let today = app.today(ctx).await.map_err(|e| UiError::App(lang, e))?;
+    let result = match input.validate(today) {
+        Ok((profile, source)) => app.create_member(ctx, profile, source).await,
+        Err(invalid) => Err(AppError::Invalid(invalid)),
+    };
+    match result {
+        Ok(member) => Ok(Redirect::to(&format!("/members/{}", member.id)).into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let mut errors = field_errors(&error);
+            if errors.iter().all(|(f, _)| f.is_empty()) {
+                errors.push(("phone".into(), error.to_string()));
+            }
+            let page = NewPage {
+                c: Chrome::for_staff(&app, &staff, "members.new", "members", "/members/new").await,
+                form,
+                errors,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(error) => Err(UiError::App(lang, error)),
+    }
+}
+
+// ---- the profile ----
+
+#[derive(Template)]
+#[template(path = "member.html")]
+struct ProfilePage {
+    c: Chrome,
+    view: MemberView,
+    tier: String,
+    next_tier: Option<(String, i64)>,
+    ledger: Vec<Entry>,
+    orders: Vec<OrderRow>,
+    history: Vec<TierChange>,
+    can_adjust: bool,
+    adjust_error: String,
+    spend_metric: bool,
+}
+
+impl ProfilePage {
+    fn status_key(&self) -> &'static str {
+        match self.view.member.status {
+            MemberStatus::Customer => "status.customer",
+            MemberStatus::Member => "status.member",
+            MemberStatus::Blocked => "status.blocked",
+        }
+    }
+
+    fn kind_key(&self, kind: &str) -> &'static str {
+        match kind {
+            "earn" => "ledger.earn",
+            "redeem" => "ledger.redeem",
+            "expire" => "ledger.expire",
+            "reverse" => "ledger.reverse",
+            _ => "ledger.adjust",
+        }
+    }
+
+    fn order_status_key(&self, status: &str) -> &'static str {
+        match status {
+            "paid" => "order.paid",
+            "cancelled" => "order.cancelled",
+            "partially_refunded" => "order.partially_refunded",
+            _ => "order.refunded",
+        }
+    }
+
+    /// What is left to reach the next tier, in the program's metric.
+    fn remaining(&self, remaining: &i64) -> String {
+        if self.spend_metric {
+            self.c.money(remaining)
+        } else {
+            self.c.num(remaining)
+        }
+    }
+}
+
+async fn profile_page(app: &App, staff: &Staff, id: String, adjust_error: String) -> UiResult {
+    staff.require(Permission::ViewMembers)?;
+    let lang = staff.lang;
+    let fail = |e| UiError::App(lang, e);
+    let ctx = &staff.session.ctx;
+    let member = app.member(ctx, id.clone()).await.map_err(fail)?;
+    let view = app
+        .member_views(ctx, vec![member], None)
+        .await
+        .map_err(fail)?
+        .pop()
+        .ok_or(UiError::NotFound(lang))?;
+    let recent = Page {
+        after: None,
+        limit: 20,
+    };
+    let ledger = app
+        .ledger(ctx, id.clone(), recent.clone())
+        .await
+        .map_err(fail)?;
+    let filter = OrderFilter {
+        member_id: Some(id.clone()),
+        ..OrderFilter::default()
+    };
+    let all_orders = Page {
+        after: None,
+        limit: 200,
+    };
+    let mut orders = app
+        .orders(ctx, filter, all_orders)
+        .await
+        .map_err(fail)?
+        .items;
+    orders.reverse();
+    orders.truncate(20);
+    let history = app
+        .tier_history(ctx, id.clone(), None, None, recent)
+        .await
+        .map_err(fail)?;
+    let info = app.tenant(ctx).await.map_err(fail)?;
+    let page = ProfilePage {
+        spend_metric: info.program.tiers.metric == TierMetric::Spend,
+        c: Chrome::for_staff(
+            app,
+            staff,
+            "member.title",
+            "members",
+            &format!("/members/{id}"),
+        )
+        .await,
+        tier: view
+            .tier
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default(),
+        next_tier: view.next_tier.clone(),
+        view,
+        ledger: ledger.items,
+        orders,
+        history: history.items,
+        can_adjust: staff.may(Permission::AdjustPoints),
+        adjust_error,
+    };
+    Ok(render(&page))
+}
+
+pub async fn profile(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+    profile_page(&app, &staff, id, String::new()).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AdjustForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    points: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn adjust_points(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<AdjustForm>,
+) -> UiResult {
+    staff.require(Permission::AdjustPoints)?;
+    staff.check_csrf(&form.csrf)?;
+    let Ok(points) = form.points.trim().parse::<i64>() else {
+        let message = super::i18n::text(staff.lang, "member.adjust_not_a_number").to_string();
+        let page = profile_page(&app, &staff, id, message).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    match app
+        .adjust_points(&staff.session.ctx, id.clone(), points, form.reason)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/members/{id}")).into_response()),
+        Err(
+            error @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::Rejected { .. }),
+        ) => {
+            let message = field_errors(&error)
+                .into_iter()
+                .map(|(f, m)| format!("{f}: {m}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let page = profile_page(&app, &staff, id, message).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(error) => Err(UiError::App(staff.lang, error)),
+    }
+}

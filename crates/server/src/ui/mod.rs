@@ -1,0 +1,339 @@
+//! The admin web UI: server-rendered pages (askama templates compiled into the binary) for the
+//! people who run the program. Each handler is thin like the API's: check the session and the
+//! role, call one use-case of `App`, render. Vietnamese by default, English by a switch.
+
+mod access;
+mod charts;
+mod dashboard;
+mod format;
+mod i18n;
+mod members;
+mod program;
+mod segments;
+mod session;
+mod tiers;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use loyalty_app::{App, AppError};
+use loyalty_core::tenancy::Permission;
+
+pub use i18n::Lang;
+use session::Staff;
+
+/// The UI's routes, mounted beside the API.
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(access::home))
+        .route("/setup", get(access::setup_form).post(access::setup))
+        .route("/login", get(access::login_form).post(access::login))
+        .route("/logout", post(access::logout))
+        .route("/lang/{code}", get(access::switch_lang))
+        .route("/dashboard", get(dashboard::show))
+        .route("/members", get(members::list))
+        .route("/members/new", get(members::new_form).post(members::create))
+        .route("/members/{id}", get(members::profile))
+        .route("/members/{id}/points", post(members::adjust_points))
+        .route("/program", get(program::show).post(program::save))
+        .route("/tiers", get(tiers::list).post(tiers::create))
+        .route("/segments", get(segments::list).post(segments::save))
+        .route("/segments/new", get(segments::builder))
+        .route("/segments/count", post(segments::count))
+        .route("/segments/{id}", get(segments::show))
+        .route("/segments/{id}/export.csv", get(segments::export))
+        .route("/static/{name}", get(asset))
+}
+
+// ---- static assets, embedded and cache-busted by a hash of their content ----
+
+const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
+
+fn versioned(name: &str, content: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    content.hash(&mut hasher);
+    format!("/static/{name}?v={:x}", hasher.finish())
+}
+
+static CSS_URL: LazyLock<String> = LazyLock::new(|| versioned("app.css", CSS));
+static JS_URL: LazyLock<String> = LazyLock::new(|| versioned("app.js", JS));
+
+async fn asset(Path(name): Path<String>) -> Response {
+    let (content, kind) = match name.as_str() {
+        "app.css" => (CSS, "text/css; charset=utf-8"),
+        "app.js" => (JS, "text/javascript; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            // The URL changes with the content, so the browser may keep it for good.
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        content,
+    )
+        .into_response()
+}
+
+// ---- what every page shows around its content ----
+
+/// The header, navigation and helpers every template uses as `c`.
+pub struct Chrome {
+    pub lang: Lang,
+    pub title: String,
+    /// The page's path and query, so the language switch comes back to it.
+    pub path: String,
+    pub user: Option<String>,
+    pub role: String,
+    pub csrf: String,
+    pub zone: TimeZone,
+    pub nav: &'static str,
+    pub can_reports: bool,
+    pub can_program: bool,
+    pub can_segments: bool,
+    pub css_url: &'static str,
+    pub js_url: &'static str,
+}
+
+impl Chrome {
+    /// For pages shown before signing in.
+    pub fn anonymous(lang: Lang, title_key: &str, csrf: String) -> Chrome {
+        Chrome {
+            lang,
+            title: i18n::text(lang, title_key).to_string(),
+            path: "/".into(),
+            user: None,
+            role: String::new(),
+            csrf,
+            zone: TimeZone::get(loyalty_core::tenancy::DEFAULT_TIMEZONE).unwrap_or(TimeZone::UTC),
+            nav: "",
+            can_reports: false,
+            can_program: false,
+            can_segments: false,
+            css_url: CSS_URL.as_str(),
+            js_url: JS_URL.as_str(),
+        }
+    }
+
+    pub async fn for_staff(
+        app: &App,
+        staff: &Staff,
+        title_key: &str,
+        nav: &'static str,
+        path: &str,
+    ) -> Chrome {
+        let zone = match app.tenant(&staff.session.ctx).await {
+            Ok(info) => info.zone.clone(),
+            Err(_) => TimeZone::UTC,
+        };
+        let user = &staff.session.user;
+        Chrome {
+            lang: staff.lang,
+            title: i18n::text(staff.lang, title_key).to_string(),
+            path: path.to_string(),
+            user: Some(user.name.clone().unwrap_or_else(|| user.email.clone())),
+            role: i18n::text(staff.lang, &format!("role.{}", user.role.as_str())).to_string(),
+            csrf: staff.session.csrf_token.clone(),
+            zone,
+            nav,
+            can_reports: staff.may(Permission::ViewReports),
+            can_program: staff.may(Permission::EditProgram),
+            can_segments: staff.may(Permission::ViewMembers),
+            css_url: CSS_URL.as_str(),
+            js_url: JS_URL.as_str(),
+        }
+    }
+
+    pub fn t<'a>(&self, key: &'a str) -> &'a str {
+        i18n::text(self.lang, key)
+    }
+
+    pub fn money(&self, dong: &i64) -> String {
+        format::money(self.lang, *dong)
+    }
+
+    pub fn num(&self, n: &i64) -> String {
+        format::number(self.lang, *n)
+    }
+
+    pub fn date(&self, at: &Timestamp) -> String {
+        format::date(&self.zone, *at)
+    }
+
+    pub fn date_opt(&self, at: &Option<Timestamp>) -> String {
+        at.map(|at| format::date(&self.zone, at))
+            .unwrap_or_default()
+    }
+
+    pub fn date_time(&self, at: &Timestamp) -> String {
+        format::date_time(&self.zone, *at)
+    }
+
+    /// A Vietnamese number as people write it (`0901 234 567` style: national form).
+    pub fn phone(&self, phone: &Option<loyalty_core::phone::Phone>) -> String {
+        phone
+            .as_ref()
+            .map(|p| p.national().unwrap_or_else(|| p.as_str().to_string()))
+            .unwrap_or_default()
+    }
+
+    pub fn other_lang(&self) -> &'static str {
+        self.lang.other().code()
+    }
+
+    pub fn lang_switch_url(&self) -> String {
+        format!(
+            "/lang/{}?next={}",
+            self.lang.other().code(),
+            form_urlencoded::byte_serialize(self.path.as_bytes()).collect::<String>()
+        )
+    }
+}
+
+/// Renders a page, or the error page if the template fails (it cannot, short of a bug).
+pub fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a template failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+// ---- errors as pages ----
+
+#[derive(Debug)]
+pub enum UiError {
+    App(Lang, AppError),
+    Forbidden(Lang),
+    Csrf(Lang),
+    NotFound(Lang),
+}
+
+impl From<(Lang, AppError)> for UiError {
+    fn from((lang, error): (Lang, AppError)) -> Self {
+        UiError::App(lang, error)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    c: Chrome,
+    heading: String,
+    detail: String,
+}
+
+pub fn error_page(lang: Lang, error: UiError) -> Response {
+    let (status, key) = match &error {
+        UiError::Forbidden(_) => (StatusCode::FORBIDDEN, "error.forbidden"),
+        UiError::Csrf(_) => (StatusCode::FORBIDDEN, "error.csrf"),
+        UiError::NotFound(_) => (StatusCode::NOT_FOUND, "error.not_found"),
+        UiError::App(_, AppError::NotFound { .. }) => (StatusCode::NOT_FOUND, "error.not_found"),
+        UiError::App(_, AppError::Forbidden(_)) => (StatusCode::FORBIDDEN, "error.forbidden"),
+        UiError::App(_, AppError::Unavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "error.unavailable")
+        }
+        UiError::App(_, AppError::Internal(e)) => {
+            tracing::error!(error = %e, "admin page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "error.internal")
+        }
+        UiError::App(_, _) => (StatusCode::UNPROCESSABLE_ENTITY, "error.invalid"),
+    };
+    let detail = match &error {
+        UiError::App(
+            _,
+            e @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::Rejected { .. }),
+        ) => e.to_string(),
+        _ => String::new(),
+    };
+    let page = ErrorPage {
+        c: Chrome::anonymous(lang, key, String::new()),
+        heading: i18n::text(lang, key).to_string(),
+        detail,
+    };
+    (status, render(&page)).into_response()
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let lang = match &self {
+            UiError::App(l, _)
+            | UiError::Forbidden(l)
+            | UiError::Csrf(l)
+            | UiError::NotFound(l) => *l,
+        };
+        error_page(lang, self)
+    }
+}
+
+pub type UiResult = Result<Response, UiError>;
+
+/// The page for an unknown path that a browser asked for.
+pub fn not_found(headers: &HeaderMap) -> Response {
+    error_page(
+        session::lang(headers),
+        UiError::NotFound(session::lang(headers)),
+    )
+}
+
+/// Field errors of a rejected form, as (field, message) for the template.
+pub fn field_errors(error: &AppError) -> Vec<(String, String)> {
+    error
+        .field_errors()
+        .iter()
+        .map(|f| (f.field.clone(), f.message.clone()))
+        .chain(match error {
+            AppError::Conflict { field, message, .. } => {
+                vec![(field.clone().unwrap_or_default(), message.clone())]
+            }
+            _ => vec![],
+        })
+        .collect()
+}
+
+/// A whole number typed by a person: spaces and thousands separators (`1.000.000`,
+/// `1,000,000`) are allowed. Blank is `None`; anything else unreadable adds an error.
+pub fn parse_whole(
+    field: &str,
+    text: &str,
+    errors: &mut Vec<(String, String)>,
+    lang: Lang,
+) -> Option<i64> {
+    let digits: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | ','))
+        .collect();
+    if digits.is_empty() {
+        return None;
+    }
+    match digits.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push((
+                field.into(),
+                i18n::text(lang, "form.not_a_whole_number").into(),
+            ));
+            None
+        }
+    }
+}
+
+/// The message for one field, if the form had an error there.
+pub fn error_for<'a>(errors: &'a [(String, String)], field: &str) -> &'a str {
+    errors
+        .iter()
+        .find(|(f, _)| f == field || f.starts_with(&format!("{field}.")))
+        .map(|(_, m)| m.as_str())
+        .unwrap_or("")
+}

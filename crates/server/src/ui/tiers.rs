@@ -1,0 +1,135 @@
+//! The tier ladder (Đồng, Bạc, Vàng, Bạch Kim…) and adding a tier to it.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use loyalty_app::tiers::TierInput;
+use loyalty_app::{App, AppError};
+use loyalty_core::program::TierMetric;
+use loyalty_core::tenancy::Permission;
+use loyalty_core::tier::Tier;
+use serde::Deserialize;
+
+use super::session::Staff;
+use super::{Chrome, UiError, UiResult, error_for, field_errors, parse_whole, render};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TierForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    rank: String,
+    #[serde(default)]
+    threshold: String,
+    #[serde(default)]
+    earn_multiplier: String,
+    #[serde(default)]
+    discount_percent: String,
+}
+
+#[derive(Template)]
+#[template(path = "tiers.html")]
+struct TiersPage {
+    c: Chrome,
+    tiers: Vec<Tier>,
+    metric_key: &'static str,
+    can_edit: bool,
+    form: TierForm,
+    errors: Vec<(String, String)>,
+}
+
+impl TiersPage {
+    fn error(&self, field: &str) -> &str {
+        error_for(&self.errors, field)
+    }
+
+    /// The threshold in the program's metric: money, points or a count of orders.
+    fn threshold(&self, tier: &Tier) -> String {
+        match self.metric_key {
+            "tiers.metric_spend" => self.c.money(&tier.threshold),
+            _ => self.c.num(&tier.threshold),
+        }
+    }
+}
+
+async fn page(app: &App, staff: &Staff, form: TierForm, errors: Vec<(String, String)>) -> UiResult {
+    staff.require(Permission::ViewMembers)?;
+    let lang = staff.lang;
+    let ctx = &staff.session.ctx;
+    let tiers = app.tiers(ctx).await.map_err(|e| UiError::App(lang, e))?;
+    let info = app.tenant(ctx).await.map_err(|e| UiError::App(lang, e))?;
+    let metric_key = match info.program.tiers.metric {
+        TierMetric::Spend => "tiers.metric_spend",
+        TierMetric::PointsEarned => "tiers.metric_points",
+        TierMetric::Orders => "tiers.metric_orders",
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = TiersPage {
+        c: Chrome::for_staff(app, staff, "tiers.title", "tiers", "/tiers").await,
+        tiers,
+        metric_key,
+        can_edit: staff.may(Permission::EditProgram),
+        form,
+        errors,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+pub async fn list(State(app): State<App>, staff: Staff) -> UiResult {
+    page(&app, &staff, TierForm::default(), vec![]).await
+}
+
+pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<TierForm>) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let mut errors = Vec::new();
+    let rank = parse_whole("rank", &form.rank, &mut errors, lang);
+    let threshold = parse_whole("threshold", &form.threshold, &mut errors, lang);
+    let discount_percent = parse_whole(
+        "discount_percent",
+        &form.discount_percent,
+        &mut errors,
+        lang,
+    );
+    let earn_multiplier = match form.earn_multiplier.trim().replace(',', ".") {
+        m if m.is_empty() => None,
+        m => match m.parse::<f64>() {
+            Ok(m) => Some(m),
+            Err(_) => {
+                errors.push((
+                    "earn_multiplier".into(),
+                    super::i18n::text(lang, "form.not_a_number").into(),
+                ));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return page(&app, &staff, form, errors).await;
+    }
+    let input = TierInput {
+        name: Some(form.name.trim().to_string()).filter(|n| !n.is_empty()),
+        rank,
+        threshold,
+        earn_multiplier,
+        discount_percent,
+        brand_discounts: None,
+    };
+    match app.create_tier(&staff.session.ctx, input).await {
+        Ok(_) => Ok(Redirect::to("/tiers").into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let errors = field_errors(&error);
+            page(&app, &staff, form, errors).await
+        }
+        Err(error) => Err(UiError::App(lang, error)),
+    }
+}

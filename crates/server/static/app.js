@@ -1,0 +1,78 @@
+// The segment builder's rows and live count. Everything else in the admin UI works without
+// JavaScript; without it, the builder is the JSON textarea and the Count button.
+(function () {
+  "use strict";
+  const form = document.getElementById("segment-form");
+  if (!form) return;
+  const builder = document.getElementById("builder");
+  const rows = document.getElementById("rows");
+  const template = document.getElementById("row-template");
+  const combine = document.getElementById("combine");
+  const tree = document.getElementById("conditions");
+  const count = document.getElementById("segment-count");
+  const countError = document.getElementById("count-error");
+  const numeric = new Set(["member.points", "member.lifetime_spend", "member.order_count",
+    "member.birthday_month", "member.age"]);
+  builder.hidden = false;
+
+  function valueOf(field, op, text) {
+    const parts = op === "in" ? text.split(",").map((s) => s.trim()).filter(Boolean) : [text.trim()];
+    const converted = parts.map((p) => {
+      const digits = p.replace(/[.\s]/g, "");
+      return (numeric.has(field) || op === "within_days") && /^-?\d+$/.test(digits) ? Number(digits) : p;
+    });
+    return op === "in" ? converted : converted[0];
+  }
+
+  function write() {
+    const conditions = [];
+    rows.querySelectorAll(".condition").forEach((row) => {
+      const field = row.querySelector(".field").value;
+      const op = row.querySelector(".op").value;
+      const text = row.querySelector(".value").value;
+      if (text.trim() === "") return;
+      conditions.push({ field, op, value: valueOf(field, op, text) });
+    });
+    tree.value = JSON.stringify({ [combine.value]: conditions }, null, 2);
+    refresh();
+  }
+
+  let timer = null;
+  let asked = 0;
+  function refresh() {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      let conditions;
+      try { conditions = JSON.parse(tree.value); } catch (e) { return; }
+      const mine = ++asked;
+      const response = await fetch("/segments/count", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-csrf-token": form.dataset.csrf },
+        body: JSON.stringify({ conditions }),
+        credentials: "same-origin",
+      });
+      if (mine !== asked) return; // a newer question is on its way
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) {
+        count.textContent = new Intl.NumberFormat(document.documentElement.lang).format(body.count);
+        countError.textContent = "";
+      } else {
+        count.textContent = "—";
+        countError.textContent = (body.errors || []).map((e) => e.field + ": " + e.message).join("; ");
+      }
+    }, 250);
+  }
+
+  function addRow() {
+    const row = template.content.firstElementChild.cloneNode(true);
+    row.querySelectorAll("select, input").forEach((el) => el.addEventListener("input", write));
+    row.querySelector(".remove").addEventListener("click", () => { row.remove(); write(); });
+    rows.appendChild(row);
+    return row;
+  }
+
+  document.getElementById("add-row").addEventListener("click", () => addRow().querySelector(".value").focus());
+  combine.addEventListener("change", write);
+  tree.addEventListener("input", refresh);
+  addRow();
+})();

@@ -1,0 +1,107 @@
+//! The dashboard's figures: a handful of aggregate queries over one tenant.
+
+use jiff::Timestamp;
+
+use super::ms;
+use crate::params;
+use crate::sql::{DbError, Sql};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dashboard {
+    /// Every member record (customers not yet activated included).
+    pub members_total: i64,
+    /// Joined in the period (activated, or created when not activated).
+    pub members_new: i64,
+    /// Members with an order in the period.
+    pub members_active: i64,
+    pub revenue_members: i64,
+    pub revenue_guests: i64,
+    pub orders_members: i64,
+    pub orders_guests: i64,
+    pub points_issued: i64,
+    pub points_redeemed: i64,
+    pub points_expired: i64,
+    /// Points members hold now (available and pending).
+    pub points_outstanding: i64,
+    /// Members per tier id (`None`: no tier), largest first.
+    pub tiers: Vec<(Option<String>, i64)>,
+    /// New members per local day: (days since the Unix epoch in the tenant's offset, count).
+    pub new_per_day: Vec<(i64, i64)>,
+}
+
+/// `offset_seconds` is the tenant's UTC offset, used to cut days (Việt Nam has no daylight
+/// saving; elsewhere a day at a clock change is cut an hour off).
+pub fn dashboard(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+    offset_seconds: i64,
+) -> Result<Dashboard, DbError> {
+    let (from, to) = (ms(from), ms(to));
+    let mut d = Dashboard::default();
+
+    let row = sql.query_one(
+        "select count(*) as total,
+                cast(coalesce(sum(case when coalesce(member_since, created_at) >= $2 and coalesce(member_since, created_at) < $3 then 1 else 0 end), 0) as bigint) as new,
+                cast(coalesce(sum(case when last_order_at >= $2 and last_order_at < $3 then 1 else 0 end), 0) as bigint) as active,
+                cast(coalesce(sum(points_available + points_pending), 0) as bigint) as outstanding
+         from members where tenant_id = $1",
+        params![tenant_id, from, to],
+    )?;
+    d.members_total = row.get("total")?;
+    d.members_new = row.get("new")?;
+    d.members_active = row.get("active")?;
+    d.points_outstanding = row.get("outstanding")?;
+
+    let row = sql.query_one(
+        "select cast(coalesce(sum(case when member_id is not null then total - refunded_amount else 0 end), 0) as bigint) as rev_m,
+                cast(coalesce(sum(case when member_id is null then total - refunded_amount else 0 end), 0) as bigint) as rev_g,
+                cast(coalesce(sum(case when member_id is not null then 1 else 0 end), 0) as bigint) as n_m,
+                cast(coalesce(sum(case when member_id is null then 1 else 0 end), 0) as bigint) as n_g
+         from orders
+         where tenant_id = $1 and placed_at >= $2 and placed_at < $3 and status <> 'cancelled'",
+        params![tenant_id, from, to],
+    )?;
+    d.revenue_members = row.get("rev_m")?;
+    d.revenue_guests = row.get("rev_g")?;
+    d.orders_members = row.get("n_m")?;
+    d.orders_guests = row.get("n_g")?;
+
+    let row = sql.query_one(
+        "select cast(coalesce(sum(case when kind in ('earn', 'adjust') and points > 0 then points else 0 end), 0) as bigint) as issued,
+                cast(coalesce(sum(case when kind = 'redeem' then -points else 0 end), 0) as bigint) as redeemed,
+                cast(coalesce(sum(case when kind = 'expire' then -points else 0 end), 0) as bigint) as expired
+         from ledger_entries
+         where tenant_id = $1 and created_at >= $2 and created_at < $3",
+        params![tenant_id, from, to],
+    )?;
+    d.points_issued = row.get("issued")?;
+    d.points_redeemed = row.get("redeemed")?;
+    d.points_expired = row.get("expired")?;
+
+    d.tiers = sql
+        .query(
+            "select tier_id, count(*) as n from members
+             where tenant_id = $1
+             group by tier_id order by n desc",
+            params![tenant_id],
+        )?
+        .iter()
+        .map(|row| Ok((row.get("tier_id")?, row.get("n")?)))
+        .collect::<Result<_, DbError>>()?;
+
+    d.new_per_day = sql
+        .query(
+            "select (coalesce(member_since, created_at) + $4) / 86400000 as day, count(*) as n
+             from members
+             where tenant_id = $1
+               and coalesce(member_since, created_at) >= $2 and coalesce(member_since, created_at) < $3
+             group by (coalesce(member_since, created_at) + $4) / 86400000 order by day",
+            params![tenant_id, from, to, offset_seconds * 1000],
+        )?
+        .iter()
+        .map(|row| Ok((row.get("day")?, row.get("n")?)))
+        .collect::<Result<_, DbError>>()?;
+    Ok(d)
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the admin UI's end-to-end tests in headless Chromium against a real `loyalty serve`,
+# once on a fresh SQLite file and once on a fresh PostgreSQL database.
+# Usage: e2e/run.sh [POSTGRES_URL]   (SCREENSHOTS=DIR to keep screenshots of the pages)
+# Installs what is missing: Debian's chromium, and playwright-core from npm (never a browser
+# download: Playwright drives the system's Chromium).
+set -euo pipefail
+cd "$(dirname "$0")"
+PG="${1:-${LOYALTY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}}"
+
+if ! command -v chromium >/dev/null; then
+  echo "== installing chromium (Debian)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
+
+cargo build -q -p loyalty-cli
+LOYALTY="$(cd .. && pwd)/target/debug/loyalty"
+WORK="$(mktemp -d)"
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
+  [ -n "${PG_DB:-}" ] && psql -q "$PG" -c "drop database if exists $PG_DB" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+run_against() {
+  local name="$1" url="$2" port="$3"
+  echo "== e2e on $name"
+  "$LOYALTY" --database-url "$url" serve --listen "127.0.0.1:$port" --jobs-every 0 >"$WORK/$name.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+    sleep 0.1
+  done
+  if ! BASE_URL="http://127.0.0.1:$port" CHROMIUM="$(command -v chromium)" npm test --silent; then
+    echo "-- server log ($name):"; tail -n 50 "$WORK/$name.log"; exit 1
+  fi
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+}
+
+run_against sqlite "sqlite://$WORK/e2e.db" 18181
+PG_DB="loyalty_e2e_$$"
+psql -q "$PG" -c "create database $PG_DB" >/dev/null
+run_against postgres "${PG%/*}/$PG_DB" 18182
+echo "== e2e passed on SQLite and PostgreSQL"

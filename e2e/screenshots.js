@@ -1,0 +1,49 @@
+// Screenshots of the main pages for the README and the user guide, taken from a demo tenant.
+// Usage: e2e/screenshots.sh (which creates the demo and starts the server).
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.BASE_URL;
+const OUT = process.env.SCREENSHOTS;
+const [email, password] = [process.env.OWNER_EMAIL, process.env.OWNER_PASSWORD];
+mkdirSync(OUT, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  await page.goto(BASE + "/login");
+  await page.screenshot({ path: `${OUT}/login.png` });
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Mật khẩu").fill(password);
+  await page.getByRole("button", { name: "Đăng nhập" }).click();
+  await page.waitForURL(/\/dashboard/);
+  await page.goto(BASE + "/dashboard?days=90");
+  await page.screenshot({ path: `${OUT}/dashboard.png`, fullPage: true });
+  await page.goto(BASE + "/members");
+  await page.screenshot({ path: `${OUT}/members.png` });
+  await page.locator("tbody tr a").nth(3).click();
+  await page.waitForURL(/\/members\/mem_/);
+  await page.screenshot({ path: `${OUT}/member.png`, fullPage: true });
+  await page.goto(BASE + "/tiers");
+  await page.screenshot({ path: `${OUT}/tiers.png`, fullPage: true });
+  await page.goto(BASE + "/segments/new");
+  await page.getByLabel("Tên nhóm").fill("Khách Vàng trở lên ở Hà Nội");
+  const row = page.locator("#rows .condition").first();
+  await row.locator(".field").selectOption("member.province");
+  await row.locator(".value").fill("Hà Nội");
+  await page.locator("#segment-count").filter({ hasText: /\d/ }).waitFor();
+  await page.screenshot({ path: `${OUT}/segment-builder.png`, fullPage: true });
+  await page.locator("#lang-switch").click();
+  await page.goto(BASE + "/dashboard?days=90");
+  await page.screenshot({ path: `${OUT}/dashboard-en.png`, fullPage: true });
+  // A counter tablet, portrait.
+  await page.setViewportSize({ width: 800, height: 1100 });
+  await page.locator("#lang-switch").click();
+  await page.goto(BASE + "/members");
+  await page.screenshot({ path: `${OUT}/members-tablet.png` });
+} finally {
+  await browser.close();
+}

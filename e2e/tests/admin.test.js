@@ -1,0 +1,250 @@
+// The admin UI end to end, in a real browser against a real server (see e2e/run.sh): first-run
+// setup, signing in, a tier, a member, an order through the API seen on the profile, a
+// segment's live count, roles, login throttling, and the language switch.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8080";
+const SHOTS = process.env.SCREENSHOTS; // a directory: save screenshots of the pages visited
+const OWNER = { email: "chu.cua.hang@hoamai.vn", password: "mat-khau-an-toan" };
+
+async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+      "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+async function api(key, method, path, body) {
+  const response = await fetch(BASE + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  const json = await response.json();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function signIn(page, email, password) {
+  await page.goto(BASE + "/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Mật khẩu").fill(password);
+  await page.getByRole("button", { name: "Đăng nhập" }).click();
+}
+
+test("the admin UI from first run to a segment", async (t) => {
+  const browser = await launch();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  let apiKey;
+  let memberId;
+  try {
+    await t.test("a fresh install shows the setup page and creates the shop", async () => {
+      await page.goto(BASE + "/");
+      assert.match(page.url(), /\/setup$/);
+      assert.equal(await page.locator("html").getAttribute("lang"), "vi");
+      await shot(page, "setup");
+      // A too-short password is refused next to its field, and nothing is created.
+      await page.getByLabel("Tên cửa hàng / chuỗi").fill("Tiệm Bánh Hoa Mai");
+      await page.getByLabel("Email chủ cửa hàng").fill(OWNER.email);
+      await page.getByLabel("Mật khẩu (ít nhất 8 ký tự)").fill("ngan");
+      await page.getByLabel("Mật khẩu (ít nhất 8 ký tự)").evaluate((el) => el.removeAttribute("minlength"));
+      await page.getByRole("button", { name: "Tạo cửa hàng" }).click();
+      await page.locator(".field-error").filter({ hasText: "8" }).waitFor();
+      await page.getByLabel("Mật khẩu (ít nhất 8 ký tự)").fill(OWNER.password);
+      await page.getByRole("button", { name: "Tạo cửa hàng" }).click();
+      apiKey = (await page.locator("#api-key").textContent()).trim();
+      assert.match(apiKey, /^lk_[A-Z0-9]+_[A-Z0-9]+$/);
+      // Setup is a one-time page.
+      await page.goto(BASE + "/setup");
+      assert.doesNotMatch(page.url(), /\/setup$/);
+    });
+
+    await t.test("signing out and in again, with a wrong password first", async () => {
+      await page.goto(BASE + "/dashboard");
+      await page.getByRole("button", { name: "Đăng xuất" }).click();
+      await page.waitForURL(/\/login/);
+      await page.goto(BASE + "/members");
+      await page.waitForURL(/\/login\?next=%2Fmembers/);
+      await signIn(page, OWNER.email, "not-the-password");
+      await page.getByText("Email hoặc mật khẩu không đúng").waitFor();
+      await signIn(page, OWNER.email, OWNER.password);
+      await page.waitForURL(/\/dashboard$/);
+      await page.getByRole("heading", { name: "Tổng quan" }).waitFor();
+    });
+
+    await t.test("program settings: a bad value is explained next to its field, a good one saved", async () => {
+      await page.goto(BASE + "/program");
+      assert.equal(await page.getByLabel("Số tiền chi tiêu cho 1 điểm (₫)").inputValue(), "10000");
+      await page.getByLabel("Giá trị 1 điểm khi thanh toán (₫)").fill("0");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.locator("#point-value + .field-error").waitFor();
+      await page.getByLabel("Giá trị 1 điểm khi thanh toán (₫)").fill("1.000");
+      await page.getByLabel("Số tiền chi tiêu cho 1 điểm (₫)").fill("20.000");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.getByText("Đã lưu thiết lập").waitFor();
+      assert.equal(await page.getByLabel("Số tiền chi tiêu cho 1 điểm (₫)").inputValue(), "20000");
+      await shot(page, "program");
+    });
+
+    await t.test("creating tiers, with the ladder's rule shown next to the field", async () => {
+      await page.goto(BASE + "/tiers");
+      for (const [name, rank, threshold, multiplier] of [["Bạc", "1", "1.000.000", "1"], ["Vàng", "2", "5.000.000", "1,5"]]) {
+        await page.getByLabel("Tên hạng").fill(name);
+        await page.getByLabel("Thứ tự").fill(rank);
+        await page.getByLabel(/^Ngưỡng/).fill(threshold);
+        await page.getByLabel("Hệ số tích điểm").fill(multiplier);
+        await page.getByRole("button", { name: "Thêm hạng" }).click();
+        await page.locator("#tiers").getByRole("cell", { name, exact: true }).waitFor();
+      }
+      const rows = await page.locator("#tiers tbody tr").allInnerTexts();
+      assert.match(rows[1], /Vàng\s+5\.000\.000 ₫\s+×1\.5/);
+      // A higher rank must have a higher threshold: refused, and the ladder unchanged.
+      await page.getByLabel("Tên hạng").fill("Kim Cương");
+      await page.getByLabel("Thứ tự").fill("3");
+      await page.getByLabel(/^Ngưỡng/).fill("100");
+      await page.getByRole("button", { name: "Thêm hạng" }).click();
+      await page.locator(".field-error").first().waitFor();
+      assert.equal(await page.locator("#tiers tbody tr").count(), 2);
+      await shot(page, "tiers");
+    });
+
+    await t.test("creating a member at the counter", async () => {
+      await page.goto(BASE + "/members");
+      await page.getByRole("link", { name: "Thêm thành viên" }).click();
+      await page.getByLabel("Họ tên").fill("Nguyễn Thị Lan");
+      await page.getByLabel("Số điện thoại").fill("0912 345 678");
+      await page.getByLabel("Tỉnh/thành").fill("Hà Nội");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/members\/mem_/);
+      memberId = page.url().split("/members/")[1];
+      await page.getByRole("heading", { name: "Nguyễn Thị Lan" }).waitFor();
+      // The same phone again is refused with the reason on the form.
+      await page.goto(BASE + "/members/new");
+      await page.getByLabel("Họ tên").fill("Người khác");
+      await page.getByLabel("Số điện thoại").fill("0912345678");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.locator(".field-error").first().waitFor();
+    });
+
+    await t.test("an order posted through the API shows on the profile with its points and tier", async () => {
+      const order = await api(apiKey, "POST", "/api/v1/orders", {
+        source: "pos", external_id: "HN01-000001", member_id: memberId, total: 6_000_000,
+        lines: [{ sku: "BANH-01", name: "Bánh bông lan trứng muối", category: "bánh", quantity: 2, unit_price: 3_000_000 }],
+      });
+      assert.equal(order.member.tier.name, "Vàng");
+      const earned = order.points.earned;
+      assert.equal(earned, 6_000_000 / 20_000); // the rate set on the program page
+      await page.goto(BASE + `/members/${memberId}`);
+      assert.equal((await page.locator("#member-tier").textContent()).trim(), "Vàng");
+      const shown = (await page.locator("#member-points").textContent()).trim();
+      assert.equal(shown, earned.toLocaleString("de-DE")); // grouped with dots, as in Vietnamese
+      await page.getByRole("cell", { name: "HN01-000001" }).waitFor();
+      await shot(page, "member");
+      // The list finds her by a piece of her name, without diacritics.
+      await page.goto(BASE + "/members?q=thi lan");
+      await page.getByRole("cell", { name: "Nguyễn Thị Lan" }).waitFor();
+    });
+
+    await t.test("adjusting points by hand writes the ledger", async () => {
+      await page.goto(BASE + `/members/${memberId}`);
+      const before = Number((await page.locator("#member-points").textContent()).replace(/\./g, ""));
+      await page.getByLabel("Số điểm (+ cộng, − trừ)").fill("50");
+      await page.getByLabel("Lý do").fill("Khách sinh nhật");
+      await page.getByRole("button", { name: "Điều chỉnh" }).click();
+      await page.getByRole("cell", { name: "Khách sinh nhật" }).waitFor();
+      const after = Number((await page.locator("#member-points").textContent()).replace(/\./g, ""));
+      assert.equal(after, before + 50);
+    });
+
+    await t.test("a segment's count is live in the builder and kept when saved", async () => {
+      await api(apiKey, "POST", "/api/v1/members", { name: "Trần Văn Minh", phone: "0987654321", province: "Đà Nẵng" });
+      await page.goto(BASE + "/segments/new");
+      await page.getByLabel("Tên nhóm").fill("Khách hạng Vàng");
+      const row = page.locator("#rows .condition").first();
+      await row.locator(".field").selectOption("member.tier");
+      await row.locator(".op").selectOption("=");
+      await row.locator(".value").fill("Vàng");
+      await page.locator("#segment-count").filter({ hasText: /^1$/ }).waitFor();
+      // Widening the condition changes the count as it is typed.
+      await row.locator(".field").selectOption("member.order_count");
+      await row.locator(".op").selectOption(">=");
+      await row.locator(".value").fill("0");
+      await page.locator("#segment-count").filter({ hasText: /^2$/ }).waitFor();
+      await row.locator(".field").selectOption("member.tier");
+      await row.locator(".op").selectOption("=");
+      await row.locator(".value").fill("Vàng");
+      await page.locator("#segment-count").filter({ hasText: /^1$/ }).waitFor();
+      await shot(page, "segment-builder");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/segments\/seg_/);
+      assert.equal((await page.locator("#segment-count").textContent()).trim(), "1");
+      await page.getByRole("cell", { name: "Nguyễn Thị Lan" }).waitFor();
+    });
+
+    await t.test("the dashboard counts the members and the revenue", async () => {
+      await page.goto(BASE + "/dashboard");
+      assert.equal((await page.locator("#members-total").textContent()).trim(), "2");
+      await page.getByText("6.000.000 ₫").first().waitFor();
+      assert.equal(await page.locator("svg.chart").count(), 2);
+      await shot(page, "dashboard");
+    });
+
+    await t.test("switching to English and back", async () => {
+      await page.goto(BASE + "/members");
+      await page.locator("#lang-switch").click();
+      await page.getByRole("heading", { name: "Members" }).waitFor();
+      assert.equal(await page.locator("html").getAttribute("lang"), "en");
+      assert.match(page.url(), /\/members/);
+      await page.goto(BASE + "/dashboard");
+      await page.getByText("6,000,000 ₫").first().waitFor();
+      await page.locator("#lang-switch").click();
+      await page.getByRole("heading", { name: "Tổng quan" }).waitFor();
+      assert.equal(await page.locator("html").getAttribute("lang"), "vi");
+    });
+
+    await t.test("a cashier sees members but not the dashboard or the tier form", async () => {
+      await api(apiKey, "POST", "/api/v1/staff", { email: "thu.ngan@hoamai.vn", password: "thu-ngan-123", role: "cashier" });
+      const cashier = await browser.newContext();
+      const till = await cashier.newPage();
+      await signIn(till, "thu.ngan@hoamai.vn", "thu-ngan-123");
+      await till.waitForURL(/\/members$/);
+      const response = await till.goto(BASE + "/dashboard");
+      assert.equal(response.status(), 403);
+      await till.goto(BASE + "/tiers");
+      assert.equal(await till.getByRole("button", { name: "Thêm hạng" }).count(), 0);
+      await cashier.close();
+    });
+
+    await t.test("a form posted without its CSRF token is refused", async () => {
+      const response = await page.request.post(BASE + "/tiers", {
+        form: { name: "Giả mạo", rank: "9", threshold: "99999999" },
+      });
+      assert.equal(response.status(), 403);
+    });
+
+    await t.test("repeated wrong passwords lock the account for a while", async () => {
+      const other = await browser.newContext();
+      const p = await other.newPage();
+      for (let i = 0; i < 5; i++) {
+        await signIn(p, "ai.do@example.vn", "sai-mat-khau");
+        await p.getByText("Email hoặc mật khẩu không đúng").waitFor();
+      }
+      await signIn(p, "ai.do@example.vn", "sai-mat-khau");
+      await p.getByText("Đăng nhập sai quá nhiều lần").waitFor();
+      await other.close();
+    });
+  } finally {
+    await browser.close();
+  }
+});
