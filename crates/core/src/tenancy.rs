@@ -120,6 +120,8 @@ pub enum Permission {
     EditSegments,
     /// Staff accounts and API keys.
     ManageStaff,
+    /// The activity log: who changed what.
+    ViewActivity,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -304,6 +306,7 @@ mod tests {
     fn roles_narrow_what_staff_may_do() {
         use Permission::*;
         assert!(Role::Owner.may(ManageStaff));
+        assert!(Role::Manager.may(ViewActivity) && !Role::Marketer.may(ViewActivity));
         assert!(!Role::Manager.may(ManageStaff) && Role::Manager.may(EditProgram));
         assert!(Role::Marketer.may(EditSegments) && !Role::Marketer.may(EditProgram));
         assert!(Role::Cashier.may(EditMembers) && !Role::Cashier.may(ViewReports));

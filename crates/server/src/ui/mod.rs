@@ -3,6 +3,7 @@
 //! role, call one use-case of `App`, render. Vietnamese by default, English by a switch.
 
 mod access;
+mod activity;
 mod charts;
 mod dashboard;
 mod format;
@@ -11,6 +12,7 @@ mod members;
 mod program;
 mod segments;
 mod session;
+mod staff;
 mod tiers;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -50,6 +52,10 @@ pub fn routes() -> Router<App> {
         .route("/segments/count", post(segments::count))
         .route("/segments/{id}", get(segments::show))
         .route("/segments/{id}/export.csv", get(segments::export))
+        .route("/staff", get(staff::show).post(staff::create_staff))
+        .route("/staff/keys", post(staff::create_key))
+        .route("/staff/keys/{id}/revoke", post(staff::revoke_key))
+        .route("/activity", get(activity::list))
         .route("/static/{name}", get(asset))
 }
 
@@ -100,6 +106,8 @@ pub struct Chrome {
     pub can_reports: bool,
     pub can_program: bool,
     pub can_segments: bool,
+    pub can_staff: bool,
+    pub can_activity: bool,
     pub css_url: &'static str,
     pub js_url: &'static str,
 }
@@ -119,6 +127,8 @@ impl Chrome {
             can_reports: false,
             can_program: false,
             can_segments: false,
+            can_staff: false,
+            can_activity: false,
             css_url: CSS_URL.as_str(),
             js_url: JS_URL.as_str(),
         }
@@ -148,6 +158,8 @@ impl Chrome {
             can_reports: staff.may(Permission::ViewReports),
             can_program: staff.may(Permission::EditProgram),
             can_segments: staff.may(Permission::ViewMembers),
+            can_staff: staff.may(Permission::ManageStaff),
+            can_activity: staff.may(Permission::ViewActivity),
             css_url: CSS_URL.as_str(),
             js_url: JS_URL.as_str(),
         }
