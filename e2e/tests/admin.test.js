@@ -213,6 +213,27 @@ test("the admin UI from first run to a segment", async (t) => {
       assert.equal(await page.locator("html").getAttribute("lang"), "vi");
     });
 
+    await t.test("importing members from a CSV file shows the progress and the bad rows", async () => {
+      const csv = "\uFEFFphone,name,province,points,tier\r\n" +
+        "0903000001,Lê Thị Hồng,Hà Nội,100,Bạc\r\n" +
+        "0903000002,\"Phạm, Văn Bình\",Huế,0,\r\n" +
+        "12345,Số sai,Hà Nội,0,\r\n";
+      await page.goto(BASE + "/imports");
+      await page.getByLabel("File CSV").setInputFiles({ name: "khach-hang.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+      await page.getByRole("button", { name: "Bắt đầu nhập" }).click();
+      await page.waitForURL(/\/imports\/imp_/);
+      await page.locator("#import-status").filter({ hasText: "Hoàn tất" }).waitFor({ timeout: 20_000 });
+      assert.equal((await page.locator("#import-imported").textContent()).trim(), "2");
+      assert.equal((await page.locator("#import-failed").textContent()).trim(), "1");
+      const error = await page.locator("#import-errors tbody tr").first().innerText();
+      assert.match(error, /^4\s+phone\s+/); // the header is row 1
+      await shot(page, "import");
+      await page.goto(BASE + "/members?q=le thi hong");
+      await page.locator("tbody tr", { hasText: "Lê Thị Hồng" }).getByRole("link").click();
+      assert.equal((await page.locator("#member-points").textContent()).trim(), "100");
+      assert.equal((await page.locator("#member-tier").textContent()).trim(), "Bạc");
+    });
+
     await t.test("the owner adds a cashier and a till's API key, which works until revoked", async () => {
       await page.goto(BASE + "/staff");
       await page.getByLabel("Email", { exact: true }).fill("thu.ngan@hoamai.vn");

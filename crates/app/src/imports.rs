@@ -218,6 +218,16 @@ impl App {
         }
     }
 
+    /// The tenant's latest imports, newest first.
+    pub async fn import_jobs(&self, ctx: &Ctx, limit: i64) -> AppResult<Vec<ImportJob>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        Ok(self
+            .db
+            .read(move |sql| jobs::recent(sql, &tenant_id, limit))
+            .await?)
+    }
+
     pub async fn import_job(&self, ctx: &Ctx, id: String) -> AppResult<ImportJob> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();

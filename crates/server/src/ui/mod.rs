@@ -8,6 +8,7 @@ mod charts;
 mod dashboard;
 mod format;
 mod i18n;
+mod imports;
 mod members;
 mod program;
 mod segments;
@@ -56,6 +57,15 @@ pub fn routes() -> Router<App> {
         .route("/staff/keys", post(staff::create_key))
         .route("/staff/keys/{id}/revoke", post(staff::revoke_key))
         .route("/activity", get(activity::list))
+        .route(
+            "/imports",
+            get(imports::list)
+                .post(imports::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::api::imports::MAX_IMPORT_BYTES,
+                )),
+        )
+        .route("/imports/{id}", get(imports::show))
         .route("/static/{name}", get(asset))
 }
 

@@ -86,6 +86,18 @@ pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Import
     .transpose()
 }
 
+/// The most recent imports, newest first (ids are time-ordered).
+pub fn recent(sql: &mut dyn Sql, tenant_id: &str, limit: i64) -> Result<Vec<ImportJob>, DbError> {
+    sql.query(
+        "select id, kind, status, total, imported, failed, errors, message, created_at, finished_at
+         from imports where tenant_id = $1 order by id desc limit $2",
+        params![tenant_id, limit],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
 fn from_row(row: &Row) -> Result<ImportJob, DbError> {
     Ok(ImportJob {
         id: row.get("id")?,
