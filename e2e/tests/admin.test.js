@@ -129,6 +129,17 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.waitForURL(/\/members\/mem_/);
       memberId = page.url().split("/members/")[1];
       await page.getByRole("heading", { name: "Nguyễn Thị Lan" }).waitFor();
+      assert.equal((await page.locator("#member-status").textContent()).trim(), "Khách hàng");
+      // Editing: a new province; the phone written another way is the same number.
+      await page.getByRole("link", { name: "Sửa thông tin" }).click();
+      assert.equal(await page.getByLabel("Số điện thoại").inputValue(), "0912345678");
+      await page.getByLabel("Tỉnh/thành").fill("Hải Phòng");
+      await page.getByLabel("Số điện thoại").fill("+84 912 345 678");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(new RegExp(`/members/${memberId}$`));
+      await page.getByText("Hải Phòng").waitFor();
+      await page.getByRole("button", { name: "Kích hoạt thành viên" }).click();
+      await page.locator("#member-status").filter({ hasText: "Thành viên" }).waitFor();
       // The same phone again is refused with the reason on the form.
       await page.goto(BASE + "/members/new");
       await page.getByLabel("Họ tên").fill("Người khác");
@@ -151,8 +162,13 @@ test("the admin UI from first run to a segment", async (t) => {
       assert.equal(shown, earned.toLocaleString("de-DE")); // grouped with dots, as in Vietnamese
       await page.getByRole("cell", { name: "HN01-000001" }).waitFor();
       await shot(page, "member");
-      // The list finds her by a piece of her name, without diacritics.
+      // The list finds her by a piece of her name, without diacritics, and by her tier.
       await page.goto(BASE + "/members?q=thi lan");
+      await page.getByRole("cell", { name: "Nguyễn Thị Lan" }).waitFor();
+      await page.goto(BASE + "/members");
+      await page.locator("#f-tier").selectOption({ label: "Vàng" });
+      await page.getByRole("button", { name: "Tìm" }).click();
+      assert.equal(await page.locator("tbody tr").count(), 1);
       await page.getByRole("cell", { name: "Nguyễn Thị Lan" }).waitFor();
     });
 

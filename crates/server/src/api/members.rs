@@ -350,7 +350,7 @@ impl MemberIn {
 }
 
 impl MemberPatchIn {
-    fn validate(self, today: Date) -> Result<ProfilePatch, Invalid> {
+    pub(crate) fn validate(self, today: Date) -> Result<ProfilePatch, Invalid> {
         let mut e = Invalid::default();
         // `Some(None)` and a blank string both clear the field; a parse error is recorded in
         // `e` and rejects the whole patch.
@@ -460,6 +460,7 @@ impl MemberQuery {
             member_code,
             text,
             status: self.status,
+            tier_id: None,
         })
     }
 }

@@ -7,19 +7,21 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::tiers::MemberView;
+use loyalty_app::vouchers::MemberVoucher;
 use loyalty_app::{App, AppError};
 use loyalty_core::member::{Gender, Member, MemberStatus};
 use loyalty_core::program::TierMetric;
 use loyalty_core::tenancy::Permission;
 use loyalty_core::tier::Tier;
 use loyalty_store::Page;
+use loyalty_store::repo::activity::{Activity, ActivityFilter};
 use loyalty_store::repo::ledger::Entry;
 use loyalty_store::repo::members::MemberFilter;
 use loyalty_store::repo::orders::{OrderFilter, OrderRow};
 use loyalty_store::repo::tiers::TierChange;
 use serde::Deserialize;
 
-use crate::api::members::MemberIn;
+use crate::api::members::{MemberIn, MemberPatchIn};
 
 use super::session::Staff;
 use super::{Chrome, UiError, UiResult, error_for, field_errors, render};
@@ -45,6 +47,9 @@ pub struct Row {
 struct ListPage {
     c: Chrome,
     q: String,
+    status: String,
+    tier: String,
+    tiers: Vec<Tier>,
     rows: Vec<Row>,
     next: Option<String>,
     can_create: bool,
@@ -53,6 +58,10 @@ struct ListPage {
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     q: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    tier: String,
     after: Option<String>,
 }
 
@@ -68,6 +77,8 @@ pub async fn list(
     let q = query.q.unwrap_or_default().trim().to_string();
     let filter = MemberFilter {
         text: (!q.is_empty()).then(|| loyalty_core::text::fold(&q)),
+        status: MemberStatus::parse(&query.status),
+        tier_id: Some(query.tier.clone()).filter(|t| !t.is_empty()),
         ..MemberFilter::default()
     };
     let page = Page {
@@ -85,8 +96,12 @@ pub async fn list(
         })
         .collect();
     let path = format!(
-        "/members?q={}",
-        form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        "/members?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &q)
+            .append_pair("status", &query.status)
+            .append_pair("tier", &query.tier)
+            .finish()
     );
     let page = ListPage {
         c: Chrome::for_staff(&app, &staff, "members.title", "members", &path).await,
@@ -97,6 +112,9 @@ pub async fn list(
             )
         }),
         q,
+        status: query.status,
+        tier: query.tier,
+        tiers,
         rows,
         can_create: staff.may(Permission::EditMembers),
     };
@@ -124,7 +142,7 @@ pub struct MemberForm {
 }
 
 #[derive(Template)]
-#[template(path = "member_new.html")]
+#[template(path = "member_form.html")]
 struct NewPage {
     c: Chrome,
     form: MemberForm,
@@ -134,6 +152,14 @@ struct NewPage {
 impl NewPage {
     fn error(&self, field: &str) -> &str {
         error_for(&self.errors, field)
+    }
+
+    fn heading(&self) -> &'static str {
+        "members.new"
+    }
+
+    fn action(&self) -> String {
+        "/members/new".into()
     }
 }
 
@@ -213,8 +239,11 @@ struct ProfilePage {
     orders: Vec<OrderRow>,
     history: Vec<TierChange>,
     can_adjust: bool,
+    can_edit: bool,
     adjust_error: String,
     spend_metric: bool,
+    vouchers: Vec<MemberVoucher>,
+    activity: Vec<Activity>,
 }
 
 impl ProfilePage {
@@ -295,7 +324,28 @@ async fn profile_page(app: &App, staff: &Staff, id: String, adjust_error: String
         .await
         .map_err(fail)?;
     let info = app.tenant(ctx).await.map_err(fail)?;
+    let vouchers = app.member_vouchers(ctx, id.clone()).await.map_err(fail)?;
+    let about_member = ActivityFilter {
+        entity: Some("member".into()),
+        entity_id: Some(id.clone()),
+        ..ActivityFilter::default()
+    };
+    let activity = if staff.may(Permission::ViewActivity) {
+        let latest = Page {
+            after: None,
+            limit: 20,
+        };
+        app.activity(ctx, about_member, latest)
+            .await
+            .map_err(fail)?
+            .items
+    } else {
+        vec![]
+    };
     let page = ProfilePage {
+        vouchers,
+        activity,
+        can_edit: staff.may(Permission::EditMembers),
         spend_metric: info.program.tiers.metric == TierMetric::Spend,
         c: Chrome::for_staff(
             app,
@@ -366,4 +416,154 @@ pub async fn adjust_points(
         }
         Err(error) => Err(UiError::App(staff.lang, error)),
     }
+}
+
+// ---- editing and activating ----
+
+#[derive(Template)]
+#[template(path = "member_form.html")]
+struct EditPage {
+    c: Chrome,
+    id: String,
+    form: MemberForm,
+    errors: Vec<(String, String)>,
+}
+
+impl EditPage {
+    fn error(&self, field: &str) -> &str {
+        error_for(&self.errors, field)
+    }
+
+    fn heading(&self) -> &'static str {
+        "member.edit"
+    }
+
+    fn action(&self) -> String {
+        format!("/members/{}/edit", self.id)
+    }
+}
+
+pub async fn edit_form(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+    staff.require(Permission::EditMembers)?;
+    let member = app
+        .member(&staff.session.ctx, id.clone())
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?;
+    let p = &member.profile;
+    let form = MemberForm {
+        csrf: String::new(),
+        name: p.name.clone().unwrap_or_default(),
+        phone: p
+            .phone
+            .as_ref()
+            .map(|p| p.national().unwrap_or_else(|| p.as_str().to_string()))
+            .unwrap_or_default(),
+        email: p.email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+        // Only a full date fits the date input; a birthday without a year stays as it is
+        // unless the field is changed.
+        birthday: p
+            .birthday
+            .as_ref()
+            .map(|b| b.to_string())
+            .filter(|b| !b.starts_with("--"))
+            .unwrap_or_default(),
+        gender: p.gender.map(|g| g.as_str().to_string()).unwrap_or_default(),
+        province: p.province.clone().unwrap_or_default(),
+    };
+    let page = EditPage {
+        c: Chrome::for_staff(
+            &app,
+            &staff,
+            "member.edit",
+            "members",
+            &format!("/members/{id}/edit"),
+        )
+        .await,
+        id,
+        form,
+        errors: vec![],
+    };
+    Ok(render(&page))
+}
+
+/// A blank field clears the value, except the birthday, which a blank leaves alone (a
+/// birthday without a year cannot be shown in the date input).
+fn change(value: &str) -> Option<Option<String>> {
+    Some(blank_to_none(value))
+}
+
+pub async fn edit(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<MemberForm>,
+) -> UiResult {
+    staff.require(Permission::EditMembers)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let ctx = &staff.session.ctx;
+    let gender = match form.gender.as_str() {
+        "female" => Some(Some(Gender::Female)),
+        "male" => Some(Some(Gender::Male)),
+        "other" => Some(Some(Gender::Other)),
+        _ => Some(None),
+    };
+    let patch = MemberPatchIn {
+        phone: change(&form.phone),
+        email: change(&form.email),
+        name: change(&form.name),
+        gender,
+        birthday: blank_to_none(&form.birthday).map(Some),
+        province: change(&form.province),
+        ..MemberPatchIn::default()
+    };
+    let today = app.today(ctx).await.map_err(|e| UiError::App(lang, e))?;
+    let result = match patch.validate(today) {
+        Ok(patch) => app.update_member(ctx, id.clone(), patch).await,
+        Err(invalid) => Err(AppError::Invalid(invalid)),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/members/{id}")).into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let mut errors = field_errors(&error);
+            if errors.iter().all(|(f, _)| f.is_empty()) {
+                errors.push(("phone".into(), error.to_string()));
+            }
+            let page = EditPage {
+                c: Chrome::for_staff(
+                    &app,
+                    &staff,
+                    "member.edit",
+                    "members",
+                    &format!("/members/{id}/edit"),
+                )
+                .await,
+                id,
+                form,
+                errors,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(error) => Err(UiError::App(lang, error)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn activate(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> UiResult {
+    staff.require(Permission::EditMembers)?;
+    staff.check_csrf(&form.csrf)?;
+    app.activate_member(&staff.session.ctx, id.clone())
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?;
+    Ok(Redirect::to(&format!("/members/{id}")).into_response())
 }

@@ -46,6 +46,11 @@ pub fn routes() -> Router<App> {
         .route("/members/new", get(members::new_form).post(members::create))
         .route("/members/{id}", get(members::profile))
         .route("/members/{id}/points", post(members::adjust_points))
+        .route(
+            "/members/{id}/edit",
+            get(members::edit_form).post(members::edit),
+        )
+        .route("/members/{id}/activate", post(members::activate))
         .route("/program", get(program::show).post(program::save))
         .route("/tiers", get(tiers::list).post(tiers::create))
         .route("/segments", get(segments::list).post(segments::save))

@@ -290,6 +290,7 @@ pub struct MemberFilter {
     /// Already folded (lower case, no tone marks): matched inside name, phone and e-mail.
     pub text: Option<String>,
     pub status: Option<MemberStatus>,
+    pub tier_id: Option<String>,
 }
 
 pub fn search(
@@ -320,6 +321,9 @@ pub fn search(
     }
     if let Some(status) = filter.status {
         add(&mut query, "status =", status.as_str().into());
+    }
+    if let Some(tier_id) = &filter.tier_id {
+        add(&mut query, "tier_id =", tier_id.clone().into());
     }
     if let Some(text) = &filter.text {
         add(&mut query, "search_text like", like_contains(text).into());
