@@ -183,6 +183,28 @@ test("the admin UI from first run to a segment", async (t) => {
       assert.equal(after, before + 50);
     });
 
+    await t.test("a bonus rule is previewed on past orders, saved and paused", async () => {
+      await page.goto(BASE + "/rules/new");
+      await page.getByLabel("Tên quy tắc").fill("Đơn lớn +100");
+      await page.getByLabel("Điều kiện (JSON)").fill('{"all": [{"field": "order.total", "op": ">=", "value": 1000000}]}');
+      await page.getByLabel("Phần thưởng").selectOption("bonus_points");
+      await page.getByLabel("Giá trị").fill("100");
+      await page.getByRole("button", { name: "Xem trước" }).click();
+      assert.equal((await page.locator("#preview-orders").textContent()).trim(), "1");
+      assert.equal((await page.locator("#preview-points").textContent()).trim(), "100");
+      // A condition on a field that does not exist is named, and nothing is saved.
+      await page.getByLabel("Điều kiện (JSON)").fill('{"all": [{"field": "order.colour", "op": "=", "value": 1}]}');
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.locator(".field-error", { hasText: "conditions" }).waitFor();
+      await page.getByLabel("Điều kiện (JSON)").fill('{"all": [{"field": "order.total", "op": ">=", "value": 1000000}]}');
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/rules$/);
+      const row = page.locator("#rules tr", { hasText: "Đơn lớn +100" });
+      await row.getByText("Đang chạy").waitFor();
+      await row.getByRole("button", { name: "Tạm dừng" }).click();
+      await page.locator("#rules tr", { hasText: "Đơn lớn +100" }).getByRole("cell", { name: "Tạm dừng" }).waitFor();
+    });
+
     await t.test("a segment's count is live in the builder and kept when saved", async () => {
       await api(apiKey, "POST", "/api/v1/members", { name: "Trần Văn Minh", phone: "0987654321", province: "Đà Nẵng" });
       await page.goto(BASE + "/segments/new");

@@ -11,6 +11,7 @@ mod i18n;
 mod imports;
 mod members;
 mod program;
+mod rules;
 mod segments;
 mod session;
 mod staff;
@@ -52,6 +53,9 @@ pub fn routes() -> Router<App> {
         )
         .route("/members/{id}/activate", post(members::activate))
         .route("/program", get(program::show).post(program::save))
+        .route("/rules", get(rules::list))
+        .route("/rules/new", get(rules::new_form).post(rules::create))
+        .route("/rules/{id}/toggle", post(rules::toggle))
         .route("/tiers", get(tiers::list).post(tiers::create))
         .route("/segments", get(segments::list).post(segments::save))
         .route("/segments/new", get(segments::builder))
