@@ -205,6 +205,36 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.locator("#rules tr", { hasText: "Đơn lớn +100" }).getByRole("cell", { name: "Tạm dừng" }).waitFor();
     });
 
+    await t.test("a voucher program with unique codes, generated and downloaded, shows in its report", async () => {
+      await page.goto(BASE + "/vouchers/new");
+      await page.getByLabel("Tên chương trình").fill("Tết giảm 10%");
+      await page.getByLabel("Loại").selectOption("percent");
+      await page.getByLabel("Giá trị (phần trăm, hoặc số tiền ₫)").fill("150");
+      await page.getByLabel("Giảm tối đa (₫)").fill("50.000");
+      await page.getByLabel("Tiền tố của mã riêng").fill("TET");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.locator("#v-value + .field-error").waitFor(); // more than 100%
+      await page.getByLabel("Giá trị (phần trăm, hoặc số tiền ₫)").fill("10");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/vouchers\/vpr_/);
+      await page.getByLabel("Số lượng mã").fill("5");
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Tạo và tải về (CSV)" }).click(),
+      ]);
+      const chunks = [];
+      for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+      const lines = Buffer.concat(chunks).toString("utf8").replace(/^\uFEFF/, "").trim().split(/\r?\n/);
+      assert.equal(lines[0], "code");
+      assert.equal(lines.length, 6);
+      assert.ok(lines.slice(1).every((code) => /^TET[A-Z0-9]+$/.test(code)), lines.join(","));
+      await page.reload();
+      assert.equal((await page.locator("#report-issued").textContent()).trim(), "5");
+      // A code from the file gives its discount through the API.
+      const check = await api(apiKey, "POST", "/api/v1/vouchers/validate", { code: lines[1].toLowerCase(), order: { total: 300_000 } });
+      assert.equal(check.discount, 30_000);
+    });
+
     await t.test("a segment's count is live in the builder and kept when saved", async () => {
       await api(apiKey, "POST", "/api/v1/members", { name: "Trần Văn Minh", phone: "0987654321", province: "Đà Nẵng" });
       await page.goto(BASE + "/segments/new");

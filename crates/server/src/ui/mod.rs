@@ -16,6 +16,7 @@ mod segments;
 mod session;
 mod staff;
 mod tiers;
+mod vouchers;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::LazyLock;
@@ -57,6 +58,13 @@ pub fn routes() -> Router<App> {
         .route("/rules/new", get(rules::new_form).post(rules::create))
         .route("/rules/{id}/toggle", post(rules::toggle))
         .route("/tiers", get(tiers::list).post(tiers::create))
+        .route("/vouchers", get(vouchers::list))
+        .route(
+            "/vouchers/new",
+            get(vouchers::new_form).post(vouchers::create),
+        )
+        .route("/vouchers/{id}", get(vouchers::show))
+        .route("/vouchers/{id}/codes", post(vouchers::generate))
         .route("/segments", get(segments::list).post(segments::save))
         .route("/segments/new", get(segments::builder))
         .route("/segments/count", post(segments::count))

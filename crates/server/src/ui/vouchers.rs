@@ -1,0 +1,375 @@
+//! Voucher programs: the list, a new program, and a program's page with its report and the
+//! generation of unique codes, downloaded as CSV.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use loyalty_app::vouchers::{ProgramInput, ProgramReport};
+use loyalty_app::{App, AppError};
+use loyalty_core::tenancy::Permission;
+use loyalty_core::voucher::{CodeKind, Limits, VoucherProgram, VoucherType};
+use loyalty_store::Page;
+use serde::Deserialize;
+
+use super::session::Staff;
+use super::{Chrome, UiError, UiResult, error_for, field_errors, parse_whole, render};
+
+fn kind_key(kind: VoucherType) -> &'static str {
+    match kind {
+        VoucherType::Percent => "vouchers.type_percent",
+        VoucherType::Fixed => "vouchers.type_fixed",
+        VoucherType::FreeShipping => "vouchers.type_free_shipping",
+        VoucherType::FreeItem => "vouchers.type_free_item",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "vouchers.html")]
+struct ListPage {
+    c: Chrome,
+    programs: Vec<VoucherProgram>,
+    can_edit: bool,
+}
+
+impl ListPage {
+    fn kind_key(&self, p: &VoucherProgram) -> &'static str {
+        kind_key(p.kind)
+    }
+}
+
+pub async fn list(State(app): State<App>, staff: Staff) -> UiResult {
+    staff.require(Permission::ViewReports)?;
+    let all = Page {
+        after: None,
+        limit: 500,
+    };
+    let programs = app
+        .voucher_programs(&staff.session.ctx, all)
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?
+        .items;
+    let page = ListPage {
+        c: Chrome::for_staff(&app, &staff, "vouchers.title", "vouchers", "/vouchers").await,
+        programs,
+        can_edit: staff.may(Permission::EditProgram),
+    };
+    Ok(render(&page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProgramForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    max_discount: String,
+    #[serde(default)]
+    min_order: String,
+    #[serde(default)]
+    sku: String,
+    /// `YYYY-MM-DD`, from the start of that day in the tenant's zone.
+    #[serde(default)]
+    valid_from: String,
+    /// `YYYY-MM-DD`, to the end of that day.
+    #[serde(default)]
+    valid_until: String,
+    #[serde(default)]
+    code_kind: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    total_uses: String,
+    #[serde(default)]
+    uses_per_member: String,
+    stackable: Option<String>,
+}
+
+impl Default for ProgramForm {
+    fn default() -> Self {
+        ProgramForm {
+            csrf: String::new(),
+            name: String::new(),
+            kind: "percent".into(),
+            value: String::new(),
+            max_discount: String::new(),
+            min_order: "0".into(),
+            sku: String::new(),
+            valid_from: String::new(),
+            valid_until: String::new(),
+            code_kind: "unique".into(),
+            code: String::new(),
+            prefix: String::new(),
+            total_uses: String::new(),
+            uses_per_member: "1".into(),
+            stackable: None,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "voucher_new.html")]
+struct NewPage {
+    c: Chrome,
+    form: ProgramForm,
+    errors: Vec<(String, String)>,
+}
+
+impl NewPage {
+    fn error(&self, field: &str) -> &str {
+        error_for(&self.errors, field)
+    }
+}
+
+async fn new_page(
+    app: &App,
+    staff: &Staff,
+    form: ProgramForm,
+    errors: Vec<(String, String)>,
+) -> UiResult {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = NewPage {
+        c: Chrome::for_staff(app, staff, "vouchers.new", "vouchers", "/vouchers/new").await,
+        form,
+        errors,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+pub async fn new_form(State(app): State<App>, staff: Staff) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    new_page(&app, &staff, ProgramForm::default(), vec![]).await
+}
+
+/// A local day's first instant (or, `end`, the next day's) in the tenant's zone.
+fn day(text: &str, zone: &jiff::tz::TimeZone, end: bool) -> Result<Option<Timestamp>, ()> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let date: Date = text.parse().map_err(|_| ())?;
+    let date = if end {
+        date.tomorrow().map_err(|_| ())?
+    } else {
+        date
+    };
+    let at = date
+        .to_zoned_datetime(zone.clone())
+        .map_err(|_| ())?
+        .timestamp();
+    // `valid_until` is inclusive: the last millisecond of the day.
+    Ok(Some(if end {
+        at - jiff::SignedDuration::from_millis(1)
+    } else {
+        at
+    }))
+}
+
+pub async fn create(
+    State(app): State<App>,
+    staff: Staff,
+    Form(form): Form<ProgramForm>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let ctx = &staff.session.ctx;
+    let zone = app
+        .tenant(ctx)
+        .await
+        .map_err(|e| UiError::App(lang, e))?
+        .zone
+        .clone();
+    let mut errors = Vec::new();
+    let kind = match form.kind.as_str() {
+        "fixed" => VoucherType::Fixed,
+        "free_shipping" => VoucherType::FreeShipping,
+        "free_item" => VoucherType::FreeItem,
+        _ => VoucherType::Percent,
+    };
+    let code_kind = if form.code_kind == "shared" {
+        CodeKind::Shared
+    } else {
+        CodeKind::Unique
+    };
+    let value = parse_whole("value", &form.value, &mut errors, lang);
+    let max_discount = parse_whole("max_discount", &form.max_discount, &mut errors, lang);
+    let min_order = parse_whole("min_order", &form.min_order, &mut errors, lang);
+    let total_uses = parse_whole("limits.total_uses", &form.total_uses, &mut errors, lang);
+    let uses_per_member = parse_whole(
+        "limits.uses_per_member",
+        &form.uses_per_member,
+        &mut errors,
+        lang,
+    );
+    let mut date = |field: &str, text: &str, end: bool| match day(text, &zone, end) {
+        Ok(at) => Some(at),
+        Err(()) => {
+            errors.push((
+                field.into(),
+                super::i18n::text(lang, "form.not_a_date").into(),
+            ));
+            None
+        }
+    };
+    let valid_from = date("valid_from", &form.valid_from, false);
+    let valid_until = date("valid_until", &form.valid_until, true);
+    if !errors.is_empty() {
+        return new_page(&app, &staff, form, errors).await;
+    }
+    let given = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let input = ProgramInput {
+        name: Some(form.name.clone()),
+        kind: Some(kind),
+        value: value.or(Some(0)),
+        max_discount: Some(max_discount),
+        min_order,
+        sku: Some(given(&form.sku)),
+        valid_from,
+        valid_until,
+        scope: None,
+        limits: Some(Limits {
+            total_uses,
+            uses_per_member,
+        }),
+        stackable: Some(form.stackable.is_some()),
+        active: Some(true),
+        code_kind: Some(code_kind),
+        prefix: given(&form.prefix),
+        length: None,
+        code: given(&form.code),
+    };
+    match app.create_voucher_program(ctx, input).await {
+        Ok(program) => Ok(Redirect::to(&format!("/vouchers/{}", program.id)).into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let errors = field_errors(&error);
+            new_page(&app, &staff, form, errors).await
+        }
+        Err(error) => Err(UiError::App(lang, error)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "voucher.html")]
+struct ShowPage {
+    c: Chrome,
+    program: VoucherProgram,
+    report: ProgramReport,
+    can_edit: bool,
+    codes_error: String,
+}
+
+impl ShowPage {
+    fn kind_key(&self) -> &'static str {
+        kind_key(self.program.kind)
+    }
+
+    fn unique(&self) -> bool {
+        self.program.code_kind == CodeKind::Unique
+    }
+
+    fn rate(&self) -> String {
+        format!("{:.1}%", self.report.redemption_rate * 100.0)
+    }
+}
+
+async fn show_page(app: &App, staff: &Staff, id: String, codes_error: String) -> UiResult {
+    staff.require(Permission::ViewReports)?;
+    let lang = staff.lang;
+    let fail = |e| UiError::App(lang, e);
+    let ctx = &staff.session.ctx;
+    let program = app.voucher_program(ctx, id.clone()).await.map_err(fail)?;
+    let report = app.voucher_report(ctx, id.clone()).await.map_err(fail)?;
+    let status = if codes_error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = ShowPage {
+        c: Chrome::for_staff(
+            app,
+            staff,
+            "vouchers.title",
+            "vouchers",
+            &format!("/vouchers/{id}"),
+        )
+        .await,
+        program,
+        report,
+        can_edit: staff.may(Permission::EditProgram),
+        codes_error,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+pub async fn show(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+    show_page(&app, &staff, id, String::new()).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    count: String,
+}
+
+/// Generates unique codes and answers with them as a CSV download (one code per line).
+pub async fn generate(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<CodesForm>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let mut errors = Vec::new();
+    let Some(count) = parse_whole("count", &form.count, &mut errors, lang) else {
+        let message = super::i18n::text(lang, "form.not_a_whole_number").to_string();
+        return show_page(&app, &staff, id, message).await;
+    };
+    match app
+        .generate_codes(&staff.session.ctx, id.clone(), count, None)
+        .await
+    {
+        Ok(codes) => {
+            let mut csv = String::with_capacity(codes.len() * 14 + 8);
+            csv.push_str("\u{feff}code\r\n");
+            for code in codes {
+                csv.push_str(&code);
+                csv.push_str("\r\n");
+            }
+            let filename = format!("vouchers-{id}-{}.csv", app.now().strftime("%Y%m%d-%H%M%S"));
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{filename}\""),
+                    ),
+                ],
+                csv,
+            )
+                .into_response())
+        }
+        Err(
+            error @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::Rejected { .. }),
+        ) => show_page(&app, &staff, id, error.to_string()).await,
+        Err(error) => Err(UiError::App(lang, error)),
+    }
+}
