@@ -235,6 +235,34 @@ test("the admin UI from first run to a segment", async (t) => {
       assert.equal(check.discount, 30_000);
     });
 
+    await t.test("a member spends points on a reward at the counter and gets a voucher", async () => {
+      await page.goto(BASE + "/rewards");
+      await page.getByLabel("Tên quà").fill("Voucher Tết 10%");
+      await page.getByLabel("Số điểm cần đổi").fill("100");
+      await page.getByLabel("Loại").selectOption("voucher");
+      await page.getByLabel("Chương trình voucher (với quà là voucher)").selectOption({ label: "Tết giảm 10%" });
+      await page.getByRole("button", { name: "Thêm quà" }).click();
+      await page.locator("#rewards").getByRole("cell", { name: "Voucher Tết 10%" }).waitFor();
+      await page.getByLabel("Tên quà").fill("Ly giữ nhiệt");
+      await page.getByLabel("Số điểm cần đổi").fill("1.000.000");
+      await page.getByRole("button", { name: "Thêm quà" }).click();
+      await page.locator("#rewards").getByRole("cell", { name: "Ly giữ nhiệt" }).waitFor();
+
+      await page.goto(BASE + `/members/${memberId}`);
+      const points = () => page.locator("#member-points").textContent().then((t) => Number(t.replace(/\./g, "")));
+      const before = await points();
+      await page.getByLabel("Tên quà").selectOption({ label: "Voucher Tết 10% — 100 Điểm" });
+      await page.getByRole("button", { name: "Đổi quà" }).click();
+      await page.locator("#member-vouchers code").first().waitFor();
+      assert.match(await page.locator("#member-vouchers code").first().textContent(), /^TET/);
+      assert.equal(await points(), before - 100);
+      // Not enough points: refused with the reason, nothing spent.
+      await page.getByLabel("Tên quà").selectOption({ label: "Ly giữ nhiệt — 1.000.000 Điểm" });
+      await page.getByRole("button", { name: "Đổi quà" }).click();
+      await page.locator("#member-error").waitFor();
+      assert.equal(await points(), before - 100);
+    });
+
     await t.test("a segment's count is live in the builder and kept when saved", async () => {
       await api(apiKey, "POST", "/api/v1/members", { name: "Trần Văn Minh", phone: "0987654321", province: "Đà Nẵng" });
       await page.goto(BASE + "/segments/new");

@@ -18,6 +18,7 @@ use loyalty_store::repo::activity::{Activity, ActivityFilter};
 use loyalty_store::repo::ledger::Entry;
 use loyalty_store::repo::members::MemberFilter;
 use loyalty_store::repo::orders::{OrderFilter, OrderRow};
+use loyalty_store::repo::rewards::Reward;
 use loyalty_store::repo::tiers::TierChange;
 use serde::Deserialize;
 
@@ -240,10 +241,11 @@ struct ProfilePage {
     history: Vec<TierChange>,
     can_adjust: bool,
     can_edit: bool,
-    adjust_error: String,
+    problem: String,
     spend_metric: bool,
     vouchers: Vec<MemberVoucher>,
     activity: Vec<Activity>,
+    rewards: Vec<Reward>,
 }
 
 impl ProfilePage {
@@ -284,7 +286,12 @@ impl ProfilePage {
     }
 }
 
-async fn profile_page(app: &App, staff: &Staff, id: String, adjust_error: String) -> UiResult {
+pub(super) async fn profile_page(
+    app: &App,
+    staff: &Staff,
+    id: String,
+    problem: String,
+) -> UiResult {
     staff.require(Permission::ViewMembers)?;
     let lang = staff.lang;
     let fail = |e| UiError::App(lang, e);
@@ -342,7 +349,15 @@ async fn profile_page(app: &App, staff: &Staff, id: String, adjust_error: String
     } else {
         vec![]
     };
+    let rewards = app
+        .rewards(ctx)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|r| r.active)
+        .collect();
     let page = ProfilePage {
+        rewards,
         vouchers,
         activity,
         can_edit: staff.may(Permission::EditMembers),
@@ -366,7 +381,7 @@ async fn profile_page(app: &App, staff: &Staff, id: String, adjust_error: String
         orders,
         history: history.items,
         can_adjust: staff.may(Permission::AdjustPoints),
-        adjust_error,
+        problem,
     };
     Ok(render(&page))
 }

@@ -11,6 +11,7 @@ mod i18n;
 mod imports;
 mod members;
 mod program;
+mod rewards;
 mod rules;
 mod segments;
 mod session;
@@ -58,6 +59,8 @@ pub fn routes() -> Router<App> {
         .route("/rules/new", get(rules::new_form).post(rules::create))
         .route("/rules/{id}/toggle", post(rules::toggle))
         .route("/tiers", get(tiers::list).post(tiers::create))
+        .route("/rewards", get(rewards::list).post(rewards::create))
+        .route("/members/{id}/redemptions", post(rewards::redeem))
         .route("/vouchers", get(vouchers::list))
         .route(
             "/vouchers/new",
