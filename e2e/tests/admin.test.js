@@ -330,6 +330,24 @@ test("the admin UI from first run to a segment", async (t) => {
       assert.equal((await page.locator("#member-tier").textContent()).trim(), "Bạc");
     });
 
+    await t.test("brands and stores, with a duplicate store code refused", async () => {
+      await page.goto(BASE + "/stores");
+      await page.locator("#brand-code").fill("banh");
+      await page.locator("#brand-name").fill("Tiệm Bánh Hoa Mai");
+      await page.getByRole("button", { name: "Thêm thương hiệu" }).click();
+      await page.locator("#brands").getByRole("cell", { name: "Tiệm Bánh Hoa Mai" }).waitFor();
+      for (const attempt of [1, 2]) {
+        await page.locator("#store-code").fill("HN01");
+        await page.locator("#store-name").fill("Hoa Mai Hoàn Kiếm");
+        await page.locator("#store-brand").selectOption("banh");
+        await page.locator("#store-province").fill("Hà Nội");
+        await page.getByRole("button", { name: "Thêm cửa hàng" }).click();
+        if (attempt === 2) await page.locator("#store-code + .field-error").waitFor();
+      }
+      assert.equal(await page.locator("#stores tbody tr").count(), 1);
+      assert.match(await page.locator("#stores tbody tr").innerText(), /HN01\s+Hoa Mai Hoàn Kiếm\s+banh\s+Hà Nội/);
+    });
+
     await t.test("the owner adds a cashier and a till's API key, which works until revoked", async () => {
       await page.goto(BASE + "/staff");
       await page.getByLabel("Email", { exact: true }).fill("thu.ngan@hoamai.vn");

@@ -16,6 +16,7 @@ mod rules;
 mod segments;
 mod session;
 mod staff;
+mod stores;
 mod tiers;
 mod vouchers;
 
@@ -61,6 +62,7 @@ pub fn routes() -> Router<App> {
         .route("/tiers", get(tiers::list).post(tiers::create))
         .route("/rewards", get(rewards::list).post(rewards::create))
         .route("/members/{id}/redemptions", post(rewards::redeem))
+        .route("/stores", get(stores::list).post(stores::create))
         .route("/vouchers", get(vouchers::list))
         .route(
             "/vouchers/new",
