@@ -29,6 +29,14 @@ try {
   await page.screenshot({ path: `${OUT}/member.png`, fullPage: true });
   await page.goto(BASE + "/tiers");
   await page.screenshot({ path: `${OUT}/tiers.png`, fullPage: true });
+  await page.goto(BASE + "/program");
+  await page.screenshot({ path: `${OUT}/program.png`, fullPage: true });
+  await page.goto(BASE + "/vouchers");
+  await page.locator("#vouchers tbody a").first().click();
+  await page.screenshot({ path: `${OUT}/voucher.png`, fullPage: true });
+  await page.goto(BASE + "/rules/new");
+  await page.getByRole("button", { name: "Xem trước" }).click();
+  await page.screenshot({ path: `${OUT}/rule-preview.png`, fullPage: true });
   await page.goto(BASE + "/segments/new");
   await page.getByLabel("Tên nhóm").fill("Khách Vàng trở lên ở Hà Nội");
   const row = page.locator("#rows .condition").first();

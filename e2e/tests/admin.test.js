@@ -116,6 +116,13 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.getByRole("button", { name: "Thêm hạng" }).click();
       await page.locator(".field-error").first().waitFor();
       assert.equal(await page.locator("#tiers tbody tr").count(), 2);
+      // A tier added by mistake is deleted.
+      await page.getByLabel(/^Ngưỡng/).fill("20.000.000");
+      await page.getByRole("button", { name: "Thêm hạng" }).click();
+      await page.locator("#tiers").getByRole("cell", { name: "Kim Cương", exact: true }).waitFor();
+      await page.locator("#tiers tr", { hasText: "Kim Cương" }).getByRole("button", { name: "Xoá" }).click();
+      await page.waitForURL(/\/tiers$/);
+      assert.equal(await page.locator("#tiers tbody tr").count(), 2);
       await shot(page, "tiers");
     });
 
@@ -176,7 +183,7 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.goto(BASE + `/members/${memberId}`);
       const before = Number((await page.locator("#member-points").textContent()).replace(/\./g, ""));
       await page.getByLabel("Số điểm (+ cộng, − trừ)").fill("50");
-      await page.getByLabel("Lý do").fill("Khách sinh nhật");
+      await page.getByLabel("Lý do", { exact: true }).fill("Khách sinh nhật");
       await page.getByRole("button", { name: "Điều chỉnh" }).click();
       await page.getByRole("cell", { name: "Khách sinh nhật" }).waitFor();
       const after = Number((await page.locator("#member-points").textContent()).replace(/\./g, ""));
@@ -286,6 +293,7 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.waitForURL(/\/segments\/seg_/);
       assert.equal((await page.locator("#segment-count").textContent()).trim(), "1");
       await page.getByRole("cell", { name: "Nguyễn Thị Lan" }).waitFor();
+      assert.equal((await page.locator("#segment-revenue").textContent()).trim(), "6.000.000 ₫");
     });
 
     await t.test("the dashboard counts the members and the revenue", async () => {
@@ -372,8 +380,9 @@ test("the admin UI from first run to a segment", async (t) => {
     await t.test("the activity log shows who changed what, filtered", async () => {
       await page.goto(BASE + "/activity?entity=tier");
       const rows = await page.locator("#activity tbody tr").allInnerTexts();
-      assert.equal(rows.length, 2, rows.join("\n")); // Bạc and Vàng; the refused tier left no trace
-      assert.ok(rows.every((r) => /chu\.cua\.hang@hoamai\.vn\s+tier\s+create/.test(r)), rows.join("\n"));
+      // Bạc, Vàng and Kim Cương created, Kim Cương deleted (newest first); the refused tier left no trace.
+      const actions = rows.map((r) => r.match(/chu\.cua\.hang@hoamai\.vn\s+tier\s+(\w+)/)?.[1]);
+      assert.deepEqual(actions, ["delete", "create", "create", "create"], rows.join("\n"));
       await page.goto(BASE + "/activity?entity=member");
       const members = await page.locator("#activity tbody tr").allInnerTexts();
       // Lan registered in the UI (by the owner), Minh through the API (by the owner's key).
@@ -410,6 +419,18 @@ test("the admin UI from first run to a segment", async (t) => {
       await signIn(p, "ai.do@example.vn", "sai-mat-khau");
       await p.getByText("Đăng nhập sai quá nhiều lần").waitFor();
       await other.close();
+    });
+
+    await t.test("a tier set by hand holds, with its reason in the history", async () => {
+      await page.goto(BASE + `/members/${memberId}`);
+      await page.getByText("Đặt hạng thủ công").first().click();
+      await page.locator("#override-tier").selectOption({ label: "Bạc" });
+      await page.locator("#override-until").fill("2099-01-01");
+      await page.locator("#override-reason").fill("Khách VIP của chủ quán");
+      await page.getByRole("button", { name: "Đặt hạng thủ công" }).click();
+      await page.locator("#member-tier").filter({ hasText: "Bạc" }).waitFor();
+      await page.locator("#tier-override").filter({ hasText: "01/01/2099" }).waitFor();
+      await page.getByRole("cell", { name: "Đặt hạng thủ công" }).waitFor();
     });
   } finally {
     await browser.close();

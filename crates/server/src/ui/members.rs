@@ -246,6 +246,8 @@ struct ProfilePage {
     vouchers: Vec<MemberVoucher>,
     activity: Vec<Activity>,
     rewards: Vec<Reward>,
+    /// The ladder, for setting a tier by hand (empty when the role may not).
+    ladder: Vec<Tier>,
 }
 
 impl ProfilePage {
@@ -264,6 +266,15 @@ impl ProfilePage {
             "expire" => "ledger.expire",
             "reverse" => "ledger.reverse",
             _ => "ledger.adjust",
+        }
+    }
+
+    fn reason_key(&self, reason: &str) -> &'static str {
+        match reason {
+            "upgrade" => "history.upgrade",
+            "review" => "history.review",
+            "override" => "history.override",
+            _ => "history.import",
         }
     }
 
@@ -356,7 +367,13 @@ pub(super) async fn profile_page(
         .into_iter()
         .filter(|r| r.active)
         .collect();
+    let ladder = if staff.may(Permission::EditProgram) {
+        app.tiers(ctx).await.map_err(fail)?
+    } else {
+        vec![]
+    };
     let page = ProfilePage {
+        ladder,
         rewards,
         vouchers,
         activity,
@@ -581,4 +598,69 @@ pub async fn activate(
         .await
         .map_err(|e| UiError::App(staff.lang, e))?;
     Ok(Redirect::to(&format!("/members/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OverrideForm {
+    #[serde(default)]
+    csrf: String,
+    /// A tier id, or blank to give the tier back to the program's rules.
+    #[serde(default)]
+    tier_id: String,
+    /// `YYYY-MM-DD`: the override holds until the start of that day.
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Sets a member's tier by hand (with an optional end and a reason for the activity log).
+pub async fn override_tier(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<OverrideForm>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let ctx = &staff.session.ctx;
+    let zone = app
+        .tenant(ctx)
+        .await
+        .map_err(|e| UiError::App(lang, e))?
+        .zone
+        .clone();
+    let until = match form.until.trim() {
+        "" => None,
+        text => match text
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned_datetime(zone).ok())
+        {
+            Some(at) => Some(at.timestamp()),
+            None => {
+                let message = format!("until: {}", super::i18n::text(lang, "form.not_a_date"));
+                let page = profile_page(&app, &staff, id, message).await?;
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+        },
+    };
+    let tier_id = Some(form.tier_id.clone()).filter(|t| !t.is_empty());
+    match app
+        .override_tier(ctx, id.clone(), tier_id, until, form.reason)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/members/{id}")).into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let message = field_errors(&error)
+                .into_iter()
+                .map(|(f, m)| format!("{f}: {m}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let page = profile_page(&app, &staff, id, message).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(error) => Err(UiError::App(lang, error)),
+    }
 }

@@ -55,11 +55,13 @@ pub fn routes() -> Router<App> {
             get(members::edit_form).post(members::edit),
         )
         .route("/members/{id}/activate", post(members::activate))
+        .route("/members/{id}/tier", post(members::override_tier))
         .route("/program", get(program::show).post(program::save))
         .route("/rules", get(rules::list))
         .route("/rules/new", get(rules::new_form).post(rules::create))
         .route("/rules/{id}/toggle", post(rules::toggle))
         .route("/tiers", get(tiers::list).post(tiers::create))
+        .route("/tiers/{id}/delete", post(tiers::delete))
         .route("/rewards", get(rewards::list).post(rewards::create))
         .route("/members/{id}/redemptions", post(rewards::redeem))
         .route("/stores", get(stores::list).post(stores::create))

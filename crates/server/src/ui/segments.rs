@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use axum::{Form, Json};
-use loyalty_app::segments::SegmentInput;
+use loyalty_app::segments::{SegmentInput, SegmentReport};
 use loyalty_app::{App, AppError};
 use loyalty_core::member::Member;
 use loyalty_core::tenancy::Permission;
@@ -189,11 +189,15 @@ pub async fn count(
     }
 }
 
+/// The period of the report on a segment's page.
+const REPORT_DAYS: i64 = 90;
+
 #[derive(Template)]
 #[template(path = "segment.html")]
 struct ShowPage {
     c: Chrome,
     segment: SavedSegment,
+    report: SegmentReport,
     count: i64,
     conditions: String,
     members: Vec<Member>,
@@ -214,7 +218,14 @@ pub async fn show(State(app): State<App>, staff: Staff, Path(id): Path<String>) 
         .segment_members(ctx, id.clone(), first)
         .await
         .map_err(fail)?;
+    let to = app.now();
+    let from = to - jiff::SignedDuration::from_hours(24 * REPORT_DAYS);
+    let report = app
+        .segment_report(ctx, id.clone(), from, to)
+        .await
+        .map_err(fail)?;
     let page = ShowPage {
+        report,
         c: Chrome::for_staff(
             &app,
             &staff,
@@ -230,6 +241,16 @@ pub async fn show(State(app): State<App>, staff: Staff, Path(id): Path<String>) 
         can_export: staff.may(Permission::EditSegments),
     };
     Ok(render(&page))
+}
+
+impl ShowPage {
+    fn share(&self) -> String {
+        format!("{:.1}%", self.report.share * 100.0)
+    }
+
+    fn repeat_rate(&self) -> String {
+        format!("{:.1}%", self.report.repeat_rate * 100.0)
+    }
 }
 
 /// The segment's members as CSV, streamed (the API's export, behind the session).

@@ -133,3 +133,28 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<TierF
         Err(error) => Err(UiError::App(lang, error)),
     }
 }
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Removes a tier from the ladder; its members are re-evaluated in the background.
+pub async fn delete(
+    State(app): State<App>,
+    staff: Staff,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    match app.delete_tier(&staff.session.ctx, id).await {
+        Ok(()) => Ok(Redirect::to("/tiers").into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let errors = field_errors(&error);
+            page(&app, &staff, TierForm::default(), errors).await
+        }
+        Err(error) => Err(UiError::App(staff.lang, error)),
+    }
+}
