@@ -1,15 +1,18 @@
 //! CSV exports of members (all of them, or a saved segment's), in the import's columns plus
-//! what the platform computes, page by page so that a million members never sit in memory.
+//! what the platform computes, and of orders in the orders import's columns — page by page,
+//! so that a million rows never sit in memory.
 
 use std::collections::HashMap;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use loyalty_core::history::{IMPORT_SOURCE, ORDER_COLUMNS};
 use loyalty_core::import::{EXPORT_ONLY_COLUMNS, EXTERNAL_SYSTEM, IMPORT_COLUMNS};
 use loyalty_core::member::Member;
 use loyalty_core::tenancy::Access;
 use loyalty_store::Page;
 use loyalty_store::repo::members::{self, MemberFilter};
+use loyalty_store::repo::orders::{self, ExportLine};
 
 use crate::{App, AppError, AppResult, Ctx};
 
@@ -115,6 +118,115 @@ impl App {
         out.flush().map_err(io)?;
         Ok(rows)
     }
+}
+
+impl App {
+    /// Checks the caller may export orders (they carry customers' phones and e-mails) and
+    /// returns the tenant's zone for the times.
+    pub async fn order_export(&self, ctx: &Ctx) -> AppResult<TimeZone> {
+        ctx.require(Access::Admin)?;
+        Ok(self.tenant(ctx).await?.zone.clone())
+    }
+
+    /// The orders export's header line (the orders import's columns), with a byte-order mark.
+    pub fn order_export_header(&self) -> Vec<u8> {
+        let mut out = b"\xEF\xBB\xBF".to_vec();
+        out.extend(csv_rows([ORDER_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .collect()]));
+        out
+    }
+
+    /// The lines of the orders after the order `after` (by id).
+    pub async fn order_export_page(
+        &self,
+        ctx: &Ctx,
+        zone: &TimeZone,
+        after: Option<String>,
+    ) -> AppResult<ExportPage> {
+        let tenant_id = ctx.tenant_id.clone();
+        let (lines, next_after) = self
+            .db
+            .read(move |sql| orders::export_page(sql, &tenant_id, after.as_deref(), EXPORT_PAGE))
+            .await?;
+        let mut rows = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let first = i == 0 || lines[i - 1].order_id != line.order_id;
+            rows.push(order_cells(line, first, zone));
+        }
+        Ok(ExportPage {
+            csv: csv_rows(rows),
+            rows: lines.len(),
+            next_after,
+        })
+    }
+
+    /// Writes every order to `out` (the CLI's `loyalty export orders`).
+    pub async fn write_order_export(
+        &self,
+        ctx: &Ctx,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> AppResult<u64> {
+        let zone = self.order_export(ctx).await?;
+        let io = |e: std::io::Error| AppError::Internal(e.into());
+        out.write_all(&self.order_export_header()).map_err(io)?;
+        let (mut after, mut rows) = (None, 0u64);
+        loop {
+            let page = self.order_export_page(ctx, &zone, after).await?;
+            rows += page.rows as u64;
+            out.write_all(&page.csv).map_err(io)?;
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        out.flush().map_err(io)?;
+        Ok(rows)
+    }
+}
+
+/// One line of an order in the orders import's columns. The order's own cells are written on
+/// its first line only; an order posted from another source keeps it in its id
+/// (`pos:HN01-000123`), since ids are unique per source. An order without lines is written as
+/// one line of its subtotal.
+fn order_cells(l: &ExportLine, first: bool, zone: &TimeZone) -> Vec<String> {
+    let order_id = if l.source == IMPORT_SOURCE {
+        l.external_id.clone()
+    } else {
+        format!("{}:{}", l.source, l.external_id)
+    };
+    let text = |v: &Option<String>| v.as_deref().map(inert).unwrap_or_default();
+    let line = l.line.clone().unwrap_or(loyalty_core::order::Line {
+        sku: None,
+        name: None,
+        category: None,
+        quantity: 1,
+        unit_price: l.subtotal,
+    });
+    let order = |cell: String| if first { cell } else { String::new() };
+    vec![
+        inert(&order_id),
+        order(
+            l.placed_at
+                .to_zoned_datetime(zone.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string(),
+        ),
+        order(l.phone.clone().unwrap_or_default()),
+        order(l.email.clone().unwrap_or_default()),
+        order(text(&l.store)),
+        order(text(&l.brand)),
+        order(text(&l.channel)),
+        text(&line.sku),
+        text(&line.name),
+        text(&line.category),
+        line.quantity.to_string(),
+        line.unit_price.to_string(),
+        order(l.discount.to_string()),
+        order(l.shipping.to_string()),
+        order(l.total.to_string()),
+    ]
 }
 
 /// The row of one member, in the order of the header.

@@ -21,7 +21,9 @@ use jiff::Timestamp;
 use loyalty_core::Invalid;
 use loyalty_core::code::{MEMBER_CODE_LEN, random_code};
 use loyalty_core::id::new_id;
-use loyalty_core::import::{EXTERNAL_SYSTEM, Header, MemberRow, RowContext, parse_member_row};
+use loyalty_core::import::{
+    EXTERNAL_SYSTEM, Format, Header, MEMBERS, MemberRow, RowContext, parse_member_row,
+};
 use loyalty_core::member::{Member, MemberStatus, Profile};
 use loyalty_core::tenancy::Access;
 use loyalty_core::tier::Tier;
@@ -39,7 +41,7 @@ use crate::{App, AppError, AppResult, Ctx, TenantInfo};
 
 /// Rows per transaction: large enough that a million rows take a few hundred commits, small
 /// enough that orders posted meanwhile wait a few milliseconds at most.
-const BATCH_ROWS: usize = 5_000;
+pub(crate) const BATCH_ROWS: usize = 5_000;
 /// Errors kept for the report; the count of failed rows stays exact beyond it.
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -52,7 +54,7 @@ enum Parsed {
 }
 
 /// The file being imported, read as CSV through a large buffer.
-type CsvReader = csv::Reader<BufReader<Box<dyn Read + Send>>>;
+pub(crate) type CsvReader = csv::Reader<BufReader<Box<dyn Read + Send>>>;
 
 /// An import whose header has been read and whose job row exists.
 pub struct PreparedImport {
@@ -76,25 +78,10 @@ impl App {
         input: Box<dyn Read + Send>,
     ) -> AppResult<PreparedImport> {
         ctx.require(Access::Admin)?;
-        let (reader, header) = tokio::task::spawn_blocking(move || open_csv(input))
+        let (reader, header) = tokio::task::spawn_blocking(move || open_csv(input, &MEMBERS))
             .await
             .map_err(|e| AppError::Internal(e.into()))??;
-        let job = ImportJob {
-            id: new_id("imp"),
-            kind: "members".to_string(),
-            status: "running".to_string(),
-            total: 0,
-            imported: 0,
-            failed: 0,
-            errors: Vec::new(),
-            message: None,
-            created_at: self.now(),
-            finished_at: None,
-        };
-        let (tenant_id, row) = (ctx.tenant_id.clone(), job.clone());
-        self.db
-            .write(move |sql| Ok::<_, AppError>(jobs::insert(sql, &tenant_id, &row)?))
-            .await?;
+        let job = self.new_import_job(ctx, "members").await?;
         Ok(PreparedImport {
             job,
             reader,
@@ -153,6 +140,39 @@ impl App {
             (Ok(()), Err(message)) => Some(message),
             (Ok(()), Ok(())) => None,
         };
+        self.finish_import_job(ctx, &mut job, failure).await?;
+        progress(&job);
+        Ok(job)
+    }
+
+    /// Records a new import of `kind` as running.
+    pub(crate) async fn new_import_job(&self, ctx: &Ctx, kind: &str) -> AppResult<ImportJob> {
+        let job = ImportJob {
+            id: new_id("imp"),
+            kind: kind.to_string(),
+            status: "running".to_string(),
+            total: 0,
+            imported: 0,
+            failed: 0,
+            errors: Vec::new(),
+            message: None,
+            created_at: self.now(),
+            finished_at: None,
+        };
+        let (tenant_id, row) = (ctx.tenant_id.clone(), job.clone());
+        self.db
+            .write(move |sql| Ok::<_, AppError>(jobs::insert(sql, &tenant_id, &row)?))
+            .await?;
+        Ok(job)
+    }
+
+    /// Marks an import done (or failed, with why) and logs it in the activity log.
+    pub(crate) async fn finish_import_job(
+        &self,
+        ctx: &Ctx,
+        job: &mut ImportJob,
+        failure: Option<String>,
+    ) -> AppResult<()> {
         job.status = if failure.is_some() { "failed" } else { "done" }.to_string();
         job.message = failure;
         job.finished_at = Some(self.now());
@@ -163,7 +183,7 @@ impl App {
                 let change = Change {
                     entity: "import",
                     id: &row.id,
-                    action: "members",
+                    action: &row.kind,
                 };
                 let summary = serde_json::json!({
                     "status": row.status, "total": row.total, "imported": row.imported,
@@ -179,9 +199,7 @@ impl App {
                 )?;
                 Ok::<_, AppError>(())
             })
-            .await?;
-        progress(&job);
-        Ok(job)
+            .await
     }
 
     /// Starts an import in the background (the API's 202); follow it with `import_job`.
@@ -265,21 +283,7 @@ impl App {
                 let refused = apply_rows(sql, &ctx2, &info, &ladder, good, now)?;
                 let refused_count = refused.len();
                 bad.extend(refused);
-                bad.sort_by_key(|(row, _)| *row);
-                job.total += rows as i64;
-                job.failed += bad.len() as i64;
-                job.imported += (rows - bad.len()) as i64;
-                for (row, errors) in bad {
-                    for e in errors.0 {
-                        if job.errors.len() < MAX_REPORTED_ERRORS {
-                            job.errors.push(RowError {
-                                row,
-                                field: e.field,
-                                message: e.message,
-                            });
-                        }
-                    }
-                }
+                tally(&mut job, rows, bad.len(), bad);
                 jobs::update(sql, &ctx2.tenant_id, &job)?;
                 tracing::debug!(rows, refused_count, "import batch written");
                 Ok::<_, AppError>(job)
@@ -290,10 +294,38 @@ impl App {
     }
 }
 
+/// Counts a batch of `items` (rows, or orders of several rows) into the job, `failed` of them
+/// refused, with the errors in row order (the first `MAX_REPORTED_ERRORS` kept).
+pub(crate) fn tally(
+    job: &mut ImportJob,
+    items: usize,
+    failed: usize,
+    mut errors: Vec<(u64, Invalid)>,
+) {
+    errors.sort_by_key(|(row, _)| *row);
+    job.total += items as i64;
+    job.failed += failed as i64;
+    job.imported += (items - failed) as i64;
+    for (row, errors) in errors {
+        for e in errors.0 {
+            if job.errors.len() < MAX_REPORTED_ERRORS {
+                job.errors.push(RowError {
+                    row,
+                    field: e.field,
+                    message: e.message,
+                });
+            }
+        }
+    }
+}
+
 /// Opens the CSV: skips a UTF-8 byte-order mark, refuses other encodings with a message that
 /// says what to do, takes `;` as the separator when the header has no comma (Excel in locales
 /// whose decimal mark is a comma), and reads the header.
-fn open_csv(input: Box<dyn Read + Send>) -> AppResult<(CsvReader, Header)> {
+pub(crate) fn open_csv(
+    input: Box<dyn Read + Send>,
+    format: &'static Format,
+) -> AppResult<(CsvReader, Header)> {
     let mut buffered = BufReader::with_capacity(256 * 1024, input);
     let head = buffered
         .fill_buf()
@@ -339,7 +371,8 @@ fn open_csv(input: Box<dyn Read + Send>) -> AppResult<(CsvReader, Header)> {
     if !read {
         return Err(AppError::invalid("file", "is empty"));
     }
-    let header = Header::parse(record.iter()).map_err(|e| AppError::invalid("file", e))?;
+    let header =
+        Header::parse_as(record.iter(), format).map_err(|e| AppError::invalid("file", e))?;
     Ok((reader, header))
 }
 
@@ -348,60 +381,66 @@ fn open_csv(input: Box<dyn Read + Send>) -> AppResult<(CsvReader, Header)> {
 /// remembering 8-byte hashes of them (about 50 MB for a million rows with both) rather than the
 /// values themselves.
 fn read_rows(
-    mut reader: CsvReader,
+    reader: CsvReader,
     header: &Header,
     cx: &RowContext<'_>,
     batches: &mpsc::Sender<Vec<Parsed>>,
 ) -> Result<(), String> {
     let mut seen: HashMap<u64, u64> = HashMap::new();
-    let mut record = csv::ByteRecord::new();
     let mut batch = Vec::with_capacity(BATCH_ROWS);
-    let mut index: u64 = 1;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(format!("the file could not be read after row {index}: {e}")),
-        }
-        index += 1;
-        let row = index;
-        let mut cells = Vec::with_capacity(record.len());
-        let mut not_text = false;
-        for field in record.iter() {
-            match std::str::from_utf8(field) {
-                Ok(text) => cells.push(text),
-                Err(_) => {
-                    not_text = true;
-                    break;
-                }
-            }
-        }
-        if not_text {
-            let message = "is not UTF-8 text; save the file as \"CSV UTF-8\"";
-            batch.push(Parsed::Bad(row, Invalid::one("row", message)));
-        } else if cells.iter().all(|c| c.trim().is_empty()) {
-            // Spreadsheets leave rows of empty cells at the end; they are not data.
-            continue;
-        } else {
-            batch.push(match parse_member_row(header, &cells, cx) {
+    read_records(reader, |row, cells| {
+        batch.push(
+            match cells.and_then(|cells| parse_member_row(header, cells, cx)) {
                 Ok(member) => match duplicate(&mut seen, &member, row) {
                     Some(errors) => Parsed::Bad(row, errors),
                     None => Parsed::Good(row, Box::new(member)),
                 },
                 Err(errors) => Parsed::Bad(row, errors),
-            });
-        }
+            },
+        );
         if batch.len() == BATCH_ROWS {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            if batches.blocking_send(full).is_err() {
-                return Ok(()); // the writer stopped and says why
-            }
+            // The writer stopped (and says why) when the batch cannot be handed over.
+            return batches.blocking_send(full).is_ok();
         }
-    }
+        true
+    })?;
     if !batch.is_empty() {
         let _ = batches.blocking_send(batch);
     }
     Ok(())
+}
+
+/// Reads the data rows, giving each its spreadsheet row number (the header is row 1) and its
+/// cells, or why they cannot be read; rows of empty cells are skipped. `each` returns false
+/// to stop. An error is a file that cannot be read to the end.
+pub(crate) fn read_records(
+    mut reader: CsvReader,
+    mut each: impl FnMut(u64, Result<&[&str], Invalid>) -> bool,
+) -> Result<(), String> {
+    let mut record = csv::ByteRecord::new();
+    let mut index: u64 = 1;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            Err(e) => return Err(format!("the file could not be read after row {index}: {e}")),
+        }
+        index += 1;
+        let cells: Result<Vec<&str>, _> = record.iter().map(std::str::from_utf8).collect();
+        let go_on = match cells {
+            Err(_) => {
+                let message = "is not UTF-8 text; save the file as \"CSV UTF-8\"";
+                each(index, Err(Invalid::one("row", message)))
+            }
+            // Spreadsheets leave rows of empty cells at the end; they are not data.
+            Ok(cells) if cells.iter().all(|c| c.trim().is_empty()) => true,
+            Ok(cells) => each(index, Ok(&cells)),
+        };
+        if !go_on {
+            return Ok(());
+        }
+    }
 }
 
 /// Names the first of the row's keys already on an earlier accepted row, or remembers them all.

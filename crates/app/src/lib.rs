@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod context;
 pub mod error;
 pub mod exports;
+pub mod history;
 pub mod imports;
 pub mod jobs;
 pub mod members;

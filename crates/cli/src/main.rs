@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use loyalty_app::App;
+use loyalty_app::history::HistoryKind;
 use loyalty_app::tenants::NewTenant;
 use loyalty_core::clock::SystemClock;
 use loyalty_store::{DEFAULT_DATABASE_URL, DatabaseUrl, Db, DbOptions};
@@ -84,12 +85,13 @@ enum Command {
     },
     /// Bring the database schema up to date (also done by every other command).
     Migrate,
-    /// Import members from a CSV file (the API's format), with a progress bar.
+    /// Import members, past orders or products from a CSV file (the API's formats), with a
+    /// progress bar.
     Import {
         #[command(subcommand)]
         command: ImportCommand,
     },
-    /// Export members as CSV (the import's columns and what the platform computes).
+    /// Export members or orders as CSV (the imports' columns, so an export imports back).
     Export {
         #[command(subcommand)]
         command: ExportCommand,
@@ -110,6 +112,22 @@ enum ImportCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Import past orders, one row per line (order_id,placed_at,phone,email,store,brand,
+    /// channel,sku,name,category,quantity,unit_price,discount,shipping,total): history for
+    /// reports and segments; with --earn they earn points as if posted then.
+    Orders {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        earn: bool,
+    },
+    /// Import the product catalogue (sku,name,category,brand,price).
+    Products {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +140,14 @@ enum ExportCommand {
         #[arg(long)]
         segment: Option<String>,
         /// Where to write; standard output when absent.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Export every order but the cancelled ones, one row per line, in the orders import's
+    /// columns.
+    Orders {
+        #[arg(long)]
+        tenant: String,
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
     },
@@ -227,7 +253,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant { command } => tenant(app, command).await,
         Command::Import {
             command: ImportCommand::Members { file, tenant },
-        } => import_members(app, &file, &tenant).await,
+        } => import_file(app, &file, &tenant, None).await,
+        Command::Import {
+            command: ImportCommand::Orders { file, tenant, earn },
+        } => import_file(app, &file, &tenant, Some(HistoryKind::Orders { earn })).await,
+        Command::Import {
+            command: ImportCommand::Products { file, tenant },
+        } => import_file(app, &file, &tenant, Some(HistoryKind::Products)).await,
         Command::Export {
             command:
                 ExportCommand::Members {
@@ -235,7 +267,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     segment,
                     output,
                 },
-        } => export_members(app, &tenant, segment, output.as_deref()).await,
+        } => export(app, &tenant, Some(segment), output.as_deref()).await,
+        Command::Export {
+            command: ExportCommand::Orders { tenant, output },
+        } => export(app, &tenant, None, output.as_deref()).await,
     };
     db.close();
     result
@@ -349,10 +384,12 @@ async fn demo(app: App, members: usize, seed: u64) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn import_members(
+/// Imports members (`history` None), past orders or products from a file, with a progress bar.
+async fn import_file(
     app: App,
     file: &std::path::Path,
     tenant_id: &str,
+    history: Option<HistoryKind>,
 ) -> anyhow::Result<ExitCode> {
     let ctx = loyalty_app::Ctx::cli(tenant_id);
     app.tenant(&ctx).await?;
@@ -370,12 +407,21 @@ async fn import_members(
         .progress_chars("=> "),
     );
     let reader = bar.wrap_read(opened);
-    let prepared = app.prepare_member_import(&ctx, Box::new(reader)).await?;
-    let job = app
-        .run_member_import(&ctx, prepared, |job| {
-            bar.set_message(format!("{} imported, {} refused", job.imported, job.failed));
-        })
-        .await?;
+    let show = |job: &loyalty_store::repo::imports::ImportJob| {
+        bar.set_message(format!("{} imported, {} refused", job.imported, job.failed));
+    };
+    let job = match history {
+        None => {
+            let prepared = app.prepare_member_import(&ctx, Box::new(reader)).await?;
+            app.run_member_import(&ctx, prepared, show).await?
+        }
+        Some(kind) => {
+            let prepared = app
+                .prepare_history_import(&ctx, kind, Box::new(reader))
+                .await?;
+            app.run_history_import(&ctx, prepared, show).await?
+        }
+    };
     bar.finish_and_clear();
     for e in job.errors.iter().take(20) {
         eprintln!("row {}: {}: {}", e.row, e.field, e.message);
@@ -405,10 +451,12 @@ async fn import_members(
     })
 }
 
-async fn export_members(
+/// Exports members (`members`: `Some(segment)`, all of them with `Some(None)`) or orders
+/// (`None`) to a file or standard output.
+async fn export(
     app: App,
     tenant_id: &str,
-    segment: Option<String>,
+    members: Option<Option<String>>,
     output: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let ctx = loyalty_app::Ctx::cli(tenant_id);
@@ -419,9 +467,15 @@ async fn export_members(
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let rows = app.write_member_export(&ctx, segment, &mut out).await?;
+    let (rows, what) = match members {
+        Some(segment) => (
+            app.write_member_export(&ctx, segment, &mut out).await?,
+            "members",
+        ),
+        None => (app.write_order_export(&ctx, &mut out).await?, "order lines"),
+    };
     if let Some(path) = output {
-        eprintln!("{rows} members written to {}", path.display());
+        eprintln!("{rows} {what} written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

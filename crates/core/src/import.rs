@@ -57,40 +57,69 @@ pub struct Header {
     index: BTreeMap<&'static str, usize>,
 }
 
+/// A CSV format: the columns it reads, those it accepts and ignores, and the columns of which
+/// at least one must be present.
+pub struct Format {
+    pub columns: &'static [&'static str],
+    pub ignored: &'static [&'static str],
+    pub needs_one_of: &'static [&'static str],
+}
+
+/// Members: the contract's columns; the export's own columns come back harmlessly.
+pub const MEMBERS: Format = Format {
+    columns: &IMPORT_COLUMNS,
+    ignored: &EXPORT_ONLY_COLUMNS,
+    needs_one_of: &["phone", "email"],
+};
+
 impl Header {
-    /// Reads the header row. Names are matched without case or surrounding space.
+    /// Reads a member file's header row.
     pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Header, String> {
+        Header::parse_as(names, &MEMBERS)
+    }
+
+    /// Reads the header row of a file in `format`. Names are matched without case or
+    /// surrounding space; an unknown name is refused, since a misspelt column would otherwise
+    /// be dropped silently.
+    pub fn parse_as<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        format: &Format,
+    ) -> Result<Header, String> {
         let mut index = BTreeMap::new();
         for (i, raw) in names.into_iter().enumerate() {
             let name = raw.trim().to_lowercase();
             if name.is_empty() {
                 continue;
             }
-            let known = IMPORT_COLUMNS
+            let known = format
+                .columns
                 .iter()
-                .chain(EXPORT_ONLY_COLUMNS.iter())
+                .chain(format.ignored.iter())
                 .find(|c| **c == name);
             let Some(known) = known else {
                 return Err(format!(
                     "unknown column \"{}\" (column {}); the columns are {}",
                     raw.trim(),
                     i + 1,
-                    IMPORT_COLUMNS.join(",")
+                    format.columns.join(",")
                 ));
             };
             if index.insert(*known, i).is_some() {
                 return Err(format!("column \"{name}\" appears twice"));
             }
         }
-        if !index.contains_key("phone") && !index.contains_key("email") {
-            return Err("the file needs a phone or an email column".to_string());
+        if !format.needs_one_of.iter().any(|c| index.contains_key(c)) {
+            return Err(format!(
+                "the file needs a {} column",
+                format.needs_one_of.join(" or a ")
+            ));
         }
         Ok(Header { index })
     }
 
     /// The trimmed cell of `column`, `None` when the column is absent or the cell blank. The
     /// `'` an export puts before text that a spreadsheet would run as a formula comes off.
-    fn cell<'a>(&self, row: &'a [&'a str], column: &str) -> Option<&'a str> {
+    pub(crate) fn cell<'a>(&self, row: &'a [&'a str], column: &str) -> Option<&'a str> {
         let i = *self.index.get(column)?;
         let v = row.get(i)?.trim();
         let v = match v.strip_prefix('\'') {
@@ -254,7 +283,7 @@ fn parse_gender(v: &str) -> Option<Gender> {
 
 /// A whole number of points or VND, not negative. Thousands separators (`1.250.000`,
 /// `1,250,000`) are what Vietnamese spreadsheets write, so they are read.
-fn amount(e: &mut Invalid, field: &str, v: &str) -> Option<i64> {
+pub(crate) fn amount(e: &mut Invalid, field: &str, v: &str) -> Option<i64> {
     let digits: String = v
         .chars()
         .filter(|c| !matches!(c, '.' | ',' | ' '))
@@ -291,14 +320,24 @@ fn day_month_year(v: &str) -> Option<String> {
     Some(format!("{y}-{m:0>2}-{d:0>2}"))
 }
 
-/// A date (the start of that day in the tenant's zone) or an RFC 3339 instant.
-fn instant(v: &str, zone: &TimeZone) -> Option<Timestamp> {
+/// A date (the start of that day in the tenant's zone), a local date and time
+/// (`YYYY-MM-DD HH:MM[:SS]`, `DD/MM/YYYY HH:MM[:SS]`) or an RFC 3339 instant.
+pub(crate) fn instant(v: &str, zone: &TimeZone) -> Option<Timestamp> {
     if let Ok(t) = v.parse::<Timestamp>() {
         return Some(t);
     }
-    let iso = day_month_year(v).unwrap_or_else(|| v.to_string());
+    let (day, time) = match v.split_once([' ', 'T']) {
+        Some((day, time)) => (day, Some(time.trim())),
+        None => (v, None),
+    };
+    let iso = day_month_year(day).unwrap_or_else(|| day.to_string());
     let date: Date = iso.parse().ok()?;
-    date.to_zoned_datetime(zone.clone())
+    let time: jiff::civil::Time = match time {
+        Some(t) => t.parse().ok()?,
+        None => jiff::civil::Time::midnight(),
+    };
+    date.to_datetime(time)
+        .to_zoned_datetime(zone.clone())
         .ok()
         .map(|z| z.timestamp())
 }

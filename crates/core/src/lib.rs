@@ -10,6 +10,7 @@ pub mod code;
 pub mod email;
 pub mod error;
 pub mod geo;
+pub mod history;
 pub mod id;
 pub mod import;
 pub mod ledger;

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use futures_util::StreamExt;
 use jiff::Timestamp;
+use loyalty_app::history::HistoryKind;
 use loyalty_app::{App, AppError};
 use loyalty_store::repo::imports::ImportJob;
 use serde::Serialize;
@@ -115,6 +116,68 @@ pub async fn import_members(
     }
     let file = spool(body).await?;
     let job = app.start_member_import(&ctx, Box::new(file)).await?;
+    let location = format!("/api/v1/imports/{}", job.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(ImportOut::from(job)),
+    ))
+}
+
+/// `?earn=true` on an orders import: the orders earn points and move tiers as if posted then.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersImportQuery {
+    /// Off by default: imported orders are history only.
+    pub earn: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/v1/imports/orders", tag = "imports",
+    params(OrdersImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "One row per order line, an order's rows together: `order_id,placed_at,phone,email,store,brand,channel,sku,name,category,quantity,unit_price,discount,shipping,total` (order cells read from its first row; `total` may be blank)"),
+    responses((status = 202, description = "The import runs; follow it at `Location`", body = ImportOut),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn import_orders(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<OrdersImportQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let earn = query.earn.unwrap_or(false);
+    start_history(app, ctx, HistoryKind::Orders { earn }, headers, body).await
+}
+
+#[utoipa::path(post, path = "/api/v1/imports/products", tag = "imports",
+    request_body(content = String, content_type = "text/csv",
+        description = "`sku,name,category,brand,price`, one product per row"),
+    responses((status = 202, description = "The import runs; follow it at `Location`", body = ImportOut),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn import_products(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    start_history(app, ctx, HistoryKind::Products, headers, body).await
+}
+
+async fn start_history(
+    app: App,
+    ctx: loyalty_app::Ctx,
+    kind: HistoryKind,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    ctx.require(loyalty_core::tenancy::Access::Admin)?;
+    if !is_csv(&headers) {
+        return Err(ApiError::NotCsv);
+    }
+    let file = spool(body).await?;
+    let job = app.start_history_import(&ctx, kind, Box::new(file)).await?;
     let location = format!("/api/v1/imports/{}", job.id);
     Ok((
         StatusCode::ACCEPTED,

@@ -42,7 +42,7 @@ use utoipa_axum::routes;
         (name = "vouchers", description = "Voucher programs, codes, validate, redeem, release"),
         (name = "rewards", description = "The rewards catalogue and spending points on it"),
         (name = "segments", description = "Customer segments (nhóm khách hàng): condition trees, counts, export, report"),
-        (name = "imports", description = "Member imports from CSV files"),
+        (name = "imports", description = "Imports from CSV files: members, past orders, products"),
         (name = "tenancy", description = "Brands and stores"),
         (name = "access", description = "API keys, staff accounts, the tenant"),
         (name = "activity", description = "The activity log (nhật ký hoạt động)"),
@@ -76,6 +76,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(points::adjust_points))
         .routes(routes!(points::get_program, points::put_program))
         .routes(routes!(orders::post_order, orders::list_orders))
+        .routes(routes!(orders::export_orders))
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::cancel_order))
         .routes(routes!(orders::refund_order))
@@ -122,6 +123,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(segments::segment_report))
         .routes(routes!(segments::export_segment))
         .routes(routes!(imports::import_members))
+        .routes(routes!(imports::import_orders))
+        .routes(routes!(imports::import_products))
         .routes(routes!(imports::get_import))
 }
 

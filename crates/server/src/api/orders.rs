@@ -303,3 +303,23 @@ pub async fn refund_order(
             .into(),
     ))
 }
+
+#[utoipa::path(get, path = "/api/v1/orders/export", tag = "orders",
+    responses((status = 200, description = "Every order but the cancelled ones, one row per line, in the orders import's columns (UTF-8 with BOM), streamed", content_type = "text/csv")),
+    security(("api_key" = [])))]
+pub async fn export_orders(
+    State(app): State<App>,
+    crate::extract::Auth(ctx): crate::extract::Auth,
+) -> crate::problem::ApiResult<axum::response::Response> {
+    let zone = app.order_export(&ctx).await?;
+    let header = app.order_export_header();
+    let filename = format!("orders-{}.csv", app.now().strftime("%Y%m%d"));
+    Ok(super::segments::stream_csv(
+        header,
+        filename,
+        move |after| {
+            let (app, ctx, zone) = (app.clone(), ctx.clone(), zone.clone());
+            async move { app.order_export_page(&ctx, &zone, after).await }
+        },
+    ))
+}

@@ -262,8 +262,7 @@ pub async fn export_members(State(app): State<App>, Auth(ctx): Auth) -> ApiResul
     csv_export(app, ctx, None, "members").await
 }
 
-/// Streams an export page by page: memory stays at one page whatever the member count. An
-/// error after the first byte can only end the stream early, so it is logged.
+/// Streams a member export (all members, or a saved segment's).
 pub(crate) async fn csv_export(
     app: App,
     ctx: Ctx,
@@ -273,26 +272,45 @@ pub(crate) async fn csv_export(
     let export = app.member_export(&ctx, segment_id).await?;
     let header = app.member_export_header();
     let filename = format!("{name}-{}.csv", app.now().strftime("%Y%m%d"));
-    let state = Some((app, ctx, export, None::<String>, Some(header)));
-    let stream = futures_util::stream::unfold(state, |state| async move {
-        let (app, ctx, export, after, header) = state?;
-        if let Some(header) = header {
-            return Some((Ok(header), Some((app, ctx, export, after, None))));
-        }
-        match app.member_export_page(&ctx, &export, after).await {
-            Ok(page) => {
-                let next = page
-                    .next_after
-                    .map(|after| (app, ctx, export, Some(after), None));
-                Some((Ok::<_, std::io::Error>(page.csv), next))
+    Ok(stream_csv(header, filename, move |after| {
+        let (app, ctx, export) = (app.clone(), ctx.clone(), export.clone());
+        async move { app.member_export_page(&ctx, &export, after).await }
+    }))
+}
+
+/// Streams an export page by page (`next_page` after the row id given, from the start with
+/// `None`): memory stays at one page whatever the row count. An error after the first byte
+/// can only end the stream early, so it is logged.
+pub(crate) fn stream_csv<F, Fut>(header: Vec<u8>, filename: String, next_page: F) -> Response
+where
+    F: Fn(Option<String>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = loyalty_app::AppResult<loyalty_app::exports::ExportPage>>
+        + Send
+        + 'static,
+{
+    let next_page = std::sync::Arc::new(next_page);
+    // State: the header still to send, then the page to fetch next (`None` once done).
+    let state = Some((Some(header), None::<String>));
+    let stream = futures_util::stream::unfold(state, move |state| {
+        let next_page = next_page.clone();
+        async move {
+            let (header, after) = state?;
+            if let Some(header) = header {
+                return Some((Ok(header), Some((None, after))));
             }
-            Err(e) => {
-                tracing::error!(error = %e, "export stopped");
-                Some((Err(std::io::Error::other(e.to_string())), None))
+            match next_page(after).await {
+                Ok(page) => {
+                    let next = page.next_after.map(|after| (None, Some(after)));
+                    Some((Ok::<_, std::io::Error>(page.csv), next))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "export stopped");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
             }
         }
     });
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
@@ -302,5 +320,5 @@ pub(crate) async fn csv_export(
         ],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }

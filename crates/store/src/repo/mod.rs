@@ -10,6 +10,7 @@ pub mod leases;
 pub mod ledger;
 pub mod members;
 pub mod orders;
+pub mod products;
 pub mod reports;
 pub mod rewards;
 pub mod rules;

@@ -444,3 +444,89 @@ fn from_row(row: &Row) -> Result<OrderRow, DbError> {
         updated_at: ts(row, "updated_at")?,
     })
 }
+
+/// One line of an order as the orders export writes it (an order without lines has one row
+/// with no line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportLine {
+    pub order_id: String,
+    pub source: String,
+    pub external_id: String,
+    pub placed_at: Timestamp,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub store: Option<String>,
+    pub brand: Option<String>,
+    pub channel: Option<String>,
+    pub line: Option<Line>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub total: i64,
+}
+
+/// The lines of the next `limit` orders after the order `after` (by id), cancelled orders
+/// left out, in one query; and the id to continue after when there may be more.
+pub fn export_page(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<ExportLine>, Option<String>), DbError> {
+    let rows = sql.query(
+        "select o.id, o.source, o.external_id, o.placed_at, m.phone, m.email, o.store, o.brand,
+                o.channel, l.line_no, l.sku, l.name, l.category, l.quantity, l.unit_price,
+                o.subtotal, o.discount, o.shipping, o.total
+         from orders o
+         left join order_lines l on l.tenant_id = o.tenant_id and l.order_id = o.id
+         left join members m on m.tenant_id = o.tenant_id and m.id = o.member_id
+         where o.tenant_id = $1
+           and o.id in (select id from orders
+                        where tenant_id = $1 and id > $2 and status <> 'cancelled'
+                        order by id limit $3)
+         order by o.id, l.line_no",
+        params![tenant_id, after.unwrap_or(""), limit],
+    )?;
+    let mut lines = Vec::with_capacity(rows.len());
+    let mut orders = 0i64;
+    for row in &rows {
+        let order_id: String = row.get("id")?;
+        if lines
+            .last()
+            .is_none_or(|l: &ExportLine| l.order_id != order_id)
+        {
+            orders += 1;
+        }
+        let line_no: Option<i64> = row.get("line_no")?;
+        let line = match line_no {
+            Some(_) => Some(Line {
+                sku: row.get("sku")?,
+                name: row.get("name")?,
+                category: row.get("category")?,
+                quantity: row.get("quantity")?,
+                unit_price: row.get("unit_price")?,
+            }),
+            None => None,
+        };
+        lines.push(ExportLine {
+            order_id,
+            source: row.get("source")?,
+            external_id: row.get("external_id")?,
+            placed_at: ts(row, "placed_at")?,
+            phone: row.get("phone")?,
+            email: row.get("email")?,
+            store: row.get("store")?,
+            brand: row.get("brand")?,
+            channel: row.get("channel")?,
+            line,
+            subtotal: row.get("subtotal")?,
+            discount: row.get("discount")?,
+            shipping: row.get("shipping")?,
+            total: row.get("total")?,
+        });
+    }
+    let next = (orders == limit)
+        .then(|| lines.last().map(|l| l.order_id.clone()))
+        .flatten();
+    Ok((lines, next))
+}

@@ -1,0 +1,91 @@
+//! The product catalogue (sku, name, category, brand, price), as imported from the shop's
+//! system: names and categories for reports and rule previews.
+
+use jiff::Timestamp;
+use loyalty_core::history::ProductRow;
+
+use super::ms;
+use crate::sql::{DbError, Sql, Value};
+
+/// Inserts or updates products; a blank category or brand keeps the stored one, and a row
+/// equal to the stored product writes nothing (so importing the same file again changes
+/// nothing, not even `updated_at`).
+pub fn upsert_many(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    products: &[ProductRow],
+    now: Timestamp,
+) -> Result<(), DbError> {
+    for chunk in products.chunks(200) {
+        let mut query = String::from(
+            "insert into products (tenant_id, sku, name, category, brand, price, created_at, updated_at) values ",
+        );
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * 8);
+        for (i, p) in chunk.iter().enumerate() {
+            let n = i * 8;
+            if i > 0 {
+                query.push_str(", ");
+            }
+            query.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8
+            ));
+            values.extend([
+                tenant_id.into(),
+                p.sku.as_str().into(),
+                p.name.as_str().into(),
+                p.category.as_deref().into(),
+                p.brand.as_deref().into(),
+                p.price.into(),
+                ms(now).into(),
+                ms(now).into(),
+            ]);
+        }
+        query.push_str(
+            " on conflict (tenant_id, sku) do update
+              set name = excluded.name,
+                  category = coalesce(excluded.category, products.category),
+                  brand = coalesce(excluded.brand, products.brand),
+                  price = excluded.price, updated_at = excluded.updated_at
+              where products.name <> excluded.name
+                 or products.category is distinct from coalesce(excluded.category, products.category)
+                 or products.brand is distinct from coalesce(excluded.brand, products.brand)
+                 or products.price <> excluded.price",
+        );
+        sql.execute(&query, &values)?;
+    }
+    Ok(())
+}
+
+/// A product's stored fields, with its last change (for tests and the admin UI).
+pub fn get(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    sku: &str,
+) -> Result<Option<(ProductRow, Timestamp)>, DbError> {
+    sql.query_opt(
+        "select sku, name, category, brand, price, updated_at from products
+         where tenant_id = $1 and sku = $2",
+        &[tenant_id.into(), sku.into()],
+    )?
+    .map(|row| {
+        Ok((
+            ProductRow {
+                sku: row.get("sku")?,
+                name: row.get("name")?,
+                category: row.get("category")?,
+                brand: row.get("brand")?,
+                price: row.get("price")?,
+            },
+            super::ts(&row, "updated_at")?,
+        ))
+    })
+    .transpose()
+}
