@@ -109,10 +109,19 @@ impl Header {
             }
         }
         if !format.needs_one_of.iter().any(|c| index.contains_key(c)) {
-            return Err(format!(
-                "the file needs a {} column",
-                format.needs_one_of.join(" or a ")
-            ));
+            let article = |c: &str| {
+                if c.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                }
+            };
+            let names: Vec<String> = format
+                .needs_one_of
+                .iter()
+                .map(|c| format!("{} {c}", article(c)))
+                .collect();
+            return Err(format!("the file needs {} column", names.join(" or ")));
         }
         Ok(Header { index })
     }
