@@ -336,6 +336,20 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.locator("tbody tr", { hasText: "Lê Thị Hồng" }).getByRole("link").click();
       assert.equal((await page.locator("#member-points").textContent()).trim(), "100");
       assert.equal((await page.locator("#member-tier").textContent()).trim(), "Bạc");
+
+      // Her past orders, as history: the order shows on her profile and earns nothing.
+      const orders = "order_id,placed_at,phone,sku,name,category,quantity,unit_price\n" +
+        "CU-1001,15/09/2026 10:30,0903000001,BANH-02,Bánh su kem,bánh,3,25.000\n";
+      await page.goto(BASE + "/imports");
+      await page.getByLabel("Loại dữ liệu").selectOption("orders");
+      await page.getByLabel("File CSV").setInputFiles({ name: "don-hang.csv", mimeType: "text/csv", buffer: Buffer.from(orders) });
+      await page.getByRole("button", { name: "Bắt đầu nhập" }).click();
+      await page.locator("#import-status").filter({ hasText: "Hoàn tất" }).waitFor({ timeout: 20_000 });
+      assert.equal((await page.locator("#import-imported").textContent()).trim(), "1");
+      await page.goto(BASE + "/members?q=le thi hong");
+      await page.locator("tbody tr", { hasText: "Lê Thị Hồng" }).getByRole("link").click();
+      await page.getByRole("cell", { name: "CU-1001" }).waitFor();
+      assert.equal((await page.locator("#member-points").textContent()).trim(), "100");
     });
 
     await t.test("brands and stores, with a duplicate store code refused", async () => {

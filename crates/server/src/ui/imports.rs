@@ -7,6 +7,7 @@ use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
+use loyalty_app::history::HistoryKind;
 use loyalty_app::{App, AppError};
 use loyalty_core::tenancy::Permission;
 use loyalty_store::repo::imports::ImportJob;
@@ -47,14 +48,16 @@ pub async fn list(State(app): State<App>, staff: Staff) -> UiResult {
     list_page(&app, &staff, String::new()).await
 }
 
-/// The form's fields in order: `csrf` first (checked before the file is read), then `file`,
-/// which is spooled to a temporary file so a large list never sits in memory.
+/// The form's fields in order: `csrf` first (checked before the file is read), `kind`
+/// (`members`, `orders`, `products`) and `earn`, then `file`, which is spooled to a temporary
+/// file so a large list never sits in memory.
 pub async fn upload(State(app): State<App>, staff: Staff, mut form: Multipart) -> UiResult {
     staff.require(Permission::EditProgram)?;
     let lang = staff.lang;
     let bad_form = || UiError::Csrf(lang);
     let mut checked = false;
     let mut file = None;
+    let (mut kind, mut earn) = (String::from("members"), false);
     while let Some(mut field) = form.next_field().await.map_err(|_| bad_form())? {
         match field.name() {
             Some("csrf") => {
@@ -62,6 +65,8 @@ pub async fn upload(State(app): State<App>, staff: Staff, mut form: Multipart) -
                 staff.check_csrf(&token)?;
                 checked = true;
             }
+            Some("kind") => kind = field.text().await.map_err(|_| bad_form())?,
+            Some("earn") => earn = true,
             Some("file") if checked => {
                 let internal = |e: std::io::Error| UiError::App(lang, AppError::Internal(e.into()));
                 let mut spooled = tempfile::tempfile().map_err(internal)?;
@@ -87,10 +92,19 @@ pub async fn upload(State(app): State<App>, staff: Staff, mut form: Multipart) -
         let message = super::i18n::text(lang, "imports.no_file").to_string();
         return list_page(&app, &staff, message).await;
     };
-    match app
-        .start_member_import(&staff.session.ctx, Box::new(file))
-        .await
-    {
+    let ctx = &staff.session.ctx;
+    let started = match kind.as_str() {
+        "orders" => {
+            let kind = HistoryKind::Orders { earn };
+            app.start_history_import(ctx, kind, Box::new(file)).await
+        }
+        "products" => {
+            app.start_history_import(ctx, HistoryKind::Products, Box::new(file))
+                .await
+        }
+        _ => app.start_member_import(ctx, Box::new(file)).await,
+    };
+    match started {
         Ok(job) => Ok(Redirect::to(&format!("/imports/{}", job.id)).into_response()),
         // Not UTF-8, or a header naming an unknown column: nothing was written.
         Err(error @ AppError::Invalid(_)) => {
