@@ -103,20 +103,11 @@ impl App {
         out: &mut (dyn std::io::Write + Send),
     ) -> AppResult<u64> {
         let export = self.member_export(ctx, segment_id).await?;
-        let io = |e: std::io::Error| AppError::Internal(e.into());
-        out.write_all(&self.member_export_header()).map_err(io)?;
-        let (mut after, mut rows) = (None, 0u64);
-        loop {
-            let page = self.member_export_page(ctx, &export, after).await?;
-            rows += page.rows as u64;
-            out.write_all(&page.csv).map_err(io)?;
-            match page.next_after {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        out.flush().map_err(io)?;
-        Ok(rows)
+        let header = self.member_export_header();
+        write_pages(out, header, |after| {
+            self.member_export_page(ctx, &export, after)
+        })
+        .await
     }
 }
 
@@ -169,21 +160,39 @@ impl App {
         out: &mut (dyn std::io::Write + Send),
     ) -> AppResult<u64> {
         let zone = self.order_export(ctx).await?;
-        let io = |e: std::io::Error| AppError::Internal(e.into());
-        out.write_all(&self.order_export_header()).map_err(io)?;
-        let (mut after, mut rows) = (None, 0u64);
-        loop {
-            let page = self.order_export_page(ctx, &zone, after).await?;
-            rows += page.rows as u64;
-            out.write_all(&page.csv).map_err(io)?;
-            match page.next_after {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        out.flush().map_err(io)?;
-        Ok(rows)
+        let header = self.order_export_header();
+        write_pages(out, header, |after| {
+            self.order_export_page(ctx, &zone, after)
+        })
+        .await
     }
+}
+
+/// Writes an export's header and then every page, each fetched after the last row of the one
+/// before; returns the rows written.
+async fn write_pages<F, Fut>(
+    out: &mut (dyn std::io::Write + Send),
+    header: Vec<u8>,
+    next_page: F,
+) -> AppResult<u64>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = AppResult<ExportPage>>,
+{
+    let io = |e: std::io::Error| AppError::Internal(e.into());
+    out.write_all(&header).map_err(io)?;
+    let (mut after, mut rows) = (None, 0u64);
+    loop {
+        let page = next_page(after).await?;
+        rows += page.rows as u64;
+        out.write_all(&page.csv).map_err(io)?;
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    out.flush().map_err(io)?;
+    Ok(rows)
 }
 
 /// One line of an order in the orders import's columns. The order's own cells are written on

@@ -14,7 +14,7 @@ use super::session::{
     self, CSRF_COOKIE, Client, LANG_COOKIE, SESSION_COOKIE, Staff, cookie, safe_next, same_token,
     session_cookie, set_cookie,
 };
-use super::{Chrome, Lang, UiError, UiResult, error_for, field_errors, render};
+use super::{Chrome, CsrfOnly, Lang, UiError, UiResult, error_for, field_errors, render};
 
 /// `/`: the setup page on a fresh install, else the dashboard (or the login page).
 pub async fn home(State(app): State<App>, request: Request) -> UiResult {
@@ -245,12 +245,6 @@ pub async fn login(
         }
         Err(error) => Err(UiError::App(lang, error)),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn logout(State(app): State<App>, staff: Staff, Form(form): Form<CsrfOnly>) -> UiResult {

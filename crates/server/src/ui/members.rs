@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::api::members::{MemberIn, MemberPatchIn};
 
 use super::session::Staff;
-use super::{Chrome, UiError, UiResult, error_for, field_errors, render};
+use super::{Chrome, CsrfOnly, UiError, UiResult, error_for, field_errors, render};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -142,36 +142,58 @@ pub struct MemberForm {
     province: String,
 }
 
+/// The member form, for a new member or for editing one.
 #[derive(Template)]
 #[template(path = "member_form.html")]
-struct NewPage {
+struct MemberFormPage {
     c: Chrome,
+    /// The catalogue key of the heading.
+    heading: &'static str,
+    action: String,
     form: MemberForm,
     errors: Vec<(String, String)>,
 }
 
-impl NewPage {
+impl MemberFormPage {
     fn error(&self, field: &str) -> &str {
         error_for(&self.errors, field)
     }
+}
 
-    fn heading(&self) -> &'static str {
-        "members.new"
+/// The form's gender choice (blank: not given).
+fn gender(value: &str) -> Option<Gender> {
+    match value {
+        "female" => Some(Gender::Female),
+        "male" => Some(Gender::Male),
+        "other" => Some(Gender::Other),
+        _ => None,
     }
+}
 
-    fn action(&self) -> String {
-        "/members/new".into()
-    }
+async fn form_page(
+    app: &App,
+    staff: &Staff,
+    id: Option<&str>,
+    form: MemberForm,
+    errors: Vec<(String, String)>,
+) -> UiResult {
+    let (heading, action) = match id {
+        Some(id) => ("member.edit", format!("/members/{id}/edit")),
+        None => ("members.new", "/members/new".to_string()),
+    };
+    let page = MemberFormPage {
+        c: Chrome::for_staff(app, staff, heading, "members", &action).await,
+        heading,
+        action,
+        form,
+        errors,
+    };
+    Ok((super::form_status(&page.errors), render(&page)).into_response())
 }
 
 pub async fn new_form(State(app): State<App>, staff: Staff) -> UiResult {
     staff.require(Permission::EditMembers)?;
-    let page = NewPage {
-        c: Chrome::for_staff(&app, &staff, "members.new", "members", "/members/new").await,
-        form: MemberForm::default(),
-        errors: vec![],
-    };
-    Ok(render(&page))
+    form_page(&app, &staff, None, MemberForm::default(), vec![]).await
 }
 
 fn blank_to_none(value: &str) -> Option<String> {
@@ -188,18 +210,12 @@ pub async fn create(
     staff.check_csrf(&form.csrf)?;
     let lang = staff.lang;
     let ctx = &staff.session.ctx;
-    let gender = match form.gender.as_str() {
-        "female" => Some(Gender::Female),
-        "male" => Some(Gender::Male),
-        "other" => Some(Gender::Other),
-        _ => None,
-    };
     let input = MemberIn {
         phone: blank_to_none(&form.phone),
         email: blank_to_none(&form.email),
         name: blank_to_none(&form.name),
         birthday: blank_to_none(&form.birthday),
-        gender,
+        gender: gender(&form.gender),
         province: blank_to_none(&form.province),
         source: Some("admin".into()),
         ..MemberIn::default()
@@ -211,19 +227,27 @@ pub async fn create(
     };
     match result {
         Ok(member) => Ok(Redirect::to(&format!("/members/{}", member.id)).into_response()),
-        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+        Err(error) => refused(&app, &staff, None, form, error).await,
+    }
+}
+
+/// The form again with a refusal's errors (a clash without a field is shown at the phone).
+async fn refused(
+    app: &App,
+    staff: &Staff,
+    id: Option<&str>,
+    form: MemberForm,
+    error: AppError,
+) -> UiResult {
+    match error {
+        AppError::Invalid(_) | AppError::Conflict { .. } => {
             let mut errors = field_errors(&error);
             if errors.iter().all(|(f, _)| f.is_empty()) {
                 errors.push(("phone".into(), error.to_string()));
             }
-            let page = NewPage {
-                c: Chrome::for_staff(&app, &staff, "members.new", "members", "/members/new").await,
-                form,
-                errors,
-            };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+            form_page(app, staff, id, form, errors).await
         }
-        Err(error) => Err(UiError::App(lang, error)),
+        error => Err(UiError::App(staff.lang, error)),
     }
 }
 
@@ -438,11 +462,7 @@ pub async fn adjust_points(
         Err(
             error @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::Rejected { .. }),
         ) => {
-            let message = field_errors(&error)
-                .into_iter()
-                .map(|(f, m)| format!("{f}: {m}"))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let message = super::messages(&error);
             let page = profile_page(&app, &staff, id, message).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -451,29 +471,6 @@ pub async fn adjust_points(
 }
 
 // ---- editing and activating ----
-
-#[derive(Template)]
-#[template(path = "member_form.html")]
-struct EditPage {
-    c: Chrome,
-    id: String,
-    form: MemberForm,
-    errors: Vec<(String, String)>,
-}
-
-impl EditPage {
-    fn error(&self, field: &str) -> &str {
-        error_for(&self.errors, field)
-    }
-
-    fn heading(&self) -> &'static str {
-        "member.edit"
-    }
-
-    fn action(&self) -> String {
-        format!("/members/{}/edit", self.id)
-    }
-}
 
 pub async fn edit_form(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
     staff.require(Permission::EditMembers)?;
@@ -502,20 +499,7 @@ pub async fn edit_form(State(app): State<App>, staff: Staff, Path(id): Path<Stri
         gender: p.gender.map(|g| g.as_str().to_string()).unwrap_or_default(),
         province: p.province.clone().unwrap_or_default(),
     };
-    let page = EditPage {
-        c: Chrome::for_staff(
-            &app,
-            &staff,
-            "member.edit",
-            "members",
-            &format!("/members/{id}/edit"),
-        )
-        .await,
-        id,
-        form,
-        errors: vec![],
-    };
-    Ok(render(&page))
+    form_page(&app, &staff, Some(&id), form, vec![]).await
 }
 
 /// A blank field clears the value, except the birthday, which a blank leaves alone (a
@@ -532,58 +516,28 @@ pub async fn edit(
 ) -> UiResult {
     staff.require(Permission::EditMembers)?;
     staff.check_csrf(&form.csrf)?;
-    let lang = staff.lang;
     let ctx = &staff.session.ctx;
-    let gender = match form.gender.as_str() {
-        "female" => Some(Some(Gender::Female)),
-        "male" => Some(Some(Gender::Male)),
-        "other" => Some(Some(Gender::Other)),
-        _ => Some(None),
-    };
     let patch = MemberPatchIn {
         phone: change(&form.phone),
         email: change(&form.email),
         name: change(&form.name),
-        gender,
+        gender: Some(gender(&form.gender)),
         birthday: blank_to_none(&form.birthday).map(Some),
         province: change(&form.province),
         ..MemberPatchIn::default()
     };
-    let today = app.today(ctx).await.map_err(|e| UiError::App(lang, e))?;
+    let today = app
+        .today(ctx)
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?;
     let result = match patch.validate(today) {
         Ok(patch) => app.update_member(ctx, id.clone(), patch).await,
         Err(invalid) => Err(AppError::Invalid(invalid)),
     };
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/members/{id}")).into_response()),
-        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let mut errors = field_errors(&error);
-            if errors.iter().all(|(f, _)| f.is_empty()) {
-                errors.push(("phone".into(), error.to_string()));
-            }
-            let page = EditPage {
-                c: Chrome::for_staff(
-                    &app,
-                    &staff,
-                    "member.edit",
-                    "members",
-                    &format!("/members/{id}/edit"),
-                )
-                .await,
-                id,
-                form,
-                errors,
-            };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
-        }
-        Err(error) => Err(UiError::App(lang, error)),
+        Err(error) => refused(&app, &staff, Some(&id), form, error).await,
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn activate(
@@ -653,11 +607,7 @@ pub async fn override_tier(
     {
         Ok(_) => Ok(Redirect::to(&format!("/members/{id}")).into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let message = field_errors(&error)
-                .into_iter()
-                .map(|(f, m)| format!("{f}: {m}"))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let message = super::messages(&error);
             let page = profile_page(&app, &staff, id, message).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }

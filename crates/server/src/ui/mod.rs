@@ -375,6 +375,40 @@ pub fn parse_whole(
     }
 }
 
+/// A form that carries nothing but its CSRF token (buttons: sign out, revoke, delete…).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// 200 for a form shown fresh, 422 for one shown again with its errors.
+pub fn form_status(errors: &[(String, String)]) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
+/// A refusal's field errors as one line (`field: message; …`), for a message at the top of
+/// a page whose form has no field of that name.
+pub fn messages(error: &AppError) -> String {
+    field_errors(error)
+        .into_iter()
+        .map(|(f, m)| format!("{f}: {m}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Every row of a short list (staff, keys, stores, programs): one page big enough for any shop.
+pub fn whole_list() -> loyalty_store::Page {
+    loyalty_store::Page {
+        after: None,
+        limit: 500,
+    }
+}
+
 /// The message for one field, if the form had an error there.
 pub fn error_for<'a>(errors: &'a [(String, String)], field: &str) -> &'a str {
     errors

@@ -5,7 +5,6 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::{App, AppError};
 use loyalty_core::program::Program;
@@ -194,11 +193,7 @@ async fn page(
         .tenant(&staff.session.ctx)
         .await
         .map_err(|e| UiError::App(lang, e))?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::form_status(&errors);
     let page = ProgramPage {
         c: Chrome::for_staff(app, staff, "program.title", "program", "/program").await,
         form: form.unwrap_or_else(|| ProgramForm::from_program(&info.program)),

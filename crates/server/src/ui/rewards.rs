@@ -10,7 +10,6 @@ use loyalty_app::rewards::RewardInput;
 use loyalty_app::{App, AppError};
 use loyalty_core::tenancy::Permission;
 use loyalty_core::voucher::VoucherProgram;
-use loyalty_store::Page;
 use loyalty_store::repo::rewards::Reward;
 use serde::Deserialize;
 
@@ -71,16 +70,9 @@ async fn page(
     let fail = |e| UiError::App(lang, e);
     let ctx = &staff.session.ctx;
     let rewards = app.rewards(ctx).await.map_err(fail)?;
-    let all = Page {
-        after: None,
-        limit: 500,
-    };
+    let all = super::whole_list();
     let programs = app.voucher_programs(ctx, all).await.map_err(fail)?.items;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::form_status(&errors);
     let page = RewardsPage {
         c: Chrome::for_staff(app, staff, "rewards.title", "rewards", "/rewards").await,
         rewards,

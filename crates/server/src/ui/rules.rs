@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use jiff::SignedDuration;
 use loyalty_app::rules::{RuleInput, RulePreview};
@@ -15,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::session::Staff;
-use super::{Chrome, UiError, UiResult, error_for, field_errors, parse_whole, render};
+use super::{Chrome, CsrfOnly, UiError, UiResult, error_for, field_errors, parse_whole, render};
 
 #[derive(Template)]
 #[template(path = "rules.html")]
@@ -111,11 +110,7 @@ async fn new_page(
     errors: Vec<(String, String)>,
     preview: Option<RulePreview>,
 ) -> UiResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::form_status(&errors);
     let page = NewPage {
         c: Chrome::for_staff(app, staff, "rules.new", "rules", "/rules/new").await,
         form,
@@ -215,12 +210,6 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<RuleF
         }
         Err(error) => Err(UiError::App(lang, error)),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// Pauses an active rule or resumes a paused one.

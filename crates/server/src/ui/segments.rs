@@ -82,11 +82,7 @@ async fn builder_page(
         .into_iter()
         .map(|t| t.name)
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::form_status(&errors);
     let page = BuilderPage {
         c: Chrome::for_staff(app, staff, "segments.new", "segments", "/segments/new").await,
         form,

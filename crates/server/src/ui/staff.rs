@@ -4,16 +4,14 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::staff::NewStaff;
 use loyalty_app::{App, AppError};
 use loyalty_core::tenancy::{ApiKey, Permission, Role, Scope, StaffUser};
-use loyalty_store::Page;
 use serde::Deserialize;
 
 use super::session::Staff;
-use super::{Chrome, UiError, UiResult, error_for, field_errors, render};
+use super::{Chrome, CsrfOnly, UiError, UiResult, error_for, field_errors, render};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct StaffForm {
@@ -82,17 +80,10 @@ async fn page(
     let lang = staff.lang;
     let fail = |e| UiError::App(lang, e);
     let ctx = &staff.session.ctx;
-    let all = Page {
-        after: None,
-        limit: 500,
-    };
+    let all = super::whole_list();
     let users = app.staff(ctx, all.clone()).await.map_err(fail)?.items;
     let keys = app.api_keys(ctx, all).await.map_err(fail)?.items;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::form_status(&errors);
     let page = StaffPage {
         c: Chrome::for_staff(app, staff, "staff.title", "staff", "/staff").await,
         staff: users,
@@ -181,12 +172,6 @@ pub async fn create_key(
         }
         Err(error) => Err(UiError::App(staff.lang, error)),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn revoke_key(

@@ -4,12 +4,10 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::catalog::{BrandInput, StoreInput};
 use loyalty_app::{App, AppError};
 use loyalty_core::tenancy::{Brand, Permission, Store};
-use loyalty_store::Page;
 use serde::Deserialize;
 
 use super::session::Staff;
@@ -66,17 +64,10 @@ async fn page(
     let lang = staff.lang;
     let fail = |e| UiError::App(lang, e);
     let ctx = &staff.session.ctx;
-    let all = Page {
-        after: None,
-        limit: 500,
-    };
+    let all = super::whole_list();
     let brands = app.brands(ctx, all.clone()).await.map_err(fail)?.items;
     let stores = app.stores(ctx, all).await.map_err(fail)?.items;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::form_status(&errors);
     let page = StoresPage {
         c: Chrome::for_staff(app, staff, "stores.title", "stores", "/stores").await,
         brands,

@@ -3,7 +3,6 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::tiers::TierInput;
 use loyalty_app::{App, AppError};
@@ -13,7 +12,7 @@ use loyalty_core::tier::Tier;
 use serde::Deserialize;
 
 use super::session::Staff;
-use super::{Chrome, UiError, UiResult, error_for, field_errors, parse_whole, render};
+use super::{Chrome, CsrfOnly, UiError, UiResult, error_for, field_errors, parse_whole, render};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct TierForm {
@@ -67,11 +66,7 @@ async fn page(app: &App, staff: &Staff, form: TierForm, errors: Vec<(String, Str
         TierMetric::PointsEarned => "tiers.metric_points",
         TierMetric::Orders => "tiers.metric_orders",
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::form_status(&errors);
     let page = TiersPage {
         c: Chrome::for_staff(app, staff, "tiers.title", "tiers", "/tiers").await,
         tiers,
@@ -132,12 +127,6 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<TierF
         }
         Err(error) => Err(UiError::App(lang, error)),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// Removes a tier from the ladder; its members are re-evaluated in the background.

@@ -12,7 +12,6 @@ use loyalty_app::vouchers::{ProgramInput, ProgramReport};
 use loyalty_app::{App, AppError};
 use loyalty_core::tenancy::Permission;
 use loyalty_core::voucher::{CodeKind, Limits, VoucherProgram, VoucherType};
-use loyalty_store::Page;
 use serde::Deserialize;
 
 use super::session::Staff;
@@ -43,10 +42,7 @@ impl ListPage {
 
 pub async fn list(State(app): State<App>, staff: Staff) -> UiResult {
     staff.require(Permission::ViewReports)?;
-    let all = Page {
-        after: None,
-        limit: 500,
-    };
+    let all = super::whole_list();
     let programs = app
         .voucher_programs(&staff.session.ctx, all)
         .await
@@ -137,11 +133,7 @@ async fn new_page(
     form: ProgramForm,
     errors: Vec<(String, String)>,
 ) -> UiResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = super::form_status(&errors);
     let page = NewPage {
         c: Chrome::for_staff(app, staff, "vouchers.new", "vouchers", "/vouchers/new").await,
         form,
