@@ -293,3 +293,21 @@ impl fmt::Display for Backend {
         f.write_str(self.name())
     }
 }
+
+/// The `($n, $n+1, …)` tuple of the `row`th row (from 0) of a multi-row statement whose rows
+/// have `width` parameters each, numbered from `$1` (add `first - 1` to start later).
+pub fn row_placeholders(row: usize, width: usize, first: usize) -> String {
+    let start = first + row * width;
+    let cells: Vec<String> = (start..start + width).map(|n| format!("${n}")).collect();
+    format!("({})", cells.join(", "))
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    #[test]
+    fn rows_number_their_parameters_on_from_the_first() {
+        assert_eq!(super::row_placeholders(0, 3, 1), "($1, $2, $3)");
+        assert_eq!(super::row_placeholders(2, 2, 1), "($5, $6)");
+        assert_eq!(super::row_placeholders(1, 2, 3), "($5, $6)");
+    }
+}

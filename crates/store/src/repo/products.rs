@@ -22,21 +22,10 @@ pub fn upsert_many(
         );
         let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * 8);
         for (i, p) in chunk.iter().enumerate() {
-            let n = i * 8;
             if i > 0 {
                 query.push_str(", ");
             }
-            query.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8
-            ));
+            query.push_str(&crate::sql::row_placeholders(i, 8, 1));
             values.extend([
                 tenant_id.into(),
                 p.sku.as_str().into(),
