@@ -116,7 +116,19 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.getByRole("button", { name: "Thêm hạng" }).click();
       await page.locator(".field-error").first().waitFor();
       assert.equal(await page.locator("#tiers tbody tr").count(), 2);
+      // Editing a tier: a threshold above the next tier's is refused, a good one kept.
+      await page.locator("#tiers tr", { hasText: "Bạc" }).getByRole("link", { name: "Sửa" }).click();
+      assert.equal(await page.getByLabel("Tên hạng").inputValue(), "Bạc");
+      await page.getByLabel(/^Ngưỡng/).fill("9.000.000");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.locator("#tier-form .field-error").first().waitFor();
+      await page.getByLabel(/^Ngưỡng/).fill("2.000.000");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/tiers$/);
+      assert.match(await page.locator("#tiers tr", { hasText: "Bạc" }).innerText(), /2\.000\.000 ₫/);
       // A tier added by mistake is deleted.
+      await page.getByLabel("Tên hạng").fill("Kim Cương");
+      await page.getByLabel("Thứ tự").fill("3");
       await page.getByLabel(/^Ngưỡng/).fill("20.000.000");
       await page.getByRole("button", { name: "Thêm hạng" }).click();
       await page.locator("#tiers").getByRole("cell", { name: "Kim Cương", exact: true }).waitFor();
@@ -394,9 +406,10 @@ test("the admin UI from first run to a segment", async (t) => {
     await t.test("the activity log shows who changed what, filtered", async () => {
       await page.goto(BASE + "/activity?entity=tier");
       const rows = await page.locator("#activity tbody tr").allInnerTexts();
-      // Bạc, Vàng and Kim Cương created, Kim Cương deleted (newest first); the refused tier left no trace.
+      // Bạc and Vàng created, Bạc's threshold changed, Kim Cương created and deleted (newest
+      // first); the refused tier and the refused change left no trace.
       const actions = rows.map((r) => r.match(/chu\.cua\.hang@hoamai\.vn\s+tier\s+(\w+)/)?.[1]);
-      assert.deepEqual(actions, ["delete", "create", "create", "create"], rows.join("\n"));
+      assert.deepEqual(actions, ["delete", "create", "update", "create", "create"], rows.join("\n"));
       await page.goto(BASE + "/activity?entity=member");
       const members = await page.locator("#activity tbody tr").allInnerTexts();
       // Lan registered in the UI (by the owner), Minh through the API (by the owner's key).

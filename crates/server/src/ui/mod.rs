@@ -61,6 +61,8 @@ pub fn routes() -> Router<App> {
         .route("/rules/new", get(rules::new_form).post(rules::create))
         .route("/rules/{id}/toggle", post(rules::toggle))
         .route("/tiers", get(tiers::list).post(tiers::create))
+        .route("/tiers/{id}", post(tiers::update))
+        .route("/tiers/{id}/edit", get(tiers::edit_form))
         .route("/tiers/{id}/delete", post(tiers::delete))
         .route("/rewards", get(rewards::list).post(rewards::create))
         .route("/members/{id}/redemptions", post(rewards::redeem))

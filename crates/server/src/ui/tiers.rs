@@ -39,9 +39,18 @@ struct TiersPage {
     can_edit: bool,
     form: TierForm,
     errors: Vec<(String, String)>,
+    /// The tier the form edits; `None`: the form adds one.
+    editing: Option<String>,
 }
 
 impl TiersPage {
+    fn action(&self) -> String {
+        match &self.editing {
+            Some(id) => format!("/tiers/{id}"),
+            None => "/tiers".to_string(),
+        }
+    }
+
     fn error(&self, field: &str) -> &str {
         error_for(&self.errors, field)
     }
@@ -56,6 +65,16 @@ impl TiersPage {
 }
 
 async fn page(app: &App, staff: &Staff, form: TierForm, errors: Vec<(String, String)>) -> UiResult {
+    ladder_page(app, staff, form, errors, None).await
+}
+
+async fn ladder_page(
+    app: &App,
+    staff: &Staff,
+    form: TierForm,
+    errors: Vec<(String, String)>,
+    editing: Option<String>,
+) -> UiResult {
     staff.require(Permission::ViewMembers)?;
     let lang = staff.lang;
     let ctx = &staff.session.ctx;
@@ -74,6 +93,7 @@ async fn page(app: &App, staff: &Staff, form: TierForm, errors: Vec<(String, Str
         can_edit: staff.may(Permission::EditProgram),
         form,
         errors,
+        editing,
     };
     Ok((status, render(&page)).into_response())
 }
@@ -83,6 +103,46 @@ pub async fn list(State(app): State<App>, staff: Staff) -> UiResult {
 }
 
 pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<TierForm>) -> UiResult {
+    save(app, staff, None, form).await
+}
+
+/// The form pre-filled with a tier, posting its changes back to it.
+pub async fn edit_form(
+    State(app): State<App>,
+    staff: Staff,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    let tiers = app
+        .tiers(&staff.session.ctx)
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?;
+    let tier = tiers
+        .iter()
+        .find(|t| t.id == id)
+        .ok_or(UiError::NotFound(staff.lang))?;
+    let form = TierForm {
+        csrf: String::new(),
+        name: tier.name.clone(),
+        rank: tier.rank.to_string(),
+        threshold: tier.threshold.to_string(),
+        earn_multiplier: tier.earn_multiplier().to_string(),
+        discount_percent: tier.discount_percent.to_string(),
+    };
+    ladder_page(&app, &staff, form, vec![], Some(id)).await
+}
+
+pub async fn update(
+    State(app): State<App>,
+    staff: Staff,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<TierForm>,
+) -> UiResult {
+    save(app, staff, Some(id), form).await
+}
+
+/// Adds a tier (`id` None) or changes one; the ladder's rules are the use-case's.
+async fn save(app: App, staff: Staff, id: Option<String>, form: TierForm) -> UiResult {
     staff.require(Permission::EditProgram)?;
     staff.check_csrf(&form.csrf)?;
     let lang = staff.lang;
@@ -109,7 +169,7 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<TierF
         },
     };
     if !errors.is_empty() {
-        return page(&app, &staff, form, errors).await;
+        return ladder_page(&app, &staff, form, errors, id).await;
     }
     let input = TierInput {
         name: Some(form.name.trim().to_string()).filter(|n| !n.is_empty()),
@@ -119,11 +179,16 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<TierF
         discount_percent,
         brand_discounts: None,
     };
-    match app.create_tier(&staff.session.ctx, input).await {
+    let ctx = &staff.session.ctx;
+    let saved = match &id {
+        Some(id) => app.update_tier(ctx, id.clone(), input).await,
+        None => app.create_tier(ctx, input).await,
+    };
+    match saved {
         Ok(_) => Ok(Redirect::to("/tiers").into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             let errors = field_errors(&error);
-            page(&app, &staff, form, errors).await
+            ladder_page(&app, &staff, form, errors, id).await
         }
         Err(error) => Err(UiError::App(lang, error)),
     }
