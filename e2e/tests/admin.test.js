@@ -222,6 +222,17 @@ test("the admin UI from first run to a segment", async (t) => {
       await row.getByText("Đang chạy").waitFor();
       await row.getByRole("button", { name: "Tạm dừng" }).click();
       await page.locator("#rules tr", { hasText: "Đơn lớn +100" }).getByRole("cell", { name: "Tạm dừng" }).waitFor();
+      // Changing it: the form comes back filled, the preview shows the change, and saving
+      // keeps the rule paused.
+      await page.locator("#rules tr", { hasText: "Đơn lớn +100" }).getByRole("link", { name: "Sửa" }).click();
+      assert.equal(await page.getByLabel("Giá trị").inputValue(), "100");
+      await page.getByLabel("Giá trị").fill("200");
+      await page.getByRole("button", { name: "Xem trước" }).click();
+      assert.equal((await page.locator("#preview-points").textContent()).trim(), "200");
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/rules$/);
+      const changed = page.locator("#rules tr", { hasText: "Đơn lớn +100" });
+      assert.match(await changed.innerText(), /"bonus_points":200[\s\S]*Tạm dừng/);
     });
 
     await t.test("a voucher program with unique codes, generated and downloaded, shows in its report", async () => {

@@ -59,6 +59,8 @@ pub fn routes() -> Router<App> {
         .route("/program", get(program::show).post(program::save))
         .route("/rules", get(rules::list))
         .route("/rules/new", get(rules::new_form).post(rules::create))
+        .route("/rules/{id}", post(rules::update))
+        .route("/rules/{id}/edit", get(rules::edit_form))
         .route("/rules/{id}/toggle", post(rules::toggle))
         .route("/tiers", get(tiers::list).post(tiers::create))
         .route("/tiers/{id}", post(tiers::update))

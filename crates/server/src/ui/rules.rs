@@ -92,6 +92,8 @@ impl Default for RuleForm {
 #[template(path = "rule_new.html")]
 struct NewPage {
     c: Chrome,
+    /// The rule being changed; `None`: a new rule.
+    editing: Option<String>,
     form: RuleForm,
     errors: Vec<(String, String)>,
     preview: Option<RulePreview>,
@@ -101,18 +103,32 @@ impl NewPage {
     fn error(&self, field: &str) -> &str {
         error_for(&self.errors, field)
     }
+
+    fn action(&self) -> String {
+        match &self.editing {
+            Some(id) => format!("/rules/{id}"),
+            None => "/rules/new".to_string(),
+        }
+    }
 }
 
 async fn new_page(
     app: &App,
     staff: &Staff,
+    editing: Option<String>,
     form: RuleForm,
     errors: Vec<(String, String)>,
     preview: Option<RulePreview>,
 ) -> UiResult {
     let status = super::form_status(&errors);
+    let title = if editing.is_some() {
+        "rules.edit"
+    } else {
+        "rules.new"
+    };
     let page = NewPage {
-        c: Chrome::for_staff(app, staff, "rules.new", "rules", "/rules/new").await,
+        c: Chrome::for_staff(app, staff, title, "rules", "/rules").await,
+        editing,
         form,
         errors,
         preview,
@@ -122,7 +138,43 @@ async fn new_page(
 
 pub async fn new_form(State(app): State<App>, staff: Staff) -> UiResult {
     staff.require(Permission::EditProgram)?;
-    new_page(&app, &staff, RuleForm::default(), vec![], None).await
+    new_page(&app, &staff, None, RuleForm::default(), vec![], None).await
+}
+
+/// The form filled with a rule, to change it (and preview the change) before saving.
+pub async fn edit_form(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    let rule = app
+        .earn_rule(&staff.session.ctx, id.clone())
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?;
+    let effect = rule.effect.to_json();
+    let (kind, value) = effect
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .unwrap_or_default();
+    let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let form = RuleForm {
+        name: rule.name.clone(),
+        conditions: serde_json::to_string_pretty(&rule.conditions_json).unwrap_or_default(),
+        effect: kind,
+        effect_value: value,
+        per_order: number(rule.caps.per_order),
+        per_member_per_day: number(rule.caps.per_member_per_day),
+        budget_points: number(rule.caps.budget_points),
+        ..RuleForm::default()
+    };
+    new_page(&app, &staff, Some(id), form, vec![], None).await
+}
+
+pub async fn update(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<RuleForm>,
+) -> UiResult {
+    submit(app, staff, Some(id), form).await
 }
 
 /// The rule as the API would receive it, or the fields that could not be read.
@@ -178,19 +230,33 @@ fn input(form: &RuleForm, lang: super::Lang) -> Result<RuleInput, Vec<(String, S
 
 /// The new-rule form: `preview` replays it on past orders, `save` creates it.
 pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<RuleForm>) -> UiResult {
+    submit(app, staff, None, form).await
+}
+
+/// The rule form: `preview` replays the rule on past orders, `save` creates it (`editing`
+/// None) or changes it.
+async fn submit(app: App, staff: Staff, editing: Option<String>, form: RuleForm) -> UiResult {
     staff.require(Permission::EditProgram)?;
     staff.check_csrf(&form.csrf)?;
     let lang = staff.lang;
     let ctx = &staff.session.ctx;
-    let rule = match input(&form, lang) {
+    let mut rule = match input(&form, lang) {
         Ok(rule) => rule,
-        Err(errors) => return new_page(&app, &staff, form, errors, None).await,
+        Err(errors) => return new_page(&app, &staff, editing, form, errors, None).await,
     };
     if form.action == "save" {
-        return match app.create_earn_rule(ctx, rule).await {
+        let saved = match &editing {
+            Some(id) => {
+                // A change keeps the rule running or paused as it is.
+                rule.active = None;
+                app.update_earn_rule(ctx, id.clone(), rule).await
+            }
+            None => app.create_earn_rule(ctx, rule).await,
+        };
+        return match saved {
             Ok(_) => Ok(Redirect::to("/rules").into_response()),
             Err(error @ AppError::Invalid(_)) => {
-                new_page(&app, &staff, form, field_errors(&error), None).await
+                new_page(&app, &staff, editing, form, field_errors(&error), None).await
             }
             Err(error) => Err(UiError::App(lang, error)),
         };
@@ -204,9 +270,9 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<RuleF
     let to = app.now();
     let from = to - SignedDuration::from_hours(24 * days);
     match app.preview_earn_rule(ctx, rule, from, to).await {
-        Ok(preview) => new_page(&app, &staff, form, vec![], Some(preview)).await,
+        Ok(preview) => new_page(&app, &staff, editing, form, vec![], Some(preview)).await,
         Err(error @ AppError::Invalid(_)) => {
-            new_page(&app, &staff, form, field_errors(&error), None).await
+            new_page(&app, &staff, editing, form, field_errors(&error), None).await
         }
         Err(error) => Err(UiError::App(lang, error)),
     }
