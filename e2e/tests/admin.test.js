@@ -263,6 +263,13 @@ test("the admin UI from first run to a segment", async (t) => {
       // A code from the file gives its discount through the API.
       const check = await api(apiKey, "POST", "/api/v1/vouchers/validate", { code: lines[1].toLowerCase(), order: { total: 300_000 } });
       assert.equal(check.discount, 30_000);
+      // Paused, its codes stop working until it is resumed.
+      await page.getByRole("button", { name: "Tạm dừng" }).click();
+      await page.locator("#program-status").filter({ hasText: "Tạm dừng" }).waitFor();
+      const paused = await api(apiKey, "POST", "/api/v1/vouchers/validate", { code: lines[1], order: { total: 300_000 } });
+      assert.equal(paused.valid, false, JSON.stringify(paused));
+      await page.getByRole("button", { name: "Chạy lại" }).click();
+      await page.locator("#program-status").filter({ hasText: "Đang chạy" }).waitFor();
     });
 
     await t.test("a member spends points on a reward at the counter and gets a voucher", async () => {

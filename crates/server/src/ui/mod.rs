@@ -76,6 +76,7 @@ pub fn routes() -> Router<App> {
         )
         .route("/vouchers/{id}", get(vouchers::show))
         .route("/vouchers/{id}/codes", post(vouchers::generate))
+        .route("/vouchers/{id}/toggle", post(vouchers::toggle))
         .route("/segments", get(segments::list).post(segments::save))
         .route("/segments/new", get(segments::builder))
         .route("/segments/count", post(segments::count))

@@ -365,3 +365,28 @@ pub async fn generate(
         Err(error) => Err(UiError::App(lang, error)),
     }
 }
+
+/// Pauses an active program (its codes stop validating) or resumes a paused one.
+pub async fn toggle(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<super::CsrfOnly>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let ctx = &staff.session.ctx;
+    let program = app
+        .voucher_program(ctx, id.clone())
+        .await
+        .map_err(|e| UiError::App(lang, e))?;
+    let change = ProgramInput {
+        active: Some(!program.active),
+        ..ProgramInput::default()
+    };
+    app.update_voucher_program(ctx, id.clone(), change)
+        .await
+        .map_err(|e| UiError::App(lang, e))?;
+    Ok(Redirect::to(&format!("/vouchers/{id}")).into_response())
+}
