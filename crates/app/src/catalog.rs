@@ -30,14 +30,6 @@ pub struct StoreInput {
     pub active: Option<bool>,
 }
 
-fn check_label(errors: &mut Invalid, field: &str, value: &str) -> String {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > 200 {
-        errors.push(field, "must have 1 to 200 characters");
-    }
-    value.to_string()
-}
-
 fn optional_text(value: Option<String>) -> Option<String> {
     value
         .map(|v| v.trim().to_string())
@@ -55,7 +47,7 @@ impl App {
                 None
             }
         };
-        let name = check_label(&mut errors, "name", input.name.as_deref().unwrap_or(""));
+        let name = errors.label("name", input.name.as_deref().unwrap_or(""));
         let code = errors.into_result(|| code.expect("checked"))?;
         let now = self.now();
         let brand = Brand {
@@ -87,7 +79,7 @@ impl App {
         let code = input
             .code
             .and_then(|c| errors.check("code", check_code(&c)));
-        let name = input.name.map(|n| check_label(&mut errors, "name", &n));
+        let name = input.name.map(|n| errors.label("name", &n));
         if !errors.is_empty() {
             return Err(errors.into());
         }
@@ -249,7 +241,7 @@ fn apply_store_input(
         store.code = code;
     }
     if let Some(name) = input.name {
-        store.name = check_label(errors, "name", &name);
+        store.name = errors.label("name", &name);
     }
     if let Some(province) = input.province {
         store.province = optional_text(province);

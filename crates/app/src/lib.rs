@@ -51,16 +51,57 @@ pub struct App {
     keys: Arc<auth::KeyCache>,
     logins: Arc<sessions::LoginThrottle>,
     tenants: Arc<RwLock<HashMap<String, Arc<TenantInfo>>>>,
-    rules: Arc<RwLock<HashMap<String, CachedRules>>>,
-    ladders: Arc<RwLock<HashMap<String, CachedLadder>>>,
+    rules: Arc<TenantCache<Vec<EarnRule>>>,
+    ladders: Arc<TenantCache<Vec<Tier>>>,
     /// Who this instance is when it takes a job lease.
     instance: String,
 }
 
-/// A tenant's earning rules and when they were read.
-type CachedRules = (Arc<Vec<EarnRule>>, Instant);
-/// A tenant's tier ladder and when it was read.
-type CachedLadder = (Arc<Vec<Tier>>, Instant);
+/// Per-tenant values read on the order path and changed rarely (earning rules, the tier
+/// ladder), each kept for [`SETTINGS_CACHE_TTL`] after it was read.
+pub(crate) struct TenantCache<T> {
+    entries: RwLock<HashMap<String, (Arc<T>, Instant)>>,
+}
+
+impl<T> Default for TenantCache<T> {
+    fn default() -> Self {
+        TenantCache {
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T> TenantCache<T> {
+    /// The tenant's value, from the cache while fresh, else from `load` (and then cached).
+    pub(crate) async fn get_or_load<F, Fut>(&self, tenant_id: &str, load: F) -> AppResult<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = AppResult<T>>,
+    {
+        let cached = self
+            .entries
+            .read()
+            .ok()
+            .and_then(|m| m.get(tenant_id).cloned());
+        if let Some((found, at)) = cached
+            && at.elapsed() < SETTINGS_CACHE_TTL
+        {
+            return Ok(found);
+        }
+        let value = Arc::new(load().await?);
+        if let Ok(mut entries) = self.entries.write() {
+            entries.insert(tenant_id.to_string(), (value.clone(), Instant::now()));
+        }
+        Ok(value)
+    }
+
+    /// Drops the tenant's value after a change made through this instance.
+    pub(crate) fn forget(&self, tenant_id: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(tenant_id);
+        }
+    }
+}
 
 /// How long an instance trusts its cached tenant settings and rules. A change made through
 /// this instance applies at once; one made through another instance within this time.
@@ -84,8 +125,8 @@ impl App {
             keys: Arc::new(auth::KeyCache::default()),
             logins: Arc::new(sessions::LoginThrottle::default()),
             tenants: Arc::new(RwLock::new(HashMap::new())),
-            rules: Arc::new(RwLock::new(HashMap::new())),
-            ladders: Arc::new(RwLock::new(HashMap::new())),
+            rules: Arc::new(TenantCache::default()),
+            ladders: Arc::new(TenantCache::default()),
             instance: loyalty_core::id::new_id("inst"),
         }
     }

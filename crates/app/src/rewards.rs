@@ -304,12 +304,8 @@ fn build(
         .name
         .clone()
         .or_else(|| current.map(|c| c.name.clone()))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        e.push("name", "must have 1 to 200 characters");
-    }
+        .unwrap_or_default();
+    let name = e.label("name", &name);
     let points_cost = input
         .points_cost
         .or(current.map(|c| c.points_cost))

@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 use jiff::Timestamp;
 use loyalty_core::id::new_id;
@@ -16,7 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::activity::{Change, record};
-use crate::{App, AppError, AppResult, Ctx, SETTINGS_CACHE_TTL, TenantInfo};
+use crate::{App, AppError, AppResult, Ctx, TenantInfo};
 
 /// A rule as posted; on update, absent fields keep their values.
 #[derive(Debug, Clone, Default)]
@@ -92,28 +91,16 @@ fn parts(
 impl App {
     /// The tenant's rules, from a short-lived cache (the order path reads them on every order).
     pub(crate) async fn cached_rules(&self, tenant_id: &str) -> AppResult<Arc<Vec<EarnRule>>> {
-        let cached = self
-            .rules
-            .read()
-            .ok()
-            .and_then(|m| m.get(tenant_id).cloned());
-        if let Some((found, at)) = cached
-            && at.elapsed() < SETTINGS_CACHE_TTL
-        {
-            return Ok(found);
-        }
         let id = tenant_id.to_string();
-        let list = Arc::new(self.db.read(move |sql| rules::list(sql, &id)).await?);
-        if let Ok(mut cache) = self.rules.write() {
-            cache.insert(tenant_id.to_string(), (list.clone(), Instant::now()));
-        }
-        Ok(list)
+        self.rules
+            .get_or_load(tenant_id, || async {
+                Ok(self.db.read(move |sql| rules::list(sql, &id)).await?)
+            })
+            .await
     }
 
     fn forget_rules(&self, tenant_id: &str) {
-        if let Ok(mut cache) = self.rules.write() {
-            cache.remove(tenant_id);
-        }
+        self.rules.forget(tenant_id);
     }
 
     pub async fn earn_rules(&self, ctx: &Ctx) -> AppResult<Vec<EarnRule>> {

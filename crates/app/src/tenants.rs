@@ -33,10 +33,7 @@ impl App {
     /// Bootstraps a merchant (`loyalty tenant create`, and the first-run page of the admin UI).
     pub async fn create_tenant(&self, input: NewTenant) -> AppResult<CreatedTenant> {
         let mut errors = Invalid::default();
-        let name = input.name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 200 {
-            errors.push("name", "must have 1 to 200 characters");
-        }
+        let name = errors.label("name", &input.name);
         let email = errors.check("owner_email", Email::parse(&input.owner_email));
         errors.check("owner_password", check_password(&input.owner_password));
         let timezone = input

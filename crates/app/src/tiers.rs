@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -17,7 +16,7 @@ use loyalty_store::repo::tiers::{self as ladder_rows, TierChange};
 use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record, snapshot};
-use crate::{App, AppError, AppResult, Ctx, SETTINGS_CACHE_TTL, TenantInfo};
+use crate::{App, AppError, AppResult, Ctx, TenantInfo};
 
 /// A tier as written; on update, absent fields keep their values.
 #[derive(Debug, Clone, Default)]
@@ -49,28 +48,16 @@ pub const REASON_IMPORT: &str = "import";
 impl App {
     /// The tenant's ladder, lowest rank first, from a short-lived cache.
     pub(crate) async fn ladder(&self, tenant_id: &str) -> AppResult<Arc<Vec<Tier>>> {
-        let cached = self
-            .ladders
-            .read()
-            .ok()
-            .and_then(|m| m.get(tenant_id).cloned());
-        if let Some((found, at)) = cached
-            && at.elapsed() < SETTINGS_CACHE_TTL
-        {
-            return Ok(found);
-        }
         let id = tenant_id.to_string();
-        let list = Arc::new(self.db.read(move |sql| ladder_rows::list(sql, &id)).await?);
-        if let Ok(mut cache) = self.ladders.write() {
-            cache.insert(tenant_id.to_string(), (list.clone(), Instant::now()));
-        }
-        Ok(list)
+        self.ladders
+            .get_or_load(tenant_id, || async {
+                Ok(self.db.read(move |sql| ladder_rows::list(sql, &id)).await?)
+            })
+            .await
     }
 
     fn forget_ladder(&self, tenant_id: &str) {
-        if let Ok(mut cache) = self.ladders.write() {
-            cache.remove(tenant_id);
-        }
+        self.ladders.forget(tenant_id);
     }
 
     pub async fn tiers(&self, ctx: &Ctx) -> AppResult<Vec<Tier>> {

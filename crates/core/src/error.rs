@@ -50,6 +50,15 @@ impl Invalid {
         }
     }
 
+    /// A name or label: trimmed, 1 to 200 characters (an error under `field` otherwise).
+    pub fn label(&mut self, field: &str, value: &str) -> String {
+        let value = value.trim();
+        if value.is_empty() || value.chars().count() > 200 {
+            self.push(field, "must have 1 to 200 characters");
+        }
+        value.to_string()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

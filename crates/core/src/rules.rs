@@ -922,10 +922,7 @@ pub fn check_rule(
     caps: Caps,
 ) -> Result<RuleParts, Invalid> {
     let mut e = Invalid::default();
-    let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        e.push("name", "must have 1 to 200 characters");
-    }
+    let name = e.label("name", name);
     let mut instant = |field: &str, value: Option<&str>| {
         value
             .filter(|v| !v.is_empty())

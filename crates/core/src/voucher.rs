@@ -329,10 +329,7 @@ pub fn check_program(
     shared_code: Option<&str>,
 ) -> Result<ProgramFields, Invalid> {
     let mut e = Invalid::default();
-    let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        e.push("name", "must have 1 to 200 characters");
-    }
+    let name = e.label("name", name);
     match kind {
         VoucherType::Percent if !(1..=100).contains(&value) => {
             e.push("value", "a percent voucher needs 1 to 100")
