@@ -116,6 +116,14 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.getByRole("button", { name: "Thêm hạng" }).click();
       await page.locator(".field-error").first().waitFor();
       assert.equal(await page.locator("#tiers tbody tr").count(), 2);
+      // A multiplier out of range is explained next to its field, and nothing is added.
+      await page.getByLabel("Tên hạng").fill("Kim Cương");
+      await page.getByLabel("Thứ tự").fill("3");
+      await page.getByLabel(/^Ngưỡng/).fill("20.000.000");
+      await page.getByLabel("Hệ số tích điểm").fill("20");
+      await page.getByRole("button", { name: "Thêm hạng" }).click();
+      await page.locator("#tier-multiplier + .field-error").waitFor();
+      assert.equal(await page.locator("#tiers tbody tr").count(), 2);
       // Editing a tier: a threshold above the next tier's is refused, a good one kept.
       await page.locator("#tiers tr", { hasText: "Bạc" }).getByRole("link", { name: "Sửa" }).click();
       assert.equal(await page.getByLabel("Tên hạng").inputValue(), "Bạc");

@@ -520,7 +520,7 @@ fn write_history(
         orders::insert_lines(sql, tenant_id, &row.id, &o.lines)?;
         if let Some(id) = member_id {
             let entry = moved.entry(id).or_insert((0, 0, o.placed_at));
-            entry.0 += o.total;
+            entry.0 = entry.0.saturating_add(o.total);
             entry.1 += 1;
             entry.2 = entry.2.max(o.placed_at);
         }
@@ -530,8 +530,10 @@ fn write_history(
     }
     let ids: Vec<&str> = moved.keys().map(String::as_str).collect();
     for mut m in members::get_many_for_update(sql, tenant_id, &ids)? {
-        let (spend, count, last) = moved[&m.id];
-        m.lifetime_spend += spend;
+        let Some(&(spend, count, last)) = moved.get(&m.id) else {
+            continue;
+        };
+        m.lifetime_spend = m.lifetime_spend.saturating_add(spend);
         m.order_count += count;
         m.last_order_at = Some(m.last_order_at.map_or(last, |t| t.max(last)));
         m.updated_at = now;

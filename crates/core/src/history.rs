@@ -206,7 +206,13 @@ pub fn assemble_order(first_row: u64, rows: Vec<OrderLineRow>) -> Result<PastOrd
         ));
     };
     let (discount, shipping) = (first.discount.unwrap_or(0), first.shipping.unwrap_or(0));
-    let expected = subtotal - discount + shipping;
+    // Each is at most 10^15 and the subtotal at most i64::MAX: checked, not assumed.
+    let Some(expected) = subtotal
+        .checked_sub(discount)
+        .and_then(|v| v.checked_add(shipping))
+    else {
+        return Err(Invalid::one("shipping", "the order's total is too large"));
+    };
     if discount > subtotal {
         e.push("discount", "is more than the lines' sum");
     }

@@ -293,21 +293,12 @@ fn parse_gender(v: &str) -> Option<Gender> {
 /// A whole number of points or VND, not negative. Thousands separators (`1.250.000`,
 /// `1,250,000`) are what Vietnamese spreadsheets write, so they are read.
 pub(crate) fn amount(e: &mut Invalid, field: &str, v: &str) -> Option<i64> {
-    let digits: String = v
-        .chars()
-        .filter(|c| !matches!(c, '.' | ',' | ' '))
-        .collect();
-    if let Some(rest) = digits.strip_prefix('-')
-        && !rest.is_empty()
-        && rest.bytes().all(|b| b.is_ascii_digit())
-    {
-        e.push(field, "must not be negative");
-        return None;
-    }
-    match digits.parse::<i64>() {
-        Ok(n) if (0..=MAX_AMOUNT).contains(&n) && digits.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(n)
+    match crate::text::grouped_whole(v) {
+        Some(n) if n < 0 => {
+            e.push(field, "must not be negative");
+            None
         }
+        Some(n) if n <= MAX_AMOUNT => Some(n),
         _ => {
             e.push(field, "must be a whole number, 0 or more");
             None

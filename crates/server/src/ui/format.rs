@@ -46,6 +46,8 @@ pub fn percent(part: i64, whole: i64) -> String {
     if whole <= 0 {
         return "0%".to_string();
     }
+    // In i128: revenue in đồng times 100 could pass i64.
+    let (part, whole) = (i128::from(part), i128::from(whole));
     format!("{}%", (part * 100 + whole / 2) / whole)
 }
 

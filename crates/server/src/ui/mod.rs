@@ -361,16 +361,12 @@ pub fn parse_whole(
     errors: &mut Vec<(String, String)>,
     lang: Lang,
 ) -> Option<i64> {
-    let digits: String = text
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '.' | ','))
-        .collect();
-    if digits.is_empty() {
+    if text.trim().is_empty() {
         return None;
     }
-    match digits.parse() {
-        Ok(n) => Some(n),
-        Err(_) => {
+    match loyalty_core::text::grouped_whole(text) {
+        Some(n) => Some(n),
+        None => {
             errors.push((
                 field.into(),
                 i18n::text(lang, "form.not_a_whole_number").into(),

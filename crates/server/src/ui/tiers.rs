@@ -187,7 +187,11 @@ async fn save(app: App, staff: Staff, id: Option<String>, form: TierForm) -> UiR
     match saved {
         Ok(_) => Ok(Redirect::to("/tiers").into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let errors = field_errors(&error);
+            // The API nests the benefits (`benefits.earn_multiplier`); the form does not.
+            let errors = field_errors(&error)
+                .into_iter()
+                .map(|(f, m)| (f.strip_prefix("benefits.").unwrap_or(&f).to_string(), m))
+                .collect();
             ladder_page(&app, &staff, form, errors, id).await
         }
         Err(error) => Err(UiError::App(lang, error)),
