@@ -51,7 +51,7 @@ pub struct ApiJson<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -63,15 +63,38 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge(crate::MAX_BODY_BYTES)
-            } else {
-                ApiError::MalformedJson(rejection.body_text())
-            }
-        })?;
+        let bytes = read_limited(req, crate::MAX_BODY_BYTES).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// How much of a too-large body is still read (and dropped) before answering 413: a client
+/// still sending when the answer comes sees its connection reset instead of the problem
+/// document. Beyond this the connection is given up.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+
+/// The body, up to `limit` bytes; a larger one is 413, after reading what the client sends
+/// (up to [`DRAIN_BYTES`]) so that it can read the answer.
+async fn read_limited(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let mut stream = req.into_body().into_data_stream();
+    let mut body = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        seen += chunk.len();
+        if seen > limit {
+            if seen > DRAIN_BYTES {
+                break;
+            }
+            continue;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if seen > limit {
+        return Err(ApiError::TooLarge(limit));
+    }
+    Ok(Bytes::from(body))
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
