@@ -67,6 +67,23 @@ impl AppError {
     }
 }
 
+impl From<loyalty_core::ledger::NotPositive> for AppError {
+    fn from(error: loyalty_core::ledger::NotPositive) -> Self {
+        AppError::invalid("points", error.to_string())
+    }
+}
+
+impl From<loyalty_core::limits::OutOfRange> for AppError {
+    /// A balance or counter that would leave the 64-bit range: refused, never wrapped.
+    fn from(error: loyalty_core::limits::OutOfRange) -> Self {
+        AppError::Conflict {
+            code: "out_of_range",
+            field: None,
+            message: error.to_string(),
+        }
+    }
+}
+
 impl From<Invalid> for AppError {
     fn from(invalid: Invalid) -> Self {
         AppError::Invalid(invalid)
@@ -105,6 +122,11 @@ impl From<DbError> for AppError {
                     ),
                 }
             }
+            DbError::KeyTaken => AppError::Conflict {
+                code: "idempotency_key_in_progress",
+                field: Some("Idempotency-Key".to_string()),
+                message: "another request with this Idempotency-Key is being processed".into(),
+            },
             DbError::Closed | DbError::Connection(_) => AppError::Unavailable(error),
             other => AppError::Internal(anyhow::Error::new(other)),
         }

@@ -12,7 +12,7 @@ use loyalty_store::repo::ledger::Entry;
 use loyalty_store::repo::{leases, ledger, members, tenants};
 use serde::Serialize;
 
-use crate::{App, AppError, AppResult, Ctx};
+use crate::{App, AppError, AppResult};
 
 /// The points job's lease: long enough for a sweep, short enough that a crashed holder is
 /// replaced soon.
@@ -77,18 +77,27 @@ impl App {
         Ok(done)
     }
 
-    /// Re-checks every member's points against the ledger. Reads only.
+    /// Re-checks every member's points against the ledger. Reads only. A tenant that cannot be
+    /// read is reported as a problem and the others are still checked.
     pub async fn verify(&self) -> AppResult<VerifyReport> {
         let mut report = VerifyReport::default();
         for tenant in self.db.read(tenants::list).await? {
-            let ctx = Ctx::cli(&tenant.id);
-            let tenant_id = ctx.tenant_id.clone();
-            let part = self
+            let tenant_id = tenant.id.clone();
+            match self
                 .db
                 .snapshot(move |sql| verify_tenant(sql, &tenant_id))
-                .await?;
-            report.members_checked += part.members_checked;
-            report.problems.extend(part.problems);
+                .await
+            {
+                Ok(part) => {
+                    report.members_checked += part.members_checked;
+                    report.problems.extend(part.problems);
+                }
+                Err(AppError::Unavailable(error)) => return Err(AppError::Unavailable(error)),
+                Err(error) => report.problems.push(format!(
+                    "tenant {}: could not be checked: {error}",
+                    tenant.id
+                )),
+            }
         }
         Ok(report)
     }
@@ -196,16 +205,22 @@ fn verify_tenant(sql: &mut dyn loyalty_store::Sql, tenant_id: &str) -> AppResult
                     .problems
                     .push(format!("tenant {tenant_id} member {}: {what}", m.id))
             };
-            if entries != remaining - m.points_debt {
+            // Summed and compared in i128: a corrupt or hostile ledger is reported, not a crash.
+            if entries != remaining - i128::from(m.points_debt) {
                 problem(format!(
                     "ledger entries sum to {entries}, lots hold {remaining} and debt is {}",
                     m.points_debt
                 ));
             }
-            if m.points_available + m.points_pending != remaining {
+            if i128::from(m.points_available) + i128::from(m.points_pending) != remaining {
                 problem(format!(
                     "stored balance {} available + {} pending, lots hold {remaining}",
                     m.points_available, m.points_pending
+                ));
+            }
+            if i64::try_from(remaining).is_err() {
+                problem(format!(
+                    "the lots hold {remaining} points, beyond what can be counted"
                 ));
             }
             if min_remaining < 0

@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod exports;
 pub mod history;
+pub mod idempotency;
 pub mod imports;
 pub mod jobs;
 pub mod members;

@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 use loyalty_core::id::new_id;
 use loyalty_core::ledger::reversal_target;
+use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus, Profile};
 use loyalty_core::order::{
     BreakdownLine, Buyer, Line, NewOrder, OrderReceipt, ReceiptBalances, ReceiptMember,
@@ -188,8 +189,13 @@ impl App {
                     order.points_reversed += to_reverse.max(0);
                     order.points_returned += book.give_back(sql, &order.id)?;
                     let m = &mut book.member;
-                    m.lifetime_points -= to_reverse.max(0);
-                    m.lifetime_spend -= order.total - order.refunded_amount;
+                    m.lifetime_points =
+                        checked_total("lifetime points", m.lifetime_points, -to_reverse.max(0))?;
+                    m.lifetime_spend = checked_total(
+                        "lifetime spend",
+                        m.lifetime_spend,
+                        -(order.total - order.refunded_amount),
+                    )?;
                     if order.status != STATUS_REFUNDED {
                         m.order_count = (m.order_count - 1).max(0);
                     }
@@ -237,9 +243,7 @@ impl App {
         if external_id.is_empty() || external_id.chars().count() > 100 {
             errors.push("external_id", "must have 1 to 100 characters");
         }
-        if amount <= 0 {
-            errors.push("amount", "must be greater than 0");
-        }
+        limits::within(&mut errors, "amount", amount, 1, limits::MAX_AMOUNT);
         if !errors.is_empty() {
             return Err(errors.into());
         }
@@ -282,8 +286,9 @@ impl App {
                         order.points_returned += book.give_back(sql, &order.id)?;
                         book.member.order_count = (book.member.order_count - 1).max(0);
                     }
-                    book.member.lifetime_points -= to_reverse;
-                    book.member.lifetime_spend -= amount;
+                    let m = &mut book.member;
+                    m.lifetime_points = checked_total("lifetime points", m.lifetime_points, -to_reverse)?;
+                    m.lifetime_spend = checked_total("lifetime spend", m.lifetime_spend, -amount)?;
                     book.save(sql)?;
                 }
                 order.points_reversed += to_reverse;
@@ -443,7 +448,7 @@ fn post(
             book.member.status = MemberStatus::Member;
             book.member.member_since = Some(order.placed_at.min(now));
         }
-        let index = book.member.order_count + 1;
+        let index = checked_total("the order count", book.member.order_count, 1)?;
         row.member_index = Some(index);
         if book.member.status == MemberStatus::Member {
             let base = program.base_points(order.total, order.shipping, row.redeemed_value);
@@ -504,7 +509,9 @@ fn post(
                     });
                 }
             }
-            earned = breakdown.iter().map(|b| b.points).sum();
+            earned = breakdown.iter().try_fold(0, |sum, b| {
+                checked_total("the points of an order", sum, b.points)
+            })?;
             if earned > 0 {
                 let available_at = program
                     .available_at(order.placed_at, &info.zone)
@@ -526,8 +533,8 @@ fn post(
         }
         let m = &mut book.member;
         m.order_count = index;
-        m.lifetime_spend += order.total;
-        m.lifetime_points += earned;
+        m.lifetime_spend = checked_total("lifetime spend", m.lifetime_spend, order.total)?;
+        m.lifetime_points = checked_total("lifetime points", m.lifetime_points, earned)?;
         m.last_order_at = Some(
             m.last_order_at
                 .map_or(order.placed_at, |t| t.max(order.placed_at)),

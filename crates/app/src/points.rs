@@ -10,8 +10,9 @@
 use jiff::Timestamp;
 use loyalty_core::id::new_id;
 use loyalty_core::ledger::{
-    self, Lot, allocate_reversal, allocate_spend, expired_lots, split_credit,
+    self, Lot, NotPositive, allocate_reversal, allocate_spend, expired_lots, split_credit,
 };
+use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus};
 use loyalty_core::tenancy::{Access, Actor};
 use loyalty_store::repo::ledger::{self as entries, Entry};
@@ -152,7 +153,17 @@ impl Book {
             available_at,
             expires_at,
         } = credit;
+        if points <= 0 {
+            return Err(NotPositive(points).into());
+        }
         let (to_debt, to_lot) = split_credit(points, self.member.points_debt);
+        // The balances the new lot joins must stay countable; refuse rather than wrap.
+        let held = checked_total(
+            "the member's points",
+            self.member.points_available,
+            self.member.points_pending,
+        )?;
+        checked_total("the member's points", held, to_lot)?;
         let mut entry = self.entry(kind, points);
         entry.remaining = Some(to_lot);
         entry.order_id = order_id.map(str::to_string);
@@ -204,7 +215,7 @@ impl Book {
         reason: Option<&str>,
     ) -> AppResult<Entry> {
         let now = self.now;
-        let allocation = allocate_spend(self.lots(sql)?, points, now);
+        let allocation = allocate_spend(self.lots(sql)?, points, now)?;
         if allocation.shortfall > 0 {
             let available = ledger::balances(self.lots(sql)?, now).available;
             return Err(AppError::Conflict {
@@ -237,11 +248,16 @@ impl Book {
             return Ok(());
         }
         let now = self.now;
-        let allocation = allocate_reversal(self.lots(sql)?, points, order_id, now);
+        let allocation = allocate_reversal(self.lots(sql)?, points, order_id, now)?;
+        let debt = checked_total(
+            "the member's debt",
+            self.member.points_debt,
+            allocation.shortfall,
+        )?;
         let mut entry = self.entry(kind::REVERSE, -points);
         entry.order_id = Some(order_id.to_string());
         self.take(sql, &entry, &allocation.takes)?;
-        self.member.points_debt += allocation.shortfall;
+        self.member.points_debt = debt;
         self.recompute(sql)
     }
 
@@ -410,6 +426,14 @@ impl App {
         let mut errors = loyalty_core::Invalid::default();
         if points == 0 {
             errors.push("points", "must not be 0");
+        } else {
+            limits::within(
+                &mut errors,
+                "points",
+                points,
+                -limits::MAX_POINTS,
+                limits::MAX_POINTS,
+            );
         }
         if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
             errors.push(
@@ -433,7 +457,8 @@ impl App {
                 let before = (book.member.points_available, book.member.points_pending, book.member.points_debt);
                 let entry = if points > 0 {
                     let expires_at = info.program.expires_at(now, &info.zone);
-                    book.member.lifetime_points += points;
+                    book.member.lifetime_points =
+                        checked_total("the member's lifetime points", book.member.lifetime_points, points)?;
                     let credit = Credit {
                         kind: kind::ADJUST,
                         points,
@@ -444,6 +469,7 @@ impl App {
                     };
                     book.credit(sql, credit)?
                 } else {
+                    // Bounded above, so the negation cannot overflow.
                     book.spend(sql, kind::ADJUST, -points, None, Some(&reason))?
                 };
                 book.save(sql)?;

@@ -51,14 +51,16 @@ pub struct Balances {
     pub pending: i64,
 }
 
-/// Balances as of `now`, whether or not expiry has been written to the ledger yet.
+/// Balances as of `now`, whether or not expiry has been written to the ledger yet. (Credits
+/// are refused before a balance could leave `i64`; should stored lots hold more anyway, the
+/// balance reads as the largest number rather than failing, and `verify` reports the member.)
 pub fn balances(lots: &[Lot], now: Timestamp) -> Balances {
     let mut b = Balances::default();
     for lot in lots {
         if lot.is_available(now) {
-            b.available += lot.remaining;
+            b.available = b.available.saturating_add(lot.remaining);
         } else if lot.is_pending(now) {
-            b.pending += lot.remaining;
+            b.pending = b.pending.saturating_add(lot.remaining);
         }
     }
     b
@@ -102,23 +104,44 @@ fn take_in_order(lots: &[Lot], order: &[usize], amount: i64, out: &mut Allocatio
     left
 }
 
+/// A debit of zero or fewer points: a caller's bug or hostile input, never a valid allocation
+/// (taking `-n` points would be a credit in disguise, and `-i64::MIN` does not exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a debit must take at least one point, not {0}")]
+pub struct NotPositive(pub i64);
+
 /// A spend (redemption, negative adjustment): available points only, soonest expiry first.
 /// A shortfall means the member does not have enough; the caller refuses the spend.
-pub fn allocate_spend(lots: &[Lot], amount: i64, now: Timestamp) -> Allocation {
+pub fn allocate_spend(
+    lots: &[Lot],
+    amount: i64,
+    now: Timestamp,
+) -> Result<Allocation, NotPositive> {
+    if amount <= 0 {
+        return Err(NotPositive(amount));
+    }
     let mut order: Vec<usize> = (0..lots.len())
         .filter(|&i| lots[i].is_available(now) && lots[i].remaining > 0)
         .collect();
     order.sort_by(|&a, &b| expiry_order(&lots[a], &lots[b]));
     let mut out = Allocation::default();
     out.shortfall = take_in_order(lots, &order, amount, &mut out);
-    out
+    Ok(out)
 }
 
 /// A reversal of `order_id`'s earnings: the order's own live points first (pending or not),
 /// then other available points soonest expiry first, then other pending points. Expired lots
 /// are never touched, so a reversal cannot bring an expired point back. The shortfall becomes
 /// debt.
-pub fn allocate_reversal(lots: &[Lot], amount: i64, order_id: &str, now: Timestamp) -> Allocation {
+pub fn allocate_reversal(
+    lots: &[Lot],
+    amount: i64,
+    order_id: &str,
+    now: Timestamp,
+) -> Result<Allocation, NotPositive> {
+    if amount <= 0 {
+        return Err(NotPositive(amount));
+    }
     let live = |i: &usize| !lots[*i].is_expired(now) && lots[*i].remaining > 0;
     let own = |i: &usize| lots[*i].order_id.as_deref() == Some(order_id);
     let mut first: Vec<usize> = (0..lots.len()).filter(|i| live(i) && own(i)).collect();
@@ -134,7 +157,7 @@ pub fn allocate_reversal(lots: &[Lot], amount: i64, order_id: &str, now: Timesta
     let mut out = Allocation::default();
     let order: Vec<usize> = first.into_iter().chain(available).chain(pending).collect();
     out.shortfall = take_in_order(lots, &order, amount, &mut out);
-    out
+    Ok(out)
 }
 
 /// Lots that have expired by `now` and still hold points: (index, points to expire).
@@ -200,7 +223,7 @@ pub fn expiring(lots: &[Lot], now: Timestamp) -> Vec<(Timestamp, i64)> {
     for lot in live {
         let at = lot.expires_at.unwrap_or(now);
         match groups.last_mut() {
-            Some((last, points)) if *last == at => *points += lot.remaining,
+            Some((last, points)) if *last == at => *points = points.saturating_add(lot.remaining),
             _ => groups.push((at, lot.remaining)),
         }
     }
@@ -249,6 +272,13 @@ pub enum WalletError {
     AlreadyCancelled,
     OverRefund { refundable: i64 },
     UnknownOrder,
+    NotPositive(NotPositive),
+}
+
+impl From<NotPositive> for WalletError {
+    fn from(error: NotPositive) -> Self {
+        WalletError::NotPositive(error)
+    }
 }
 
 impl Wallet {
@@ -315,7 +345,7 @@ impl Wallet {
         let id = format!("order{}", self.orders.len() + 1);
         let mut redeemed_from = Vec::new();
         if redeem > 0 {
-            let allocation = allocate_spend(&self.lots, redeem, now);
+            let allocation = allocate_spend(&self.lots, redeem, now)?;
             if allocation.shortfall > 0 {
                 return Err(WalletError::Insufficient {
                     available: balances(&self.lots, now).available,
@@ -377,7 +407,7 @@ impl Wallet {
         points: i64,
         now: Timestamp,
     ) -> Result<(), WalletError> {
-        let allocation = allocate_spend(&self.lots, points, now);
+        let allocation = allocate_spend(&self.lots, points, now)?;
         if allocation.shortfall > 0 {
             return Err(WalletError::Insufficient {
                 available: balances(&self.lots, now).available,
@@ -399,7 +429,10 @@ impl Wallet {
             self.credit(EntryKind::Adjust, points, None, now, now, expires_at);
             Ok(())
         } else {
-            self.spend(EntryKind::Adjust, -points, now)
+            let debit = points
+                .checked_neg()
+                .ok_or(WalletError::NotPositive(NotPositive(points)))?;
+            self.spend(EntryKind::Adjust, debit, now)
         }
     }
 
@@ -409,7 +442,9 @@ impl Wallet {
             return;
         }
         let id = self.orders[order].id.clone();
-        let allocation = allocate_reversal(&self.lots, amount, &id, now);
+        let Ok(allocation) = allocate_reversal(&self.lots, amount, &id, now) else {
+            return;
+        };
         self.apply(&allocation);
         self.debt += allocation.shortfall;
         self.orders[order].reversed += amount;
@@ -533,10 +568,10 @@ mod tests {
             lot("soon", 30, 0, Some(10)),
             lot("pending", 100, 20, Some(5)),
         ];
-        let a = allocate_spend(&lots, 60, t(1));
+        let a = allocate_spend(&lots, 60, t(1)).unwrap();
         assert_eq!(a.takes, vec![(2, 30), (1, 30)]);
         assert_eq!(a.shortfall, 0);
-        let all = allocate_spend(&lots, 500, t(1));
+        let all = allocate_spend(&lots, 500, t(1)).unwrap();
         assert_eq!(all.shortfall, 500 - 130, "pending points cannot be spent");
     }
 
@@ -545,16 +580,40 @@ mod tests {
         let mut own = lot("own", 20, 50, Some(100));
         own.order_id = Some("o1".into());
         let lots = [lot("other", 30, 0, Some(90)), own];
-        let a = allocate_reversal(&lots, 100, "o1", t(1));
+        let a = allocate_reversal(&lots, 100, "o1", t(1)).unwrap();
         assert_eq!(a.takes, vec![(1, 20), (0, 30)]);
         assert_eq!(a.shortfall, 50);
+    }
+
+    #[test]
+    fn a_debit_of_no_points_or_fewer_is_refused_whatever_the_lots() {
+        let lots = [lot("a", 50, 0, None)];
+        for amount in [0, -1, -50, i64::MIN] {
+            assert_eq!(
+                allocate_spend(&lots, amount, t(1)),
+                Err(NotPositive(amount))
+            );
+            assert_eq!(
+                allocate_reversal(&lots, amount, "o", t(1)),
+                Err(NotPositive(amount))
+            );
+        }
+        let mut wallet = Wallet::default();
+        assert!(matches!(
+            wallet.adjust(i64::MIN, t(1), None),
+            Err(WalletError::NotPositive(_))
+        ));
+        assert!(wallet.entries.is_empty());
     }
 
     #[test]
     fn expired_points_are_neither_spendable_nor_reversible() {
         let lots = [lot("gone", 40, 0, Some(5))];
         assert_eq!(balances(&lots, t(6)), Balances::default());
-        assert_eq!(allocate_reversal(&lots, 40, "x", t(6)).shortfall, 40);
+        assert_eq!(
+            allocate_reversal(&lots, 40, "x", t(6)).unwrap().shortfall,
+            40
+        );
         assert_eq!(expired_lots(&lots, t(6)), vec![(0, 40)]);
         assert_eq!(next_change(&lots, t(1)), Some(t(5)));
     }
@@ -648,7 +707,7 @@ mod tests {
             }
             // Spending takes soonest-expiring points first: no available lot that expires
             // sooner than a lot a spend drew from is left untouched... checked structurally:
-            let a = allocate_spend(&wallet.lots, i64::MAX / 4, now);
+            let a = allocate_spend(&wallet.lots, i64::MAX / 4, now).unwrap();
             let mut last: Option<&Lot> = None;
             for (i, _) in &a.takes {
                 if let Some(prev) = last {

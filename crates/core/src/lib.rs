@@ -14,6 +14,7 @@ pub mod history;
 pub mod id;
 pub mod import;
 pub mod ledger;
+pub mod limits;
 pub mod lunar;
 pub mod member;
 pub mod order;

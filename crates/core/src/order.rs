@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
 use crate::error::Invalid;
+use crate::limits;
 use crate::phone::Phone;
 
 pub const MAX_LINES: usize = 500;
@@ -204,19 +205,26 @@ impl OrderInput {
         let mut subtotal: i64 = 0;
         let mut lines = Vec::with_capacity(self.lines.len());
         for (i, line) in self.lines.into_iter().enumerate() {
-            if line.quantity <= 0 {
-                e.push(format!("lines[{i}].quantity"), "must be at least 1");
-            }
-            if line.unit_price < 0 {
-                e.push(format!("lines[{i}].unit_price"), "must not be negative");
-            }
+            limits::within(
+                &mut e,
+                &format!("lines[{i}].quantity"),
+                line.quantity,
+                1,
+                limits::MAX_COUNT,
+            );
+            limits::amount(&mut e, &format!("lines[{i}].unit_price"), line.unit_price);
             match line
                 .quantity
                 .checked_mul(line.unit_price)
+                .filter(|v| (0..=limits::MAX_AMOUNT).contains(v))
                 .and_then(|v| subtotal.checked_add(v))
+                .filter(|sum| *sum <= limits::MAX_AMOUNT)
             {
                 Some(sum) => subtotal = sum,
-                None => e.push(format!("lines[{i}].unit_price"), "the amount is too large"),
+                None => e.push(
+                    format!("lines[{i}].unit_price"),
+                    format!("the lines add up to more than {}", limits::MAX_AMOUNT),
+                ),
             }
             lines.push(Line {
                 sku: short_text(&mut e, &format!("lines[{i}].sku"), line.sku, 100),
@@ -230,13 +238,21 @@ impl OrderInput {
             ("discount", self.discount),
             ("shipping", self.shipping),
             ("total", self.total),
-            ("points_redeemed", self.points_redeemed),
         ] {
-            if value < 0 {
-                e.push(field, "must not be negative");
-            }
+            limits::amount(&mut e, field, value);
+        }
+        limits::points(&mut e, "points_redeemed", self.points_redeemed);
+        if e.is_empty() && self.total + self.discount - self.shipping > limits::MAX_AMOUNT {
+            e.push(
+                "discount",
+                format!(
+                    "total + discount − shipping must be at most {}",
+                    limits::MAX_AMOUNT
+                ),
+            );
         }
         if !lines.is_empty() && e.is_empty() {
+            // Every term is bounded above, so this cannot overflow.
             let expected = subtotal - self.discount + self.shipping;
             if expected != self.total {
                 e.push("total", format!("must equal the lines ({subtotal}) − discount ({}) + shipping ({}) = {expected}", self.discount, self.shipping));

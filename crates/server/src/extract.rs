@@ -17,6 +17,10 @@ impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        // Already authenticated by the Idempotency-Key layer: once per request is enough.
+        if let Some(ctx) = parts.extensions.get::<Ctx>() {
+            return Ok(Auth(ctx.clone()));
+        }
         let header = parts
             .headers
             .get(header::AUTHORIZATION)

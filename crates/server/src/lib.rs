@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod idempotency;
 pub mod paging;
 pub mod problem;
 pub mod ui;
@@ -35,6 +36,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(app: App) -> Router {
     let (api, openapi) = api::routes().split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        idempotency::layer,
+    ));
     api.route(
         "/api/v1/openapi.json",
         get(move || {

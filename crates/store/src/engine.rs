@@ -100,6 +100,32 @@ enum Msg<J> {
 
 type ReadJob = Box<dyn FnOnce(&mut dyn Sql) + Send>;
 
+/// Work that must commit together with a request's change (an idempotency key's claim): it
+/// runs at the start of the first write action the request queues, inside that action's
+/// transaction, and its failure fails the action. Like actions, it may run more than once.
+pub type Preamble = Box<dyn FnMut(&mut dyn Sql) -> Result<(), DbError> + Send>;
+
+tokio::task_local! {
+    static PREAMBLE: std::cell::RefCell<Option<Preamble>>;
+}
+
+/// Runs `work` so that the first write action it queues (on any [`Db`]) starts with
+/// `preamble`, in the same transaction. Later writes, and writes of tasks it spawns, run as
+/// usual.
+pub async fn with_preamble<F: std::future::Future>(preamble: Preamble, work: F) -> F::Output {
+    PREAMBLE
+        .scope(std::cell::RefCell::new(Some(preamble)), work)
+        .await
+}
+
+/// The preamble waiting for this task's next write, taken so that it runs once.
+fn take_preamble() -> Option<Preamble> {
+    PREAMBLE
+        .try_with(|slot| slot.borrow_mut().take())
+        .ok()
+        .flatten()
+}
+
 impl Db {
     /// Connects, brings the schema up to date and starts the worker threads.
     ///
@@ -281,6 +307,7 @@ impl Db {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Job {
             f,
+            preamble: take_preamble(),
             result: None,
             reply: Some(reply),
         });
@@ -475,6 +502,7 @@ type Reply<T, E> = oneshot::Sender<Result<T, E>>;
 
 struct Job<F, T, E> {
     f: F,
+    preamble: Option<Preamble>,
     result: Option<Result<T, E>>,
     reply: Option<Reply<T, E>>,
 }
@@ -490,8 +518,14 @@ where
             inner: sql,
             retry: false,
         };
-        let result = catch_unwind(AssertUnwindSafe(|| (self.f)(&mut tracked)))
-            .unwrap_or_else(|_| Err(E::from(DbError::Other("a write panicked".into()))));
+        let (preamble, f) = (&mut self.preamble, &mut self.f);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(preamble) = preamble.as_mut() {
+                preamble(&mut tracked).map_err(E::from)?;
+            }
+            f(&mut tracked)
+        }))
+        .unwrap_or_else(|_| Err(E::from(DbError::Other("a write panicked".into()))));
         let outcome = match (&result, tracked.retry) {
             (_, true) => Outcome::Retry,
             (Ok(_), false) => Outcome::Done,

@@ -16,7 +16,7 @@ pub mod sqlite;
 pub mod testing;
 pub mod url;
 
-pub use engine::{Db, DbOptions, WriteStats};
+pub use engine::{Db, DbOptions, Preamble, WriteStats, with_preamble};
 pub use sql::{Backend, Cell, DbError, FromCell, Row, Sql, Value};
 pub use url::{DEFAULT_DATABASE_URL, DatabaseUrl};
 

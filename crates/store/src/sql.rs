@@ -162,6 +162,20 @@ impl Row {
         T::from_cell(cell)
     }
 
+    /// The exact sum written by [`wide_sum`] under `alias`.
+    pub fn wide(&self, alias: &str) -> Result<i128, DbError> {
+        let high: i64 = self.get(&format!("{alias}_hi"))?;
+        let low: i64 = self.get(&format!("{alias}_lo"))?;
+        Ok(loyalty_core::limits::join_halves(high, low))
+    }
+
+    /// [`Row::wide`] as an `i64`, held at the nearest bound when it does not fit (a report
+    /// shows the largest number it can rather than failing).
+    pub fn wide_saturated(&self, alias: &str) -> Result<i64, DbError> {
+        let sum = self.wide(alias)?;
+        Ok(i64::try_from(sum).unwrap_or(if sum < 0 { i64::MIN } else { i64::MAX }))
+    }
+
     pub fn len(&self) -> usize {
         self.cells.len()
     }
@@ -238,6 +252,9 @@ pub enum DbError {
     Retry(String),
     #[error("row not found")]
     NotFound,
+    /// An idempotency key already taken by another request (`repo::idempotency::claim`).
+    #[error("the idempotency key is taken by another request")]
+    KeyTaken,
     #[error("cannot read result: {0}")]
     Decode(String),
     #[error("database connection lost: {0}")]
@@ -294,6 +311,18 @@ impl fmt::Display for Backend {
     }
 }
 
+/// Two columns, `{alias}_hi` and `{alias}_lo`, that together hold the exact sum of `expr` over
+/// the group however large it grows: each 64-bit value is split at 2^32 (truncating division
+/// and remainder, the same on both backends), so neither half can overflow before billions of
+/// rows, where a plain `sum` fails on SQLite ("integer overflow") and PostgreSQL ("bigint out
+/// of range"). Read it back with [`Row::wide`].
+pub fn wide_sum(expr: &str, alias: &str) -> String {
+    format!(
+        "cast(coalesce(sum(({expr}) / 4294967296), 0) as bigint) as {alias}_hi, \
+         cast(coalesce(sum(({expr}) % 4294967296), 0) as bigint) as {alias}_lo"
+    )
+}
+
 /// The `($n, $n+1, …)` tuple of the `row`th row (from 0) of a multi-row statement whose rows
 /// have `width` parameters each, numbered from `$1` (add `first - 1` to start later).
 pub fn row_placeholders(row: usize, width: usize, first: usize) -> String {
@@ -304,6 +333,15 @@ pub fn row_placeholders(row: usize, width: usize, first: usize) -> String {
 
 #[cfg(test)]
 mod placeholder_tests {
+    #[test]
+    fn wide_sums_name_both_halves() {
+        assert_eq!(
+            super::wide_sum("total - refunded_amount", "revenue"),
+            "cast(coalesce(sum((total - refunded_amount) / 4294967296), 0) as bigint) as revenue_hi, \
+             cast(coalesce(sum((total - refunded_amount) % 4294967296), 0) as bigint) as revenue_lo"
+        );
+    }
+
     #[test]
     fn rows_number_their_parameters_on_from_the_first() {
         assert_eq!(super::row_placeholders(0, 3, 1), "($1, $2, $3)");

@@ -38,6 +38,70 @@ on_both_backends! {
         db.close();
     }
 
+    async fn sums_of_huge_values_come_back_exact_in_two_halves(db) {
+        let db = open(&db);
+        db.write(|sql| {
+            create_scratch(sql)?;
+            sql.execute(
+                "insert into scratch values ('t', 'a', $1), ('t', 'b', $1), ('t', 'c', $2), ('t', 'd', -5)",
+                params![i64::MAX, i64::MAX - 1],
+            )
+        })
+        .await
+        .unwrap();
+        let (plain, wide) = db
+            .read(|sql| {
+                let plain = sql.query_scalar::<i64>("select cast(sum(n) as bigint) from scratch", &[]);
+                let row = sql.query_one(
+                    &format!("select {} from scratch", loyalty_store::sql::wide_sum("n", "total")),
+                    &[],
+                )?;
+                Ok::<_, DbError>((plain, row.wide("total")?))
+            })
+            .await
+            .unwrap();
+        assert!(plain.is_err(), "a plain sum overflows on both backends");
+        assert_eq!(wide, 3 * i128::from(i64::MAX) - 1 - 5);
+        db.close();
+    }
+
+    async fn a_preamble_commits_with_the_first_write_only_and_fails_it_when_it_fails(db) {
+        let db = open(&db);
+        db.write(create_scratch).await.unwrap();
+        let insert = |id: &'static str| -> loyalty_store::Preamble {
+            Box::new(move |sql: &mut dyn Sql| {
+                sql.execute("insert into scratch values ('p', $1, 0)", params![id])
+                    .map(drop)
+            })
+        };
+        // The preamble rides on the first write; the second write of the same task has none.
+        let first = db.clone();
+        loyalty_store::with_preamble(insert("claim"), async move {
+            first.write(|sql| sql.execute("insert into scratch values ('p', 'one', 1)", &[])).await?;
+            first.write(|sql| sql.execute("insert into scratch values ('p', 'two', 2)", &[])).await
+        })
+        .await
+        .unwrap();
+        // A preamble that fails (the same key again) fails its action, which writes nothing.
+        let again = db.clone();
+        let refused = loyalty_store::with_preamble(insert("claim"), async move {
+            again.write(|sql| sql.execute("insert into scratch values ('p', 'three', 3)", &[])).await
+        })
+        .await;
+        assert!(matches!(refused, Err(DbError::Unique { .. })), "{refused:?}");
+        let ids: Vec<String> = db
+            .read(|sql| {
+                sql.query("select id from scratch where tenant_id = 'p' order by id", &[])?
+                    .iter()
+                    .map(|r| r.get::<String>("id"))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids, ["claim", "one", "two"]);
+        db.close();
+    }
+
     async fn a_failing_action_rolls_back_alone_and_its_neighbours_commit(db) {
         let db = open(&db);
         db.write(create_scratch).await.unwrap();

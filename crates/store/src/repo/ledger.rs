@@ -7,7 +7,7 @@ use loyalty_core::tenancy::{Actor, ActorKind};
 
 use super::{ms, ts, ts_opt};
 use crate::params;
-use crate::sql::{DbError, Row, Sql, Value};
+use crate::sql::{DbError, Row, Sql, Value, wide_sum};
 use crate::{Page, Paged};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,24 +175,30 @@ pub fn list(
 }
 
 /// Lifetime points credited to the member by earnings and positive adjustments.
+/// (Summed exactly; a total beyond `i64` reads as `i64::MAX`.)
 pub fn lifetime_earned(
     sql: &mut dyn Sql,
     tenant_id: &str,
     member_id: &str,
 ) -> Result<i64, DbError> {
-    sql.query_scalar(
-        "select cast(coalesce(sum(points), 0) as bigint) from ledger_entries
-         where tenant_id = $1 and member_id = $2 and kind in ('earn', 'adjust') and points > 0",
+    sql.query_one(
+        &format!(
+            "select {} from ledger_entries
+             where tenant_id = $1 and member_id = $2 and kind in ('earn', 'adjust') and points > 0",
+            wide_sum("points", "earned")
+        ),
         params![tenant_id, member_id],
-    )
+    )?
+    .wide_saturated("earned")
 }
 
 /// Per member: the sum of entries, what the lots hold, and the smallest lot (negative is a bug).
+/// The sums are exact whatever the entries hold, so `verify` can judge a corrupt ledger too.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberSums {
     pub member_id: String,
-    pub entries: i64,
-    pub remaining: i64,
+    pub entries: i128,
+    pub remaining: i128,
     pub min_remaining: i64,
 }
 
@@ -204,21 +210,26 @@ pub fn sums(
     upto: &str,
 ) -> Result<Vec<MemberSums>, DbError> {
     sql.query(
-        "select member_id,
-                cast(sum(points) as bigint) as entries,
-                cast(coalesce(sum(case when remaining > 0 then remaining else 0 end), 0) as bigint) as remaining,
+        &format!(
+            "select member_id, {}, {},
                 cast(coalesce(min(remaining), 0) as bigint) as min_remaining
-         from ledger_entries
-         where tenant_id = $1 and member_id > $2 and member_id <= $3
-         group by member_id",
+             from ledger_entries
+             where tenant_id = $1 and member_id > $2 and member_id <= $3
+             group by member_id",
+            wide_sum("points", "entries"),
+            wide_sum(
+                "case when remaining > 0 then remaining else 0 end",
+                "remaining"
+            ),
+        ),
         params![tenant_id, after, upto],
     )?
     .iter()
     .map(|row| {
         Ok(MemberSums {
             member_id: row.get("member_id")?,
-            entries: row.get("entries")?,
-            remaining: row.get("remaining")?,
+            entries: row.wide("entries")?,
+            remaining: row.wide("remaining")?,
             min_remaining: row.get("min_remaining")?,
         })
     })

@@ -556,13 +556,14 @@ pub fn order_totals(
         .map(|i| format!("${}", i + 3))
         .collect();
     let query = format!(
-        "select member_id,
-                cast(coalesce(sum(total - refunded_amount), 0) as bigint) as spend,
+        "select member_id, {},
                 cast(coalesce(sum(case when status in ('paid', 'partially_refunded') then 1 else 0 end), 0) as bigint) as orders,
-                cast(coalesce(sum(points_earned - points_reversed), 0) as bigint) as points
+                {}
          from orders
          where tenant_id = $1 and placed_at >= $2 and status <> 'cancelled' and member_id in ({})
          group by member_id",
+        crate::sql::wide_sum("total - refunded_amount", "spend"),
+        crate::sql::wide_sum("points_earned - points_reversed", "points"),
         placeholders.join(", ")
     );
     let mut values: Vec<Value<'_>> = vec![tenant_id.into(), ms(from).into()];
@@ -572,9 +573,9 @@ pub fn order_totals(
         .map(|row| {
             Ok((
                 row.get("member_id")?,
-                row.get("spend")?,
+                row.wide_saturated("spend")?,
                 row.get("orders")?,
-                row.get("points")?,
+                row.wide_saturated("points")?,
             ))
         })
         .collect()

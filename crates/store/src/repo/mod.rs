@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod brands;
+pub mod idempotency;
 pub mod imports;
 pub mod leases;
 pub mod ledger;

@@ -1,10 +1,11 @@
-//! The dashboard's figures: a handful of aggregate queries over one tenant.
+//! The dashboard's figures: a handful of aggregate queries over one tenant. Money and points
+//! are summed exactly in two halves (`wide_sum`), so no volume of orders can make them fail.
 
 use jiff::Timestamp;
 
 use super::ms;
 use crate::params;
-use crate::sql::{DbError, Sql};
+use crate::sql::{DbError, Sql, wide_sum};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dashboard {
@@ -42,43 +43,61 @@ pub fn dashboard(
     let mut d = Dashboard::default();
 
     let row = sql.query_one(
-        "select count(*) as total,
+        &format!(
+            "select count(*) as total,
                 cast(coalesce(sum(case when coalesce(member_since, created_at) >= $2 and coalesce(member_since, created_at) < $3 then 1 else 0 end), 0) as bigint) as new,
                 cast(coalesce(sum(case when last_order_at >= $2 and last_order_at < $3 then 1 else 0 end), 0) as bigint) as active,
-                cast(coalesce(sum(points_available + points_pending), 0) as bigint) as outstanding
-         from members where tenant_id = $1",
+                {}
+             from members where tenant_id = $1",
+            wide_sum("points_available + points_pending", "outstanding")
+        ),
         params![tenant_id, from, to],
     )?;
     d.members_total = row.get("total")?;
     d.members_new = row.get("new")?;
     d.members_active = row.get("active")?;
-    d.points_outstanding = row.get("outstanding")?;
+    d.points_outstanding = row.wide_saturated("outstanding")?;
 
     let row = sql.query_one(
-        "select cast(coalesce(sum(case when member_id is not null then total - refunded_amount else 0 end), 0) as bigint) as rev_m,
-                cast(coalesce(sum(case when member_id is null then total - refunded_amount else 0 end), 0) as bigint) as rev_g,
+        &format!(
+            "select {}, {},
                 cast(coalesce(sum(case when member_id is not null then 1 else 0 end), 0) as bigint) as n_m,
                 cast(coalesce(sum(case when member_id is null then 1 else 0 end), 0) as bigint) as n_g
-         from orders
-         where tenant_id = $1 and placed_at >= $2 and placed_at < $3 and status <> 'cancelled'",
+             from orders
+             where tenant_id = $1 and placed_at >= $2 and placed_at < $3 and status <> 'cancelled'",
+            wide_sum("case when member_id is not null then total - refunded_amount else 0 end", "rev_m"),
+            wide_sum("case when member_id is null then total - refunded_amount else 0 end", "rev_g"),
+        ),
         params![tenant_id, from, to],
     )?;
-    d.revenue_members = row.get("rev_m")?;
-    d.revenue_guests = row.get("rev_g")?;
+    d.revenue_members = row.wide_saturated("rev_m")?;
+    d.revenue_guests = row.wide_saturated("rev_g")?;
     d.orders_members = row.get("n_m")?;
     d.orders_guests = row.get("n_g")?;
 
     let row = sql.query_one(
-        "select cast(coalesce(sum(case when kind in ('earn', 'adjust') and points > 0 then points else 0 end), 0) as bigint) as issued,
-                cast(coalesce(sum(case when kind = 'redeem' then -points else 0 end), 0) as bigint) as redeemed,
-                cast(coalesce(sum(case when kind = 'expire' then -points else 0 end), 0) as bigint) as expired
-         from ledger_entries
-         where tenant_id = $1 and created_at >= $2 and created_at < $3",
+        &format!(
+            "select {}, {}, {}
+             from ledger_entries
+             where tenant_id = $1 and created_at >= $2 and created_at < $3",
+            wide_sum(
+                "case when kind in ('earn', 'adjust') and points > 0 then points else 0 end",
+                "issued"
+            ),
+            wide_sum(
+                "case when kind = 'redeem' then -points else 0 end",
+                "redeemed"
+            ),
+            wide_sum(
+                "case when kind = 'expire' then -points else 0 end",
+                "expired"
+            ),
+        ),
         params![tenant_id, from, to],
     )?;
-    d.points_issued = row.get("issued")?;
-    d.points_redeemed = row.get("redeemed")?;
-    d.points_expired = row.get("expired")?;
+    d.points_issued = row.wide_saturated("issued")?;
+    d.points_redeemed = row.wide_saturated("redeemed")?;
+    d.points_expired = row.wide_saturated("expired")?;
 
     d.tiers = sql
         .query(

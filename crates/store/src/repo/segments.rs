@@ -406,20 +406,22 @@ pub fn activity(
     values.push(Value::from(ms(to)));
     let t = values.len();
     let query = format!(
-        "select cast(coalesce(sum(x.revenue), 0) as bigint) as revenue,
+        "select cast(coalesce(sum(x.revenue_hi), 0) as bigint) as revenue_hi,
+                cast(coalesce(sum(x.revenue_lo), 0) as bigint) as revenue_lo,
                 cast(coalesce(sum(x.orders), 0) as bigint) as orders,
                 count(*) as buyers,
                 cast(coalesce(sum(case when x.orders >= 2 then 1 else 0 end), 0) as bigint) as repeaters
-         from (select o.member_id, sum(o.total - o.refunded_amount) as revenue, count(*) as orders
+         from (select o.member_id, {}, count(*) as orders
                from orders o
                where o.tenant_id = $1 and o.status <> 'cancelled' and o.placed_at >= ${f} and o.placed_at < ${t}
                  and o.member_id in (select m.id from members m where {})
                group by o.member_id) x",
+        crate::sql::wide_sum("o.total - o.refunded_amount", "revenue"),
         compiled.clause
     );
     let row = sql.query_one(&query, &values)?;
     Ok((
-        row.get("revenue")?,
+        row.wide_saturated("revenue")?,
         row.get("orders")?,
         row.get("buyers")?,
         row.get("repeaters")?,

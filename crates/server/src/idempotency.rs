@@ -1,0 +1,190 @@
+//! The `Idempotency-Key` header of mutating API requests (`POST`, `PUT`, `PATCH`, `DELETE`).
+//!
+//! A retry with the same key and the same request gets the first answer again, with
+//! `Idempotent-Replayed: true`, and changes nothing; the same key with another request is a
+//! 409. The key is claimed in the transaction of the request's change (`app::idempotency`),
+//! so not even two copies racing on two instances both apply. A copy that arrives while the
+//! first still runs waits a few seconds for its answer.
+
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use loyalty_app::idempotency::{Answer, ClaimOutcome, KeyedRequest, Prior};
+use loyalty_app::{App, AppError, Ctx};
+
+use crate::problem::ApiError;
+
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The largest request a key covers. (A file import is itself idempotent row by row: send it
+/// again without a key.)
+pub const MAX_KEYED_BODY: usize = 16 * 1024 * 1024;
+
+/// The largest answer kept for replay.
+const MAX_KEPT_ANSWER: usize = 16 * 1024 * 1024;
+
+/// How long a copy waits for the first request's answer before asking the client to retry.
+const WAIT_FOR_FIRST: Duration = Duration::from_secs(5);
+
+pub async fn layer(State(app): State<App>, request: Request, next: Next) -> Response {
+    let mutating = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let Some(key) = request.headers().get(IDEMPOTENCY_KEY).cloned() else {
+        return next.run(request).await;
+    };
+    if !mutating {
+        return next.run(request).await;
+    }
+    // Without a valid API key the handler answers 401 (or 429) itself.
+    let bearer = bearer(&request);
+    let Some(ctx) = authenticate(&app, bearer).await else {
+        return next.run(request).await;
+    };
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_KEYED_BODY).await else {
+        return ApiError::TooLarge(MAX_KEYED_BODY).into_response();
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let keyed = match KeyedRequest::new(
+        key.to_str().unwrap_or("\u{0}"),
+        parts.method.as_str(),
+        &path,
+        &bytes,
+    ) {
+        Ok(keyed) => keyed,
+        Err(error) => return ApiError::App(error).into_response(),
+    };
+    match app.idempotency_prior(&ctx, &keyed).await {
+        Ok(Prior::Fresh) => {}
+        Ok(_) => return wait_for_first(&app, &ctx, &keyed).await,
+        Err(error) => return ApiError::App(error).into_response(),
+    }
+    parts.extensions.insert(ctx.clone());
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let (response, claim) = app.run_claiming(&ctx, &keyed, next.run(request)).await;
+    match claim {
+        ClaimOutcome::NotClaimed => response,
+        // An identical request took the key first and its change committed; this one wrote
+        // nothing. Answer as the first did.
+        ClaimOutcome::Taken => wait_for_first(&app, &ctx, &keyed).await,
+        ClaimOutcome::Claimed => keep_answer(&app, &ctx, &keyed, response).await,
+    }
+}
+
+/// The API key of a request, as the `Auth` extractor reads it.
+fn bearer(request: &Request) -> Option<String> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::to_string)
+}
+
+async fn authenticate(app: &App, bearer: Option<String>) -> Option<Ctx> {
+    app.authenticate(&bearer?).await.ok()
+}
+
+/// Stores the answer of the request that claimed the key, and sends it.
+async fn keep_answer(app: &App, ctx: &Ctx, keyed: &KeyedRequest, response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match to_bytes(body, MAX_KEPT_ANSWER).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(%error, "an answer too large to keep for Idempotency-Key replays");
+            return (parts.status, "").into_response();
+        }
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => {
+            let answer = Answer {
+                status: parts.status.as_u16(),
+                content_type,
+                body: text,
+            };
+            if let Err(error) = app.record_answer(ctx, keyed, answer).await {
+                tracing::warn!(%error, "could not keep the answer of an Idempotency-Key request");
+            }
+        }
+        Err(_) => tracing::warn!("an answer that is not text cannot be kept for replays"),
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Answers a request whose key was used before: the first answer, or why there is none.
+async fn wait_for_first(app: &App, ctx: &Ctx, keyed: &KeyedRequest) -> Response {
+    let started = tokio::time::Instant::now();
+    loop {
+        match app.idempotency_prior(ctx, keyed).await {
+            Ok(Prior::Answered(answer)) => return replay(answer),
+            Ok(Prior::Mismatch) => {
+                return conflict(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for another request; use a new key for a new request",
+                );
+            }
+            Ok(Prior::Unanswered { lost: true }) => {
+                return conflict(
+                    "idempotency_answer_lost",
+                    "the first request with this Idempotency-Key was applied, but its answer was lost when the server stopped; look the result up instead of retrying",
+                );
+            }
+            Ok(Prior::Unanswered { lost: false } | Prior::Fresh) => {}
+            Err(error) => return ApiError::App(error).into_response(),
+        }
+        if started.elapsed() >= WAIT_FOR_FIRST {
+            let mut response = conflict(
+                "idempotency_key_in_progress",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn replay(answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, answer.body).into_response();
+    if let Ok(content_type) = HeaderValue::from_str(&answer.content_type) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+    }
+    response
+        .headers_mut()
+        .insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+}
+
+fn conflict(code: &'static str, message: &str) -> Response {
+    ApiError::App(AppError::Conflict {
+        code,
+        field: Some("Idempotency-Key".to_string()),
+        message: message.to_string(),
+    })
+    .into_response()
+}

@@ -1,0 +1,282 @@
+//! The attacks and clumsy integrations of the hardening review (issue 12), each replayed
+//! against a real server on SQLite and PostgreSQL: every one must now be refused cleanly and
+//! leave the data as it was.
+
+mod common;
+
+use common::{Reply, TestApp, spawn_app};
+use loyalty_store::on_both_backends;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn new_member(app: &TestApp, phone: &str) -> String {
+    let created = app.post("/api/v1/members", json!({"phone": phone})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    created.body["id"].as_str().unwrap().to_string()
+}
+
+async fn adjust(app: &TestApp, member: &str, points: Value) -> Reply {
+    app.post(
+        &format!("/api/v1/members/{member}/points/adjustments"),
+        json!({"points": points, "reason": "probe"}),
+    )
+    .await
+}
+
+async fn assert_verified(app: &TestApp) {
+    let report = app.app.verify().await.expect("verify runs");
+    assert!(
+        report.problems.is_empty(),
+        "verify found: {:?}",
+        report.problems
+    );
+}
+
+/// A request with an `Idempotency-Key`; returns the reply and whether it was a replay.
+async fn keyed(app: &TestApp, method: Method, path: &str, key: &str, body: Value) -> (Reply, bool) {
+    let response = app
+        .client
+        .request(method, format!("{}{}", app.base, path))
+        .bearer_auth(&app.key)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
+    (
+        Reply {
+            status,
+            content_type,
+            body,
+        },
+        replayed,
+    )
+}
+
+on_both_backends! {
+    // ---- 1. money and points overflow ----
+
+    async fn orders_with_amounts_beyond_the_ceiling_are_refused_and_write_nothing(db) {
+        let app = spawn_app(db).await;
+        let huge = i64::MAX;
+        for (n, body) in [
+            json!({"source": "pos", "external_id": "x1", "customer": {"phone": "0901234567"}, "total": huge}),
+            json!({"source": "pos", "external_id": "x2", "customer": {"phone": "0901234567"}, "total": huge, "discount": 1}),
+            json!({"source": "pos", "external_id": "x3", "customer": {"phone": "0901234567"}, "total": 10_000_000_000_001i64}),
+            json!({"source": "pos", "external_id": "x4", "customer": {"phone": "0901234567"}, "total": 1, "shipping": huge}),
+            json!({"source": "pos", "external_id": "x5", "customer": {"phone": "0901234567"}, "total": 2,
+                   "lines": [{"quantity": huge, "unit_price": 2}]}),
+            json!({"source": "pos", "external_id": "x6", "customer": {"phone": "0901234567"}, "total": 0,
+                   "lines": [{"quantity": 1, "unit_price": -1}]}),
+            json!({"source": "pos", "external_id": "x7", "customer": {"phone": "0901234567"}, "total": 10, "points_redeemed": huge}),
+        ].into_iter().enumerate() {
+            let reply = app.post("/api/v1/orders", body).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "case {n}: {:?}", reply.body);
+            assert!(!reply.error_field().is_empty(), "case {n} names its field: {:?}", reply.body);
+        }
+        assert_eq!(app.count("orders").await, 0);
+        assert_eq!(app.count("members").await, 0);
+        // The largest amount allowed still works, and the member reads back.
+        let max = 10_000_000_000_000i64;
+        let reply = app.post("/api/v1/orders", json!({"source": "pos", "external_id": "ok",
+            "customer": {"phone": "0901234567"}, "total": max})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        let member = reply.body["member_id"].as_str().unwrap();
+        assert_eq!(app.get(&format!("/api/v1/members/{member}")).await.body["lifetime_spend"], max);
+        assert_eq!(app.get(&format!("/api/v1/members/{member}/points")).await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/v1/members").await.status, StatusCode::OK);
+        assert_verified(&app).await;
+        app.stop().await;
+    }
+
+    async fn refunds_beyond_the_ceiling_are_refused(db) {
+        let app = spawn_app(db).await;
+        let order = app.post("/api/v1/orders", json!({"source": "pos", "external_id": "r",
+            "customer": {"phone": "0901234567"}, "total": 50_000})).await;
+        let id = order.body["id"].as_str().unwrap();
+        for amount in [json!(i64::MAX), json!(0), json!(-5)] {
+            let reply = app.post(&format!("/api/v1/orders/{id}/refunds"), json!({"external_id": "R1", "amount": amount})).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{amount}: {:?}", reply.body);
+            assert_eq!(reply.error_field(), "amount");
+        }
+        app.stop().await;
+    }
+
+    async fn a_lifetime_counter_that_would_wrap_is_refused_with_409(db) {
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        // A corrupt or imported counter close to the edge: the next order must not wrap it.
+        let tenant = app.tenant_id.clone();
+        let id = member.clone();
+        app.app.db().write(move |sql| {
+            sql.execute(
+                "update members set lifetime_spend = $1 where tenant_id = $2 and id = $3",
+                loyalty_store::params![i64::MAX - 10, tenant.as_str(), id.as_str()],
+            )
+        }).await.unwrap();
+        let reply = app.post("/api/v1/orders", json!({"source": "pos", "external_id": "w",
+            "member_id": member, "total": 1_000})).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.body);
+        assert_eq!(reply.body["code"], "out_of_range");
+        assert_eq!(app.count("orders").await, 0);
+        let read = app.get(&format!("/api/v1/members/{member}")).await;
+        assert_eq!(read.status, StatusCode::OK);
+        assert_eq!(read.body["lifetime_spend"], i64::MAX - 10);
+        app.stop().await;
+    }
+
+    // ---- 2. hostile adjustments ----
+
+    async fn an_adjustment_of_the_smallest_integer_is_refused_and_writes_nothing(db) {
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        for points in [json!(i64::MIN), json!(i64::MIN + 1), json!(i64::MAX), json!(1_000_000_000_001i64), json!(-1_000_000_000_001i64)] {
+            let reply = adjust(&app, &member, points.clone()).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{points}: {:?}", reply.body);
+            assert_eq!(reply.error_field(), "points");
+        }
+        assert_eq!(app.count("ledger_entries").await, 0);
+        let points = app.get(&format!("/api/v1/members/{member}/points")).await;
+        assert_eq!(points.status, StatusCode::OK);
+        assert_eq!(points.body["available"], 0);
+        assert_verified(&app).await;
+        app.stop().await;
+    }
+
+    async fn repeated_maximal_credits_stop_at_the_edge_instead_of_wrapping(db) {
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        let activated = app.post(&format!("/api/v1/members/{member}/activate"), json!({})).await;
+        assert_eq!(activated.status, StatusCode::OK, "{:?}", activated.body);
+        // Bring the balance near the edge directly, as years of data (or a bug) could.
+        let tenant = app.tenant_id.clone();
+        let id = member.clone();
+        app.app.db().write(move |sql| {
+            sql.execute(
+                "update members set points_available = $1, lifetime_points = $1 where tenant_id = $2 and id = $3",
+                loyalty_store::params![i64::MAX - 5, tenant.as_str(), id.as_str()],
+            )
+        }).await.unwrap();
+        let reply = adjust(&app, &member, json!(1_000_000_000_000i64)).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.body);
+        assert_eq!(reply.body["code"], "out_of_range");
+        assert_eq!(app.count("ledger_entries").await, 0);
+        // Verify names the member whose stored balance no ledger explains, and does not abort.
+        let report = app.app.verify().await.expect("verify runs to the end");
+        assert!(report.problems.iter().any(|p| p.contains(&member)), "{:?}", report.problems);
+        app.stop().await;
+    }
+
+    async fn verify_reports_a_ledger_whose_sums_leave_64_bits_and_goes_on(db) {
+        let app = spawn_app(db).await;
+        let broken = new_member(&app, "0901234567").await;
+        let fine = new_member(&app, "0912345678").await;
+        assert_eq!(adjust(&app, &fine, json!(10)).await.status, StatusCode::CREATED);
+        // Two entries of i64::MAX each: what the old adjustment path let through.
+        let tenant = app.tenant_id.clone();
+        let id = broken.clone();
+        app.app.db().write(move |sql| {
+            for n in 0..2 {
+                sql.execute(
+                    "insert into ledger_entries (tenant_id, id, member_id, kind, points, remaining, created_at, available_at)
+                     values ($1, $2, $3, 'adjust', $4, $4, 0, 0)",
+                    loyalty_store::params![tenant.as_str(), format!("led_x{n}"), id.as_str(), i64::MAX],
+                )?;
+            }
+            Ok::<_, loyalty_store::DbError>(())
+        }).await.unwrap();
+        let report = app.app.verify().await.expect("verify runs to the end");
+        assert_eq!(report.members_checked, 2);
+        assert!(report.problems.iter().all(|p| p.contains(&broken)), "{:?}", report.problems);
+        assert!(!report.problems.is_empty());
+        // The member's points page answers rather than failing.
+        let points = app.get(&format!("/api/v1/members/{broken}/points")).await;
+        assert_eq!(points.status, StatusCode::OK, "{:?}", points.body);
+        app.stop().await;
+    }
+
+    // ---- 3. Idempotency-Key ----
+
+    async fn a_retried_redemption_with_the_same_key_spends_the_points_once(db) {
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        assert_eq!(adjust(&app, &member, json!(500)).await.status, StatusCode::CREATED);
+        let gift = app.post("/api/v1/rewards", json!({"name": "Ly sứ", "points_cost": 100, "kind": "gift"})).await;
+        assert_eq!(gift.status, StatusCode::CREATED, "{:?}", gift.body);
+        let path = format!("/api/v1/members/{member}/redemptions");
+        let body = json!({"reward_id": gift.body["id"]});
+        let (first, replayed) = keyed(&app, Method::POST, &path, "till-7f3a", body.clone()).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+        assert!(!replayed);
+        let (again, replayed) = keyed(&app, Method::POST, &path, "till-7f3a", body.clone()).await;
+        assert_eq!(again.status, StatusCode::CREATED);
+        assert!(replayed, "the retry is marked as a replay");
+        assert_eq!(again.body, first.body, "the retry gets the first answer");
+        let points = app.get(&format!("/api/v1/members/{member}/points")).await.body;
+        assert_eq!(points["available"], 400, "spent once");
+        // The same key with another body is refused.
+        let (other, _) = keyed(&app, Method::POST, &path, "till-7f3a", json!({"reward_id": "rwd_other"})).await;
+        assert_eq!(other.status, StatusCode::CONFLICT, "{:?}", other.body);
+        assert_eq!(other.body["code"], "idempotency_key_reused");
+        assert_verified(&app).await;
+        app.stop().await;
+    }
+
+    async fn an_adjustment_sent_twice_with_one_key_credits_once_even_when_racing(db) {
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        let path = format!("/api/v1/members/{member}/points/adjustments");
+        let body = json!({"points": 70, "reason": "bù điểm"});
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (client, url, key, body) = (app.client.clone(), format!("{}{path}", app.base), app.key.clone(), body.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = client.post(url).bearer_auth(key).header("idempotency-key", "adj-1").json(&body).send().await.unwrap();
+                (r.status(), r.json::<Value>().await.unwrap())
+            }));
+        }
+        let mut entries = std::collections::BTreeSet::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            assert_eq!(status, StatusCode::CREATED, "every copy gets the first answer: {body:?}");
+            entries.insert(body["entry"]["id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(entries.len(), 1, "one entry, the same in every answer");
+        assert_eq!(app.count("ledger_entries").await, 1);
+        assert_eq!(app.get(&format!("/api/v1/members/{member}/points")).await.body["available"], 70);
+        // A failed request claims nothing: its key may carry the corrected request.
+        let (bad, _) = keyed(&app, Method::POST, &path, "adj-2", json!({"points": 0, "reason": "x"})).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (good, _) = keyed(&app, Method::POST, &path, "adj-2", json!({"points": 5, "reason": "x"})).await;
+        assert_eq!(good.status, StatusCode::CREATED, "{:?}", good.body);
+        app.stop().await;
+    }
+
+    async fn idempotency_keys_belong_to_one_tenant_and_must_be_well_formed(db) {
+        let app = spawn_app(db).await;
+        let (_, other_key) = common::create_tenant(&app.app, "Trà Chiều").await;
+        let send = |key: String, idem: &'static str, phone: &'static str| {
+            let (client, url) = (app.client.clone(), format!("{}/api/v1/members", app.base));
+            async move {
+                client.post(url).bearer_auth(key).header("idempotency-key", idem)
+                    .json(&json!({"phone": phone})).send().await.unwrap().status()
+            }
+        };
+        assert_eq!(send(app.key.clone(), "same", "0901234567").await, StatusCode::CREATED);
+        assert_eq!(send(other_key, "same", "0901234567").await, StatusCode::CREATED, "another tenant's key is its own");
+        assert_eq!(send(app.key.clone(), "a key with spaces", "0912345678").await, StatusCode::UNPROCESSABLE_ENTITY);
+        let long: &'static str = Box::leak("k".repeat(256).into_boxed_str());
+        assert_eq!(send(app.key.clone(), long, "0912345678").await, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.count("members").await, 1);
+        app.stop().await;
+    }
+}
