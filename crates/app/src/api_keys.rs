@@ -7,6 +7,9 @@ use crate::activity::{Change, record, snapshot};
 use crate::auth::generate_key;
 use crate::{App, AppError, AppResult, Ctx};
 
+/// The highest per-key rate that may be set.
+pub const MAX_RATE_PER_S: i64 = 1_000_000;
+
 /// A key just made, with its secret: the only time the secret is ever shown.
 #[derive(Debug, Clone)]
 pub struct CreatedKey {
@@ -20,6 +23,7 @@ impl App {
         ctx: &Ctx,
         name: String,
         scopes: Vec<Scope>,
+        rate_limit_per_s: Option<i64>,
     ) -> AppResult<CreatedKey> {
         ctx.require(Access::Admin)?;
         let name = name.trim().to_string();
@@ -31,6 +35,13 @@ impl App {
                 "scopes",
                 "give at least one of admin, pos, read",
             ));
+        }
+        if let Some(rate) = rate_limit_per_s {
+            let mut errors = loyalty_core::Invalid::default();
+            loyalty_core::limits::within(&mut errors, "rate_limit_per_s", rate, 1, MAX_RATE_PER_S);
+            if !errors.is_empty() {
+                return Err(errors.into());
+            }
         }
         let mut scopes = scopes;
         scopes.sort();
@@ -45,6 +56,7 @@ impl App {
             created_at: now,
             last_used_at: None,
             revoked_at: None,
+            rate_limit_per_s,
         };
         let (ctx2, k, hash) = (ctx.clone(), key.clone(), generated.secret_hash.clone());
         self.db

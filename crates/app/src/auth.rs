@@ -6,16 +6,18 @@
 //! Staff passwords are chosen by people, so they get argon2id.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use loyalty_core::code::random_code;
+use loyalty_core::code::{constant_time_eq, random_code};
 use loyalty_core::tenancy::{Actor, ActorKind};
 use loyalty_store::repo::api_keys::{self, KeyCredentials};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::{App, AppError, AppResult, Ctx};
 
@@ -100,12 +102,23 @@ impl App {
                 found
             }
         };
+        // The secret first: whether a key was revoked is told only to whoever holds it.
+        if !constant_time_eq(
+            hash_secret(secret).as_bytes(),
+            credentials.secret_hash.as_bytes(),
+        ) {
+            return Err(AppError::Unauthorized("unknown API key"));
+        }
         if credentials.key.revoked_at.is_some() {
             return Err(AppError::Unauthorized("this API key was revoked"));
         }
-        if hash_secret(secret) != credentials.secret_hash {
-            return Err(AppError::Unauthorized("unknown API key"));
-        }
+        let rate = credentials
+            .key
+            .rate_limit_per_s
+            .unwrap_or(self.rate_limit_per_key);
+        self.rates
+            .admit(prefix, rate, Instant::now())
+            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
         Ok(Ctx {
             tenant_id: credentials.tenant_id,
             actor: Actor {
@@ -132,21 +145,76 @@ impl App {
     }
 }
 
+/// At most this many argon2 hashes run at once in the process (two per core): each takes
+/// 19 MiB, and unbounded sign-ins would otherwise exhaust memory before any limit counted them.
+static HASHING: LazyLock<Hashing> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Hashing::new(2 * cores, 8 * cores)
+});
+
+struct Hashing {
+    permits: Semaphore,
+    /// Hashes allowed to queue for a permit; beyond, the caller is told to come back (503).
+    max_waiting: usize,
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Hashing {
+    fn new(at_once: usize, max_waiting: usize) -> Hashing {
+        Hashing {
+            permits: Semaphore::new(at_once),
+            max_waiting,
+            waiting: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    /// Runs one argon2 computation on the blocking pool, within the cap.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(AppError::Busy {
+                retry_after_secs: 1,
+            });
+        }
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _permit = permit.map_err(|e| AppError::Internal(e.into()))?;
+        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(running, Ordering::Relaxed);
+        let result = tokio::task::spawn_blocking(work).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        result.map_err(|e| AppError::Internal(e.into()))
+    }
+}
+
+async fn with_hash_slot<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> AppResult<T> {
+    HASHING.run(work).await
+}
+
 /// Hashes a staff password with argon2id (its default parameters: 19 MiB, 2 passes). Runs on
 /// the blocking pool: a hash takes tens of milliseconds of CPU.
 pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
+    with_hash_slot(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|hash| hash.to_string())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing a password: {e}")))
     })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?
+    .await?
 }
 
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+/// Whether `password` matches `hash` (false for a malformed hash).
+pub async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+    with_hash_slot(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
                 Argon2::default()
@@ -156,7 +224,6 @@ pub async fn verify_password(password: String, hash: String) -> bool {
             .unwrap_or(false)
     })
     .await
-    .unwrap_or(false)
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -191,7 +258,51 @@ mod tests {
     async fn passwords_verify_only_against_their_own_hash() {
         let hash = hash_password("mật khẩu an toàn".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("mật khẩu an toàn".into(), hash.clone()).await);
-        assert!(!verify_password("wrong password".into(), hash).await);
+        assert!(
+            verify_password("mật khẩu an toàn".into(), hash.clone())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("wrong password".into(), hash)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_password_checks_runs_a_few_at_a_time_and_turns_the_rest_away() {
+        let hashing = std::sync::Arc::new(Hashing::new(4, 16));
+        let hash = hash_password("mật khẩu an toàn".into()).await.unwrap();
+        let checks: Vec<_> = (0..48)
+            .map(|_| {
+                let (hashing, hash) = (hashing.clone(), hash.clone());
+                tokio::spawn(async move {
+                    hashing
+                        .run(move || {
+                            let parsed = PasswordHash::new(&hash).unwrap();
+                            Argon2::default().verify_password(b"sai", &parsed).is_ok()
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let (mut checked, mut busy) = (0, 0);
+        for check in checks {
+            match check.await.unwrap() {
+                Ok(matched) => {
+                    assert!(!matched);
+                    checked += 1;
+                }
+                Err(AppError::Busy { .. }) => busy += 1,
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert!(hashing.peak.load(Ordering::SeqCst) <= 4);
+        assert!(checked >= 4, "{checked} checked");
+        assert!(
+            busy > 0,
+            "beyond the queue's bound a check is refused at once, not queued"
+        );
     }
 }

@@ -30,9 +30,15 @@ pub enum AppError {
     /// 401: no credentials, or credentials that do not check out.
     #[error("{0}")]
     Unauthorized(&'static str),
-    /// 429: too many failed sign-ins from this address or for this account.
+    /// 429 with `Retry-After`: too many failed sign-ins for this account or from this address.
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: u64 },
+    /// 429 with `Retry-After`: this API key sends more requests than its rate.
+    #[error("rate limited; try again in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503 with `Retry-After`: too much work of this kind at once (password hashing).
+    #[error("busy; try again in {retry_after_secs} seconds")]
+    Busy { retry_after_secs: u64 },
     /// 403: known caller, not allowed to do this.
     #[error("{0}")]
     Forbidden(String),

@@ -35,13 +35,21 @@ pub struct KeyedRequest {
     pub key: String,
     pub method: String,
     pub path: String,
-    /// SHA-256 of method, path and body: a retry must send exactly the same request.
+    /// SHA-256 of the caller, method, path and body: a retry must be exactly the same request
+    /// from the same API key (another key, even of the same tenant, never sees its answer).
     pub request_hash: String,
 }
 
 impl KeyedRequest {
-    /// Checks the key (1 to 255 visible ASCII characters) and fingerprints the request.
-    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> AppResult<KeyedRequest> {
+    /// Checks the key (1 to 255 visible ASCII characters) and fingerprints the request of
+    /// `caller` (the API key's id).
+    pub fn new(
+        key: &str,
+        caller: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> AppResult<KeyedRequest> {
         if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic())
         {
             return Err(AppError::invalid(
@@ -50,7 +58,15 @@ impl KeyedRequest {
             ));
         }
         let mut hash = Sha256::new();
-        for part in [method.as_bytes(), b"\n", path.as_bytes(), b"\n", body] {
+        for part in [
+            caller.as_bytes(),
+            b"\n",
+            method.as_bytes(),
+            b"\n",
+            path.as_bytes(),
+            b"\n",
+            body,
+        ] {
             hash.update(part);
         }
         Ok(KeyedRequest {
@@ -189,25 +205,31 @@ mod tests {
 
     #[test]
     fn the_same_request_has_the_same_hash_and_any_change_another() {
-        let a = KeyedRequest::new("k-1", "POST", "/api/v1/x", b"{\"a\":1}").unwrap();
-        let b = KeyedRequest::new("k-1", "POST", "/api/v1/x", b"{\"a\":1}").unwrap();
+        let a = KeyedRequest::new("k-1", "key_1", "POST", "/api/v1/x", b"{\"a\":1}").unwrap();
+        let b = KeyedRequest::new("k-1", "key_1", "POST", "/api/v1/x", b"{\"a\":1}").unwrap();
         assert_eq!(a, b);
         for (method, path, body) in [
             ("PATCH", "/api/v1/x", &b"{\"a\":1}"[..]),
             ("POST", "/api/v1/y", &b"{\"a\":1}"[..]),
             ("POST", "/api/v1/x", &b"{\"a\":2}"[..]),
         ] {
-            let other = KeyedRequest::new("k-1", method, path, body).unwrap();
+            let other = KeyedRequest::new("k-1", "key_1", method, path, body).unwrap();
             assert_ne!(other.request_hash, a.request_hash);
         }
+        let another_key =
+            KeyedRequest::new("k-1", "key_2", "POST", "/api/v1/x", b"{\"a\":1}").unwrap();
+        assert_ne!(another_key.request_hash, a.request_hash);
     }
 
     #[test]
     fn keys_are_short_visible_ascii() {
         for bad in ["", " ", "a b", "khóa", &"x".repeat(256), "a\tb"] {
-            assert!(KeyedRequest::new(bad, "POST", "/", b"").is_err(), "{bad:?}");
+            assert!(
+                KeyedRequest::new(bad, "key_1", "POST", "/", b"").is_err(),
+                "{bad:?}"
+            );
         }
-        assert!(KeyedRequest::new(&"x".repeat(255), "POST", "/", b"").is_ok());
-        assert!(KeyedRequest::new("9f1c-22:till/HN01", "POST", "/", b"").is_ok());
+        assert!(KeyedRequest::new(&"x".repeat(255), "key_1", "POST", "/", b"").is_ok());
+        assert!(KeyedRequest::new("9f1c-22:till/HN01", "key_1", "POST", "/", b"").is_ok());
     }
 }

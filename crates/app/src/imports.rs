@@ -238,7 +238,7 @@ impl App {
 
     /// The tenant's latest imports, newest first.
     pub async fn import_jobs(&self, ctx: &Ctx, limit: i64) -> AppResult<Vec<ImportJob>> {
-        ctx.require(Access::Read)?;
+        ctx.require(Access::Admin)?;
         let tenant_id = ctx.tenant_id.clone();
         Ok(self
             .db
@@ -247,7 +247,7 @@ impl App {
     }
 
     pub async fn import_job(&self, ctx: &Ctx, id: String) -> AppResult<ImportJob> {
-        ctx.require(Access::Read)?;
+        ctx.require(Access::Admin)?;
         let tenant_id = ctx.tenant_id.clone();
         self.db
             .read(move |sql| jobs::get(sql, &tenant_id, &id))

@@ -17,12 +17,14 @@ pub mod members;
 pub mod orders;
 pub mod points;
 pub mod program;
+pub mod rate_limit;
 pub mod rewards;
 pub mod rules;
 pub mod segments;
 pub mod sessions;
 pub mod staff;
 pub mod tenants;
+pub mod throttle;
 pub mod tiers;
 pub mod vouchers;
 
@@ -50,10 +52,13 @@ pub struct App {
     db: Db,
     clock: Arc<dyn Clock>,
     keys: Arc<auth::KeyCache>,
-    logins: Arc<sessions::LoginThrottle>,
+    logins: Arc<throttle::SignInGuard>,
     tenants: Arc<RwLock<HashMap<String, Arc<TenantInfo>>>>,
     rules: Arc<TenantCache<Vec<EarnRule>>>,
     ladders: Arc<TenantCache<Vec<Tier>>>,
+    rates: Arc<rate_limit::RateLimiter>,
+    /// Requests per second per API key, unless the key has its own.
+    rate_limit_per_key: i64,
     /// Who this instance is when it takes a job lease.
     instance: String,
 }
@@ -124,12 +129,20 @@ impl App {
             db,
             clock,
             keys: Arc::new(auth::KeyCache::default()),
-            logins: Arc::new(sessions::LoginThrottle::default()),
+            logins: Arc::new(throttle::SignInGuard::default()),
             tenants: Arc::new(RwLock::new(HashMap::new())),
             rules: Arc::new(TenantCache::default()),
             ladders: Arc::new(TenantCache::default()),
+            rates: Arc::new(rate_limit::RateLimiter::default()),
+            rate_limit_per_key: rate_limit::DEFAULT_RATE_PER_S,
             instance: loyalty_core::id::new_id("inst"),
         }
+    }
+
+    /// Sets the server's requests per second per API key (`--rate-limit-per-key`).
+    pub fn with_rate_limit_per_key(mut self, per_s: i64) -> App {
+        self.rate_limit_per_key = per_s.max(1);
+        self
     }
 
     pub fn db(&self) -> &Db {

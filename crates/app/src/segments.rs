@@ -102,7 +102,7 @@ impl App {
         ctx: &Ctx,
         input: SegmentInput,
     ) -> AppResult<(SavedSegment, i64)> {
-        ctx.require(Access::Pos)?;
+        ctx.require(Access::Admin)?;
         let now = self.now();
         let segment = fill(None, &input, now)?;
         let compiled = self.compile(ctx, &segment.conditions).await?;
@@ -130,7 +130,7 @@ impl App {
         id: String,
         input: SegmentInput,
     ) -> AppResult<(SavedSegment, i64)> {
-        ctx.require(Access::Pos)?;
+        ctx.require(Access::Admin)?;
         let now = self.now();
         let before = self.saved_segment(ctx, &id).await?;
         let after = fill(Some(&before), &input, now)?;
@@ -154,7 +154,7 @@ impl App {
     }
 
     pub async fn delete_segment(&self, ctx: &Ctx, id: String) -> AppResult<()> {
-        ctx.require(Access::Pos)?;
+        ctx.require(Access::Admin)?;
         let before = self.saved_segment(ctx, &id).await?;
         let (ctx2, now) = (ctx.clone(), self.now());
         self.db

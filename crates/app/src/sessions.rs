@@ -4,9 +4,7 @@
 //! (as for API keys: the token is long and random, so a fast hash is enough). Each session
 //! has its own CSRF token that every form must send back.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use loyalty_core::code::random_code;
@@ -15,56 +13,18 @@ use loyalty_store::repo::reports::{self, Dashboard};
 use loyalty_store::repo::{sessions, staff, tenants};
 
 use crate::activity::{Change, record};
-use crate::auth::{hash_secret, verify_password};
+use crate::auth::{hash_password, hash_secret, verify_password};
+use crate::throttle::Outcome;
 use crate::{App, AppError, AppResult, Ctx};
 
 /// A session ends after this long without use.
 pub const SESSION_IDLE: SignedDuration = SignedDuration::from_hours(12);
-/// Failed sign-ins allowed per account, and per client address, within [`THROTTLE_WINDOW`].
-pub const MAX_FAILURES_PER_ACCOUNT: u32 = 5;
-pub const MAX_FAILURES_PER_CLIENT: u32 = 20;
-pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
-
 /// A signed-in staff member, as every admin page sees them.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub ctx: Ctx,
     pub user: StaffUser,
     pub csrf_token: String,
-}
-
-/// Failed sign-ins, counted in memory per account and per client address. (Per instance: with
-/// several instances an attacker gets a few more tries, which argon2's cost still bounds.)
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl LoginThrottle {
-    fn retry_after(&self, key: &str, limit: u32) -> Option<u64> {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let (count, since) = failures.get(key)?;
-        let elapsed = since.elapsed();
-        (*count >= limit && elapsed < THROTTLE_WINDOW)
-            .then(|| (THROTTLE_WINDOW - elapsed).as_secs().max(1))
-    }
-
-    fn fail(&self, key: String) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, since)| since.elapsed() < THROTTLE_WINDOW);
-        }
-        let entry = failures.entry(key).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= THROTTLE_WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    fn forget(&self, key: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(key);
-    }
 }
 
 fn session_ctx(tenant_id: String, user: &StaffUser) -> Ctx {
@@ -86,44 +46,24 @@ impl App {
     }
 
     /// Checks an e-mail and password and opens a session; returns the cookie's token.
-    /// `client` is the caller's address, for throttling.
+    /// `client` is the caller's address, for throttling (see `throttle`): the attempt is
+    /// reserved before any password is hashed, and refused at once during a delay.
     pub async fn sign_in(&self, email: &str, password: String, client: &str) -> AppResult<String> {
         let email = email.trim().to_lowercase();
-        let (account_key, client_key) = (format!("account:{email}"), format!("client:{client}"));
-        let throttled = self
+        let ticket = self
             .logins
-            .retry_after(&account_key, MAX_FAILURES_PER_ACCOUNT)
-            .or_else(|| {
-                self.logins
-                    .retry_after(&client_key, MAX_FAILURES_PER_CLIENT)
-            });
-        if let Some(retry_after_secs) = throttled {
-            return Err(AppError::Throttled { retry_after_secs });
-        }
-        let lookup = email.clone();
-        let accounts = self
-            .db
-            .read(move |sql| staff::by_email_any_tenant(sql, &lookup))
-            .await?;
-        if accounts.is_empty() {
-            // Spend what a password check costs, so the answer's timing does not tell which
-            // e-mails have accounts.
-            let _ = crate::auth::hash_password(password.clone()).await;
-        }
-        let mut signed_in = None;
-        for (tenant_id, user, hash) in accounts {
-            if verify_password(password.clone(), hash).await {
-                signed_in = Some((tenant_id, user));
-                break;
-            }
-        }
-        let Some((tenant_id, user)) = signed_in else {
-            self.logins.fail(account_key);
-            self.logins.fail(client_key);
+            .reserve(&email, client, Instant::now())
+            .map_err(|retry_after_secs| AppError::Throttled { retry_after_secs })?;
+        let checked = self.check_password(&email, password).await;
+        let outcome = match &checked {
+            Ok(Some(_)) => Outcome::Succeeded,
+            Ok(None) => Outcome::WrongPassword,
+            Err(_) => Outcome::Abandoned,
+        };
+        ticket.finish(outcome, Instant::now());
+        let Some((tenant_id, user)) = checked? else {
             return Err(AppError::Unauthorized("wrong e-mail or password"));
         };
-        self.logins.forget(&account_key);
-
         let token = random_code(40);
         let csrf = random_code(32);
         let now = self.now();
@@ -153,6 +93,31 @@ impl App {
             })
             .await?;
         Ok(token)
+    }
+
+    /// The active account with this e-mail and password, if any.
+    async fn check_password(
+        &self,
+        email: &str,
+        password: String,
+    ) -> AppResult<Option<(String, StaffUser)>> {
+        let lookup = email.to_string();
+        let accounts = self
+            .db
+            .read(move |sql| staff::by_email_any_tenant(sql, &lookup))
+            .await?;
+        if accounts.is_empty() {
+            // Spend what a password check costs, so the answer's timing does not tell which
+            // e-mails have accounts.
+            hash_password(password).await?;
+            return Ok(None);
+        }
+        for (tenant_id, user, hash) in accounts {
+            if verify_password(password.clone(), hash).await? {
+                return Ok(Some((tenant_id, user)));
+            }
+        }
+        Ok(None)
     }
 
     /// The session behind a cookie's token, if it is live. Use slides its end forward.
@@ -205,24 +170,5 @@ impl App {
             .db
             .snapshot(move |sql| reports::dashboard(sql, &tenant_id, from, to, offset))
             .await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_throttle_locks_after_the_limit_and_forgets_on_success() {
-        let throttle = LoginThrottle::default();
-        for _ in 0..MAX_FAILURES_PER_ACCOUNT - 1 {
-            throttle.fail("a".into());
-        }
-        assert_eq!(throttle.retry_after("a", MAX_FAILURES_PER_ACCOUNT), None);
-        throttle.fail("a".into());
-        let wait = throttle.retry_after("a", MAX_FAILURES_PER_ACCOUNT).unwrap();
-        assert!(wait > 0 && wait <= THROTTLE_WINDOW.as_secs());
-        throttle.forget("a");
-        assert_eq!(throttle.retry_after("a", MAX_FAILURES_PER_ACCOUNT), None);
     }
 }

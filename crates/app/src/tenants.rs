@@ -73,6 +73,7 @@ impl App {
             created_at: now,
             last_used_at: None,
             revoked_at: None,
+            rate_limit_per_s: None,
         };
         let ctx = Ctx::cli(&tenant.id);
         let (t, o, k, secret_hash) = (

@@ -54,6 +54,18 @@ enum Command {
         /// off on this instance.
         #[arg(long, default_value_t = 60)]
         jobs_every: u64,
+        /// A reverse proxy (address or network, e.g. 10.0.0.0/8) whose X-Forwarded-For names
+        /// the client for sign-in limits; repeat for several. Without it the peer is the client.
+        #[arg(
+            long = "trusted-proxy",
+            env = "LOYALTY_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<String>,
+        /// Requests per second an API key may make unless it has its own `rate_limit_per_s`.
+        #[arg(long, env = "LOYALTY_RATE_LIMIT_PER_KEY", default_value_t = loyalty_app::rate_limit::DEFAULT_RATE_PER_S,
+              value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+        rate_limit_per_key: i64,
     },
     /// Recompute every member's points from the ledger and report any mismatch; exits 1 on one.
     Verify,
@@ -161,8 +173,14 @@ enum TenantCommand {
         name: String,
         #[arg(long)]
         owner_email: String,
-        #[arg(long)]
-        owner_password: String,
+        /// The owner's password. Prefer the environment variable or --owner-password-stdin:
+        /// a command line is visible to every user of the machine (`ps`) and kept in shell
+        /// history.
+        #[arg(long, env = "LOYALTY_OWNER_PASSWORD", hide_env_values = true)]
+        owner_password: Option<String>,
+        /// Read the owner's password from the first line of standard input.
+        #[arg(long, conflicts_with = "owner_password")]
+        owner_password_stdin: bool,
         /// IANA time zone for days, birthdays and reports.
         #[arg(long, default_value = loyalty_core::tenancy::DEFAULT_TIMEZONE)]
         timezone: String,
@@ -242,7 +260,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = open(url)?;
     let app = App::new(db.clone(), Arc::new(SystemClock));
     let result = match cli.command {
-        Command::Serve { listen, jobs_every } => serve(app, listen, jobs_every).await,
+        Command::Serve {
+            listen,
+            jobs_every,
+            trusted_proxies,
+            rate_limit_per_key,
+        } => {
+            let options = loyalty_server::ServerOptions {
+                trusted_proxies: parse_networks(&trusted_proxies)?,
+            };
+            let app = app.with_rate_limit_per_key(rate_limit_per_key);
+            serve(app, listen, jobs_every, options).await
+        }
         Command::Verify => verify(app).await,
         Command::Demo { members, seed } => demo(app, members, seed).await,
         Command::Bench { .. } => unreachable!("handled above"),
@@ -276,7 +305,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     result
 }
 
-async fn serve(app: App, listen: SocketAddr, jobs_every: u64) -> anyhow::Result<ExitCode> {
+/// `10.0.0.0/8`, `192.168.1.10` (one address), `::1`.
+fn parse_networks(given: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    given
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("--trusted-proxy {text} is not an address or a network"))
+        })
+        .collect()
+}
+
+async fn serve(
+    app: App,
+    listen: SocketAddr,
+    jobs_every: u64,
+    options: loyalty_server::ServerOptions,
+) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -284,7 +331,7 @@ async fn serve(app: App, listen: SocketAddr, jobs_every: u64) -> anyhow::Result<
     tracing::info!(%address, database = app.db().backend().name(), "serving; Ctrl-C to stop");
     let jobs = (jobs_every > 0)
         .then(|| tokio::spawn(run_jobs(app.clone(), Duration::from_secs(jobs_every))));
-    loyalty_server::serve(listener, app, shutdown_signal()).await?;
+    loyalty_server::serve_with(listener, app, options, shutdown_signal()).await?;
     if let Some(jobs) = jobs {
         jobs.abort();
     }
@@ -304,6 +351,11 @@ async fn run_jobs(app: App, every: Duration) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "points job failed; retrying at the next run"),
+        }
+        match app.purge_idempotency_keys().await {
+            Ok(purged) if purged > 0 => tracing::debug!(purged, "idempotency keys forgotten"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "forgetting old idempotency keys failed"),
         }
         match app.run_rfm_job().await {
             Ok(Some(members)) => tracing::info!(members, "RFM scores updated"),
@@ -530,8 +582,25 @@ async fn tenant(app: App, command: TenantCommand) -> anyhow::Result<ExitCode> {
             name,
             owner_email,
             owner_password,
+            owner_password_stdin,
             timezone,
         } => {
+            let owner_password = match (owner_password, owner_password_stdin) {
+                (_, true) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the owner's password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+                (Some(password), false) => password,
+                (None, false) => {
+                    eprintln!(
+                        "error: give the owner's password in LOYALTY_OWNER_PASSWORD, on standard input with --owner-password-stdin, or with --owner-password"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+            };
             let input = NewTenant {
                 name,
                 owner_email,

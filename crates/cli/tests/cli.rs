@@ -37,6 +37,40 @@ fn serve(url: &str) -> (Child, String) {
 }
 
 on_both_backends! {
+    async fn the_owner_password_can_stay_off_the_command_line(db) {
+        let url = db.url.expose().to_string();
+        let from_env = loyalty(&url)
+            .args(["tenant", "create", "--name", "Qua Env", "--owner-email", "env@example.vn"])
+            .env("LOYALTY_OWNER_PASSWORD", "mật khẩu từ env")
+            .output()
+            .unwrap();
+        assert!(from_env.status.success(), "{}", String::from_utf8_lossy(&from_env.stderr));
+        let mut piped = loyalty(&url)
+            .args(["tenant", "create", "--name", "Qua Stdin", "--owner-email", "stdin@example.vn", "--owner-password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        piped.stdin.take().unwrap().write_all("mật khẩu từ stdin\n".as_bytes()).unwrap();
+        let from_stdin = piped.wait_with_output().unwrap();
+        assert!(from_stdin.status.success(), "{}", String::from_utf8_lossy(&from_stdin.stderr));
+        let missing = loyalty(&url)
+            .args(["tenant", "create", "--name", "X", "--owner-email", "x@example.vn"])
+            .env_remove("LOYALTY_OWNER_PASSWORD")
+            .output()
+            .unwrap();
+        assert_eq!(missing.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&missing.stderr).contains("LOYALTY_OWNER_PASSWORD"));
+        // The owners can sign in with what they were given.
+        let db = loyalty_store::Db::open(&db.url, &loyalty_store::DbOptions::for_backend(db.url.backend())).unwrap();
+        let app = loyalty_app::App::new(db.clone(), std::sync::Arc::new(loyalty_core::clock::SystemClock));
+        assert!(app.sign_in("env@example.vn", "mật khẩu từ env".into(), "test").await.is_ok());
+        assert!(app.sign_in("stdin@example.vn", "mật khẩu từ stdin".into(), "test").await.is_ok());
+        db.close();
+    }
+
     async fn tenant_create_prints_a_tenant_and_a_working_admin_key_and_serve_stops_on_sigterm(db) {
         let url = db.url.expose().to_string();
         let output = loyalty(&url)

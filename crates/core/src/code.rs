@@ -19,6 +19,17 @@ pub fn random_code(len: usize) -> String {
         .collect()
 }
 
+/// Whether two secrets (or their hashes) are equal, comparing every byte whatever the first
+/// difference, so the time taken does not reveal how much of a guess was right.
+pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// Brings a code typed by a person to its stored form: upper case, without spaces or dashes.
 /// Returns `None` when a character cannot be part of any code.
 pub fn normalise_code(input: &str) -> Option<String> {

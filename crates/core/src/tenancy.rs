@@ -200,6 +200,8 @@ pub struct ApiKey {
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// Requests per second this key may make; `None`: the server's default.
+    pub rate_limit_per_s: Option<i64>,
 }
 
 /// Who made a change, as the activity log records it.

@@ -1,10 +1,11 @@
 //! Request extractors that fail with problem+json instead of axum's plain-text rejections.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use loyalty_app::{App, AppError, Ctx};
+use loyalty_core::tenancy::Access;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -17,27 +18,40 @@ impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        // Already authenticated by the Idempotency-Key layer: once per request is enough.
-        if let Some(ctx) = parts.extensions.get::<Ctx>() {
-            return Ok(Auth(ctx.clone()));
-        }
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(AppError::Unauthorized(
-                "send the API key as Authorization: Bearer <key>",
-            ))?;
-        let value = header
-            .to_str()
-            .map_err(|_| AppError::Unauthorized("the Authorization header is not text"))?;
-        let key = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or(AppError::Unauthorized(
-                "use the Bearer scheme: Authorization: Bearer <key>",
-            ))?;
-        Ok(Auth(app.authenticate(key).await?))
+        let ctx = caller(parts, app).await?;
+        // The route's scope (`api::scopes`), before anything of the request is read.
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|p| p.as_str())
+            .unwrap_or_default();
+        let needed = crate::api::scopes::required(&parts.method, route).unwrap_or(Access::Admin);
+        ctx.require(needed)?;
+        Ok(Auth(ctx))
     }
+}
+
+/// The caller, from the API key (or as the Idempotency-Key layer already found it).
+async fn caller(parts: &Parts, app: &App) -> Result<Ctx, ApiError> {
+    if let Some(ctx) = parts.extensions.get::<Ctx>() {
+        return Ok(ctx.clone());
+    }
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AppError::Unauthorized(
+            "send the API key as Authorization: Bearer <key>",
+        ))?;
+    let value = header
+        .to_str()
+        .map_err(|_| AppError::Unauthorized("the Authorization header is not text"))?;
+    let key = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or(AppError::Unauthorized(
+            "use the Bearer scheme: Authorization: Bearer <key>",
+        ))?;
+    Ok(app.authenticate(key).await?)
 }
 
 /// For `Option<Option<T>>` fields of partial updates: tells "absent" (outer `None`, with

@@ -58,6 +58,7 @@ pub async fn layer(State(app): State<App>, request: Request, next: Next) -> Resp
         .to_string();
     let keyed = match KeyedRequest::new(
         key.to_str().unwrap_or("\u{0}"),
+        ctx.actor.id.as_deref().unwrap_or_default(),
         parts.method.as_str(),
         &path,
         &bytes,
@@ -187,4 +188,55 @@ fn conflict(code: &'static str, message: &str) -> Response {
         message: message.to_string(),
     })
     .into_response()
+}
+
+/// Adds the `Idempotency-Key` header to every mutating operation of the OpenAPI document.
+pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, ResponseBuilder, Type};
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for operation in operations.into_iter().flatten() {
+            let header = ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Up to 255 visible ASCII characters, unique per request (a UUID). A retry \
+                     with the same key and the same request gets the first answer again, with \
+                     `Idempotent-Replayed: true`, and changes nothing; the same key with another \
+                     request is a 409 `idempotency_key_reused`. Keys are kept 24 hours, per \
+                     tenant. A request that failed changed nothing: its retry runs again.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(255)),
+                ))
+                .build();
+            operation
+                .parameters
+                .get_or_insert_with(Vec::new)
+                .push(header.into());
+            operation
+                .responses
+                .responses
+                .entry("409".to_string())
+                .or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description(
+                            "Conflict; with an Idempotency-Key also `idempotency_key_reused`, \
+                             `idempotency_key_in_progress` (retry after `Retry-After`)",
+                        )
+                        .build()
+                        .into()
+                });
+        }
+    }
 }

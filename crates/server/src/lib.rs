@@ -32,9 +32,23 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole HTTP application.
+/// How this server sits in the network.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client: the
+    /// address sign-in limits count by. Without it, every request comes from its peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// The whole HTTP application, with default options.
 pub fn router(app: App) -> Router {
-    let (api, openapi) = api::routes().split_for_parts();
+    router_with(app, ServerOptions::default())
+}
+
+/// The whole HTTP application.
+pub fn router_with(app: App, options: ServerOptions) -> Router {
+    let (api, mut openapi) = api::routes().split_for_parts();
+    idempotency::document(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let api = api.layer(axum::middleware::from_fn_with_state(
         app.clone(),
@@ -58,6 +72,7 @@ pub fn router(app: App) -> Router {
     })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
     .with_state(app)
+    .layer(axum::Extension(std::sync::Arc::new(options)))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     .layer(CatchPanicLayer::custom(|_| {
         ApiError::App(loyalty_app::AppError::Internal(anyhow::anyhow!(
@@ -103,8 +118,38 @@ pub fn router(app: App) -> Router {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     ))
+    // Pages and answers carry personal data: no cache keeps them (static assets say otherwise
+    // for themselves), and no other site learns our URLs from a Referer.
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    ))
+    .layer(axum::middleware::from_fn(strict_transport_security))
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Behind a proxy that terminates HTTPS (it says so with `X-Forwarded-Proto: https`), tells
+/// browsers to use HTTPS only. (A browser ignores the header on plain HTTP, so a client that
+/// sends the proxy's header itself gains nothing.)
+async fn strict_transport_security(request: Request, next: axum::middleware::Next) -> Response {
+    let https = request
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let mut response = next.run(request).await;
+    if https {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -113,8 +158,19 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, ServerOptions::default(), shutdown).await
+}
+
+/// [`serve`] with options.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: App,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // The peer's address is kept for login throttling.
-    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service =
+        router_with(app, options).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await

@@ -151,6 +151,18 @@ impl ApiError {
                     "Too many attempts",
                     Some(format!("try again in {retry_after_secs} seconds")),
                 ),
+                AppError::RateLimited { retry_after_secs } => problem(
+                    S::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many requests for this API key",
+                    Some(format!("try again in {retry_after_secs} seconds")),
+                ),
+                AppError::Busy { retry_after_secs } => problem(
+                    S::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "The server is busy",
+                    Some(format!("try again in {retry_after_secs} seconds")),
+                ),
                 AppError::Forbidden(why) => {
                     problem(S::FORBIDDEN, "forbidden", "Not allowed", Some(why.clone()))
                 }
@@ -233,6 +245,16 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::App(
+            AppError::Throttled { retry_after_secs }
+            | AppError::RateLimited { retry_after_secs }
+            | AppError::Busy { retry_after_secs },
+        ) = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -261,6 +261,28 @@ on_both_backends! {
         app.stop().await;
     }
 
+    async fn an_idempotency_key_is_kept_a_day_then_forgotten_and_documented(db) {
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        let path = format!("/api/v1/members/{member}/points/adjustments");
+        let body = json!({"points": 10, "reason": "x"});
+        assert_eq!(keyed(&app, Method::POST, &path, "day", body.clone()).await.0.status, StatusCode::CREATED);
+        app.clock.advance(jiff::SignedDuration::from_hours(23));
+        assert!(keyed(&app, Method::POST, &path, "day", body.clone()).await.1, "replayed within the day");
+        app.clock.advance(jiff::SignedDuration::from_hours(2));
+        assert_eq!(app.app.purge_idempotency_keys().await.unwrap(), 1);
+        let (later, replayed) = keyed(&app, Method::POST, &path, "day", body).await;
+        assert_eq!(later.status, StatusCode::CREATED);
+        assert!(!replayed, "a key is forgotten after 24 hours");
+        assert_eq!(app.get(&format!("/api/v1/members/{member}/points")).await.body["available"], 20);
+        let doc = app.request(Method::GET, "/api/v1/openapi.json", None, None).await.body;
+        let params = doc["paths"]["/api/v1/orders"]["post"]["parameters"].as_array().unwrap().clone();
+        assert!(params.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"), "{params:?}");
+        assert!(doc["paths"]["/api/v1/members"]["get"]["parameters"].as_array().unwrap()
+            .iter().all(|p| p["name"] != "Idempotency-Key"), "reads take no key");
+        app.stop().await;
+    }
+
     async fn idempotency_keys_belong_to_one_tenant_and_must_be_well_formed(db) {
         let app = spawn_app(db).await;
         let (_, other_key) = common::create_tenant(&app.app, "Trà Chiều").await;
@@ -277,6 +299,72 @@ on_both_backends! {
         let long: &'static str = Box::leak("k".repeat(256).into_boxed_str());
         assert_eq!(send(app.key.clone(), long, "0912345678").await, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(app.count("members").await, 1);
+        app.stop().await;
+    }
+
+    // ---- 5. scopes ----
+
+    async fn a_pos_key_cannot_touch_saved_segments_nor_a_read_key_see_who_did_what(db) {
+        let app = spawn_app(db).await;
+        let (pos, read) = (app.key_with(&["pos"]).await, app.key_with(&["read"]).await);
+        let saved = app.post("/api/v1/segments", json!({"name": "VIP", "conditions": {"all": []}})).await;
+        assert_eq!(saved.status, StatusCode::CREATED, "{:?}", saved.body);
+        let path = format!("/api/v1/segments/{}", saved.body["id"].as_str().unwrap());
+        let deleted = app.request(Method::DELETE, &path, Some(&pos), None).await;
+        assert_eq!(deleted.status, StatusCode::FORBIDDEN);
+        let renamed = app.request(Method::PATCH, &path, Some(&pos), Some(json!({"name": "x"}))).await;
+        assert_eq!(renamed.status, StatusCode::FORBIDDEN);
+        let created = app.request(Method::POST, "/api/v1/segments", Some(&pos), Some(json!({"name": "x", "conditions": {"all": []}}))).await;
+        assert_eq!(created.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.get(&path).await.body["name"], "VIP");
+        assert_eq!(app.count("segments").await, 1);
+        let activity = app.request(Method::GET, "/api/v1/activity", Some(&read), None).await;
+        assert_eq!(activity.status, StatusCode::FORBIDDEN);
+        let import = app.post_raw("/api/v1/imports/members", "text/csv", b"phone\n0901234567\n".to_vec()).await;
+        let report = app.request(Method::GET, &format!("/api/v1/imports/{}", import.body["id"].as_str().unwrap()), Some(&read), None).await;
+        assert_eq!(report.status, StatusCode::FORBIDDEN);
+        app.stop().await;
+    }
+
+    async fn every_route_answers_every_scope_as_the_scope_table_says(db) {
+        use loyalty_core::tenancy::{Scope, grants};
+        let app = spawn_app(db).await;
+        let keys = [
+            (Scope::Read, app.key_with(&["read"]).await),
+            (Scope::Pos, app.key_with(&["pos"]).await),
+            (Scope::Admin, app.key.clone()),
+        ];
+        let doc = app.request(Method::GET, "/api/v1/openapi.json", None, None).await.body;
+        let mut walked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if item.get(method).is_none() {
+                    continue;
+                }
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let needed = loyalty_server::api::scopes::required(&method, path)
+                    .unwrap_or_else(|| panic!("{method} {path} is missing from api::scopes"));
+                let concrete = path.replace("{id}", "none");
+                let body = (method != Method::GET).then(|| json!({}));
+                let anonymous = app.request(method.clone(), &concrete, None, body.clone()).await;
+                assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{method} {path} without a key");
+                for (scope, key) in &keys {
+                    let reply = app.request(method.clone(), &concrete, Some(key), body.clone()).await;
+                    let what = format!("{method} {path} with a {} key: {:?}", scope.as_str(), reply.body);
+                    assert!(!reply.status.is_server_error(), "{what}");
+                    if grants(&[*scope], needed) {
+                        assert_ne!(reply.status, StatusCode::FORBIDDEN, "{what}");
+                    } else {
+                        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{what}");
+                    }
+                }
+                walked += 1;
+            }
+        }
+        assert!(walked > 70, "walked {walked} routes");
         app.stop().await;
     }
 }

@@ -60,17 +60,37 @@ impl DatabaseUrl {
     }
 }
 
+/// Hides passwords: `scheme://user:password@host` → `scheme://user:***@host`, and any query
+/// parameter whose name holds `password` (`?password=…`, `&sslpassword=…`) → `…=***`.
 fn redact(url: &str) -> String {
-    // scheme://user:password@host → scheme://user:***@host
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((credentials, host)) = rest.split_once('@') else {
-        return url.to_string();
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => base.to_string(),
+            },
+            None => base.to_string(),
+        },
+        None => base.to_string(),
     };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    match query {
+        None => base,
+        Some(query) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                        format!("{name}=***")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
     }
 }
 
@@ -111,5 +131,20 @@ mod tests {
             "postgres://app:***@db:5432/loyalty postgres://app:***@db:5432/loyalty"
         );
         assert_eq!(url.expose(), "postgres://app:s3cret@db:5432/loyalty");
+        let url = DatabaseUrl::parse(
+            "postgres://db/loyalty?user=app&password=s3cret&sslpassword=k3y&sslmode=require",
+        )
+        .unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://db/loyalty?user=app&password=***&sslpassword=***&sslmode=require"
+        );
+        let url = DatabaseUrl::parse("postgres://app:p@ss@db/loyalty?Password=x").unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://app:***@db/loyalty?Password=***"
+        );
+        let refused = DatabaseUrl::parse("mysql://a:s3cret@c?password=s3cret").unwrap_err();
+        assert!(!refused.to_string().contains("s3cret"), "{refused}");
     }
 }

@@ -24,6 +24,9 @@ pub struct ApiKeyIn {
     /// Any of `admin`, `pos`, `read`.
     #[schema(value_type = Vec<String>, example = json!(["pos"]))]
     pub scopes: Vec<Scope>,
+    /// Requests per second this key may make (1 to 1,000,000); the server's default
+    /// (`--rate-limit-per-key`, 20,000) when absent. Beyond it: 429 with `Retry-After`.
+    pub rate_limit_per_s: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,6 +43,7 @@ pub struct ApiKeyOut {
     pub last_used_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<Timestamp>,
+    pub rate_limit_per_s: Option<i64>,
 }
 
 impl From<ApiKey> for ApiKeyOut {
@@ -52,6 +56,7 @@ impl From<ApiKey> for ApiKeyOut {
             created_at: k.created_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
+            rate_limit_per_s: k.rate_limit_per_s,
         }
     }
 }
@@ -73,7 +78,9 @@ pub async fn create_api_key(
     Auth(ctx): Auth,
     ApiJson(input): ApiJson<ApiKeyIn>,
 ) -> ApiResult<impl IntoResponse> {
-    let created = app.create_api_key(&ctx, input.name, input.scopes).await?;
+    let created = app
+        .create_api_key(&ctx, input.name, input.scopes, input.rate_limit_per_s)
+        .await?;
     let location = format!("/api/v1/api-keys/{}", created.key.id);
     let body = CreatedApiKeyOut {
         key: created.key.into(),

@@ -9,6 +9,7 @@ pub mod members;
 pub mod orders;
 pub mod points;
 pub mod rules;
+pub mod scopes;
 pub mod segments;
 pub mod tiers;
 pub mod vouchers;

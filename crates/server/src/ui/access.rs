@@ -223,17 +223,24 @@ pub async fn login(
             Redirect::to(&next),
         )
             .into_response()),
-        Err(error @ (AppError::Unauthorized(_) | AppError::Throttled { .. })) => {
-            let (status, message) = match error {
+        Err(
+            error
+            @ (AppError::Unauthorized(_) | AppError::Throttled { .. } | AppError::Busy { .. }),
+        ) => {
+            use axum::http::StatusCode;
+            let t = |key| super::i18n::text(lang, key);
+            let (status, message, retry_after) = match error {
                 AppError::Throttled { retry_after_secs } => (
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    super::i18n::text(lang, "login.throttled")
-                        .replace("{minutes}", &retry_after_secs.div_ceil(60).to_string()),
+                    StatusCode::TOO_MANY_REQUESTS,
+                    t("login.throttled").replace("{wait}", &wait_text(lang, retry_after_secs)),
+                    Some(retry_after_secs),
                 ),
-                _ => (
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    super::i18n::text(lang, "login.wrong").to_string(),
+                AppError::Busy { retry_after_secs } => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    t("login.busy").to_string(),
+                    Some(retry_after_secs),
                 ),
+                _ => (StatusCode::UNAUTHORIZED, t("login.wrong").to_string(), None),
             };
             let page = LoginPage {
                 c: Chrome::anonymous(lang, "login.title", form.csrf.clone()),
@@ -241,10 +248,26 @@ pub async fn login(
                 next,
                 message,
             };
-            Ok((status, render(&page)).into_response())
+            let mut response = (status, render(&page)).into_response();
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, secs.into());
+            }
+            Ok(response)
         }
         Err(error) => Err(UiError::App(lang, error)),
     }
+}
+
+/// "4 seconds", "2 minutes": how long a sign-in must wait, as a person says it.
+fn wait_text(lang: Lang, seconds: u64) -> String {
+    let (n, key) = if seconds < 90 {
+        (seconds, "time.seconds")
+    } else {
+        (seconds.div_ceil(60), "time.minutes")
+    };
+    super::i18n::text(lang, key).replace("{n}", &n.to_string())
 }
 
 pub async fn logout(State(app): State<App>, staff: Staff, Form(form): Form<CsrfOnly>) -> UiResult {

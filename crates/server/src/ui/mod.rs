@@ -295,6 +295,10 @@ pub fn error_page(lang: Lang, error: UiError) -> Response {
         UiError::App(_, AppError::Unavailable(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "error.unavailable")
         }
+        UiError::App(_, AppError::Busy { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "error.busy"),
+        UiError::App(_, AppError::Throttled { .. } | AppError::RateLimited { .. }) => {
+            (StatusCode::TOO_MANY_REQUESTS, "error.throttled")
+        }
         UiError::App(_, AppError::Internal(e)) => {
             tracing::error!(error = %e, "admin page failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "error.internal")

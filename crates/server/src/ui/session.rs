@@ -8,7 +8,9 @@
 //!   session's own token instead.
 //! - `loyalty_lang`: `vi` or `en`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -72,33 +74,70 @@ pub fn lang(headers: &HeaderMap) -> Lang {
         .unwrap_or(Lang::Vi)
 }
 
-/// The caller's address, for login throttling. (Behind a proxy this is the proxy; a forwarded
-/// header is not trusted, as anyone can send one.)
+/// The caller's address, for sign-in limits: the peer, or — when the peer is a trusted proxy
+/// (`--trusted-proxy`) — the address its `X-Forwarded-For` gives. A forwarded header from
+/// anyone else is ignored, as anyone can send one.
 pub struct Client(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+        else {
+            return Ok(Client("unknown".to_string()));
+        };
+        let trusted = parts
+            .extensions
+            .get::<std::sync::Arc<crate::ServerOptions>>()
+            .map(|o| o.trusted_proxies.clone())
+            .unwrap_or_default();
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         Ok(Client(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".to_string()),
+            client_address(peer, &forwarded.join(","), &trusted).to_string(),
         ))
     }
 }
 
+/// The client behind a chain of proxies: walking `X-Forwarded-For` from the right (the entry
+/// the nearest proxy added), the first address that is not a trusted proxy. Only a trusted
+/// peer's header is read at all.
+pub fn client_address(peer: IpAddr, forwarded_for: &str, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded_for
+        .rsplit(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
 /// Compares without stopping at the first difference, so timing does not reveal a prefix.
 pub fn same_token(given: &str, expected: &str) -> bool {
-    given.len() == expected.len()
-        && !expected.is_empty()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    !expected.is_empty()
+        && loyalty_core::code::constant_time_eq(given.as_bytes(), expected.as_bytes())
 }
 
 /// A signed-in staff member with their language. Pages that need one take this; without a
@@ -162,10 +201,20 @@ impl FromRequestParts<App> for Staff {
     }
 }
 
-/// Only same-site relative paths may follow a login or a language switch (no open redirect).
+/// Only same-site paths may follow a login or a language switch (no open redirect): one
+/// leading `/`, then no second `/` or `\` right after it, no backslash anywhere, and no
+/// control character or whitespace — browsers drop tabs and line breaks from a URL, so
+/// `/\t/evil.example` would become `//evil.example`, another site.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n
+        }
         _ => "/",
     }
 }
@@ -173,6 +222,35 @@ pub fn safe_next(next: Option<&str>) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_trusted_proxy_may_name_the_client() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // Straight from the internet: the header is whatever the client wrote.
+        assert_eq!(
+            client_address(ip("203.0.113.9"), "1.2.3.4", &trusted),
+            ip("203.0.113.9")
+        );
+        // Through our proxies: the rightmost address that is not one of them.
+        assert_eq!(
+            client_address(ip("10.0.0.2"), "6.6.6.6, 198.51.100.7, 10.0.0.5", &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(client_address(ip("10.0.0.2"), "", &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            client_address(ip("10.0.0.2"), "garbage, 198.51.100.7", &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.2"), "198.51.100.7, garbage", &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.2"), "1.2.3.4", &[]),
+            ip("10.0.0.2")
+        );
+    }
 
     #[test]
     fn cookies_are_found_among_others() {
@@ -198,6 +276,18 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for attack in [
+            "/\t/evil.example",
+            "/\n/evil",
+            "/\r/evil",
+            "/ /evil",
+            "\t//evil",
+            "/\u{0}x",
+            "/\u{85}/evil",
+            "/a\\b",
+        ] {
+            assert_eq!(safe_next(Some(attack)), "/", "{attack:?}");
+        }
     }
 
     #[test]

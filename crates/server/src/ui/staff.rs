@@ -149,7 +149,7 @@ pub async fn create_key(
     staff.check_csrf(&form.csrf)?;
     let scopes: Vec<Scope> = Scope::parse(&form.scope).into_iter().collect();
     match app
-        .create_api_key(&staff.session.ctx, form.key_name.clone(), scopes)
+        .create_api_key(&staff.session.ctx, form.key_name.clone(), scopes, None)
         .await
     {
         Ok(created) => {

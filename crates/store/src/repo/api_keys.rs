@@ -22,8 +22,9 @@ pub fn insert(
     created_by: Option<&str>,
 ) -> Result<(), DbError> {
     sql.execute(
-        "insert into api_keys (tenant_id, id, name, key_prefix, secret_hash, scopes, created_by, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "insert into api_keys (tenant_id, id, name, key_prefix, secret_hash, scopes, created_by, created_at,
+             rate_limit_per_s)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         params![
             tenant_id,
             &key.id,
@@ -32,7 +33,8 @@ pub fn insert(
             secret_hash,
             scopes_text(&key.scopes),
             created_by,
-            ms(key.created_at)
+            ms(key.created_at),
+            key.rate_limit_per_s
         ],
     )?;
     Ok(())
@@ -41,7 +43,8 @@ pub fn insert(
 /// The one lookup not scoped by tenant: the prefix is what tells us the tenant.
 pub fn by_prefix(sql: &mut dyn Sql, prefix: &str) -> Result<Option<KeyCredentials>, DbError> {
     let row = sql.query_opt(
-        "select tenant_id, id, name, key_prefix, secret_hash, scopes, created_at, last_used_at, revoked_at
+        "select tenant_id, id, name, key_prefix, secret_hash, scopes, created_at, last_used_at, revoked_at,
+                rate_limit_per_s
          from api_keys
          where key_prefix = $1",
         params![prefix],
@@ -58,7 +61,8 @@ pub fn by_prefix(sql: &mut dyn Sql, prefix: &str) -> Result<Option<KeyCredential
 
 pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<ApiKey>, DbError> {
     sql.query_opt(
-        "select tenant_id, id, name, key_prefix, secret_hash, scopes, created_at, last_used_at, revoked_at
+        "select tenant_id, id, name, key_prefix, secret_hash, scopes, created_at, last_used_at, revoked_at,
+                rate_limit_per_s
          from api_keys
          where tenant_id = $1 and id = $2",
         params![tenant_id, id],
@@ -69,7 +73,8 @@ pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<ApiKey
 
 pub fn list(sql: &mut dyn Sql, tenant_id: &str, page: &Page) -> Result<Paged<ApiKey>, DbError> {
     let rows = sql.query(
-        "select tenant_id, id, name, key_prefix, secret_hash, scopes, created_at, last_used_at, revoked_at
+        "select tenant_id, id, name, key_prefix, secret_hash, scopes, created_at, last_used_at, revoked_at,
+                rate_limit_per_s
          from api_keys
          where tenant_id = $1 and id > $2
          order by id
@@ -119,5 +124,6 @@ fn from_row(row: &Row) -> Result<ApiKey, DbError> {
         created_at: ts(row, "created_at")?,
         last_used_at: ts_opt(row, "last_used_at")?,
         revoked_at: ts_opt(row, "revoked_at")?,
+        rate_limit_per_s: row.get("rate_limit_per_s")?,
     })
 }

@@ -1,0 +1,69 @@
+//! Which scope every API route needs, in one table, checked by the `Auth` extractor before the
+//! body is read. The use-cases check again (an admin page calls them too); this table is what
+//! an integrator and a reviewer read, and what the route × scope test walks. It follows the
+//! admin UI's roles: `read` reads what a viewer sees (members, orders, the program, reports);
+//! `pos` adds what a cashier does at the till; the activity log, exports, import reports, keys
+//! and staff, and every change to the program or to saved segments are `admin`'s.
+
+use axum::http::Method;
+use loyalty_core::tenancy::Access;
+
+/// The access a route needs; `None` for a route missing from the table (the extractor then
+/// asks for `admin`, and the route × scope test fails until it is added).
+pub fn required(method: &Method, route: &str) -> Option<Access> {
+    use Access::{Admin, Pos, Read};
+    let method = method.as_str();
+    let needed = match (method, route) {
+        // Reads that reveal staff, keys, who did what, or whole lists of personal data.
+        ("GET", "/api/v1/activity")
+        | ("GET", "/api/v1/api-keys")
+        | ("GET", "/api/v1/staff")
+        | ("GET", "/api/v1/imports/{id}")
+        | ("GET", "/api/v1/members/export")
+        | ("GET", "/api/v1/orders/export")
+        | ("GET", "/api/v1/segments/{id}/export") => Admin,
+        // Counting and previewing read nothing they do not show.
+        ("POST", "/api/v1/segments/preview") | ("POST", "/api/v1/earn-rules/preview") => Read,
+        ("GET", _) => Read,
+        // The till: customers, orders, vouchers, rewards.
+        ("POST", "/api/v1/members")
+        | ("PATCH", "/api/v1/members/{id}")
+        | ("POST", "/api/v1/members/{id}/activate")
+        | ("POST", "/api/v1/members/{id}/redemptions")
+        | ("POST", "/api/v1/orders")
+        | ("POST", "/api/v1/orders/{id}/cancel")
+        | ("POST", "/api/v1/orders/{id}/refunds")
+        | ("POST", "/api/v1/vouchers/validate")
+        | ("POST", "/api/v1/vouchers/redeem")
+        | ("POST", "/api/v1/vouchers/redemptions/{id}/release") => Pos,
+        // Everything else that changes something is configuration.
+        ("POST", "/api/v1/members/{id}/points/adjustments")
+        | ("POST", "/api/v1/members/{id}/tier")
+        | ("PUT", "/api/v1/program")
+        | ("POST", "/api/v1/earn-rules")
+        | ("PATCH" | "DELETE", "/api/v1/earn-rules/{id}")
+        | ("POST", "/api/v1/tiers")
+        | ("PATCH" | "DELETE", "/api/v1/tiers/{id}")
+        | ("POST", "/api/v1/rewards")
+        | ("PATCH", "/api/v1/rewards/{id}")
+        | ("POST", "/api/v1/voucher-programs")
+        | ("PATCH", "/api/v1/voucher-programs/{id}")
+        | ("POST", "/api/v1/voucher-programs/{id}/codes")
+        | ("POST", "/api/v1/segments")
+        | ("PATCH" | "DELETE", "/api/v1/segments/{id}")
+        | ("POST", "/api/v1/brands")
+        | ("PATCH", "/api/v1/brands/{id}")
+        | ("POST", "/api/v1/stores")
+        | ("PATCH", "/api/v1/stores/{id}")
+        | ("POST", "/api/v1/api-keys")
+        | ("DELETE", "/api/v1/api-keys/{id}")
+        | ("POST", "/api/v1/staff")
+        | ("PATCH", "/api/v1/staff/{id}")
+        | ("POST", "/api/v1/staff/{id}/password")
+        | ("POST", "/api/v1/imports/members")
+        | ("POST", "/api/v1/imports/orders")
+        | ("POST", "/api/v1/imports/products") => Admin,
+        _ => return None,
+    };
+    Some(needed)
+}
