@@ -194,6 +194,11 @@ impl Hashing {
     }
 }
 
+/// The most argon2 hashes that ever ran at once in this process.
+pub fn peak_concurrent_hashes() -> usize {
+    HASHING.peak.load(Ordering::Relaxed)
+}
+
 async fn with_hash_slot<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> AppResult<T> {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use loyalty_core::history::{IMPORT_SOURCE, ORDER_COLUMNS};
-use loyalty_core::import::{EXPORT_ONLY_COLUMNS, EXTERNAL_SYSTEM, IMPORT_COLUMNS};
+use loyalty_core::import::{EXPORT_ONLY_COLUMNS, EXTERNAL_SYSTEM, IMPORT_COLUMNS, inert};
 use loyalty_core::member::Member;
 use loyalty_core::tenancy::Access;
 use loyalty_store::Page;
@@ -222,8 +222,8 @@ fn order_cells(l: &ExportLine, first: bool, zone: &TimeZone) -> Vec<String> {
                 .strftime("%Y-%m-%dT%H:%M:%S%:z")
                 .to_string(),
         ),
-        order(l.phone.clone().unwrap_or_default()),
-        order(l.email.clone().unwrap_or_default()),
+        order(text(&l.phone)),
+        order(text(&l.email)),
         order(text(&l.store)),
         order(text(&l.brand)),
         order(text(&l.channel)),
@@ -249,51 +249,35 @@ fn member_cells(m: &Member, export: &MemberExport) -> Vec<String> {
         })
         .unwrap_or_default()
     };
-    let text = |v: &Option<String>| v.as_deref().map(inert).unwrap_or_default();
+    // Every text cell is guarded (`inert`), whatever checks it passed on the way in: an
+    // e-mail such as `+cmd|'/Ccalc'!A0@example.vn` is valid, and a phone starts with `+`.
+    let text = |v: Option<&str>| v.map(inert).unwrap_or_default();
     vec![
-        p.phone
-            .as_ref()
-            .map(|v| v.as_str().to_string())
-            .unwrap_or_default(),
-        p.email
-            .as_ref()
-            .map(|v| v.as_str().to_string())
-            .unwrap_or_default(),
-        text(&p.name),
-        p.gender.map(|g| g.as_str().to_string()).unwrap_or_default(),
-        p.birthday.map(|b| b.to_string()).unwrap_or_default(),
-        text(&p.province),
-        text(&p.district),
+        text(p.phone.as_ref().map(|v| v.as_str())),
+        text(p.email.as_ref().map(|v| v.as_str())),
+        text(p.name.as_deref()),
+        text(p.gender.map(|g| g.as_str())),
+        text(p.birthday.map(|b| b.to_string()).as_deref()),
+        text(p.province.as_deref()),
+        text(p.district.as_deref()),
         inert(&p.tags.join("|")),
         m.points_available.to_string(),
         m.lifetime_spend.to_string(),
-        m.tier_id
-            .as_ref()
-            .and_then(|id| export.tier_names.get(id))
-            .cloned()
-            .unwrap_or_default(),
+        text(
+            m.tier_id
+                .as_ref()
+                .and_then(|id| export.tier_names.get(id))
+                .map(String::as_str),
+        ),
         time(m.member_since),
-        p.external_ids
-            .get(EXTERNAL_SYSTEM)
-            .cloned()
-            .unwrap_or_default(),
-        m.status.as_str().to_string(),
-        m.member_code.clone(),
+        text(p.external_ids.get(EXTERNAL_SYSTEM).map(String::as_str)),
+        inert(m.status.as_str()),
+        inert(&m.member_code),
         m.order_count.to_string(),
         time(m.last_order_at),
-        text(&m.rfm_class),
-        m.id.clone(),
+        text(m.rfm_class.as_deref()),
+        inert(&m.id),
     ]
-}
-
-/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-` or `@`
-/// gets a leading `'` (OWASP's advice on CSV injection), which the import takes off again.
-fn inert(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    }
 }
 
 /// Records as CSV text, quoted where the csv crate decides.

@@ -130,12 +130,38 @@ impl Header {
     /// `'` an export puts before text that a spreadsheet would run as a formula comes off.
     pub(crate) fn cell<'a>(&self, row: &'a [&'a str], column: &str) -> Option<&'a str> {
         let i = *self.index.get(column)?;
-        let v = row.get(i)?.trim();
-        let v = match v.strip_prefix('\'') {
-            Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
-            _ => v,
-        };
-        Some(v).filter(|v| !v.is_empty())
+        Some(uninert(row.get(i)?.trim())).filter(|v| !v.is_empty())
+    }
+}
+
+/// What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list), with the
+/// full-width forms Excel also accepts and the control characters it skips before looking.
+const FORMULA_STARTS: [char; 11] = [
+    '=', '+', '-', '@', '\t', '\r', '\n', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+];
+
+/// Whether a cell needs a guard: it starts like a formula, or is already a guard (`'`)
+/// before one, so that taking one `'` off on import always gives back the original.
+fn needs_guard(text: &str) -> bool {
+    text.starts_with(FORMULA_STARTS) || text.strip_prefix('\'').is_some_and(needs_guard)
+}
+
+/// A text cell for a CSV export that no spreadsheet runs as a formula: one `'` in front of
+/// text that would start one (`=cmd|…`, `+84…`, `--05-17`), which also keeps a phone's `+`
+/// in Excel. [`uninert`] (every import) takes it off again.
+pub fn inert(text: &str) -> String {
+    if needs_guard(text) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// The cell as it was before [`inert`].
+pub fn uninert(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if needs_guard(rest) => rest,
+        _ => cell,
     }
 }
 
@@ -345,6 +371,36 @@ pub(crate) fn instant(v: &str, zone: &TimeZone) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_guarded_cell_comes_back_as_it_was_and_never_starts_a_formula(text in "['=+@\\-\t\r\u{FF1D}a-z0-9 ]{0,8}") {
+            let cell = inert(&text);
+            prop_assert_eq!(uninert(&cell), text.as_str());
+            prop_assert!(!cell.starts_with(FORMULA_STARTS));
+        }
+    }
+
+    #[test]
+    fn formulas_phones_and_yearless_birthdays_are_guarded() {
+        for (text, cell) in [
+            (
+                "+cmd|'/Ccalc'!A0@example.vn",
+                "'+cmd|'/Ccalc'!A0@example.vn",
+            ),
+            ("+84901234567", "'+84901234567"),
+            ("--05-17", "'--05-17"),
+            ("\u{FF1D}1+1", "'\u{FF1D}1+1"),
+            ("\tx", "'\tx"),
+            ("'=x", "''=x"),
+            ("Nguyễn Văn A", "Nguyễn Văn A"),
+            ("'ok", "'ok"),
+        ] {
+            assert_eq!(inert(text), cell);
+            assert_eq!(uninert(cell), text);
+        }
+    }
 
     fn context(zone: &TimeZone) -> RowContext<'_> {
         RowContext {

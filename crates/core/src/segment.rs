@@ -201,14 +201,57 @@ pub struct Purchase {
     pub store: Option<String>,
 }
 
+/// The most conditions (leaves and behaviour blocks) one tree may hold.
+pub const MAX_CONDITIONS: usize = 100;
+/// The most values one `in` / `not_in` list may hold, and all lists of a tree together: a
+/// tree becomes one SQL statement, and its parameters must stay well within what SQLite binds.
+pub const MAX_LIST_VALUES: usize = 1_000;
+pub const MAX_TREE_VALUES: usize = 5_000;
+/// `within_days` / `not_within_days` reach back at most a century.
+pub const MAX_DAYS: i64 = 36_500;
+/// Ages are people's ages.
+pub const MAX_AGE: i64 = 150;
+
 /// Parses and checks a tree; dates without a time are local midnights in `zone`. Every mistake
 /// names its path (`conditions.all[2].op`).
 pub fn parse(value: &Value, path: &str, zone: &TimeZone) -> Result<Segment, Invalid> {
     let mut e = Invalid::default();
     let parsed = node(value, path, zone, &mut e, 0);
+    if let Some(segment) = &parsed {
+        let (conditions, values) = size(segment);
+        if conditions > MAX_CONDITIONS {
+            e.push(
+                path,
+                format!("at most {MAX_CONDITIONS} conditions, not {conditions}"),
+            );
+        }
+        if values > MAX_TREE_VALUES {
+            e.push(
+                path,
+                format!("at most {MAX_TREE_VALUES} listed values in all, not {values}"),
+            );
+        }
+    }
     match parsed {
         Some(segment) if e.is_empty() => Ok(segment),
         _ => Err(e),
+    }
+}
+
+/// (conditions, listed values) of a tree.
+fn size(segment: &Segment) -> (usize, usize) {
+    match segment {
+        Segment::All(items) | Segment::Any(items) => items
+            .iter()
+            .map(size)
+            .fold((0, 0), |(c, v), (c2, v2)| (c + c2, v + v2)),
+        Segment::Not(inner) => size(inner),
+        Segment::Leaf(leaf) => match &leaf.value {
+            Operand::Texts(list) => (1, list.len()),
+            Operand::Numbers(list) => (1, list.len()),
+            _ => (1, 1),
+        },
+        Segment::Purchased(_) | Segment::NotPurchased(_) | Segment::UsedVoucher(_) => (1, 4),
     }
 }
 
@@ -385,6 +428,11 @@ fn leaf(
         {
             return bad(e, "must be a non-empty list");
         }
+        (Kind::Text, Op::In | Op::NotIn) | (Kind::Number, Op::In | Op::NotIn)
+            if value.as_array().is_some_and(|a| a.len() > MAX_LIST_VALUES) =>
+        {
+            return bad(e, &format!("must list at most {MAX_LIST_VALUES} values"));
+        }
         (Kind::Text, Op::In | Op::NotIn) => match value
             .as_array()?
             .iter()
@@ -438,8 +486,8 @@ fn leaf(
             }
         }
         (Kind::Instant, Op::WithinDays | Op::NotWithinDays) => match value.as_i64() {
-            Some(n) if n >= 0 => Operand::Days(n),
-            _ => return bad(e, "must be a number of days"),
+            Some(n) if (0..=MAX_DAYS).contains(&n) => Operand::Days(n),
+            _ => return bad(e, &format!("must be a number of days from 0 to {MAX_DAYS}")),
         },
         (Kind::Instant, Op::Between) => match value.as_array().map(Vec::as_slice) {
             Some([a, b]) => match (instant(a, zone), instant(b, zone)) {
@@ -458,6 +506,15 @@ fn leaf(
             None => return bad(e, "must be a date (YYYY-MM-DD) or an RFC 3339 time"),
         },
     };
+    let numbers = match &operand {
+        Operand::Number(n) => vec![*n],
+        Operand::Numbers(list) => list.clone(),
+        Operand::NumberRange(low, high) => vec![*low, *high],
+        _ => vec![],
+    };
+    if field == Field::Age && numbers.iter().any(|n| !(0..=MAX_AGE).contains(n)) {
+        return bad(e, &format!("an age is from 0 to {MAX_AGE}"));
+    }
     Some(Leaf {
         field,
         op,
@@ -510,6 +567,44 @@ mod tests {
             "local midnight in Hà Nội"
         );
         assert_eq!(p.category.as_deref(), Some("bánh"));
+    }
+
+    #[test]
+    fn oversized_and_out_of_range_trees_are_refused_by_path() {
+        let many: Vec<i64> = (0..40_000).collect();
+        let cases = [
+            (
+                json!({"field": "member.order_count", "op": "in", "value": many}),
+                "conditions.value",
+            ),
+            (
+                json!({"field": "member.last_order_at", "op": "within_days", "value": 1_000_000_000_000_000i64}),
+                "conditions.value",
+            ),
+            (
+                json!({"field": "member.age", "op": ">=", "value": i64::MAX}),
+                "conditions.value",
+            ),
+            (
+                json!({"field": "member.age", "op": "between", "value": [-5, 20]}),
+                "conditions.value",
+            ),
+            (
+                json!({"any": (0..101).map(|n| json!({"field": "member.order_count", "op": "=", "value": n})).collect::<Vec<_>>()}),
+                "conditions",
+            ),
+            (
+                json!({"any": (0..6).map(|_| json!({"field": "member.order_count", "op": "in", "value": (0..1000).collect::<Vec<_>>()})).collect::<Vec<_>>()}),
+                "conditions",
+            ),
+        ];
+        for (tree, field) in cases {
+            let refused = parse(&tree, "conditions", &zone()).unwrap_err();
+            assert_eq!(refused.0[0].field, field, "{refused}");
+        }
+        let fine = json!({"all": [{"field": "member.age", "op": "between", "value": [18, 150]},
+            {"field": "member.last_order_at", "op": "not_within_days", "value": 36_500}]});
+        assert!(parse(&fine, "conditions", &zone()).is_ok());
     }
 
     #[test]

@@ -62,6 +62,57 @@ async fn keyed(app: &TestApp, method: Method, path: &str, key: &str, body: Value
     )
 }
 
+/// A browser of the admin UI that does not follow redirects, with a CSRF cookie it chose.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+const CSRF: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+fn form(fields: &[(&str, &str)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+/// `POST /login` from `client_ip` (as a trusted proxy would say); the status and headers.
+async fn sign_in(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
+    let mut request = browser()
+        .post(format!("{}/login", app.base))
+        .header("cookie", format!("loyalty_csrf={CSRF}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("csrf", CSRF),
+            ("email", email),
+            ("password", password),
+            ("next", "/members"),
+        ]));
+    if let Some(ip) = forwarded_for {
+        request = request.header("x-forwarded-for", ip);
+    }
+    request.send().await.unwrap()
+}
+
+async fn staff_account(app: &TestApp, email: &str, role: &str) {
+    let reply = app
+        .post(
+            "/api/v1/staff",
+            json!({"email": email, "role": role, "password": "đúng mật khẩu"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+}
+
 on_both_backends! {
     // ---- 1. money and points overflow ----
 
@@ -365,6 +416,247 @@ on_both_backends! {
             }
         }
         assert!(walked > 70, "walked {walked} routes");
+        app.stop().await;
+    }
+
+    // ---- 4. sign-in limits ----
+
+    async fn forty_parallel_wrong_passwords_for_one_account_get_few_real_checks(db) {
+        let app = spawn_app(db).await;
+        staff_account(&app, "thu.ngan@example.vn", "cashier").await;
+        let attempts: Vec<_> = (0..40)
+            .map(|_| {
+                let (base, body) = (app.base.clone(), form(&[("csrf", CSRF), ("email", "thu.ngan@example.vn"), ("password", "đoán sai")]));
+                tokio::spawn(async move {
+                    browser().post(format!("{base}/login"))
+                        .header("cookie", format!("loyalty_csrf={CSRF}"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body).send().await.unwrap()
+                })
+            })
+            .collect();
+        let (mut checked, mut refused) = (0, 0);
+        for attempt in attempts {
+            let response = attempt.await.unwrap();
+            match response.status() {
+                StatusCode::UNAUTHORIZED => checked += 1,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    assert!(response.headers().contains_key("retry-after"));
+                    refused += 1;
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert!(checked <= 3, "{checked} passwords were checked");
+        assert_eq!(checked + refused, 40);
+        app.stop().await;
+    }
+
+    async fn the_right_password_after_wrong_ones_waits_seconds_not_fifteen_minutes(db) {
+        let app = spawn_app(db).await;
+        staff_account(&app, "quan.ly@example.vn", "manager").await;
+        for _ in 0..3 {
+            let wrong = sign_in(&app, "quan.ly@example.vn", "sai rồi", None).await;
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "a wrong password is a 401 page, not a redirect");
+            assert!(wrong.text().await.unwrap().contains("<form"));
+        }
+        let early = sign_in(&app, "quan.ly@example.vn", "đúng mật khẩu", None).await;
+        assert_eq!(early.status(), StatusCode::TOO_MANY_REQUESTS, "refused at once during the delay");
+        assert_eq!(early.headers()["retry-after"], "1");
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let right = sign_in(&app, "quan.ly@example.vn", "đúng mật khẩu", None).await;
+        assert_eq!(right.status(), StatusCode::SEE_OTHER);
+        assert_eq!(right.headers()["location"], "/members");
+        app.stop().await;
+    }
+
+    async fn many_unknown_e_mails_at_once_neither_exhaust_memory_nor_break_the_server(db) {
+        let app = spawn_app(db).await;
+        let attempts: Vec<_> = (0..48)
+            .map(|n| {
+                let (base, body) = (app.base.clone(), form(&[("csrf", CSRF), ("email", &format!("khong-co-{n}@example.vn")), ("password", "x")]));
+                tokio::spawn(async move {
+                    browser().post(format!("{base}/login"))
+                        .header("cookie", format!("loyalty_csrf={CSRF}"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body).send().await.unwrap().status()
+                })
+            })
+            .collect();
+        for attempt in attempts {
+            let status = attempt.await.unwrap();
+            assert!(matches!(status, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE), "{status}");
+        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert!(loyalty_app::auth::peak_concurrent_hashes() <= 2 * cores);
+        app.stop().await;
+    }
+
+    async fn behind_a_trusted_proxy_one_guessing_client_does_not_lock_out_the_staff(db) {
+        let options = loyalty_server::ServerOptions { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()] };
+        let app = common::spawn_app_with(db, options).await;
+        staff_account(&app, "ban.hang@example.vn", "cashier").await;
+        for n in 0..21 {
+            let wrong = sign_in(&app, &format!("doan-{n}@example.vn"), "x", Some("203.0.113.66")).await;
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        }
+        let attacker = sign_in(&app, "ban.hang@example.vn", "đúng mật khẩu", Some("203.0.113.66")).await;
+        assert_eq!(attacker.status(), StatusCode::TOO_MANY_REQUESTS, "the guessing client waits");
+        let colleague = sign_in(&app, "ban.hang@example.vn", "đúng mật khẩu", Some("198.51.100.7")).await;
+        assert_eq!(colleague.status(), StatusCode::SEE_OTHER, "everyone else signs in");
+        app.stop().await;
+    }
+
+    // ---- 6. open redirects ----
+
+    async fn a_next_that_browsers_read_as_another_site_goes_home_instead(db) {
+        let app = spawn_app(db).await;
+        staff_account(&app, "chu@example.vn", "owner").await;
+        for next in ["/%09/evil.example", "/%0A/evil", "/%0D%0A/evil", "//evil.example", "/%5Cevil.example", "https://evil.example"] {
+            let switched = browser().get(format!("{}/lang/en?next={next}", app.base)).send().await.unwrap();
+            assert_eq!(switched.status(), StatusCode::SEE_OTHER, "{next}");
+            assert_eq!(switched.headers()["location"], "/", "{next}");
+            let login = browser().post(format!("{}/login", app.base))
+                .header("cookie", format!("loyalty_csrf={CSRF}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf={CSRF}&email=chu%40example.vn&password=%C4%91%C3%BAng+m%E1%BA%ADt+kh%E1%BA%A9u&next={next}"))
+                .send().await.unwrap();
+            assert_eq!(login.status(), StatusCode::SEE_OTHER, "{next}");
+            assert_eq!(login.headers()["location"], "/", "{next}");
+        }
+        let fine = browser().get(format!("{}/lang/en?next=/members%3Fq%3Danh", app.base)).send().await.unwrap();
+        assert_eq!(fine.headers()["location"], "/members?q=anh");
+        app.stop().await;
+    }
+
+    // ---- 9. the rest ----
+
+    async fn admin_pages_are_never_cached_nor_leak_their_address(db) {
+        let app = spawn_app(db).await;
+        let page = browser().get(format!("{}/login", app.base)).send().await.unwrap();
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        assert_eq!(page.headers()["referrer-policy"], "same-origin");
+        assert!(page.headers().get("strict-transport-security").is_none(), "not over plain HTTP");
+        let proxied = browser().get(format!("{}/login", app.base)).header("x-forwarded-proto", "https").send().await.unwrap();
+        assert_eq!(proxied.headers()["strict-transport-security"], "max-age=31536000");
+        let api = app.request(Method::GET, "/api/v1/members", Some(&app.key), None).await;
+        assert_eq!(api.status, StatusCode::OK);
+        app.stop().await;
+    }
+
+    async fn a_revoked_key_is_only_called_revoked_to_whoever_holds_its_secret(db) {
+        let app = spawn_app(db).await;
+        let key = app.key_with(&["pos"]).await;
+        let listed = app.get("/api/v1/api-keys").await.body;
+        let id = listed["items"].as_array().unwrap().iter()
+            .find(|k| key.starts_with(&format!("lk_{}_", k["prefix"].as_str().unwrap())))
+            .unwrap()["id"].as_str().unwrap().to_string();
+        let revoked = app.request(Method::DELETE, &format!("/api/v1/api-keys/{id}"), Some(&app.key), None).await;
+        assert_eq!(revoked.status, StatusCode::OK);
+        let guessed = format!("{}{}", &key[..key.len() - 4], "ZZZZ");
+        let reply = app.request(Method::GET, "/api/v1/members", Some(&guessed), None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.body["detail"], "unknown API key", "a guess learns nothing");
+        let reply = app.request(Method::GET, "/api/v1/members", Some(&key), None).await;
+        assert_eq!(reply.body["detail"], "this API key was revoked");
+        app.stop().await;
+    }
+
+    async fn a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(db) {
+        let app = spawn_app(db).await;
+        let created = app.post("/api/v1/api-keys", json!({"name": "chậm", "scopes": ["read"], "rate_limit_per_s": 5})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        assert_eq!(created.body["rate_limit_per_s"], 5);
+        let slow = created.body["secret"].as_str().unwrap().to_string();
+        let mut limited = None;
+        for _ in 0..8 {
+            let response = app.client.get(format!("{}/api/v1/members", app.base)).bearer_auth(&slow).send().await.unwrap();
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(response);
+                break;
+            }
+        }
+        let limited = limited.expect("the sixth request in a burst is refused");
+        assert!(limited.headers().contains_key("retry-after"));
+        assert_eq!(limited.json::<Value>().await.unwrap()["code"], "rate_limited");
+        assert_eq!(app.get("/api/v1/members").await.status, StatusCode::OK, "the admin key is untouched");
+        let bad = app.post("/api/v1/api-keys", json!({"name": "x", "scopes": ["read"], "rate_limit_per_s": 0})).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad.error_field(), "rate_limit_per_s");
+        app.stop().await;
+    }
+
+    // ---- 7. CSV formula injection ----
+
+    async fn exported_cells_never_start_a_formula_and_still_import_back_unchanged(db) {
+        let app = spawn_app(db).await;
+        let tier = app.post("/api/v1/tiers", json!({"name": "@SUM(1+1)", "rank": 1, "threshold": 0})).await;
+        assert_eq!(tier.status, StatusCode::CREATED, "{:?}", tier.body);
+        let member = app.post("/api/v1/members", json!({
+            "phone": "0901234567", "email": "+cmd|'/Ccalc'!A0@example.vn", "name": "=HYPERLINK(\"http://x\")",
+            "birthday": "--05-17", "province": "-2+3", "district": "\u{FF1D}1+1", "tags": ["@vip"],
+            "external_ids": {"import": "=1+1"}})).await;
+        assert_eq!(member.status, StatusCode::CREATED, "{:?}", member.body);
+        let id = member.body["id"].as_str().unwrap().to_string();
+        app.app.reevaluate_tenant(&app.tenant_id).await.unwrap();
+        let order = app.post("/api/v1/orders", json!({"source": "pos", "external_id": "=2+2", "member_id": id,
+            "store": "+HN01", "lines": [{"sku": "-SKU", "name": "@line", "category": "=cat", "quantity": 1, "unit_price": 5000}],
+            "total": 5000})).await;
+        assert_eq!(order.status, StatusCode::CREATED, "{:?}", order.body);
+        let download = |path: &'static str| {
+            let (client, url, key) = (app.client.clone(), format!("{}{path}", app.base), app.key.clone());
+            async move { client.get(url).bearer_auth(key).send().await.unwrap().text().await.unwrap() }
+        };
+        let members = download("/api/v1/members/export").await;
+        let orders = download("/api/v1/orders/export").await;
+        let starts = ['=', '+', '-', '@', '\t', '\r', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}'];
+        for (name, text) in [("members", &members), ("orders", &orders)] {
+            for record in csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes()).records() {
+                for cell in record.unwrap().iter() {
+                    assert!(!cell.starts_with(starts), "{name}: a cell starts a formula: {cell:?}");
+                }
+            }
+        }
+        assert!(members.contains(",'+84901234567,") || members.contains("'+84901234567,"), "the phone keeps its +:\n{members}");
+        // Into another tenant with the same tier: the same member, every text as it was.
+        let (_, other_key) = common::create_tenant(&app.app, "Bản sao").await;
+        let tier = app.request(Method::POST, "/api/v1/tiers", Some(&other_key), Some(json!({"name": "@SUM(1+1)", "rank": 1, "threshold": 0}))).await;
+        assert_eq!(tier.status, StatusCode::CREATED);
+        let started = app.client.post(format!("{}/api/v1/imports/members", app.base)).bearer_auth(&other_key)
+            .header("content-type", "text/csv").body(members.clone()).send().await.unwrap();
+        assert_eq!(started.status(), StatusCode::ACCEPTED);
+        let location = started.headers()["location"].to_str().unwrap().to_string();
+        let mut job = Value::Null;
+        for _ in 0..500 {
+            job = app.request(Method::GET, &location, Some(&other_key), None).await.body;
+            if job["status"] != "running" { break; }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(job["imported"], 1, "{job}");
+        let copy = app.request(Method::GET, "/api/v1/members?phone=0901234567", Some(&other_key), None).await.body["items"][0].clone();
+        for field in ["email", "name", "birthday", "province", "district", "tags"] {
+            assert_eq!(copy[field], member.body[field], "{field}");
+        }
+        assert_eq!(copy["external_ids"]["import"], "=1+1");
+        assert_eq!(copy["tier"]["name"], "@SUM(1+1)");
+        app.stop().await;
+    }
+
+    // ---- 9. segment operands ----
+
+    async fn huge_segment_operands_are_refused_by_path_not_crashed_on(db) {
+        let app = spawn_app(db).await;
+        let many: Vec<i64> = (0..40_000).collect();
+        for conditions in [
+            json!({"field": "member.order_count", "op": "in", "value": many}),
+            json!({"field": "member.last_order_at", "op": "within_days", "value": 1_000_000_000_000_000i64}),
+            json!({"field": "member.age", "op": "<", "value": i64::MAX}),
+            json!({"any": (0..150).map(|n| json!({"field": "member.points", "op": ">", "value": n})).collect::<Vec<_>>()}),
+        ] {
+            let reply = app.post("/api/v1/segments/preview", json!({"conditions": conditions})).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+            assert!(reply.error_field().starts_with("conditions"), "{:?}", reply.body);
+        }
         app.stop().await;
     }
 }

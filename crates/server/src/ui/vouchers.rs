@@ -343,7 +343,7 @@ pub async fn generate(
             let mut csv = String::with_capacity(codes.len() * 14 + 8);
             csv.push_str("\u{feff}code\r\n");
             for code in codes {
-                csv.push_str(&code);
+                csv.push_str(&loyalty_core::import::inert(&code));
                 csv.push_str("\r\n");
             }
             let filename = format!("vouchers-{id}-{}.csv", app.now().strftime("%Y%m%d-%H%M%S"));

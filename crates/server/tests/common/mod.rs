@@ -32,6 +32,11 @@ pub struct TestApp {
 
 /// Starts the server over `database` with one tenant ("Cà Phê Sáng") and its admin key.
 pub async fn spawn_app(database: TestDb) -> TestApp {
+    spawn_app_with(database, loyalty_server::ServerOptions::default()).await
+}
+
+/// [`spawn_app`] with server options (trusted proxies…).
+pub async fn spawn_app_with(database: TestDb, server: loyalty_server::ServerOptions) -> TestApp {
     let options = DbOptions {
         readers: 2,
         writers: 2,
@@ -48,7 +53,7 @@ pub async fn spawn_app(database: TestDb) -> TestApp {
     let (stop, stopped) = oneshot::channel::<()>();
     let server_app = app.clone();
     let server = tokio::spawn(async move {
-        loyalty_server::serve(listener, server_app, async {
+        loyalty_server::serve_with(listener, server_app, server, async {
             let _ = stopped.await;
         })
         .await
