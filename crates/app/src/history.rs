@@ -11,6 +11,7 @@
 //! A broken line spoils its whole order: nothing of it is written, and every bad row is
 //! reported.
 
+use loyalty_core::limits::checked_total;
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -520,7 +521,7 @@ fn write_history(
         orders::insert_lines(sql, tenant_id, &row.id, &o.lines)?;
         if let Some(id) = member_id {
             let entry = moved.entry(id).or_insert((0, 0, o.placed_at));
-            entry.0 = entry.0.saturating_add(o.total);
+            entry.0 = checked_total("lifetime spend", entry.0, o.total)?;
             entry.1 += 1;
             entry.2 = entry.2.max(o.placed_at);
         }
@@ -533,8 +534,8 @@ fn write_history(
         let Some(&(spend, count, last)) = moved.get(&m.id) else {
             continue;
         };
-        m.lifetime_spend = m.lifetime_spend.saturating_add(spend);
-        m.order_count += count;
+        m.lifetime_spend = checked_total("lifetime spend", m.lifetime_spend, spend)?;
+        m.order_count = checked_total("the order count", m.order_count, count)?;
         m.last_order_at = Some(m.last_order_at.map_or(last, |t| t.max(last)));
         m.updated_at = now;
         members::update_state(sql, tenant_id, &m)?;

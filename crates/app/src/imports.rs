@@ -12,6 +12,7 @@
 //! Opening points are one `adjust` entry with reason `import`; a wrong one is corrected with an
 //! adjustment, which the activity log keeps.
 
+use loyalty_core::limits::checked_total;
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufRead, BufReader, Read};
@@ -658,12 +659,26 @@ fn update_members(
             refused.push((row, Invalid::one("points", message)));
             continue;
         }
+        if let Err(error) = checked_total("lifetime points", m.lifetime_points, opening_points) {
+            refused.push((row, Invalid::one("points", error.to_string())));
+            continue;
+        }
         let mut tier_change = None;
         if first_link {
             if let Some(since) = r.member_since {
                 m.member_since = Some(since);
             }
-            m.lifetime_spend += r.lifetime_spend.unwrap_or(0);
+            match checked_total(
+                "lifetime spend",
+                m.lifetime_spend,
+                r.lifetime_spend.unwrap_or(0),
+            ) {
+                Ok(spend) => m.lifetime_spend = spend,
+                Err(error) => {
+                    refused.push((row, Invalid::one("lifetime_spend", error.to_string())));
+                    continue;
+                }
+            }
             if let Some(tier_id) = &r.tier_id
                 && m.tier_id.as_ref() != Some(tier_id)
                 && let Some(tier) = ladder.iter().find(|t| &t.id == tier_id)
@@ -691,7 +706,11 @@ fn update_members(
         let mut book = Book::with(m, tenant_id, now, Some(ctx.actor.clone()));
         book.catch_up(sql)?;
         if opening_points > 0 {
-            book.member.lifetime_points += opening_points;
+            book.member.lifetime_points = checked_total(
+                "lifetime points",
+                book.member.lifetime_points,
+                opening_points,
+            )?;
             let credit = Credit {
                 kind: kind::ADJUST,
                 points: opening_points,

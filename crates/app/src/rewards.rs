@@ -276,9 +276,9 @@ impl App {
                         points_spent: 0,
                     });
                     line.redemptions += 1;
-                    line.points_spent += spent;
+                    line.points_spent = line.points_spent.saturating_add(spent);
                     count += 1;
-                    points += spent;
+                    points = i64::saturating_add(points, spent);
                 }
                 Ok(RewardReport {
                     reward_id: reward.id,
@@ -310,9 +310,13 @@ fn build(
         .points_cost
         .or(current.map(|c| c.points_cost))
         .unwrap_or(0);
-    if points_cost <= 0 {
-        e.push("points_cost", "must be above 0");
-    }
+    loyalty_core::limits::within(
+        &mut e,
+        "points_cost",
+        points_cost,
+        1,
+        loyalty_core::limits::MAX_POINTS,
+    );
     let kind = input
         .kind
         .clone()
@@ -339,14 +343,20 @@ fn build(
         _ => {}
     }
     let stock = input.stock.unwrap_or_else(|| current.and_then(|c| c.stock));
-    if stock.is_some_and(|s| s < 0) {
-        e.push("stock", "must not be negative");
+    if let Some(stock) = stock {
+        loyalty_core::limits::count(&mut e, "stock", stock);
     }
     let per_member_limit = input
         .per_member_limit
         .unwrap_or_else(|| current.and_then(|c| c.per_member_limit));
-    if per_member_limit.is_some_and(|l| l <= 0) {
-        e.push("per_member_limit", "must be above 0");
+    if let Some(limit) = per_member_limit {
+        loyalty_core::limits::within(
+            &mut e,
+            "per_member_limit",
+            limit,
+            1,
+            loyalty_core::limits::MAX_COUNT,
+        );
     }
     let tiers = input
         .tiers

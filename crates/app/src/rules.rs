@@ -307,8 +307,9 @@ impl App {
                         preview.orders_matched += 1;
                         if given > 0 {
                             members_seen.insert(member_id.to_string());
-                            *per_day.entry((member_id.to_string(), day)).or_default() += given;
-                            preview.points += given;
+                            let today = per_day.entry((member_id.to_string(), day)).or_default();
+                            *today = today.saturating_add(given);
+                            preview.points = preview.points.saturating_add(given);
                         }
                     }
                 }

@@ -527,7 +527,13 @@ fn qualifying_value_with(
     let (start, _) = count_from(m, &info.program, &info.zone, now);
     Ok(match (start, in_flight) {
         (Some(start), Some(order)) if order.placed_at >= start => {
-            value + pick(info.program.tiers.metric, order.spend, 1, order.points)
+            // A qualifying value is only compared with thresholds: it saturates, never wraps.
+            value.saturating_add(pick(
+                info.program.tiers.metric,
+                order.spend,
+                1,
+                order.points,
+            ))
         }
         _ => value,
     })
@@ -597,7 +603,7 @@ fn qualifying_values(
             None => pick(metric, m.lifetime_spend, m.order_count, m.lifetime_points),
             Some(_) => {
                 let (spend, orders, points) = totals.get(&m.id).copied().unwrap_or_default();
-                carry + pick(metric, spend, orders, points)
+                carry.saturating_add(pick(metric, spend, orders, points))
             }
         })
         .collect())

@@ -270,6 +270,7 @@ impl App {
         order: OrderContext,
     ) -> AppResult<Validation> {
         ctx.require(Access::Pos)?;
+        order.check("order")?;
         let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
         self.db
             .read(move |sql| {
@@ -308,6 +309,7 @@ impl App {
         order: OrderContext,
     ) -> AppResult<Redemption> {
         ctx.require(Access::Pos)?;
+        order.check("order")?;
         let order_ref = order_ref.trim().to_string();
         if order_ref.is_empty() || order_ref.chars().count() > 200 {
             return Err(AppError::invalid(
@@ -396,12 +398,13 @@ impl App {
                         discount: 0,
                         revenue: 0,
                     });
+                    // A report adds up many rows: it saturates rather than fail.
                     line.redeemed += 1;
-                    line.discount += r.discount;
-                    discount += r.discount;
+                    line.discount = line.discount.saturating_add(r.discount);
+                    discount = i64::saturating_add(discount, r.discount);
                     if orders.insert(r.order_ref.clone()) {
-                        line.revenue += r.order_total;
-                        revenue += r.order_total;
+                        line.revenue = line.revenue.saturating_add(r.order_total);
+                        revenue = i64::saturating_add(revenue, r.order_total);
                     }
                 }
                 let redeemed = redemptions.len() as i64;

@@ -196,9 +196,19 @@ pub fn assemble_order(first_row: u64, rows: Vec<OrderLineRow>) -> Result<PastOrd
         ));
     };
     let lines: Vec<Line> = rows.into_iter().map(|r| r.line).collect();
-    let subtotal = lines.iter().try_fold(0i64, |sum, l| {
-        sum.checked_add(l.quantity.checked_mul(l.unit_price)?)
-    });
+    if lines.len() > crate::order::MAX_LINES {
+        return Err(Invalid::one(
+            "order_id",
+            format!("an order has at most {} lines", crate::order::MAX_LINES),
+        ));
+    }
+    // The same bound as a posted order: the lines add up to at most 10^13 VND.
+    let subtotal = lines
+        .iter()
+        .try_fold(0i64, |sum, l| {
+            sum.checked_add(l.quantity.checked_mul(l.unit_price)?)
+        })
+        .filter(|s| *s <= crate::limits::MAX_AMOUNT);
     let Some(subtotal) = subtotal else {
         return Err(Invalid::one(
             "unit_price",
@@ -206,7 +216,7 @@ pub fn assemble_order(first_row: u64, rows: Vec<OrderLineRow>) -> Result<PastOrd
         ));
     };
     let (discount, shipping) = (first.discount.unwrap_or(0), first.shipping.unwrap_or(0));
-    // Each is at most 10^15 and the subtotal at most i64::MAX: checked, not assumed.
+    // Each is at most 10^13 and so is the subtotal: checked all the same, not assumed.
     let Some(expected) = subtotal
         .checked_sub(discount)
         .and_then(|v| v.checked_add(shipping))

@@ -16,6 +16,7 @@ use jiff::tz::TimeZone;
 use crate::birthday::Birthday;
 use crate::email::Email;
 use crate::error::Invalid;
+use crate::limits;
 use crate::member::{Gender, MemberStatus, check_external_ids, check_name, check_tags};
 use crate::phone::Phone;
 use crate::text::fold;
@@ -195,8 +196,6 @@ pub struct RowContext<'a> {
 }
 
 const MAX_PLACE_CHARS: usize = 200;
-/// Opening balances above this are typing mistakes, not balances (10^15 VND).
-const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 
 /// Checks one data row; the errors name the column.
 pub fn parse_member_row(
@@ -237,7 +236,7 @@ pub fn parse_member_row(
         let tags: Vec<String> = v.split('|').map(str::to_string).collect();
         check_tags(&mut e, "tags", &tags)
     });
-    let points = cell("points").and_then(|v| amount(&mut e, "points", v));
+    let points = cell("points").and_then(|v| whole(&mut e, "points", v, limits::MAX_POINTS));
     let lifetime_spend = cell("lifetime_spend").and_then(|v| amount(&mut e, "lifetime_spend", v));
     let tier_id = cell("tier").and_then(|v| {
         let id = (cx.tiers)(&v.to_lowercase());
@@ -316,16 +315,25 @@ fn parse_gender(v: &str) -> Option<Gender> {
     }
 }
 
-/// A whole number of points or VND, not negative. Thousands separators (`1.250.000`,
-/// `1,250,000`) are what Vietnamese spreadsheets write, so they are read.
+/// An amount of VND, 0 to [`limits::MAX_AMOUNT`], as the API takes it. Thousands separators
+/// (`1.250.000`, `1,250,000`) are what Vietnamese spreadsheets write, so they are read.
 pub(crate) fn amount(e: &mut Invalid, field: &str, v: &str) -> Option<i64> {
+    whole(e, field, v, limits::MAX_AMOUNT)
+}
+
+/// A whole number from 0 to `max`, thousands separators allowed.
+pub(crate) fn whole(e: &mut Invalid, field: &str, v: &str, max: i64) -> Option<i64> {
     match crate::text::grouped_whole(v) {
         Some(n) if n < 0 => {
             e.push(field, "must not be negative");
             None
         }
-        Some(n) if n <= MAX_AMOUNT => Some(n),
-        _ => {
+        Some(n) if n <= max => Some(n),
+        Some(_) => {
+            e.push(field, format!("must be at most {max}"));
+            None
+        }
+        None => {
             e.push(field, "must be a whole number, 0 or more");
             None
         }

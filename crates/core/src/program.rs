@@ -285,12 +285,15 @@ impl Program {
                 format!("{} is not an IANA time zone", self.timezone),
             );
         }
-        if self.earn.spend_per_point <= 0 {
-            e.push("earn.spend_per_point", "must be greater than 0");
-        }
-        if self.earn.min_order < 0 {
-            e.push("earn.min_order", "must not be negative");
-        }
+        let max = crate::limits::MAX_AMOUNT;
+        crate::limits::within(
+            &mut e,
+            "earn.spend_per_point",
+            self.earn.spend_per_point,
+            1,
+            max,
+        );
+        crate::limits::amount(&mut e, "earn.min_order", self.earn.min_order);
         if !(0..=365).contains(&self.earn.pending_days) {
             e.push("earn.pending_days", "must be between 0 and 365");
         }
@@ -303,9 +306,13 @@ impl Program {
             (_, Some(_)) => e.push("expiry.months", "only months_after_earn takes months"),
             (_, None) => {}
         }
-        if self.redeem.point_value <= 0 {
-            e.push("redeem.point_value", "must be greater than 0");
-        }
+        crate::limits::within(
+            &mut e,
+            "redeem.point_value",
+            self.redeem.point_value,
+            1,
+            max,
+        );
         if !(0..=100).contains(&self.redeem.max_invoice_percent) {
             e.push("redeem.max_invoice_percent", "must be between 0 and 100");
         }

@@ -436,7 +436,7 @@ impl Condition {
             .iter()
             .filter(|line| self.eval(order, member, Some(line)))
             .map(|line| line.quantity)
-            .sum()
+            .fold(0, i64::saturating_add)
     }
 }
 
@@ -604,7 +604,8 @@ pub fn parse_effect(value: &Value, path: &str) -> Result<Effect, Invalid> {
 }
 
 impl Effect {
-    /// The bonus before caps, for an order whose base points are `base`.
+    /// The bonus before caps, for an order whose base points are `base`; never more than
+    /// [`crate::limits::MAX_POINTS`] (one order's bonus, however many items it has).
     pub fn bonus(
         &self,
         condition: &Condition,
@@ -612,7 +613,7 @@ impl Effect {
         member: &MemberFacts,
         base: i64,
     ) -> i64 {
-        match *self {
+        let bonus = match *self {
             Effect::Multiplier { per_mille } => {
                 let total = i128::from(base) * i128::from(per_mille) / 1000;
                 i64::try_from(total)
@@ -624,7 +625,8 @@ impl Effect {
             Effect::PointsPerItem(n) => {
                 n.saturating_mul(condition.matching_quantity(order, member))
             }
-        }
+        };
+        bonus.min(crate::limits::MAX_POINTS)
     }
 
     pub fn to_json(self) -> Value {
@@ -658,8 +660,8 @@ impl Caps {
             ("per_member_per_day", self.per_member_per_day),
             ("budget_points", self.budget_points),
         ] {
-            if value.is_some_and(|v| v < 0) {
-                e.push(format!("{path}.{name}"), "must not be negative");
+            if let Some(value) = value {
+                crate::limits::points(&mut e, &format!("{path}.{name}"), value);
             }
         }
         e.into_result(|| ())
@@ -673,10 +675,10 @@ impl Caps {
             allowed = allowed.min(cap);
         }
         if let Some(cap) = self.per_member_per_day {
-            allowed = allowed.min((cap - member_today).max(0));
+            allowed = allowed.min(cap.saturating_sub(member_today).max(0));
         }
         if let Some(cap) = self.budget_points {
-            allowed = allowed.min((cap - awarded_total).max(0));
+            allowed = allowed.min(cap.saturating_sub(awarded_total).max(0));
         }
         allowed
     }

@@ -89,9 +89,7 @@ pub fn check_tier(
     if !(1..=100).contains(&rank) {
         e.push("rank", "must be between 1 and 100");
     }
-    if threshold < 0 {
-        e.push("threshold", "must not be negative");
-    }
+    crate::limits::amount(&mut e, "threshold", threshold);
     let per_mille = (earn_multiplier * 1000.0).round() as i64;
     if !earn_multiplier.is_finite() || !(1000..=10_000).contains(&per_mille) {
         e.push(
@@ -165,7 +163,7 @@ pub fn progress(ladder: &[Tier], current_rank: Option<i64>, value: i64) -> Optio
         .iter()
         .filter(|t| current_rank.is_none_or(|r| t.rank > r))
         .min_by_key(|t| t.rank)
-        .map(|next| (next, (next.threshold - value).max(0)))
+        .map(|next| (next, next.threshold.saturating_sub(value).max(0)))
 }
 
 /// Where the qualification window starts at `now`; `None` for a lifetime window.

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
+use crate::limits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -119,6 +120,34 @@ pub struct OrderLine {
     pub category: Option<String>,
     pub quantity: i64,
     pub unit_price: i64,
+}
+
+impl OrderContext {
+    /// Checks the order's numbers against the same bounds as a posted order, naming fields
+    /// under `path` (`order.lines[2].quantity`).
+    pub fn check(&self, path: &str) -> Result<(), Invalid> {
+        let mut e = Invalid::default();
+        limits::amount(&mut e, &format!("{path}.total"), self.total);
+        limits::amount(&mut e, &format!("{path}.shipping"), self.shipping);
+        if self.lines.len() > crate::order::MAX_LINES {
+            e.push(
+                format!("{path}.lines"),
+                format!("at most {} lines", crate::order::MAX_LINES),
+            );
+        }
+        for (i, line) in self.lines.iter().enumerate() {
+            let at = format!("{path}.lines[{i}]");
+            limits::within(
+                &mut e,
+                &format!("{at}.quantity"),
+                line.quantity,
+                1,
+                limits::MAX_COUNT,
+            );
+            limits::amount(&mut e, &format!("{at}.unit_price"), line.unit_price);
+        }
+        e.into_result(|| ())
+    }
 }
 
 /// Why a code cannot be used; the snake_case names are the API's `reason`.
@@ -255,10 +284,10 @@ pub fn discount(program: &VoucherProgram, order: &OrderContext) -> Option<i64> {
             .iter()
             .filter(|l| program.scope.line_in_scope(l))
             .map(|l| l.quantity.max(0).saturating_mul(l.unit_price.max(0)))
-            .sum()
+            .fold(0i64, i64::saturating_add)
     } else {
         // Without line restrictions the voucher applies to the goods: the total less shipping.
-        (order.total - order.shipping).max(0)
+        order.total.saturating_sub(order.shipping).max(0)
     };
     let raw = match program.kind {
         VoucherType::Percent => {
@@ -337,14 +366,13 @@ pub fn check_program(
         VoucherType::Fixed if value <= 0 => {
             e.push("value", "a fixed voucher needs an amount above 0")
         }
+        VoucherType::Fixed => limits::amount(&mut e, "value", value),
         _ => {}
     }
-    if max_discount.is_some_and(|m| m <= 0) {
-        e.push("max_discount", "must be above 0");
+    if let Some(max) = max_discount {
+        limits::within(&mut e, "max_discount", max, 1, limits::MAX_AMOUNT);
     }
-    if min_order < 0 {
-        e.push("min_order", "must not be negative");
-    }
+    limits::amount(&mut e, "min_order", min_order);
     let free_item_sku = free_item_sku
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -361,8 +389,8 @@ pub fn check_program(
         ("limits.total_uses", limits.total_uses),
         ("limits.uses_per_member", limits.uses_per_member),
     ] {
-        if limit.is_some_and(|l| l <= 0) {
-            e.push(field, "must be above 0");
+        if let Some(limit) = limit {
+            limits::within(&mut e, field, limit, 1, limits::MAX_COUNT);
         }
     }
     let prefix = prefix.trim().to_uppercase();

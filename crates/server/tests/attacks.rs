@@ -185,6 +185,51 @@ on_both_backends! {
         app.stop().await;
     }
 
+    async fn every_money_points_and_count_field_refuses_values_beyond_its_ceiling(db) {
+        let app = spawn_app(db).await;
+        let huge = json!(i64::MAX);
+        let shared = app.post("/api/v1/voucher-programs", json!({"name": "Chào", "type": "fixed", "value": 10000,
+            "codes": {"kind": "shared", "code": "CHAO-2026"}})).await;
+        assert_eq!(shared.status, StatusCode::CREATED, "{:?}", shared.body);
+        let mut program = app.get("/api/v1/program").await.body;
+        program["earn"]["spend_per_point"] = huge.clone();
+        program["redeem"]["point_value"] = huge.clone();
+        let put = app.request(Method::PUT, "/api/v1/program", Some(&app.key), Some(program)).await;
+        assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", put.body);
+        for (path, body, field) in [
+            ("/api/v1/vouchers/validate", json!({"code": "CHAO-2026", "order": {"total": huge, "shipping": 1}}), "order.total"),
+            ("/api/v1/vouchers/validate", json!({"code": "CHAO-2026", "order": {"total": 5, "shipping": -9_223_372_036_854_775_807i64}}), "order.shipping"),
+            ("/api/v1/vouchers/redeem", json!({"code": "CHAO-2026", "order_ref": "x", "order": {"total": 100, "lines": [{"quantity": huge, "unit_price": huge}]}}), "order.lines[0].quantity"),
+            ("/api/v1/voucher-programs", json!({"name": "x", "type": "fixed", "value": huge, "codes": {"kind": "shared", "code": "X1-2026"}}), "value"),
+            ("/api/v1/voucher-programs", json!({"name": "x", "type": "percent", "value": 5, "min_order": huge, "codes": {"kind": "shared", "code": "X2-2026"}}), "min_order"),
+            ("/api/v1/voucher-programs", json!({"name": "x", "type": "percent", "value": 5, "limits": {"total_uses": huge}, "codes": {"kind": "shared", "code": "X3-2026"}}), "limits.total_uses"),
+            ("/api/v1/rewards", json!({"name": "x", "points_cost": huge, "kind": "gift"}), "points_cost"),
+            ("/api/v1/rewards", json!({"name": "x", "points_cost": 5, "kind": "gift", "stock": huge}), "stock"),
+            ("/api/v1/earn-rules", json!({"name": "x", "conditions": {"all": []}, "effect": {"bonus_points": 5}, "caps": {"budget_points": huge}}), "caps.budget_points"),
+            ("/api/v1/tiers", json!({"name": "x", "rank": 1, "threshold": huge}), "threshold"),
+        ] {
+            let reply = app.post(path, body).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {:?}", reply.body);
+            assert_eq!(reply.error_field(), field, "{path}: {:?}", reply.body);
+        }
+        // A file of members and one of past orders: the bad rows are named, nothing wraps.
+        let csv = format!("phone,points,lifetime_spend\n0901234567,{},0\n0912345678,0,{}\n0987654321,10,10\n",
+            1_000_000_000_001i64, 10_000_000_000_001i64);
+        let job = app.post_raw("/api/v1/imports/members", "text/csv", csv.into_bytes()).await;
+        let id = job.body["id"].as_str().unwrap().to_string();
+        let mut report = Value::Null;
+        for _ in 0..500 {
+            report = app.get(&format!("/api/v1/imports/{id}")).await.body;
+            if report["status"] != "running" { break; }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!((report["imported"].as_i64(), report["failed"].as_i64()), (Some(1), Some(2)), "{report}");
+        let fields: Vec<&str> = report["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["points", "lifetime_spend"]);
+        assert_verified(&app).await;
+        app.stop().await;
+    }
+
     // ---- 2. hostile adjustments ----
 
     async fn an_adjustment_of_the_smallest_integer_is_refused_and_writes_nothing(db) {

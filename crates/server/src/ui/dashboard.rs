@@ -98,7 +98,10 @@ pub async fn show(State(app): State<App>, staff: Staff, Query(period): Query<Per
         liability: d
             .points_outstanding
             .saturating_mul(info.program.redeem.point_value),
-        member_share: format::percent(d.revenue_members, d.revenue_members + d.revenue_guests),
+        member_share: format::percent(
+            d.revenue_members,
+            d.revenue_members.saturating_add(d.revenue_guests),
+        ),
         tiers_chart: charts::rows(&tier_bars, super::i18n::text(lang, "dashboard.tiers")),
         new_chart: charts::columns(
             &new_bars,
