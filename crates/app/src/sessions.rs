@@ -17,8 +17,11 @@ use crate::auth::{hash_password, hash_secret, verify_password};
 use crate::throttle::Outcome;
 use crate::{App, AppError, AppResult, Ctx};
 
-/// A session ends after this long without use.
+/// A session ends after this long without use…
 pub const SESSION_IDLE: SignedDuration = SignedDuration::from_hours(12);
+/// …and this long after signing in, however much it is used.
+pub const SESSION_MAX: SignedDuration = SignedDuration::from_hours(7 * 24);
+
 /// A signed-in staff member, as every admin page sees them.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -134,10 +137,12 @@ impl App {
         else {
             return Ok(None);
         };
-        // Write at most once an hour per session, not on every page.
-        if row.expires_at - now < SESSION_IDLE - SignedDuration::from_hours(1) {
+        // Slide the end forward, never past the absolute end; write at most once an hour per
+        // session, not on every page.
+        let until = (now + SESSION_IDLE).min(row.created_at + SESSION_MAX);
+        if until - row.expires_at > SignedDuration::from_hours(1) {
             self.db
-                .write(move |sql| sessions::extend(sql, &id_hash, now + SESSION_IDLE))
+                .write(move |sql| sessions::extend(sql, &id_hash, until))
                 .await?;
         }
         Ok(Some(Session {

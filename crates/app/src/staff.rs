@@ -1,13 +1,30 @@
+//! Staff accounts: creating them, and the owner's offboarding — deactivating, changing a role,
+//! resetting a password — each of which ends the account's sessions at once. Staff change their
+//! own password with the current one.
+
+use std::time::Instant;
+
 use loyalty_core::Invalid;
 use loyalty_core::email::Email;
 use loyalty_core::id::new_id;
 use loyalty_core::tenancy::{Access, Role, StaffUser};
-use loyalty_store::repo::staff;
-use loyalty_store::{Page, Paged};
+use loyalty_store::repo::{sessions, staff};
+use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record, snapshot};
-use crate::auth::{check_password, hash_password};
+use crate::auth::{check_password, hash_password, hash_secret, verify_password};
+use crate::sessions::Session;
+use crate::throttle::Outcome;
 use crate::{App, AppError, AppResult, Ctx};
+
+/// A change to a staff account; what is `None` stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct StaffChange {
+    /// `Some(None)` clears the name.
+    pub name: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
 
 #[derive(Debug, Clone)]
 pub struct NewStaff {
@@ -72,4 +89,174 @@ impl App {
             .read(move |sql| staff::list(sql, &tenant_id, &page))
             .await?)
     }
+
+    pub async fn staff_member(&self, ctx: &Ctx, id: String) -> AppResult<StaffUser> {
+        ctx.require(Access::Admin)?;
+        let tenant_id = ctx.tenant_id.clone();
+        self.db
+            .read(move |sql| staff::get(sql, &tenant_id, &id))
+            .await?
+            .ok_or(AppError::NotFound {
+                entity: "staff member",
+            })
+    }
+
+    /// Renames, changes the role of, deactivates or reactivates an account. A new role or a
+    /// deactivation ends the account's sessions in the same transaction; the last active owner
+    /// can be neither demoted nor deactivated.
+    pub async fn update_staff(
+        &self,
+        ctx: &Ctx,
+        id: String,
+        change: StaffChange,
+    ) -> AppResult<StaffUser> {
+        ctx.require(Access::Admin)?;
+        let mut errors = Invalid::default();
+        let name = match &change.name {
+            Some(Some(n)) => Some(
+                loyalty_core::member::check_name(&mut errors, "name", n).filter(|n| !n.is_empty()),
+            ),
+            Some(None) => Some(None),
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let (ctx2, now) = (ctx.clone(), self.now());
+        self.db
+            .write(move |sql| {
+                let before = load(sql, &ctx2.tenant_id, &id)?;
+                let mut after = before.clone();
+                if let Some(name) = name.clone() {
+                    after.name = name;
+                }
+                after.role = change.role.unwrap_or(after.role);
+                after.active = change.active.unwrap_or(after.active);
+                if after == before {
+                    return Ok(after);
+                }
+                let loses_owner = before.role == Role::Owner
+                    && before.active
+                    && (after.role != Role::Owner || !after.active);
+                if loses_owner {
+                    staff::active_owners(sql, &ctx2.tenant_id)?;
+                }
+                staff::update(sql, &ctx2.tenant_id, &after, now)?;
+                if loses_owner && staff::active_owners(sql, &ctx2.tenant_id)? == 0 {
+                    return Err(AppError::conflict(
+                        "last_owner",
+                        if after.active { "role" } else { "active" },
+                        "the last active owner must stay an active owner; make another owner first",
+                    ));
+                }
+                if after.role != before.role || !after.active {
+                    sessions::delete_for_staff(sql, &ctx2.tenant_id, &after.id, None)?;
+                }
+                let action = match (before.active, after.active) {
+                    (true, false) => "deactivate",
+                    (false, true) => "reactivate",
+                    _ => "update",
+                };
+                let change = Change {
+                    entity: "staff_user",
+                    id: &after.id,
+                    action,
+                };
+                record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;
+                Ok(after)
+            })
+            .await
+    }
+
+    /// Sets a new password for an account (the owner's reset, for someone who forgot theirs or
+    /// left); every session of the account ends.
+    pub async fn reset_staff_password(
+        &self,
+        ctx: &Ctx,
+        id: String,
+        password: String,
+    ) -> AppResult<StaffUser> {
+        ctx.require(Access::Admin)?;
+        if let Err(message) = check_password(&password) {
+            return Err(AppError::invalid("password", message));
+        }
+        let hash = hash_password(password).await?;
+        let (ctx2, now) = (ctx.clone(), self.now());
+        self.db
+            .write(move |sql| {
+                let user = load(sql, &ctx2.tenant_id, &id)?;
+                staff::set_password(sql, &ctx2.tenant_id, &user.id, &hash, now)?;
+                sessions::delete_for_staff(sql, &ctx2.tenant_id, &user.id, None)?;
+                let change = Change {
+                    entity: "staff_user",
+                    id: &user.id,
+                    action: "password_reset",
+                };
+                record(sql, &ctx2, now, change, None, None)?;
+                Ok(user)
+            })
+            .await
+    }
+
+    /// A signed-in staff member changes their own password, giving the current one (checked
+    /// under the same sign-in limits); their other sessions end, this one (`token`) stays.
+    pub async fn change_own_password(
+        &self,
+        session: &Session,
+        token: &str,
+        client: &str,
+        current: String,
+        new: String,
+    ) -> AppResult<()> {
+        if let Err(message) = check_password(&new) {
+            return Err(AppError::invalid("new_password", message));
+        }
+        let (tenant_id, user_id) = (session.ctx.tenant_id.clone(), session.user.id.clone());
+        let ticket = self
+            .logins
+            .reserve(&session.user.email, client, Instant::now())
+            .map_err(|retry_after_secs| AppError::Throttled { retry_after_secs })?;
+        let (t, u) = (tenant_id.clone(), user_id.clone());
+        let stored = self
+            .db
+            .read(move |sql| staff::password_hash(sql, &t, &u))
+            .await;
+        let matches = match stored {
+            Ok(hash) => verify_password(current, hash).await,
+            Err(error) => Err(error.into()),
+        };
+        let outcome = match &matches {
+            Ok(true) => Outcome::Succeeded,
+            Ok(false) => Outcome::WrongPassword,
+            Err(_) => Outcome::Abandoned,
+        };
+        ticket.finish(outcome, Instant::now());
+        if !matches? {
+            return Err(AppError::invalid(
+                "current_password",
+                "is not your current password",
+            ));
+        }
+        let hash = hash_password(new).await?;
+        let (ctx, now, keep) = (session.ctx.clone(), self.now(), hash_secret(token));
+        self.db
+            .write(move |sql| {
+                staff::set_password(sql, &tenant_id, &user_id, &hash, now)?;
+                sessions::delete_for_staff(sql, &tenant_id, &user_id, Some(&keep))?;
+                let change = Change {
+                    entity: "staff_user",
+                    id: &user_id,
+                    action: "password_change",
+                };
+                record(sql, &ctx, now, change, None, None)?;
+                Ok::<_, AppError>(())
+            })
+            .await
+    }
+}
+
+fn load(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> AppResult<StaffUser> {
+    staff::get(sql, tenant_id, id)?.ok_or(AppError::NotFound {
+        entity: "staff member",
+    })
 }

@@ -103,6 +103,49 @@ async fn sign_in(
     request.send().await.unwrap()
 }
 
+/// Signs in and returns the session cookie's value.
+async fn session_of(app: &TestApp, email: &str, password: &str) -> String {
+    let response = sign_in(app, email, password, None).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "signed in as {email}"
+    );
+    let set = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    set.split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("loyalty_session=")
+        .to_string()
+}
+
+/// `GET path` with a session: 200, or 303 to the login page when the session is over.
+async fn page_with(app: &TestApp, session: &str, path: &str) -> StatusCode {
+    browser()
+        .get(format!("{}{path}", app.base))
+        .header("cookie", format!("loyalty_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn staff_id(app: &TestApp, email: &str) -> String {
+    let list = app.get("/api/v1/staff").await.body;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn staff_account(app: &TestApp, email: &str, role: &str) {
     let reply = app
         .post(
@@ -702,6 +745,109 @@ on_both_backends! {
             assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
             assert!(reply.error_field().starts_with("conditions"), "{:?}", reply.body);
         }
+        app.stop().await;
+    }
+
+    // ---- 8. staff offboarding ----
+
+    async fn a_deactivated_cashier_is_signed_out_at_once_and_cannot_sign_back_in(db) {
+        let app = spawn_app(db).await;
+        staff_account(&app, "nghi.viec@example.vn", "cashier").await;
+        let session = session_of(&app, "nghi.viec@example.vn", "đúng mật khẩu").await;
+        assert_eq!(page_with(&app, &session, "/members").await, StatusCode::OK);
+        let id = staff_id(&app, "nghi.viec@example.vn").await;
+        let off = app.patch(&format!("/api/v1/staff/{id}"), json!({"active": false})).await;
+        assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+        assert_eq!(off.body["active"], false);
+        assert_eq!(page_with(&app, &session, "/members").await, StatusCode::SEE_OTHER);
+        assert_eq!(sign_in(&app, "nghi.viec@example.vn", "đúng mật khẩu", None).await.status(), StatusCode::UNAUTHORIZED);
+        let back = app.patch(&format!("/api/v1/staff/{id}"), json!({"active": true, "name": "Lan"})).await;
+        assert_eq!(back.body["name"], "Lan");
+        assert_eq!(sign_in(&app, "nghi.viec@example.vn", "đúng mật khẩu", None).await.status(), StatusCode::SEE_OTHER);
+        let log = app.get("/api/v1/activity?entity=staff_user").await.body;
+        let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"deactivate") && actions.contains(&"reactivate"), "{actions:?}");
+        app.stop().await;
+    }
+
+    async fn a_new_role_or_password_ends_the_old_sessions_and_the_last_owner_stays(db) {
+        let app = spawn_app(db).await;
+        staff_account(&app, "quan.ly@example.vn", "manager").await;
+        let id = staff_id(&app, "quan.ly@example.vn").await;
+        let session = session_of(&app, "quan.ly@example.vn", "đúng mật khẩu").await;
+        assert_eq!(page_with(&app, &session, "/program").await, StatusCode::OK);
+        let demoted = app.patch(&format!("/api/v1/staff/{id}"), json!({"role": "viewer"})).await;
+        assert_eq!(demoted.body["role"], "viewer");
+        assert_eq!(page_with(&app, &session, "/program").await, StatusCode::SEE_OTHER, "the manager's session ended");
+        let session = session_of(&app, "quan.ly@example.vn", "đúng mật khẩu").await;
+        let reset = app.post(&format!("/api/v1/staff/{id}/password"), json!({"password": "mật khẩu mới 2026"})).await;
+        assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
+        assert_eq!(page_with(&app, &session, "/members").await, StatusCode::SEE_OTHER);
+        assert_eq!(sign_in(&app, "quan.ly@example.vn", "đúng mật khẩu", None).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(sign_in(&app, "quan.ly@example.vn", "mật khẩu mới 2026", None).await.status(), StatusCode::SEE_OTHER);
+        let short = app.post(&format!("/api/v1/staff/{id}/password"), json!({"password": "ngắn"})).await;
+        assert_eq!(short.error_field(), "password");
+        // The tenant's only owner can be neither demoted nor deactivated, not even by itself.
+        let owner = app.get("/api/v1/staff").await.body["items"].as_array().unwrap().iter()
+            .find(|u| u["role"] == "owner").unwrap()["id"].as_str().unwrap().to_string();
+        for change in [json!({"role": "manager"}), json!({"active": false})] {
+            let refused = app.patch(&format!("/api/v1/staff/{owner}"), change).await;
+            assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+            assert_eq!(refused.body["code"], "last_owner");
+        }
+        let promoted = app.patch(&format!("/api/v1/staff/{id}"), json!({"role": "owner"})).await;
+        assert_eq!(promoted.status, StatusCode::OK);
+        assert_eq!(app.patch(&format!("/api/v1/staff/{owner}"), json!({"role": "manager"})).await.status, StatusCode::OK);
+        let other = common::create_tenant(&app.app, "Khác").await;
+        let foreign = app.request(Method::PATCH, &format!("/api/v1/staff/{id}"), Some(&other.1), Some(json!({"active": false}))).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND, "another tenant's staff is not found");
+        app.stop().await;
+    }
+
+    async fn a_session_in_constant_use_still_ends_seven_days_after_signing_in(db) {
+        let app = spawn_app(db).await;
+        staff_account(&app, "cham.chi@example.vn", "viewer").await;
+        let session = session_of(&app, "cham.chi@example.vn", "đúng mật khẩu").await;
+        let mut hours = 0;
+        while hours < 7 * 24 - 11 {
+            app.clock.advance(jiff::SignedDuration::from_hours(11));
+            hours += 11;
+            assert_eq!(page_with(&app, &session, "/members").await, StatusCode::OK, "after {hours} h");
+        }
+        app.clock.advance(jiff::SignedDuration::from_hours(11));
+        assert_eq!(page_with(&app, &session, "/members").await, StatusCode::SEE_OTHER, "over after seven days");
+        app.stop().await;
+    }
+
+    async fn changing_ones_own_password_needs_the_current_one_and_ends_the_other_sessions(db) {
+        let app = spawn_app(db).await;
+        staff_account(&app, "tiep.thi@example.vn", "marketer").await;
+        let here = session_of(&app, "tiep.thi@example.vn", "đúng mật khẩu").await;
+        let elsewhere = session_of(&app, "tiep.thi@example.vn", "đúng mật khẩu").await;
+        let csrf = {
+            let page = browser().get(format!("{}/account/password", app.base))
+                .header("cookie", format!("loyalty_session={here}")).send().await.unwrap().text().await.unwrap();
+            let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+            page[at..at + 32].to_string()
+        };
+        let change = |current: &'static str| {
+            let (base, here, csrf) = (app.base.clone(), here.clone(), csrf.clone());
+            async move {
+                browser().post(format!("{base}/account/password"))
+                    .header("cookie", format!("loyalty_session={here}"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form(&[("csrf", &csrf), ("current_password", current), ("new_password", "mật khẩu thứ hai")]))
+                    .send().await.unwrap()
+            }
+        };
+        let wrong = change("đoán bừa").await;
+        assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(page_with(&app, &elsewhere, "/members").await, StatusCode::OK, "nothing changed");
+        let right = change("đúng mật khẩu").await;
+        assert_eq!(right.status(), StatusCode::OK);
+        assert_eq!(page_with(&app, &here, "/members").await, StatusCode::OK, "this browser stays signed in");
+        assert_eq!(page_with(&app, &elsewhere, "/members").await, StatusCode::SEE_OTHER, "the other one is signed out");
+        assert_eq!(sign_in(&app, "tiep.thi@example.vn", "mật khẩu thứ hai", None).await.status(), StatusCode::SEE_OTHER);
         app.stop().await;
     }
 }

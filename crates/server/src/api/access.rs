@@ -190,6 +190,79 @@ pub async fn list_staff(
     )))
 }
 
+/// A change to a staff account: any of its fields; what is left out stays. Changing the role
+/// or deactivating ends the account's sessions at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffPatchIn {
+    /// `null` clears the name.
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    #[schema(value_type = Option<String>, example = "viewer")]
+    pub role: Option<Role>,
+    /// `false` stops the account from signing in (offboarding); `true` lets it in again.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetIn {
+    /// The new password, at least 8 characters. Every session of the account ends.
+    pub password: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/staff/{id}", tag = "access", params(("id" = String, Path)),
+    responses((status = 200, body = StaffOut), (status = 404, body = Problem)), security(("api_key" = [])))]
+pub async fn get_staff(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StaffOut>> {
+    Ok(Json(app.staff_member(&ctx, id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/staff/{id}", tag = "access", params(("id" = String, Path)),
+    request_body = StaffPatchIn,
+    responses(
+        (status = 200, body = StaffOut),
+        (status = 404, body = Problem),
+        (status = 409, description = "`last_owner`: the last active owner cannot be demoted or deactivated", body = Problem),
+        (status = 422, body = Problem),
+    ),
+    security(("api_key" = [])))]
+pub async fn update_staff(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<StaffPatchIn>,
+) -> ApiResult<Json<StaffOut>> {
+    let change = loyalty_app::staff::StaffChange {
+        name: input.name,
+        role: input.role,
+        active: input.active,
+    };
+    Ok(Json(app.update_staff(&ctx, id, change).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/staff/{id}/password", tag = "access", params(("id" = String, Path)),
+    request_body = PasswordResetIn,
+    responses((status = 200, description = "Reset; the account's sessions ended", body = StaffOut),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn reset_staff_password(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<PasswordResetIn>,
+) -> ApiResult<Json<StaffOut>> {
+    Ok(Json(
+        app.reset_staff_password(&ctx, id, input.password)
+            .await?
+            .into(),
+    ))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantOut {
     pub id: String,

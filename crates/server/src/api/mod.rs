@@ -111,6 +111,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(access::create_api_key, access::list_api_keys))
         .routes(routes!(access::revoke_api_key))
         .routes(routes!(access::create_staff, access::list_staff))
+        .routes(routes!(access::get_staff, access::update_staff))
+        .routes(routes!(access::reset_staff_password))
         .routes(routes!(access::get_tenant))
         .routes(routes!(activity::list_activity))
         .routes(routes!(segments::preview_segment))

@@ -18,6 +18,7 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         ("GET", "/api/v1/activity")
         | ("GET", "/api/v1/api-keys")
         | ("GET", "/api/v1/staff")
+        | ("GET", "/api/v1/staff/{id}")
         | ("GET", "/api/v1/imports/{id}")
         | ("GET", "/api/v1/members/export")
         | ("GET", "/api/v1/orders/export")

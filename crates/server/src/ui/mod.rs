@@ -3,6 +3,7 @@
 //! role, call one use-case of `App`, render. Vietnamese by default, English by a switch.
 
 mod access;
+mod account;
 mod activity;
 mod charts;
 mod dashboard;
@@ -83,6 +84,12 @@ pub fn routes() -> Router<App> {
         .route("/segments/{id}", get(segments::show))
         .route("/segments/{id}/export.csv", get(segments::export))
         .route("/staff", get(staff::show).post(staff::create_staff))
+        .route("/staff/{id}", post(staff::update_staff))
+        .route("/staff/{id}/password", post(staff::reset_password))
+        .route(
+            "/account/password",
+            get(account::password_form).post(account::change_password),
+        )
         .route("/staff/keys", post(staff::create_key))
         .route("/staff/keys/{id}/revoke", post(staff::revoke_key))
         .route("/activity", get(activity::list))

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use loyalty_app::staff::NewStaff;
+use loyalty_app::staff::{NewStaff, StaffChange};
 use loyalty_app::{App, AppError};
 use loyalty_core::tenancy::{ApiKey, Permission, Role, Scope, StaffUser};
 use serde::Deserialize;
@@ -48,6 +48,8 @@ struct StaffPage {
     key_form: KeyForm,
     errors: Vec<(String, String)>,
     new_key: Option<String>,
+    /// What the last change did, said once.
+    notice: String,
 }
 
 impl StaffPage {
@@ -76,6 +78,19 @@ async fn page(
     errors: Vec<(String, String)>,
     new_key: Option<String>,
 ) -> UiResult {
+    page_with_notice(app, staff, form, key_form, errors, new_key, String::new()).await
+}
+
+#[allow(clippy::too_many_arguments, reason = "the page's parts, each optional")]
+async fn page_with_notice(
+    app: &App,
+    staff: &Staff,
+    form: StaffForm,
+    key_form: KeyForm,
+    errors: Vec<(String, String)>,
+    new_key: Option<String>,
+    notice: String,
+) -> UiResult {
     staff.require(Permission::ManageStaff)?;
     let lang = staff.lang;
     let fail = |e| UiError::App(lang, e);
@@ -93,6 +108,7 @@ async fn page(
         key_form,
         errors,
         new_key,
+        notice,
     };
     Ok((status, render(&page)).into_response())
 }
@@ -186,4 +202,95 @@ pub async fn revoke_key(
         .await
         .map_err(|e| UiError::App(staff.lang, e))?;
     Ok(Redirect::to("/staff").into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StaffEditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    /// A checkbox: present when ticked.
+    active: Option<String>,
+}
+
+/// Saves a row's name, role and whether the person may sign in (offboarding).
+pub async fn update_staff(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<StaffEditForm>,
+) -> UiResult {
+    staff.require(Permission::ManageStaff)?;
+    staff.check_csrf(&form.csrf)?;
+    let Some(role) = Role::parse(&form.role) else {
+        return Err(UiError::NotFound(staff.lang));
+    };
+    let name = form.name.trim();
+    let change = StaffChange {
+        name: Some(Some(name.to_string()).filter(|n| !n.is_empty())),
+        role: Some(role),
+        active: Some(form.active.is_some()),
+    };
+    let notice = super::i18n::text(staff.lang, "staff.updated").to_string();
+    after_change(
+        &app,
+        &staff,
+        app.update_staff(&staff.session.ctx, id, change).await,
+        notice,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The owner sets a new password for someone; they are signed out everywhere.
+pub async fn reset_password(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> UiResult {
+    staff.require(Permission::ManageStaff)?;
+    staff.check_csrf(&form.csrf)?;
+    let reset = app
+        .reset_staff_password(&staff.session.ctx, id, form.password)
+        .await;
+    let notice = super::i18n::text(staff.lang, "staff.password_reset_done").to_string();
+    after_change(&app, &staff, reset, notice).await
+}
+
+/// Back to the page after a change to an account: a notice, or the refusal at the top.
+async fn after_change(
+    app: &App,
+    staff: &Staff,
+    result: Result<StaffUser, AppError>,
+    notice: String,
+) -> UiResult {
+    let (errors, notice) = match result {
+        Ok(_) => (vec![], notice),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => (
+            vec![("staff".to_string(), super::messages(&error))],
+            String::new(),
+        ),
+        Err(error) => return Err(UiError::App(staff.lang, error)),
+    };
+    page_with_notice(
+        app,
+        staff,
+        StaffForm::default(),
+        KeyForm::default(),
+        errors,
+        None,
+        notice,
+    )
+    .await
 }

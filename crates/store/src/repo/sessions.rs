@@ -13,6 +13,7 @@ pub struct SessionRow {
     pub tenant_id: String,
     pub user: StaffUser,
     pub csrf_token: String,
+    pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
 
@@ -48,7 +49,7 @@ pub fn get(
     now: Timestamp,
 ) -> Result<Option<SessionRow>, DbError> {
     sql.query_opt(
-        "select s.tenant_id, s.csrf_token, s.expires_at,
+        "select s.tenant_id, s.csrf_token, s.created_at as signed_in_at, s.expires_at,
                 u.id, u.email, u.name, u.role, u.active, u.created_at, u.last_login_at
          from admin_sessions s
          join staff_users u on u.tenant_id = s.tenant_id and u.id = s.staff_id
@@ -60,6 +61,7 @@ pub fn get(
             tenant_id: row.get("tenant_id")?,
             user: super::staff::from_row(&row)?,
             csrf_token: row.get("csrf_token")?,
+            created_at: ts(&row, "signed_in_at")?,
             expires_at: ts(&row, "expires_at")?,
         })
     })
@@ -81,6 +83,19 @@ pub fn delete(sql: &mut dyn Sql, id_hash: &str) -> Result<(), DbError> {
         params![id_hash],
     )?;
     Ok(())
+}
+
+/// Ends every session of a staff member but `keep` (the one making the change, if any).
+pub fn delete_for_staff(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    staff_id: &str,
+    keep: Option<&str>,
+) -> Result<u64, DbError> {
+    sql.execute(
+        "delete from admin_sessions where tenant_id = $1 and staff_id = $2 and id_hash <> $3",
+        params![tenant_id, staff_id, keep.unwrap_or("")],
+    )
 }
 
 pub fn delete_expired(sql: &mut dyn Sql, now: Timestamp) -> Result<u64, DbError> {

@@ -85,6 +85,71 @@ pub fn by_email_any_tenant(
     .collect()
 }
 
+pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<StaffUser>, DbError> {
+    sql.query_opt(
+        "select id, email, name, role, active, created_at, last_login_at
+         from staff_users
+         where tenant_id = $1 and id = $2",
+        params![tenant_id, id],
+    )?
+    .map(|row| from_row(&row))
+    .transpose()
+}
+
+/// The account's password hash, to check its owner's current password.
+pub fn password_hash(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<String, DbError> {
+    sql.query_scalar(
+        "select password_hash from staff_users where tenant_id = $1 and id = $2",
+        params![tenant_id, id],
+    )
+}
+
+/// Writes a user's name, role and whether they may sign in.
+pub fn update(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    user: &StaffUser,
+    now: jiff::Timestamp,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update staff_users set name = $3, role = $4, active = $5, updated_at = $6
+         where tenant_id = $1 and id = $2",
+        params![
+            tenant_id,
+            &user.id,
+            &user.name,
+            user.role.as_str(),
+            user.active,
+            ms(now)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn set_password(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    password_hash: &str,
+    now: jiff::Timestamp,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update staff_users set password_hash = $3, updated_at = $4 where tenant_id = $1 and id = $2",
+        params![tenant_id, id, password_hash, ms(now)],
+    )?;
+    Ok(())
+}
+
+/// Active owners of the tenant (there must always be one), locked: two owners demoting each
+/// other at once take turns, and the second sees the first's change.
+pub fn active_owners(sql: &mut dyn Sql, tenant_id: &str) -> Result<usize, DbError> {
+    let query = format!(
+        "select id from staff_users where tenant_id = $1 and role = 'owner' and active{}",
+        sql.backend().for_update()
+    );
+    Ok(sql.query(&query, params![tenant_id])?.len())
+}
+
 pub fn touch_login(
     sql: &mut dyn Sql,
     tenant_id: &str,
