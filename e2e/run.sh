@@ -14,8 +14,7 @@ if ! command -v chromium >/dev/null; then
 fi
 [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
 
-cargo build -q -p loyalty-cli
-LOYALTY="$(cd .. && pwd)/target/debug/loyalty"
+LOYALTY="$(./loyalty-binary.sh)"
 WORK="$(mktemp -d)"
 SERVER=""
 cleanup() {

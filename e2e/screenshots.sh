@@ -3,8 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
-cargo build -q --release -p loyalty-cli
-LOYALTY="$(cd .. && pwd)/target/release/loyalty"
+LOYALTY="$(./loyalty-binary.sh --release)"
 WORK="$(mktemp -d)"
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 DB="sqlite://$WORK/demo.db"
