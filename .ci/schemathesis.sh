@@ -15,14 +15,7 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
 fi
 LOYALTY="$(e2e/loyalty-binary.sh)"
-WORK="$(mktemp -d)"
-SERVER=""
-cleanup() {
-  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
-  [ -n "${PG_DB:-}" ] && psql -q "$PG" -c "drop database if exists $PG_DB" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. e2e/serve-helpers.sh
 
 fuzz() {
   local name="$1" url="$2" port="$3"
@@ -31,12 +24,7 @@ fuzz() {
   key=$(LOYALTY_OWNER_PASSWORD=schemathesis-owner "$LOYALTY" --database-url "$url" tenant create \
           --name "Fuzz" --owner-email fuzz@example.vn 2>/dev/null |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')
-  "$LOYALTY" --database-url "$url" serve --listen "127.0.0.1:$port" --jobs-every 0 >"$WORK/$name.log" 2>&1 &
-  SERVER=$!
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-    sleep 0.1
-  done
+  start_server "$name" "$url" "$port"
   # Revoking keys is left out: the fuzzer would find and revoke its own key, and test nothing
   # after that (tests/attacks.rs covers revocation).
   if ! "$VENV/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
@@ -49,11 +37,10 @@ fuzz() {
     exit 1
   fi
   grep -E "generated|passed" "$WORK/$name.schemathesis" | tail -n 2
-  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+  stop_server
 }
 
 fuzz sqlite "sqlite://$WORK/fuzz.db" 18191
-PG_DB="loyalty_fuzz_$$"
-psql -q "$PG" -c "create database $PG_DB" >/dev/null
-fuzz postgres "${PG%/*}/$PG_DB" 18192
+fresh_postgres loyalty_fuzz
+fuzz postgres "$PG_URL" 18192
 echo "== schemathesis found no server error and no ignored credentials on SQLite and PostgreSQL"

@@ -15,32 +15,19 @@ fi
 [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
 
 LOYALTY="$(./loyalty-binary.sh)"
-WORK="$(mktemp -d)"
-SERVER=""
-cleanup() {
-  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
-  [ -n "${PG_DB:-}" ] && psql -q "$PG" -c "drop database if exists $PG_DB" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. ./serve-helpers.sh
 
 run_against() {
   local name="$1" url="$2" port="$3"
   echo "== e2e on $name"
-  "$LOYALTY" --database-url "$url" serve --listen "127.0.0.1:$port" --jobs-every 0 >"$WORK/$name.log" 2>&1 &
-  SERVER=$!
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-    sleep 0.1
-  done
+  start_server "$name" "$url" "$port"
   if ! BASE_URL="http://127.0.0.1:$port" CHROMIUM="$(command -v chromium)" npm test --silent; then
     echo "-- server log ($name):"; tail -n 50 "$WORK/$name.log"; exit 1
   fi
-  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+  stop_server
 }
 
 run_against sqlite "sqlite://$WORK/e2e.db" 18181
-PG_DB="loyalty_e2e_$$"
-psql -q "$PG" -c "create database $PG_DB" >/dev/null
-run_against postgres "${PG%/*}/$PG_DB" 18182
+fresh_postgres loyalty_e2e
+run_against postgres "$PG_URL" 18182
 echo "== e2e passed on SQLite and PostgreSQL"

@@ -44,22 +44,7 @@ async fn keyed(app: &TestApp, method: Method, path: &str, key: &str, body: Value
         .await
         .expect("send");
     let replayed = response.headers().get("idempotent-replayed").is_some();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
-    (
-        Reply {
-            status,
-            content_type,
-            body,
-        },
-        replayed,
-    )
+    (Reply::of(response).await, replayed)
 }
 
 /// A browser of the admin UI that does not follow redirects, with a CSRF cookie it chose.

@@ -99,6 +99,24 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response: its status, content type and JSON body.
+    pub async fn of(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = response.bytes().await.expect("read body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
     /// The `field` of the first entry of a problem's `errors`.
     pub fn error_field(&self) -> &str {
         self.body["errors"][0]["field"].as_str().unwrap_or("")
@@ -122,21 +140,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("send request");
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let bytes = response.bytes().await.expect("read body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            content_type,
-            body,
-        }
+        Reply::of(request.send().await.expect("send request")).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -164,20 +168,7 @@ impl TestApp {
             .send()
             .await
             .expect("send request");
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body =
-            serde_json::from_slice(&response.bytes().await.expect("body")).unwrap_or(Value::Null);
-        Reply {
-            status,
-            content_type,
-            body,
-        }
+        Reply::of(response).await
     }
 
     /// Creates an API key with `scopes` in the test tenant; returns its secret.
