@@ -54,6 +54,8 @@ pub struct App {
     keys: Arc<auth::KeyCache>,
     logins: Arc<throttle::SignInGuard>,
     tenants: Arc<RwLock<HashMap<String, Arc<TenantInfo>>>>,
+    /// Bumped when a tenant's settings change (see `TenantCache::generation`).
+    tenants_generation: Arc<std::sync::atomic::AtomicU64>,
     rules: Arc<TenantCache<Vec<EarnRule>>>,
     ladders: Arc<TenantCache<Vec<Tier>>>,
     rates: Arc<rate_limit::RateLimiter>,
@@ -67,12 +69,16 @@ pub struct App {
 /// ladder), each kept for [`SETTINGS_CACHE_TTL`] after it was read.
 pub(crate) struct TenantCache<T> {
     entries: RwLock<HashMap<String, (Arc<T>, Instant)>>,
+    /// Bumped by every `forget`: a load that began before a change must not store what it read
+    /// after the change dropped the entry (it would hold the old value for a whole TTL).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl<T> Default for TenantCache<T> {
     fn default() -> Self {
         TenantCache {
             entries: RwLock::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -94,8 +100,11 @@ impl<T> TenantCache<T> {
         {
             return Ok(found);
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let value = Arc::new(load().await?);
-        if let Ok(mut entries) = self.entries.write() {
+        if let Ok(mut entries) = self.entries.write()
+            && self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation
+        {
             entries.insert(tenant_id.to_string(), (value.clone(), Instant::now()));
         }
         Ok(value)
@@ -104,6 +113,8 @@ impl<T> TenantCache<T> {
     /// Drops the tenant's value after a change made through this instance.
     pub(crate) fn forget(&self, tenant_id: &str) {
         if let Ok(mut entries) = self.entries.write() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             entries.remove(tenant_id);
         }
     }
@@ -131,6 +142,7 @@ impl App {
             keys: Arc::new(auth::KeyCache::default()),
             logins: Arc::new(throttle::SignInGuard::default()),
             tenants: Arc::new(RwLock::new(HashMap::new())),
+            tenants_generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             rules: Arc::new(TenantCache::default()),
             ladders: Arc::new(TenantCache::default()),
             rates: Arc::new(rate_limit::RateLimiter::default()),
@@ -167,6 +179,9 @@ impl App {
         if let Some(found) = cached.filter(|t| t.loaded_at.elapsed() < SETTINGS_CACHE_TTL) {
             return Ok(found);
         }
+        let generation = self
+            .tenants_generation
+            .load(std::sync::atomic::Ordering::SeqCst);
         let id = tenant_id.to_string();
         let (tenant, program) = self
             .db
@@ -196,7 +211,12 @@ impl App {
             program,
             loaded_at: Instant::now(),
         });
-        if let Ok(mut cache) = self.tenants.write() {
+        if let Ok(mut cache) = self.tenants.write()
+            && self
+                .tenants_generation
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == generation
+        {
             cache.insert(tenant_id.to_string(), info.clone());
         }
         Ok(info)
@@ -204,6 +224,8 @@ impl App {
 
     fn forget_tenant(&self, tenant_id: &str) {
         if let Ok(mut cache) = self.tenants.write() {
+            self.tenants_generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             cache.remove(tenant_id);
         }
     }
