@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
@@ -153,44 +153,70 @@ static HASHING: LazyLock<Hashing> = LazyLock::new(|| {
 });
 
 struct Hashing {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     /// Hashes allowed to queue for a permit; beyond, the caller is told to come back (503).
     max_waiting: usize,
-    waiting: AtomicUsize,
-    running: AtomicUsize,
+    waiting: Arc<AtomicUsize>,
+    running: Arc<AtomicUsize>,
     peak: AtomicUsize,
+}
+
+/// One count held in an `AtomicUsize` while the guard lives: released however the holder
+/// ends, including a request dropped when its client goes away.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn enter(counter: &Arc<AtomicUsize>) -> (Counted, usize) {
+        let now = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        (Counted(counter.clone()), now)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Hashing {
     fn new(at_once: usize, max_waiting: usize) -> Hashing {
         Hashing {
-            permits: Semaphore::new(at_once),
+            permits: Arc::new(Semaphore::new(at_once)),
             max_waiting,
-            waiting: AtomicUsize::new(0),
-            running: AtomicUsize::new(0),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            running: Arc::new(AtomicUsize::new(0)),
             peak: AtomicUsize::new(0),
         }
     }
 
-    /// Runs one argon2 computation on the blocking pool, within the cap.
+    /// Runs one argon2 computation on the blocking pool, within the cap. The permit travels
+    /// with the computation: a caller that goes away frees nothing before the hash ends.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let (waiting, queued) = Counted::enter(&self.waiting);
+        if queued > self.max_waiting {
             return Err(AppError::Busy {
                 retry_after_secs: 1,
             });
         }
-        let permit = self.permits.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let _permit = permit.map_err(|e| AppError::Internal(e.into()))?;
-        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
-        self.peak.fetch_max(running, Ordering::Relaxed);
-        let result = tokio::task::spawn_blocking(work).await;
-        self.running.fetch_sub(1, Ordering::SeqCst);
-        result.map_err(|e| AppError::Internal(e.into()))
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        drop(waiting);
+        let (running, now) = Counted::enter(&self.running);
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop((running, permit));
+            result
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
     }
 }
 
@@ -309,5 +335,37 @@ mod tests {
             busy > 0,
             "beyond the queue's bound a check is refused at once, not queued"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checks_abandoned_in_the_queue_or_mid_hash_give_their_places_back() {
+        let hashing = std::sync::Arc::new(Hashing::new(1, 4));
+        let slow = |ms| move || std::thread::sleep(std::time::Duration::from_millis(ms));
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let hashing = hashing.clone();
+                tokio::spawn(async move { hashing.run(slow(300)).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        for task in &tasks {
+            task.abort(); // the clients went away: one mid-hash, three queued
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(
+            hashing.waiting.load(Ordering::SeqCst),
+            0,
+            "the queue is empty again"
+        );
+        assert_eq!(
+            hashing.running.load(Ordering::SeqCst),
+            1,
+            "the hash still runs, and counts"
+        );
+        assert!(
+            hashing.run(slow(1)).await.is_ok(),
+            "a later check gets its turn"
+        );
+        assert_eq!(hashing.running.load(Ordering::SeqCst), 0);
     }
 }

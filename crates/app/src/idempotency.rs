@@ -94,10 +94,12 @@ pub enum Prior {
 
 /// Whether the request's first write took the key, lost it to a concurrent request, or never
 /// came (a request that only reads, or failed before writing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
     NotClaimed,
-    Claimed,
+    /// Claimed with this id, in a transaction that may or may not have committed; only a
+    /// committed claim takes the answer (`record_answer`).
+    Claimed(String),
     Taken,
 }
 
@@ -141,8 +143,10 @@ impl App {
             method: request.method.clone(),
             path: request.path.clone(),
             request_hash: request.request_hash.clone(),
+            claim_id: loyalty_core::id::new_id("clm"),
             created_at: self.now(),
         };
+        let claim_id = claim.claim_id.clone();
         let state = Arc::new(AtomicU8::new(NOT_CLAIMED));
         let seen = state.clone();
         let preamble: loyalty_store::Preamble = Box::new(move |sql| {
@@ -164,27 +168,25 @@ impl App {
         });
         let output = loyalty_store::with_preamble(preamble, work).await;
         let outcome = match state.load(Ordering::SeqCst) {
-            CLAIMED => ClaimOutcome::Claimed,
+            CLAIMED => ClaimOutcome::Claimed(claim_id),
             TAKEN => ClaimOutcome::Taken,
             _ => ClaimOutcome::NotClaimed,
         };
         (output, outcome)
     }
 
-    /// Stores the answer of the request that claimed the key.
+    /// Stores the answer of the request whose claim is `claim_id` (a no-op when that claim
+    /// was rolled back).
     pub async fn record_answer(
         &self,
         ctx: &Ctx,
         request: &KeyedRequest,
+        claim_id: String,
         answer: Answer,
     ) -> AppResult<()> {
-        let (tenant_id, key, hash) = (
-            ctx.tenant_id.clone(),
-            request.key.clone(),
-            request.request_hash.clone(),
-        );
+        let (tenant_id, key) = (ctx.tenant_id.clone(), request.key.clone());
         self.db
-            .write(move |sql| idempotency::answer(sql, &tenant_id, &key, &hash, &answer))
+            .write(move |sql| idempotency::answer(sql, &tenant_id, &key, &claim_id, &answer))
             .await?;
         Ok(())
     }

@@ -236,3 +236,29 @@ impl App {
         Ok(self.now().to_zoned_datetime(info.zone.clone()).date())
     }
 }
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_load_overtaken_by_a_change_is_not_kept() {
+        let cache: TenantCache<u32> = TenantCache::default();
+        let (started, wait) = tokio::sync::oneshot::channel::<()>();
+        let (go, release) = tokio::sync::oneshot::channel::<()>();
+        let slow = cache.get_or_load("t", || async move {
+            let _ = started.send(());
+            let _ = release.await;
+            Ok(1) // read before the change
+        });
+        let change = async {
+            let _ = wait.await;
+            cache.forget("t"); // the change commits, then drops the entry
+            let _ = go.send(());
+        };
+        let (old, ()) = tokio::join!(slow, change);
+        assert_eq!(*old.unwrap(), 1);
+        let fresh = cache.get_or_load("t", || async { Ok(2) }).await.unwrap();
+        assert_eq!(*fresh, 2, "the value read before the change was not cached");
+    }
+}

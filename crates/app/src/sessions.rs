@@ -64,7 +64,7 @@ impl App {
             Err(_) => Outcome::Abandoned,
         };
         ticket.finish(outcome, Instant::now());
-        let Some((tenant_id, user)) = checked? else {
+        let Some((tenant_id, user, checked_hash)) = checked? else {
             return Err(AppError::Unauthorized("wrong e-mail or password"));
         };
         let token = random_code(40);
@@ -74,6 +74,14 @@ impl App {
         let id_hash = hash_secret(&token);
         self.db
             .write(move |sql| {
+                // A reset or deactivation that committed while the password was being checked
+                // wins: the session is not opened with the old password.
+                let current = staff::get(sql, &tenant_id, &user.id)?;
+                if current.is_none_or(|u| !u.active)
+                    || staff::password_hash(sql, &tenant_id, &user.id)? != checked_hash
+                {
+                    return Err(AppError::Unauthorized("wrong e-mail or password"));
+                }
                 sessions::delete_expired(sql, now)?;
                 sessions::insert(
                     sql,
@@ -92,7 +100,7 @@ impl App {
                     id: &user.id,
                     action: "sign_in",
                 };
-                record(sql, &ctx, now, change, None, None)
+                Ok(record(sql, &ctx, now, change, None, None)?)
             })
             .await?;
         Ok(token)
@@ -103,7 +111,7 @@ impl App {
         &self,
         email: &str,
         password: String,
-    ) -> AppResult<Option<(String, StaffUser)>> {
+    ) -> AppResult<Option<(String, StaffUser, String)>> {
         let lookup = email.to_string();
         let accounts = self
             .db
@@ -116,8 +124,8 @@ impl App {
             return Ok(None);
         }
         for (tenant_id, user, hash) in accounts {
-            if verify_password(password.clone(), hash).await? {
-                return Ok(Some((tenant_id, user)));
+            if verify_password(password.clone(), hash.clone()).await? {
+                return Ok(Some((tenant_id, user, hash)));
             }
         }
         Ok(None)

@@ -122,10 +122,19 @@ impl SignInGuard {
         client: &str,
         now: Instant,
     ) -> Result<Ticket, u64> {
-        let (account, client) = (format!("account:{account}"), format!("client:{client}"));
+        let (account, client) = (
+            format!("account:{account}"),
+            format!("client:{}", network(client)),
+        );
         let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
         if tallies.len() > MAX_TRACKED {
-            tallies.retain(|_, t| t.in_flight > 0 || t.blocked_until > now);
+            // Drop what no longer matters; failures of the last day are kept, or flooding
+            // the table with new names would wipe an account's delay.
+            tallies.retain(|_, t| {
+                t.in_flight > 0
+                    || t.blocked_until > now
+                    || (t.failures > 0 && now.duration_since(t.last_failure) <= FORGET_AFTER)
+            });
         }
         for (key, policy) in [(&account, ACCOUNT), (&client, CLIENT)] {
             if let Some(t) = tallies.get_mut(key.as_str()) {
@@ -179,6 +188,21 @@ impl SignInGuard {
                 Outcome::Succeeded | Outcome::Abandoned => {}
             }
         }
+    }
+}
+
+/// The network a client address stands for: an IPv6 client is its /64 (one subscriber's
+/// whole range, where every address is free to take), an IPv4 client itself.
+fn network(client: &str) -> String {
+    match client.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => client.to_string(),
     }
 }
 
@@ -250,6 +274,28 @@ mod tests {
         }
         assert_eq!(guard.reserve("new@x.vn", "6.6.6.6", now).unwrap_err(), 1);
         assert!(guard.reserve("new@x.vn", "7.7.7.7", now).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_subscriber_counts_as_one_client_whatever_address_it_takes() {
+        let guard = Arc::new(SignInGuard::default());
+        let now = Instant::now();
+        for n in 0..21 {
+            fail(
+                &guard,
+                &format!("u{n}@x.vn"),
+                &format!("2001:db8:1:2::{n:x}"),
+                now,
+            );
+        }
+        assert!(
+            guard
+                .reserve("new@x.vn", "2001:db8:1:2:ffff::9", now)
+                .is_err()
+        );
+        assert!(guard.reserve("new@x.vn", "2001:db8:1:3::1", now).is_ok());
+        assert_eq!(network("::ffff:1.2.3.4"), "1.2.3.4");
+        assert_eq!(network("unknown"), "unknown");
     }
 
     #[test]

@@ -146,6 +146,15 @@ impl OrderContext {
             );
             limits::amount(&mut e, &format!("{at}.unit_price"), line.unit_price);
         }
+        let subtotal = self.lines.iter().try_fold(0i64, |sum, l| {
+            sum.checked_add(l.quantity.checked_mul(l.unit_price)?)
+        });
+        if e.is_empty() && subtotal.is_none_or(|s| s > limits::MAX_AMOUNT) {
+            e.push(
+                format!("{path}.lines"),
+                format!("the lines add up to more than {}", limits::MAX_AMOUNT),
+            );
+        }
         e.into_result(|| ())
     }
 }

@@ -9,12 +9,15 @@
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use loyalty_app::idempotency::{Answer, ClaimOutcome, KeyedRequest, Prior};
 use loyalty_app::{App, AppError, Ctx};
+use loyalty_core::tenancy::Access;
+
+use crate::api::scopes;
 
 use crate::problem::ApiError;
 
@@ -42,10 +45,34 @@ pub async fn layer(State(app): State<App>, request: Request, next: Next) -> Resp
     if !mutating {
         return next.run(request).await;
     }
-    // Without a valid API key the handler answers 401 (or 429) itself.
+    // The request runs to its end on its own task, its answer kept, even when the client
+    // hangs up meanwhile: that is exactly when it will retry.
+    tokio::spawn(keyed_request(app, key, request, next))
+        .await
+        .unwrap_or_else(|error| {
+            ApiError::App(AppError::Internal(anyhow::anyhow!(
+                "an Idempotency-Key request failed: {error}"
+            )))
+            .into_response()
+        })
+}
+
+async fn keyed_request(app: App, key: HeaderValue, request: Request, next: Next) -> Response {
+    // A keyed request never runs without its claim: a caller who cannot be authenticated,
+    // or whose key's scope does not reach the route, is answered here, before the body.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let needed = scopes::required(request.method(), &route).unwrap_or(Access::Admin);
     let bearer = bearer(&request);
-    let Some(ctx) = authenticate(&app, bearer).await else {
-        return next.run(request).await;
+    let ctx = match authenticate(&app, bearer).await.and_then(|ctx| {
+        ctx.require(needed)?;
+        Ok(ctx)
+    }) {
+        Ok(ctx) => ctx,
+        Err(error) => return ApiError::App(error).into_response(),
     };
     let (mut parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_KEYED_BODY).await else {
@@ -79,7 +106,9 @@ pub async fn layer(State(app): State<App>, request: Request, next: Next) -> Resp
         // An identical request took the key first and its change committed; this one wrote
         // nothing. Answer as the first did.
         ClaimOutcome::Taken => wait_for_first(&app, &ctx, &keyed).await,
-        ClaimOutcome::Claimed => keep_answer(&app, &ctx, &keyed, response).await,
+        ClaimOutcome::Claimed(claim_id) => {
+            keep_answer(&app, &ctx, &keyed, claim_id, response).await
+        }
     }
 }
 
@@ -96,12 +125,31 @@ fn bearer(request: &Request) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn authenticate(app: &App, bearer: Option<String>) -> Option<Ctx> {
-    app.authenticate(&bearer?).await.ok()
+async fn authenticate(app: &App, bearer: Option<String>) -> Result<Ctx, AppError> {
+    let key = bearer.ok_or(AppError::Unauthorized(
+        "send the API key as Authorization: Bearer <key>",
+    ))?;
+    app.authenticate(&key).await
 }
 
-/// Stores the answer of the request that claimed the key, and sends it.
-async fn keep_answer(app: &App, ctx: &Ctx, keyed: &KeyedRequest, response: Response) -> Response {
+/// Marks an answer that must not be kept for replays because it holds a secret shown once
+/// (a new API key): a retry learns the request was applied, not the secret.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldsSecret;
+
+/// Stores the answer of the request whose claim is `claim_id`, and sends it. A server error
+/// is not stored: the change may or may not have committed (a lost connection at commit), so
+/// a retry is told the answer was lost rather than shown an error for a change that happened.
+async fn keep_answer(
+    app: &App,
+    ctx: &Ctx,
+    keyed: &KeyedRequest,
+    claim_id: String,
+    response: Response,
+) -> Response {
+    if response.status().is_server_error() {
+        return response;
+    }
     let (parts, body) = response.into_parts();
     let bytes = match to_bytes(body, MAX_KEPT_ANSWER).await {
         Ok(bytes) => bytes,
@@ -110,26 +158,49 @@ async fn keep_answer(app: &App, ctx: &Ctx, keyed: &KeyedRequest, response: Respo
             return (parts.status, "").into_response();
         }
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    match String::from_utf8(bytes.to_vec()) {
-        Ok(text) => {
-            let answer = Answer {
-                status: parts.status.as_u16(),
-                content_type,
-                body: text,
-            };
-            if let Err(error) = app.record_answer(ctx, keyed, answer).await {
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let answer = if parts.extensions.get::<HoldsSecret>().is_some() {
+        Some(withheld())
+    } else {
+        String::from_utf8(bytes.to_vec()).ok().map(|text| Answer {
+            status: parts.status.as_u16(),
+            content_type: header(header::CONTENT_TYPE).unwrap_or_default(),
+            location: header(header::LOCATION),
+            body: text,
+        })
+    };
+    match answer {
+        Some(answer) => {
+            if let Err(error) = app.record_answer(ctx, keyed, claim_id, answer).await {
                 tracing::warn!(%error, "could not keep the answer of an Idempotency-Key request");
             }
         }
-        Err(_) => tracing::warn!("an answer that is not text cannot be kept for replays"),
+        None => tracing::warn!("an answer that is not text cannot be kept for replays"),
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// What a retry of a request whose answer held a secret gets instead of the secret.
+fn withheld() -> Answer {
+    Answer {
+        status: StatusCode::CONFLICT.as_u16(),
+        content_type: crate::problem::PROBLEM_JSON.to_string(),
+        location: None,
+        body: serde_json::json!({
+            "type": "/problems/idempotency_answer_withheld",
+            "title": "Conflict",
+            "status": 409,
+            "code": "idempotency_answer_withheld",
+            "detail": "the first request with this Idempotency-Key was applied; its answer held a secret that is shown only once",
+        })
+        .to_string(),
+    }
 }
 
 /// Answers a request whose key was used before: the first answer, or why there is none.
@@ -174,6 +245,9 @@ fn replay(answer: Answer) -> Response {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, content_type);
+    }
+    if let Some(location) = answer.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, location);
     }
     response
         .headers_mut()

@@ -835,4 +835,103 @@ on_both_backends! {
         assert_eq!(sign_in(&app, "tiep.thi@example.vn", "mật khẩu thứ hai", None).await.status(), StatusCode::SEE_OTHER);
         app.stop().await;
     }
+
+    // ---- the review's second look at Idempotency-Key ----
+
+    async fn a_till_that_hangs_up_still_gets_the_answer_when_it_retries(db) {
+        use tokio::io::AsyncWriteExt;
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        let path = format!("/api/v1/members/{member}/points/adjustments");
+        let body = json!({"points": 40, "reason": "bù điểm"}).to_string();
+        // Send the whole request and hang up at once, as a till whose timeout fired.
+        let address = app.base.trim_start_matches("http://").to_string();
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let raw = format!(
+            "POST {path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {}\r\n\
+             idempotency-key: hang-up-1\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            app.key,
+            body.len()
+        );
+        // The member's writer is busy for a moment, so the request waits for its write…
+        let (db, key) = (app.app.db().clone(), member.clone());
+        let busy = tokio::spawn(async move {
+            db.write_keyed(&key, |_| {
+                std::thread::sleep(std::time::Duration::from_millis(600));
+                Ok::<_, loyalty_store::DbError>(())
+            })
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        socket.write_all(raw.as_bytes()).await.unwrap();
+        // …and the till gives up while it waits.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(socket);
+        busy.await.unwrap().unwrap();
+        // The request runs on, and keeps its answer, although nobody is listening.
+        let tenant = app.tenant_id.clone();
+        let mut answered = false;
+        for _ in 0..250 {
+            let t = tenant.clone();
+            answered = app.app.db().read(move |sql| {
+                sql.query_scalar::<i64>("select count(*) from idempotency_keys where tenant_id = $1 and status is not null",
+                    loyalty_store::params![t.as_str()])
+            }).await.unwrap() == 1;
+            if answered { break; }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(answered, "the answer of the abandoned request was kept");
+        let (retry, replayed) = keyed(&app, Method::POST, &path, "hang-up-1", serde_json::from_str(&body).unwrap()).await;
+        assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
+        assert!(replayed, "the retry gets the first answer");
+        assert_eq!(app.count("ledger_entries").await, 1, "applied once");
+        app.stop().await;
+    }
+
+    async fn a_new_keys_secret_is_not_kept_for_replays_and_locations_are(db) {
+        let app = spawn_app(db).await;
+        let (first, _) = keyed(&app, Method::POST, "/api/v1/api-keys", "key-1", json!({"name": "POS", "scopes": ["pos"]})).await;
+        assert_eq!(first.status, StatusCode::CREATED);
+        let secret = first.body["secret"].as_str().unwrap().to_string();
+        let (again, replayed) = keyed(&app, Method::POST, "/api/v1/api-keys", "key-1", json!({"name": "POS", "scopes": ["pos"]})).await;
+        assert!(replayed);
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(again.body["code"], "idempotency_answer_withheld");
+        let tenant = app.tenant_id.clone();
+        let stored: Vec<String> = app.app.db().read(move |sql| {
+            sql.query("select coalesce(response, '') as r from idempotency_keys where tenant_id = $1", loyalty_store::params![tenant.as_str()])?
+                .iter().map(|r| r.get::<String>("r")).collect::<Result<Vec<_>, _>>()
+        }).await.unwrap();
+        assert!(stored.iter().all(|r| !r.contains(&secret[3..])), "the secret is nowhere in the table");
+        assert_eq!(app.count("api_keys").await, 2, "one key made");
+        // A replayed 201 keeps its Location.
+        let send = || app.client.post(format!("{}/api/v1/members", app.base)).bearer_auth(&app.key)
+            .header("idempotency-key", "loc-1").json(&json!({"phone": "0912345678"})).send();
+        let (a, b) = (send().await.unwrap(), send().await.unwrap());
+        assert_eq!(b.headers().get("idempotent-replayed").unwrap(), "true");
+        assert_eq!(a.headers().get("location"), b.headers().get("location"));
+        assert!(a.headers().get("location").is_some());
+        app.stop().await;
+    }
+
+    async fn a_keyed_request_beyond_its_scope_is_refused_before_its_body_is_read(db) {
+        let app = spawn_app(db).await;
+        let read = app.key_with(&["read"]).await;
+        let big = vec![b'x'; 20 * 1024 * 1024];
+        let response = app.client.post(format!("{}/api/v1/imports/members", app.base)).bearer_auth(&read)
+            .header("idempotency-key", "scope-1").header("content-type", "text/csv").body(big).send().await;
+        // 403 before the body is read (reading it would answer 413): the client sees the 403,
+        // or its upload cut short by the server's early answer.
+        match response {
+            Ok(response) => assert_eq!(response.status(), StatusCode::FORBIDDEN),
+            Err(error) => assert!(error.is_request(), "{error}"),
+        }
+        let unauthenticated = app.client.post(format!("{}/api/v1/members", app.base))
+            .header("idempotency-key", "scope-2").json(&json!({"phone": "0901234567"})).send().await.unwrap();
+        assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+        let head = app.client.head(format!("{}/api/v1/members", app.base)).bearer_auth(&read).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "HEAD reads like GET");
+        app.stop().await;
+    }
 }

@@ -86,9 +86,11 @@ pub async fn create_api_key(
         key: created.key.into(),
         secret: created.secret,
     };
+    // The secret is shown once: a retry with the same Idempotency-Key is not shown it again.
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
+        axum::Extension(crate::idempotency::HoldsSecret),
         Json(body),
     ))
 }

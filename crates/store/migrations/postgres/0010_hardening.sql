@@ -9,8 +9,11 @@ create table idempotency_keys (
     method text not null,
     path text not null,
     request_hash text not null,
+    -- Which request's transaction made the claim: only that request stores its answer.
+    claim_id text not null,
     status bigint,
     content_type text,
+    location text,
     response text,
     created_at bigint not null,
     primary key (tenant_id, key)

@@ -15,6 +15,8 @@ pub struct Claim {
     pub method: String,
     pub path: String,
     pub request_hash: String,
+    /// Unique to the request that makes the claim.
+    pub claim_id: String,
     pub created_at: Timestamp,
 }
 
@@ -30,6 +32,8 @@ pub struct Record {
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
+    /// The `Location` header of a 201.
+    pub location: Option<String>,
     pub body: String,
 }
 
@@ -38,8 +42,8 @@ pub struct Answer {
 /// transaction ends, so of two racing requests exactly one change commits.
 pub fn claim(sql: &mut dyn Sql, c: &Claim) -> Result<(), DbError> {
     let inserted = sql.execute(
-        "insert into idempotency_keys (tenant_id, key, method, path, request_hash, created_at)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into idempotency_keys (tenant_id, key, method, path, request_hash, claim_id, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (tenant_id, key) do nothing",
         params![
             &c.tenant_id,
@@ -47,6 +51,7 @@ pub fn claim(sql: &mut dyn Sql, c: &Claim) -> Result<(), DbError> {
             &c.method,
             &c.path,
             &c.request_hash,
+            &c.claim_id,
             ms(c.created_at)
         ],
     )?;
@@ -58,7 +63,7 @@ pub fn claim(sql: &mut dyn Sql, c: &Claim) -> Result<(), DbError> {
 
 pub fn get(sql: &mut dyn Sql, tenant_id: &str, key: &str) -> Result<Option<Record>, DbError> {
     sql.query_opt(
-        "select request_hash, status, content_type, response, created_at
+        "select request_hash, status, content_type, location, response, created_at
          from idempotency_keys
          where tenant_id = $1 and key = $2",
         params![tenant_id, key],
@@ -72,6 +77,7 @@ pub fn get(sql: &mut dyn Sql, tenant_id: &str, key: &str) -> Result<Option<Recor
                 content_type: row
                     .get::<Option<String>>("content_type")?
                     .unwrap_or_default(),
+                location: row.get("location")?,
                 body: row.get::<Option<String>>("response")?.unwrap_or_default(),
             }),
             None => None,
@@ -85,25 +91,26 @@ pub fn get(sql: &mut dyn Sql, tenant_id: &str, key: &str) -> Result<Option<Recor
     .transpose()
 }
 
-/// Stores the answer of the request that claimed the key; false when no claim was committed
-/// (the request changed nothing, so a retry may simply run again).
+/// Stores the answer of the request whose claim is `claim_id`; false when that claim was not
+/// committed (the request changed nothing, so a retry may simply run again).
 pub fn answer(
     sql: &mut dyn Sql,
     tenant_id: &str,
     key: &str,
-    request_hash: &str,
+    claim_id: &str,
     answer: &Answer,
 ) -> Result<bool, DbError> {
     let changed = sql.execute(
         "update idempotency_keys
-         set status = $4, content_type = $5, response = $6
-         where tenant_id = $1 and key = $2 and request_hash = $3 and status is null",
+         set status = $4, content_type = $5, location = $6, response = $7
+         where tenant_id = $1 and key = $2 and claim_id = $3 and status is null",
         params![
             tenant_id,
             key,
-            request_hash,
+            claim_id,
             i64::from(answer.status),
             answer.content_type.as_str(),
+            answer.location.as_deref(),
             answer.body.as_str()
         ],
     )?;
