@@ -45,11 +45,18 @@ pub fn router(app: App) -> Router {
     router_with(app, ServerOptions::default())
 }
 
+/// The OpenAPI document the server serves at `/api/v1/openapi.json` (and `docs/openapi.json`
+/// keeps, so that every change to the API shows in a diff).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, mut openapi) = api::routes().split_for_parts();
+    idempotency::document(&mut openapi);
+    openapi
+}
+
 /// The whole HTTP application.
 pub fn router_with(app: App, options: ServerOptions) -> Router {
-    let (api, mut openapi) = api::routes().split_for_parts();
-    idempotency::document(&mut openapi);
-    let openapi = std::sync::Arc::new(openapi);
+    let (api, _) = api::routes().split_for_parts();
+    let openapi = std::sync::Arc::new(openapi_document());
     let api = api.layer(axum::middleware::from_fn_with_state(
         app.clone(),
         idempotency::layer,
