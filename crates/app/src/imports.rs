@@ -36,9 +36,10 @@ use loyalty_store::repo::tiers as ladder_rows;
 use tokio::sync::mpsc;
 
 use crate::activity::{Change, record};
-use crate::points::{Book, Credit, kind};
+use crate::points::Book;
 use crate::tiers::{REASON_IMPORT, move_to};
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
+use loyalty_core::book::{Credit, EntryKind};
 
 /// Rows per transaction: large enough that a million rows take a few hundred commits, small
 /// enough that orders posted meanwhile wait a few milliseconds at most.
@@ -593,7 +594,7 @@ fn create_members(
             lots.push(Entry {
                 id: new_id("led"),
                 member_id: m.id.clone(),
-                kind: kind::ADJUST.to_string(),
+                kind: EntryKind::Adjust.as_str().to_string(),
                 points,
                 remaining: Some(points),
                 order_id: None,
@@ -712,7 +713,7 @@ fn update_members(
                 opening_points,
             )?;
             let credit = Credit {
-                kind: kind::ADJUST,
+                kind: EntryKind::Adjust,
                 points: opening_points,
                 order_id: None,
                 reason: Some(REASON_IMPORT),

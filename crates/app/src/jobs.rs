@@ -139,7 +139,7 @@ fn sweep(
             expiries.push(Entry {
                 id: new_id("led"),
                 member_id: member_id.clone(),
-                kind: crate::points::kind::EXPIRE.to_string(),
+                kind: loyalty_core::book::EntryKind::Expire.as_str().to_string(),
                 points: -total,
                 remaining: None,
                 order_id: None,

@@ -7,7 +7,6 @@
 
 use jiff::Timestamp;
 use loyalty_core::id::new_id;
-use loyalty_core::ledger::reversal_target;
 use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus, Profile};
 use loyalty_core::order::{
@@ -23,11 +22,12 @@ use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record};
 use crate::members::new_member;
-use crate::points::{Book, Credit, kind};
+use crate::points::Book;
 use crate::rules::{member_facts, order_facts};
 use crate::tiers::{InFlight, upgrade_if_qualified};
 use crate::vouchers::{code_key, program_of, redeem_in, release_in};
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
+use loyalty_core::book::{Credit, EntryKind, OrderPoints};
 use loyalty_core::order::ReceiptVoucher;
 use loyalty_core::tier::{self, Tier};
 use loyalty_core::voucher::{OrderContext, OrderLine};
@@ -184,13 +184,14 @@ impl App {
                 let before = order_json(&order);
                 if let Some(member_id) = order.member_id.clone() {
                     let mut book = open_book(sql, &ctx2, &member_id, now)?;
-                    let to_reverse = order.points_earned - order.points_reversed;
-                    book.reverse(sql, &order.id, to_reverse)?;
-                    order.points_reversed += to_reverse.max(0);
-                    order.points_returned += book.give_back(sql, &order.id)?;
+                    let mut points = order_points(&order);
+                    book.cancel_order(sql, &mut points)?;
+                    let to_reverse = points.reversed - order.points_reversed;
+                    order.points_reversed = points.reversed;
+                    order.points_returned = points.returned;
                     let m = &mut book.member;
                     m.lifetime_points =
-                        checked_total("lifetime points", m.lifetime_points, -to_reverse.max(0))?;
+                        checked_total("lifetime points", m.lifetime_points, -to_reverse)?;
                     m.lifetime_spend = checked_total(
                         "lifetime spend",
                         m.lifetime_spend,
@@ -277,21 +278,22 @@ impl App {
                 }
                 let before = order_json(&order);
                 let refunded = order.refunded_amount + amount;
-                let target = reversal_target(order.points_earned, refunded, order.total);
-                let to_reverse = (target - order.points_reversed).max(0);
+                // A guest's order earned nothing, so it has nothing to reverse.
+                let mut to_reverse = 0;
                 if let Some(member_id) = order.member_id.clone() {
                     let mut book = open_book(sql, &ctx2, &member_id, now)?;
-                    book.reverse(sql, &order.id, to_reverse)?;
-                    if refunded == order.total {
-                        order.points_returned += book.give_back(sql, &order.id)?;
-                        book.member.order_count = (book.member.order_count - 1).max(0);
-                    }
+                    let mut points = order_points(&order);
+                    to_reverse = book.refund_order(sql, &mut points, amount)?;
+                    order.points_reversed = points.reversed;
+                    order.points_returned = points.returned;
                     let m = &mut book.member;
+                    if refunded == order.total {
+                        m.order_count = (m.order_count - 1).max(0);
+                    }
                     m.lifetime_points = checked_total("lifetime points", m.lifetime_points, -to_reverse)?;
                     m.lifetime_spend = checked_total("lifetime spend", m.lifetime_spend, -amount)?;
                     book.save(sql)?;
                 }
-                order.points_reversed += to_reverse;
                 order.refunded_amount = refunded;
                 order.status =
                     if refunded == order.total { STATUS_REFUNDED } else { STATUS_PARTIALLY_REFUNDED }.to_string();
@@ -314,6 +316,20 @@ fn open_book(sql: &mut dyn Sql, ctx: &Ctx, member_id: &str, now: Timestamp) -> A
             "order refers to member {member_id}, which does not exist"
         ))
     })
+}
+
+/// What the order has done to its member's points, for the ledger to decide a cancel or refund.
+fn order_points(o: &OrderRow) -> OrderPoints {
+    OrderPoints {
+        id: o.id.clone(),
+        total: o.total,
+        earned: o.points_earned,
+        reversed: o.points_reversed,
+        refunded: o.refunded_amount,
+        redeemed: o.points_redeemed,
+        returned: o.points_returned,
+        cancelled: o.status == STATUS_CANCELLED,
+    }
 }
 
 fn detail(sql: &mut dyn Sql, tenant_id: &str, order: OrderRow) -> AppResult<OrderDetail> {
@@ -434,10 +450,11 @@ fn post(
             }
             book.spend(
                 sql,
-                kind::REDEEM,
+                EntryKind::Redeem,
                 order.points_redeemed,
                 Some(&row.id),
                 None,
+                "points_redeemed",
             )?;
             row.redeemed_value = value;
         }
@@ -518,7 +535,7 @@ fn post(
                     .max(now.min(order.placed_at));
                 let expires_at = program.expires_at(order.placed_at, &info.zone);
                 let credit = Credit {
-                    kind: kind::EARN,
+                    kind: EntryKind::Earn,
                     points: earned,
                     order_id: Some(&row.id),
                     reason: None,

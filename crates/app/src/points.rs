@@ -1,17 +1,15 @@
 //! A member's points inside one write transaction, and the points use-cases (balance, ledger,
 //! manual adjustment).
 //!
-//! [`Book`] persists what `core::ledger` decides: every change is a ledger entry, credits are
-//! lots, debits record the lots they took from, and the member row keeps the balances so reads
-//! are cheap. The balances on the row are exact until `next_change_at` (pending points becoming
-//! available, points expiring); a read after that recomputes them from the lots, and any write
-//! first writes the expiry down.
+//! [`Book`] is the store's side of `core::book::Book`, which decides every change (and which the
+//! property tests drive): it loads what the core book needs — the member's stored balances, the
+//! live lots when an operation walks them, the lots an order's redemption took — calls it, and
+//! writes what it decided (entries, lots' remaining points, takes) and the member's balances,
+//! all in the caller's transaction.
 
 use jiff::Timestamp;
-use loyalty_core::id::new_id;
-use loyalty_core::ledger::{
-    self, Lot, NotPositive, allocate_reversal, allocate_spend, expired_lots, split_credit,
-};
+use loyalty_core::book::{self, Credit, EntryKind, LedgerError, OrderPoints, Stored, Write};
+use loyalty_core::ledger;
 use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus};
 use loyalty_core::tenancy::{Access, Actor};
@@ -23,33 +21,22 @@ use serde::Serialize;
 use crate::activity::{Change, record};
 use crate::{App, AppError, AppResult, Ctx};
 
-/// The kinds of ledger entries, as stored and shown.
-pub mod kind {
-    pub const EARN: &str = "earn";
-    pub const REDEEM: &str = "redeem";
-    pub const EXPIRE: &str = "expire";
-    pub const REVERSE: &str = "reverse";
-    pub const ADJUST: &str = "adjust";
-}
-
-/// Points to credit: how many, why, and when they become spendable and expire.
-pub(crate) struct Credit<'a> {
-    pub kind: &'a str,
-    pub points: i64,
-    pub order_id: Option<&'a str>,
-    pub reason: Option<&'a str>,
-    pub available_at: Timestamp,
-    pub expires_at: Option<Timestamp>,
-}
-
 /// A member's points, open for change in the current transaction.
 pub(crate) struct Book {
     pub member: Member,
     tenant_id: String,
     now: Timestamp,
     actor: Option<Actor>,
-    /// Loaded on the first operation that needs them; a plain credit does not.
-    lots: Option<Vec<Lot>>,
+    core: book::Book,
+}
+
+fn stored(member: &Member) -> Stored {
+    Stored {
+        available: member.points_available,
+        pending: member.points_pending,
+        debt: member.points_debt,
+        next_change_at: member.next_change_at,
+    }
 }
 
 impl Book {
@@ -72,257 +59,153 @@ impl Book {
     /// Wraps a member already read for update in this transaction.
     pub fn with(member: Member, tenant_id: &str, now: Timestamp, actor: Option<Actor>) -> Book {
         Book {
+            core: book::Book::new(stored(&member), now),
             member,
             tenant_id: tenant_id.to_string(),
             now,
             actor,
-            lots: None,
         }
     }
 
-    fn lots(&mut self, sql: &mut dyn Sql) -> AppResult<&mut Vec<Lot>> {
-        if self.lots.is_none() {
-            self.lots = Some(entries::live_lots(sql, &self.tenant_id, &self.member.id)?);
+    /// Loads the member's live lots, once, for an operation that walks them.
+    fn load_lots(&mut self, sql: &mut dyn Sql) -> AppResult<()> {
+        if self.core.needs_lots() {
+            let lots = entries::live_lots(sql, &self.tenant_id, &self.member.id)?;
+            self.core.load_lots(lots);
         }
-        Ok(self.lots.get_or_insert_with(Vec::new))
+        Ok(())
     }
 
-    fn entry(&self, kind: &str, points: i64) -> Entry {
-        Entry {
-            id: new_id("led"),
-            member_id: self.member.id.clone(),
-            kind: kind.to_string(),
-            points,
-            remaining: None,
-            order_id: None,
-            reason: None,
-            actor: self.actor.clone(),
-            created_at: self.now,
-            available_at: None,
-            expires_at: None,
+    /// Writes what the core book decided, and the balances onto the member; returns the
+    /// entries inserted.
+    fn persist(&mut self, sql: &mut dyn Sql) -> AppResult<Vec<Entry>> {
+        let mut inserted = Vec::new();
+        for write in self.core.take_writes() {
+            match write {
+                Write::Entry(e) => {
+                    let entry = Entry {
+                        id: e.id,
+                        member_id: self.member.id.clone(),
+                        kind: e.kind.as_str().to_string(),
+                        points: e.points,
+                        remaining: e.remaining,
+                        order_id: e.order_id,
+                        reason: e.reason,
+                        actor: self.actor.clone(),
+                        created_at: e.created_at,
+                        available_at: e.available_at,
+                        expires_at: e.expires_at,
+                    };
+                    entries::insert(sql, &self.tenant_id, &entry)?;
+                    inserted.push(entry);
+                }
+                Write::Remaining { lot_id, delta } => {
+                    entries::change_remaining(sql, &self.tenant_id, &lot_id, delta)?;
+                }
+                Write::Takes { entry_id, takes } => {
+                    entries::record_takes(sql, &self.tenant_id, &entry_id, &takes)?;
+                }
+            }
         }
+        let s = self.core.stored();
+        self.member.points_available = s.available;
+        self.member.points_pending = s.pending;
+        self.member.points_debt = s.debt;
+        self.member.next_change_at = s.next_change_at;
+        Ok(inserted)
     }
 
     /// Writes expiry due by now and brings the stored balances up to date.
     pub fn catch_up(&mut self, sql: &mut dyn Sql) -> AppResult<()> {
-        if self.member.next_change_at.is_none_or(|at| at > self.now) {
+        if !self.core.is_due() {
             return Ok(());
         }
-        let now = self.now;
-        let tenant_id = self.tenant_id.clone();
-        let expired = expired_lots(self.lots(sql)?, now);
-        let total: i64 = expired.iter().map(|(_, p)| p).sum();
-        if total > 0 {
-            // One `expire` line per catch-up, as the background job writes it.
-            let mut entry = self.entry(kind::EXPIRE, -total);
-            entry.reason = Some("points expired".to_string());
-            entry.expires_at = expired
-                .iter()
-                .filter_map(|(i, _)| self.lots.as_ref().and_then(|l| l[*i].expires_at))
-                .max();
-            entries::insert(sql, &tenant_id, &entry)?;
-            for (i, points) in expired {
-                let lot_id = self.lots(sql)?[i].id.clone();
-                entries::change_remaining(sql, &tenant_id, &lot_id, -points)?;
-                self.lots(sql)?[i].remaining = 0;
-            }
-        }
-        self.recompute(sql)
-    }
-
-    /// Sets the member's balances and next change from the lots.
-    fn recompute(&mut self, sql: &mut dyn Sql) -> AppResult<()> {
-        let now = self.now;
-        let lots = self.lots(sql)?;
-        let balances = ledger::balances(lots, now);
-        let next = ledger::next_change(lots, now);
-        self.member.points_available = balances.available;
-        self.member.points_pending = balances.pending;
-        self.member.next_change_at = next;
+        self.load_lots(sql)?;
+        self.core.catch_up().map_err(ledger_error("points"))?;
+        self.persist(sql)?;
         Ok(())
     }
 
     /// Credits points (an order's earnings or a positive adjustment), paying debt first;
     /// returns the entry.
     pub fn credit(&mut self, sql: &mut dyn Sql, credit: Credit<'_>) -> AppResult<Entry> {
-        let Credit {
-            kind,
-            points,
-            order_id,
-            reason,
-            available_at,
-            expires_at,
-        } = credit;
-        if points <= 0 {
-            return Err(NotPositive(points).into());
-        }
-        let (to_debt, to_lot) = split_credit(points, self.member.points_debt);
-        // The balances the new lot joins must stay countable; refuse rather than wrap.
-        let held = checked_total(
-            "the member's points",
-            self.member.points_available,
-            self.member.points_pending,
-        )?;
-        checked_total("the member's points", held, to_lot)?;
-        let mut entry = self.entry(kind, points);
-        entry.remaining = Some(to_lot);
-        entry.order_id = order_id.map(str::to_string);
-        entry.reason = reason.map(str::to_string);
-        entry.available_at = Some(available_at);
-        entry.expires_at = expires_at;
-        entries::insert(sql, &self.tenant_id, &entry)?;
-        self.member.points_debt -= to_debt;
-        if to_lot > 0 {
-            let lot = Lot {
-                id: entry.id.clone(),
-                order_id: entry.order_id.clone(),
-                remaining: to_lot,
-                created_at: self.now,
-                available_at,
-                expires_at,
-            };
-            match self.lots.as_mut() {
-                Some(lots) => {
-                    lots.push(lot);
-                    self.recompute(sql)?;
-                }
-                // Without the lots at hand, the balances move by the new lot alone.
-                None => {
-                    if lot.is_available(self.now) {
-                        self.member.points_available += to_lot;
-                    } else if lot.is_pending(self.now) {
-                        self.member.points_pending += to_lot;
-                    }
-                    let next = ledger::next_change(std::slice::from_ref(&lot), self.now);
-                    self.member.next_change_at = match (self.member.next_change_at, next) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                }
-            }
-        }
-        Ok(entry)
+        self.core.credit(credit).map_err(ledger_error("points"))?;
+        one(self.persist(sql)?)
     }
 
     /// Spends available points (a redemption or a negative adjustment); refuses with 409 when
-    /// the member does not have them.
+    /// the member does not have them. `field` names the input the refusal is about.
     pub fn spend(
         &mut self,
         sql: &mut dyn Sql,
-        kind: &str,
+        kind: EntryKind,
         points: i64,
         order_id: Option<&str>,
         reason: Option<&str>,
+        field: &'static str,
     ) -> AppResult<Entry> {
-        let now = self.now;
-        let allocation = allocate_spend(self.lots(sql)?, points, now)?;
-        if allocation.shortfall > 0 {
-            let available = ledger::balances(self.lots(sql)?, now).available;
-            return Err(AppError::Conflict {
-                code: "insufficient_points",
-                field: Some(
-                    if kind == kind::REDEEM {
-                        "points_redeemed"
-                    } else {
-                        "points"
-                    }
-                    .to_string(),
-                ),
-                message: format!(
-                    "the member has {available} points available, {points} were asked"
-                ),
-            });
-        }
-        let mut entry = self.entry(kind, -points);
-        entry.order_id = order_id.map(str::to_string);
-        entry.reason = reason.map(str::to_string);
-        self.take(sql, &entry, &allocation.takes)?;
-        self.recompute(sql)?;
-        Ok(entry)
+        self.load_lots(sql)?;
+        self.core
+            .spend(kind, points, order_id, reason)
+            .map_err(ledger_error(field))?;
+        one(self.persist(sql)?)
     }
 
-    /// Takes back `points` of what `order_id` earned: the order's own lots first, then any
-    /// others; what cannot be found is owed (debt).
-    pub fn reverse(&mut self, sql: &mut dyn Sql, order_id: &str, points: i64) -> AppResult<()> {
-        if points <= 0 {
-            return Ok(());
-        }
-        let now = self.now;
-        let allocation = allocate_reversal(self.lots(sql)?, points, order_id, now)?;
-        let debt = checked_total(
-            "the member's debt",
-            self.member.points_debt,
-            allocation.shortfall,
-        )?;
-        let mut entry = self.entry(kind::REVERSE, -points);
-        entry.order_id = Some(order_id.to_string());
-        self.take(sql, &entry, &allocation.takes)?;
-        self.member.points_debt = debt;
-        self.recompute(sql)
+    /// Cancels an order's points: reverses what it still holds, gives back what it spent.
+    pub fn cancel_order(&mut self, sql: &mut dyn Sql, order: &mut OrderPoints) -> AppResult<()> {
+        let spent_from = self.spent_from(sql, order)?;
+        self.core
+            .cancel_order(order, &spent_from)
+            .map_err(ledger_error("status"))?;
+        self.persist(sql)?;
+        Ok(())
     }
 
-    /// Gives back the points a cancelled (or fully refunded) order spent, into the lots they
-    /// came from; lots that expired meanwhile get nothing. Returns the points given back.
-    pub fn give_back(&mut self, sql: &mut dyn Sql, order_id: &str) -> AppResult<i64> {
+    /// Refunds `amount` of an order; returns the points reversed now.
+    pub fn refund_order(
+        &mut self,
+        sql: &mut dyn Sql,
+        order: &mut OrderPoints,
+        amount: i64,
+    ) -> AppResult<i64> {
+        let spent_from = self.spent_from(sql, order)?;
+        let reversed = self
+            .core
+            .refund_order(order, amount, &spent_from)
+            .map_err(ledger_error("amount"))?;
+        self.persist(sql)?;
+        Ok(reversed)
+    }
+
+    /// The lots an order's redemptions took (loaded into the book, expired or empty ones too,
+    /// since giving back refills them), with the points taken from each.
+    fn spent_from(
+        &mut self,
+        sql: &mut dyn Sql,
+        order: &OrderPoints,
+    ) -> AppResult<Vec<(String, i64)>> {
+        self.load_lots(sql)?;
+        if order.redeemed <= 0 {
+            return Ok(Vec::new());
+        }
         let tenant_id = self.tenant_id.clone();
-        let redemptions = entries::of_order(sql, &tenant_id, order_id, kind::REDEEM)?;
+        let redemptions =
+            entries::of_order(sql, &tenant_id, &order.id, EntryKind::Redeem.as_str())?;
         let mut taken = Vec::new();
         for redemption in &redemptions {
             taken.extend(entries::takes_of(sql, &tenant_id, &redemption.id)?);
         }
-        let now = self.now;
-        let back = ledger::restorable(self.lots_with(sql, &taken)?, &taken, now);
-        let total: i64 = back.iter().map(|(_, p)| p).sum();
-        if total == 0 {
-            return Ok(0);
-        }
-        let mut entry = self.entry(kind::REVERSE, total);
-        entry.order_id = Some(order_id.to_string());
-        entry.reason = Some("points spent on the order given back".to_string());
-        entries::insert(sql, &tenant_id, &entry)?;
-        let (mut to_debt, _) = split_credit(total, self.member.points_debt);
-        self.member.points_debt -= to_debt;
-        for (i, points) in back {
-            let paid = to_debt.min(points);
-            to_debt -= paid;
-            let lot_id = self.lots(sql)?[i].id.clone();
-            entries::change_remaining(sql, &tenant_id, &lot_id, points - paid)?;
-            self.lots(sql)?[i].remaining += points - paid;
-        }
-        self.recompute(sql)?;
-        Ok(total)
-    }
-
-    /// The live lots plus the (now empty) lots listed in `taken`, which a give-back refills.
-    fn lots_with(&mut self, sql: &mut dyn Sql, taken: &[(String, i64)]) -> AppResult<&Vec<Lot>> {
-        let tenant_id = self.tenant_id.clone();
-        let member_id = self.member.id.clone();
-        let lots = self.lots(sql)?;
+        let known = self.core.lots().unwrap_or_default();
         let missing: Vec<&str> = taken
             .iter()
             .map(|(id, _)| id.as_str())
-            .filter(|id| !lots.iter().any(|l| l.id == *id))
+            .filter(|id| !known.iter().any(|l| l.id == *id))
             .collect();
         if !missing.is_empty() {
-            for lot in entries::lots_by_id(sql, &tenant_id, &member_id, &missing)? {
-                lots.push(lot);
-            }
+            let lots = entries::lots_by_id(sql, &tenant_id, &self.member.id, &missing)?;
+            self.core.load_lots(lots);
         }
-        Ok(lots)
-    }
-
-    fn take(&mut self, sql: &mut dyn Sql, entry: &Entry, takes: &[(usize, i64)]) -> AppResult<()> {
-        let tenant_id = self.tenant_id.clone();
-        entries::insert(sql, &tenant_id, entry)?;
-        let mut recorded = Vec::with_capacity(takes.len());
-        for &(i, points) in takes {
-            let lot_id = self.lots(sql)?[i].id.clone();
-            entries::change_remaining(sql, &tenant_id, &lot_id, -points)?;
-            self.lots(sql)?[i].remaining -= points;
-            recorded.push((lot_id, points));
-        }
-        entries::record_takes(sql, &tenant_id, &entry.id, &recorded)?;
-        Ok(())
+        Ok(taken)
     }
 
     /// Writes the member row.
@@ -330,6 +213,34 @@ impl Book {
         self.member.updated_at = self.now;
         members::update_state(sql, &self.tenant_id, &self.member)?;
         Ok(())
+    }
+}
+
+fn one(mut inserted: Vec<Entry>) -> AppResult<Entry> {
+    inserted
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the ledger wrote no entry")))
+}
+
+/// A ledger refusal in the API's terms; `field` names the input it is about.
+fn ledger_error(field: &'static str) -> impl Fn(LedgerError) -> AppError {
+    move |error| match error {
+        LedgerError::NotPositive(_) => AppError::invalid("points", error.to_string()),
+        LedgerError::Insufficient { .. } => AppError::Conflict {
+            code: "insufficient_points",
+            field: Some(field.to_string()),
+            message: error.to_string(),
+        },
+        LedgerError::OutOfRange(range) => range.into(),
+        LedgerError::AlreadyCancelled => AppError::conflict(
+            "already_cancelled",
+            "status",
+            "the order is already cancelled",
+        ),
+        LedgerError::OverRefund { .. } => {
+            AppError::conflict("over_refund", "amount", error.to_string())
+        }
+        LedgerError::LotsNotLoaded => AppError::Internal(anyhow::anyhow!("{error}")),
     }
 }
 
@@ -460,7 +371,7 @@ impl App {
                     book.member.lifetime_points =
                         checked_total("the member's lifetime points", book.member.lifetime_points, points)?;
                     let credit = Credit {
-                        kind: kind::ADJUST,
+                        kind: EntryKind::Adjust,
                         points,
                         order_id: None,
                         reason: Some(&reason),
@@ -470,7 +381,7 @@ impl App {
                     book.credit(sql, credit)?
                 } else {
                     // Bounded above, so the negation cannot overflow.
-                    book.spend(sql, kind::ADJUST, -points, None, Some(&reason))?
+                    book.spend(sql, EntryKind::Adjust, -points, None, Some(&reason), "points")?
                 };
                 book.save(sql)?;
                 let after = (book.member.points_available, book.member.points_pending, book.member.points_debt);

@@ -15,8 +15,9 @@ use loyalty_store::repo::vouchers as codes;
 use serde::Serialize;
 
 use crate::activity::{Change, record, snapshot};
-use crate::points::{Book, kind};
+use crate::points::Book;
 use crate::{App, AppError, AppResult, Ctx};
+use loyalty_core::book::EntryKind;
 
 /// A reward as posted; on update, absent fields keep their values.
 #[derive(Debug, Clone, Default)]
@@ -187,10 +188,11 @@ impl App {
                 }
                 let entry = book.spend(
                     sql,
-                    kind::REDEEM,
+                    EntryKind::Redeem,
                     reward.points_cost,
                     None,
                     Some(&format!("reward: {}", reward.name)),
+                    "points_redeemed",
                 )?;
                 book.save(sql)?;
                 let (voucher_code, valid_until) = match &reward.voucher_program_id {

@@ -5,6 +5,7 @@
 //! `server` speaks HTTP. Most unit and property tests of the product live here.
 
 pub mod birthday;
+pub mod book;
 pub mod clock;
 pub mod code;
 pub mod email;

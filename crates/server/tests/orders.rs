@@ -54,6 +54,26 @@ async fn set_program(app: &TestApp, change: impl FnOnce(&mut Value)) {
 }
 
 on_both_backends! {
+    async fn cancelling_a_fully_refunded_order_gives_its_spent_points_back_once(db) {
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        let credited = app.post(&format!("/api/v1/members/{member}/points/adjustments"), json!({"points": 100, "reason": "quà"})).await;
+        assert_eq!(credited.status, StatusCode::CREATED);
+        let mut body = paid(&member, "PAY-1", 200_000);
+        body["points_redeemed"] = json!(60);
+        let order = order(&app, body).await;
+        assert_eq!(order.status, StatusCode::CREATED, "{:?}", order.body);
+        let id = order.body["id"].as_str().unwrap().to_string();
+        let refund = app.post(&format!("/api/v1/orders/{id}/refunds"), json!({"external_id": "R1", "amount": 200_000})).await;
+        assert_eq!(refund.status, StatusCode::OK, "{:?}", refund.body);
+        assert_eq!(points(&app, &member).await["available"], 100, "the 60 spent came back, the earnings went");
+        let cancel = app.post(&format!("/api/v1/orders/{id}/cancel"), json!({})).await;
+        assert_eq!(cancel.status, StatusCode::OK, "{:?}", cancel.body);
+        assert_eq!(points(&app, &member).await["available"], 100, "given back once, not twice");
+        assert_verified(&app).await;
+        app.stop().await;
+    }
+
     async fn a_first_paid_order_activates_the_customer_and_earns_base_points(db) {
         let app = spawn_app(db).await;
         let reply = order(&app, json!({

@@ -1,0 +1,846 @@
+//! A member's points book: the ledger decisions production runs, and the property tests drive.
+//!
+//! A [`Book`] holds what the store keeps for a member — the stored balances and, when an
+//! operation needs them, the live lots — and every operation decides with the allocation rules
+//! of [`crate::ledger`] and records what must be written as [`Write`]s: new entries (a credit is
+//! also a lot), changes to lots' remaining points, and which lots a debit took from. `app` loads
+//! a book, calls it, and persists its writes in the same transaction; nothing here does I/O.
+//!
+//! Operations that walk the lots (spending, reversing, giving back, writing expiry down) need
+//! them loaded ([`Book::needs_lots`], [`Book::load_lots`]); a plain credit does not, and moves
+//! the stored balances by the new lot alone.
+
+use jiff::Timestamp;
+
+use crate::id::new_id;
+use crate::ledger::{
+    self, Balances, Lot, NotPositive, allocate_reversal, allocate_spend, expired_lots, restorable,
+    reversal_target, split_credit,
+};
+use crate::limits::{OutOfRange, checked_total};
+
+/// What a ledger entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    Earn,
+    Redeem,
+    Expire,
+    Reverse,
+    Adjust,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 5] = [
+        EntryKind::Earn,
+        EntryKind::Redeem,
+        EntryKind::Expire,
+        EntryKind::Reverse,
+        EntryKind::Adjust,
+    ];
+
+    /// As stored and shown (`earn`, `redeem`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Earn => "earn",
+            EntryKind::Redeem => "redeem",
+            EntryKind::Expire => "expire",
+            EntryKind::Reverse => "reverse",
+            EntryKind::Adjust => "adjust",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EntryKind> {
+        EntryKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// A ledger entry to insert. A credit's `remaining` makes it a lot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub id: String,
+    pub kind: EntryKind,
+    /// Signed: credits positive, debits negative.
+    pub points: i64,
+    pub remaining: Option<i64>,
+    pub order_id: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: Timestamp,
+    pub available_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// One thing the store must write for an operation, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Entry(NewEntry),
+    /// A lot's remaining points move by `delta`.
+    Remaining {
+        lot_id: String,
+        delta: i64,
+    },
+    /// The lots a debit entry took its points from (so a cancel can give them back).
+    Takes {
+        entry_id: String,
+        takes: Vec<(String, i64)>,
+    },
+}
+
+/// Points to credit: how many, why, and when they become spendable and expire.
+#[derive(Debug, Clone, Copy)]
+pub struct Credit<'a> {
+    pub kind: EntryKind,
+    pub points: i64,
+    pub order_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub available_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The balances a member row stores, exact until `next_change_at`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub available: i64,
+    pub pending: i64,
+    /// Points reversed after they had been spent; paid off by the next credits.
+    pub debt: i64,
+    pub next_change_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    NotPositive(#[from] NotPositive),
+    #[error("the member has {available} points available, {requested} were asked")]
+    Insufficient { available: i64, requested: i64 },
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
+    /// A caller's bug: the operation walks the lots and they were not loaded.
+    #[error("the member's lots were not loaded")]
+    LotsNotLoaded,
+    #[error("the order is already cancelled")]
+    AlreadyCancelled,
+    #[error("only {refundable} of the order's total can still be refunded")]
+    OverRefund { refundable: i64 },
+}
+
+/// A member's points, open for change.
+#[derive(Debug, Clone)]
+pub struct Book {
+    now: Timestamp,
+    stored: Stored,
+    lots: Option<Vec<Lot>>,
+    writes: Vec<Write>,
+}
+
+impl Book {
+    /// The book of a member whose row stores `stored`, as of `now`.
+    pub fn new(stored: Stored, now: Timestamp) -> Book {
+        Book {
+            now,
+            stored,
+            lots: None,
+            writes: Vec::new(),
+        }
+    }
+
+    /// What the member row should store now.
+    pub fn stored(&self) -> Stored {
+        self.stored
+    }
+
+    /// Whether the next operation of this kind needs the lots: writing expiry down when the
+    /// stored balances are due to change, or any debit.
+    pub fn needs_lots(&self) -> bool {
+        self.lots.is_none()
+    }
+
+    /// Whether the stored balances are stale (pending points due, or points expired).
+    pub fn is_due(&self) -> bool {
+        self.stored.next_change_at.is_some_and(|at| at <= self.now)
+    }
+
+    /// Gives the book the member's live lots (and any others an operation will refill).
+    pub fn load_lots(&mut self, lots: Vec<Lot>) {
+        match self.lots.as_mut() {
+            Some(known) => {
+                for lot in lots {
+                    if !known.iter().any(|k| k.id == lot.id) {
+                        known.push(lot);
+                    }
+                }
+            }
+            None => self.lots = Some(lots),
+        }
+    }
+
+    /// The lots known to the book.
+    pub fn lots(&self) -> Option<&[Lot]> {
+        self.lots.as_deref()
+    }
+
+    /// The writes decided since the last call, in the order they must be made.
+    pub fn take_writes(&mut self) -> Vec<Write> {
+        std::mem::take(&mut self.writes)
+    }
+
+    fn lots_mut(&mut self) -> Result<&mut Vec<Lot>, LedgerError> {
+        self.lots.as_mut().ok_or(LedgerError::LotsNotLoaded)
+    }
+
+    fn entry(&self, kind: EntryKind, points: i64) -> NewEntry {
+        NewEntry {
+            id: new_id("led"),
+            kind,
+            points,
+            remaining: None,
+            order_id: None,
+            reason: None,
+            created_at: self.now,
+            available_at: None,
+            expires_at: None,
+        }
+    }
+
+    /// Writes down the points expired by now (one `expire` entry) and brings the stored
+    /// balances up to date. Needs the lots when [`Book::is_due`].
+    pub fn catch_up(&mut self) -> Result<(), LedgerError> {
+        if !self.is_due() {
+            return Ok(());
+        }
+        let now = self.now;
+        let lots = self.lots_mut()?;
+        let expired = expired_lots(lots, now);
+        let total = expired
+            .iter()
+            .try_fold(0, |sum, (_, p)| checked_total("expired points", sum, *p))?;
+        if total > 0 {
+            let last_expiry = expired
+                .iter()
+                .filter_map(|(i, _)| lots[*i].expires_at)
+                .max();
+            let mut changes = Vec::with_capacity(expired.len());
+            for &(i, points) in &expired {
+                lots[i].remaining = 0;
+                changes.push(Write::Remaining {
+                    lot_id: lots[i].id.clone(),
+                    delta: -points,
+                });
+            }
+            let mut entry = self.entry(EntryKind::Expire, -total);
+            entry.reason = Some("points expired".to_string());
+            entry.expires_at = last_expiry;
+            self.writes.push(Write::Entry(entry));
+            self.writes.extend(changes);
+        }
+        self.recompute()
+    }
+
+    /// Sets the stored balances and next change from the lots.
+    fn recompute(&mut self) -> Result<(), LedgerError> {
+        let now = self.now;
+        let lots = self.lots_mut()?;
+        let Balances { available, pending } = ledger::balances(lots, now);
+        let next = ledger::next_change(lots, now);
+        self.stored.available = available;
+        self.stored.pending = pending;
+        self.stored.next_change_at = next;
+        Ok(())
+    }
+
+    /// Credits points (earnings, a positive adjustment, an opening balance), paying debt
+    /// first; returns the entry's id. Refuses a balance that would leave the countable range.
+    pub fn credit(&mut self, credit: Credit<'_>) -> Result<String, LedgerError> {
+        if credit.points <= 0 {
+            return Err(NotPositive(credit.points).into());
+        }
+        let (to_debt, to_lot) = split_credit(credit.points, self.stored.debt);
+        let held = checked_total(
+            "the member's points",
+            self.stored.available,
+            self.stored.pending,
+        )?;
+        checked_total("the member's points", held, to_lot)?;
+        let mut entry = self.entry(credit.kind, credit.points);
+        entry.remaining = Some(to_lot);
+        entry.order_id = credit.order_id.map(str::to_string);
+        entry.reason = credit.reason.map(str::to_string);
+        entry.available_at = Some(credit.available_at);
+        entry.expires_at = credit.expires_at;
+        let id = entry.id.clone();
+        self.stored.debt -= to_debt;
+        if to_lot > 0 {
+            let lot = Lot {
+                id: id.clone(),
+                order_id: entry.order_id.clone(),
+                remaining: to_lot,
+                created_at: self.now,
+                available_at: credit.available_at,
+                expires_at: credit.expires_at,
+            };
+            let now = self.now;
+            match self.lots.as_mut() {
+                Some(lots) => {
+                    lots.push(lot);
+                    self.recompute()?;
+                }
+                // Without the lots at hand, the balances move by the new lot alone.
+                None => {
+                    if lot.is_available(now) {
+                        self.stored.available += to_lot;
+                    } else if lot.is_pending(now) {
+                        self.stored.pending += to_lot;
+                    }
+                    let next = ledger::next_change(std::slice::from_ref(&lot), now);
+                    self.stored.next_change_at = match (self.stored.next_change_at, next) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+        }
+        self.writes.push(Write::Entry(entry));
+        Ok(id)
+    }
+
+    /// Spends available points (a redemption, a negative adjustment); refuses when the member
+    /// does not have them. Returns the entry's id.
+    pub fn spend(
+        &mut self,
+        kind: EntryKind,
+        points: i64,
+        order_id: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<String, LedgerError> {
+        let now = self.now;
+        let lots = self.lots_mut()?;
+        let allocation = allocate_spend(lots, points, now)?;
+        if allocation.shortfall > 0 {
+            return Err(LedgerError::Insufficient {
+                available: ledger::balances(lots, now).available,
+                requested: points,
+            });
+        }
+        let mut entry = self.entry(kind, -points);
+        entry.order_id = order_id.map(str::to_string);
+        entry.reason = reason.map(str::to_string);
+        let id = entry.id.clone();
+        self.take(entry, &allocation.takes)?;
+        self.recompute()?;
+        Ok(id)
+    }
+
+    /// Takes back `points` of what `order_id` earned: the order's own lots first, then any
+    /// others; what cannot be found becomes debt.
+    pub fn reverse(&mut self, order_id: &str, points: i64) -> Result<(), LedgerError> {
+        let now = self.now;
+        let lots = self.lots_mut()?;
+        let allocation = allocate_reversal(lots, points, order_id, now)?;
+        let debt = checked_total("the member's debt", self.stored.debt, allocation.shortfall)?;
+        let mut entry = self.entry(EntryKind::Reverse, -points);
+        entry.order_id = Some(order_id.to_string());
+        self.take(entry, &allocation.takes)?;
+        self.stored.debt = debt;
+        self.recompute()
+    }
+
+    /// Gives back the points an order spent (`spent_from`: the lots its redemptions took and
+    /// how much), into those lots; lots that expired meanwhile get nothing, and debt is paid
+    /// first. Needs the lots, including those in `spent_from`. Returns the points given back.
+    pub fn give_back(
+        &mut self,
+        order_id: &str,
+        spent_from: &[(String, i64)],
+    ) -> Result<i64, LedgerError> {
+        let now = self.now;
+        let lots = self.lots.as_mut().ok_or(LedgerError::LotsNotLoaded)?;
+        let back = restorable(lots, spent_from, now);
+        let total = back
+            .iter()
+            .try_fold(0, |sum, (_, p)| checked_total("points given back", sum, *p))?;
+        if total == 0 {
+            return Ok(0);
+        }
+        let (mut to_debt, _) = split_credit(total, self.stored.debt);
+        self.stored.debt -= to_debt;
+        let mut changes = Vec::with_capacity(back.len());
+        for (i, points) in back {
+            let paid = to_debt.min(points);
+            to_debt -= paid;
+            lots[i].remaining += points - paid;
+            changes.push(Write::Remaining {
+                lot_id: lots[i].id.clone(),
+                delta: points - paid,
+            });
+        }
+        let mut entry = self.entry(EntryKind::Reverse, total);
+        entry.order_id = Some(order_id.to_string());
+        entry.reason = Some("points spent on the order given back".to_string());
+        self.writes.push(Write::Entry(entry));
+        self.writes.extend(changes);
+        self.recompute()?;
+        Ok(total)
+    }
+
+    fn take(&mut self, entry: NewEntry, takes: &[(usize, i64)]) -> Result<(), LedgerError> {
+        let entry_id = entry.id.clone();
+        let lots = self.lots_mut()?;
+        let mut recorded = Vec::with_capacity(takes.len());
+        let mut changes = Vec::with_capacity(takes.len());
+        for &(i, points) in takes {
+            lots[i].remaining -= points;
+            changes.push(Write::Remaining {
+                lot_id: lots[i].id.clone(),
+                delta: -points,
+            });
+            recorded.push((lots[i].id.clone(), points));
+        }
+        self.writes.push(Write::Entry(entry));
+        self.writes.extend(changes);
+        self.writes.push(Write::Takes {
+            entry_id,
+            takes: recorded,
+        });
+        Ok(())
+    }
+
+    /// Cancels an order: reverses whatever it still holds of its earnings and gives back the
+    /// points it spent. `spent_from` is what its redemptions took (see [`Book::give_back`]).
+    pub fn cancel_order(
+        &mut self,
+        order: &mut OrderPoints,
+        spent_from: &[(String, i64)],
+    ) -> Result<(), LedgerError> {
+        if order.cancelled {
+            return Err(LedgerError::AlreadyCancelled);
+        }
+        let to_reverse = (order.earned - order.reversed).max(0);
+        if to_reverse > 0 {
+            self.reverse(&order.id, to_reverse)?;
+            order.reversed += to_reverse;
+        }
+        // A full refund gave the spent points back already.
+        if order.refunded < order.total {
+            order.returned += self.give_back(&order.id, spent_from)?;
+        }
+        order.cancelled = true;
+        Ok(())
+    }
+
+    /// Records a refund of `amount` (cumulative with earlier ones) and reverses the matching
+    /// share of the points: floor(earned × refunded so far ÷ total) minus what was reversed, so
+    /// refunds that add up to the total reverse exactly what was earned. A full refund gives
+    /// back the points the order spent. Returns the points reversed now.
+    pub fn refund_order(
+        &mut self,
+        order: &mut OrderPoints,
+        amount: i64,
+        spent_from: &[(String, i64)],
+    ) -> Result<i64, LedgerError> {
+        if order.cancelled {
+            return Err(LedgerError::AlreadyCancelled);
+        }
+        let refundable = order.total - order.refunded;
+        if amount <= 0 || amount > refundable {
+            return Err(LedgerError::OverRefund { refundable });
+        }
+        let refunded = order.refunded + amount;
+        let target = reversal_target(order.earned, refunded, order.total);
+        let to_reverse = (target - order.reversed).max(0);
+        if to_reverse > 0 {
+            self.reverse(&order.id, to_reverse)?;
+        }
+        order.reversed += to_reverse;
+        order.refunded = refunded;
+        if refunded == order.total {
+            order.returned += self.give_back(&order.id, spent_from)?;
+        }
+        Ok(to_reverse)
+    }
+}
+
+/// What an order has done to its member's points, as the order row keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderPoints {
+    pub id: String,
+    pub total: i64,
+    pub earned: i64,
+    pub reversed: i64,
+    pub refunded: i64,
+    pub redeemed: i64,
+    /// Redeemed points given back when the order was cancelled or fully refunded.
+    pub returned: i64,
+    pub cancelled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    //! The book driven as production drives it: load from a store, decide, persist the writes,
+    //! with random sequences of orders, spends, adjustments, cancels, refunds and time passing.
+    //! The store here is a few vectors; the invariants are those `loyalty verify` checks.
+
+    use std::collections::HashMap;
+
+    use jiff::SignedDuration;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ledger::{allocate_spend, expiry_order};
+
+    fn t(hours: i64) -> Timestamp {
+        Timestamp::UNIX_EPOCH + SignedDuration::from_hours(hours)
+    }
+
+    /// What the database holds for one member.
+    #[derive(Debug, Default)]
+    struct Store {
+        stored: Stored,
+        entries: Vec<NewEntry>,
+        /// Every lot ever credited, by id, with its remaining points.
+        lots: Vec<Lot>,
+        takes: HashMap<String, Vec<(String, i64)>>,
+        orders: Vec<OrderPoints>,
+        /// Each order's redemption entry, for giving its points back.
+        redemptions: HashMap<String, String>,
+    }
+
+    impl Store {
+        /// A book as `app` opens one: the stored balances, and the live lots when asked.
+        fn open(&self, now: Timestamp, with_lots: bool) -> Book {
+            let mut book = Book::new(self.stored, now);
+            if with_lots || book.is_due() {
+                book.load_lots(
+                    self.lots
+                        .iter()
+                        .filter(|l| l.remaining > 0)
+                        .cloned()
+                        .collect(),
+                );
+            }
+            book
+        }
+
+        /// What an order's redemption took, with those lots loaded into the book.
+        fn spent_from(&self, book: &mut Book, order: &OrderPoints) -> Vec<(String, i64)> {
+            let taken = self
+                .redemptions
+                .get(&order.id)
+                .and_then(|entry| self.takes.get(entry))
+                .cloned()
+                .unwrap_or_default();
+            let ids: Vec<&String> = taken.iter().map(|(id, _)| id).collect();
+            book.load_lots(
+                self.lots
+                    .iter()
+                    .filter(|l| ids.contains(&&l.id))
+                    .cloned()
+                    .collect(),
+            );
+            taken
+        }
+
+        /// Persists the book's writes and balances, as `app` does in the same transaction.
+        fn save(&mut self, book: &mut Book) {
+            for write in book.take_writes() {
+                match write {
+                    Write::Entry(entry) => {
+                        if let Some(remaining) = entry.remaining.filter(|r| *r > 0) {
+                            self.lots.push(Lot {
+                                id: entry.id.clone(),
+                                order_id: entry.order_id.clone(),
+                                remaining,
+                                created_at: entry.created_at,
+                                available_at: entry.available_at.unwrap_or(entry.created_at),
+                                expires_at: entry.expires_at,
+                            });
+                        }
+                        self.entries.push(entry);
+                    }
+                    Write::Remaining { lot_id, delta } => {
+                        let lot = self
+                            .lots
+                            .iter_mut()
+                            .find(|l| l.id == lot_id)
+                            .expect("known lot");
+                        lot.remaining += delta;
+                    }
+                    Write::Takes { entry_id, takes } => {
+                        self.takes.insert(entry_id, takes);
+                    }
+                }
+            }
+            self.stored = book.stored();
+        }
+
+        fn check(&self, now: Timestamp) -> Result<(), String> {
+            let sum: i64 = self.entries.iter().map(|e| e.points).sum();
+            let remaining: i64 = self.lots.iter().map(|l| l.remaining).sum();
+            if sum != remaining - self.stored.debt {
+                return Err(format!(
+                    "entries sum {sum} != remaining {remaining} - debt {}",
+                    self.stored.debt
+                ));
+            }
+            if let Some(lot) = self.lots.iter().find(|l| l.remaining < 0) {
+                return Err(format!("lot {} is negative", lot.id));
+            }
+            if self.stored.debt < 0 {
+                return Err("debt is negative".into());
+            }
+            if !self.open(now, false).is_due() {
+                let b = ledger::balances(&self.lots, now);
+                if (b.available, b.pending) != (self.stored.available, self.stored.pending) {
+                    return Err(format!("stored {:?}, lots say {b:?}", self.stored));
+                }
+            }
+            for o in &self.orders {
+                if o.reversed > o.earned {
+                    return Err(format!(
+                        "{} reversed {} of {} earned",
+                        o.id, o.reversed, o.earned
+                    ));
+                }
+                if (o.cancelled || o.refunded == o.total) && o.reversed != o.earned {
+                    return Err(format!(
+                        "{} fully reversed only {} of {}",
+                        o.id, o.reversed, o.earned
+                    ));
+                }
+                if o.returned > o.redeemed {
+                    return Err(format!(
+                        "{} returned {} of {} redeemed",
+                        o.id, o.returned, o.redeemed
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Earn {
+            total: i64,
+            redeem: i64,
+            points: i64,
+            pending_hours: i64,
+            expires_in: Option<i64>,
+        },
+        Spend(i64),
+        Adjust(i64),
+        Cancel(usize),
+        Refund(usize, i64),
+        Advance(i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (1i64..2_000_000, prop_oneof![3 => Just(0i64), 1 => 1i64..300], 0i64..500, 0i64..72, proptest::option::of(1i64..500))
+                .prop_map(|(total, redeem, points, pending_hours, expires_in)| Op::Earn { total, redeem, points, pending_hours, expires_in }),
+            2 => (1i64..400).prop_map(Op::Spend),
+            1 => (-200i64..200).prop_map(Op::Adjust),
+            1 => (0usize..20).prop_map(Op::Cancel),
+            2 => (0usize..20, 1i64..1_000_000).prop_map(|(o, a)| Op::Refund(o, a)),
+            2 => (1i64..200).prop_map(Op::Advance),
+        ]
+    }
+
+    /// Runs one operation as `app` does: a refused one writes nothing.
+    fn apply(store: &mut Store, op: Op, now: Timestamp) -> Result<(), LedgerError> {
+        match op {
+            Op::Earn {
+                total,
+                redeem,
+                points,
+                pending_hours,
+                expires_in,
+            } => {
+                let mut book = store.open(now, redeem > 0);
+                book.catch_up()?;
+                let id = format!("order{}", store.orders.len() + 1);
+                let mut redemption = None;
+                if redeem > 0 {
+                    redemption = Some(book.spend(EntryKind::Redeem, redeem, Some(&id), None)?);
+                }
+                if points > 0 {
+                    book.credit(Credit {
+                        kind: EntryKind::Earn,
+                        points,
+                        order_id: Some(&id),
+                        reason: None,
+                        available_at: now + SignedDuration::from_hours(pending_hours),
+                        expires_at: expires_in.map(|h| now + SignedDuration::from_hours(h)),
+                    })?;
+                }
+                store.save(&mut book);
+                if let Some(entry) = redemption {
+                    store.redemptions.insert(id.clone(), entry);
+                }
+                store.orders.push(OrderPoints {
+                    id,
+                    total,
+                    earned: points,
+                    redeemed: redeem,
+                    ..OrderPoints::default()
+                });
+            }
+            Op::Spend(points) => {
+                let mut book = store.open(now, true);
+                book.catch_up()?;
+                book.spend(EntryKind::Redeem, points, None, None)?;
+                store.save(&mut book);
+            }
+            // An adjustment of 0 is refused where it enters (app), before any book opens.
+            Op::Adjust(0) => {}
+            Op::Adjust(points) => {
+                let mut book = store.open(now, points < 0);
+                book.catch_up()?;
+                if points > 0 {
+                    book.credit(Credit {
+                        kind: EntryKind::Adjust,
+                        points,
+                        order_id: None,
+                        reason: Some("x"),
+                        available_at: now,
+                        expires_at: None,
+                    })?;
+                } else {
+                    book.spend(EntryKind::Adjust, -points, None, Some("x"))?;
+                }
+                store.save(&mut book);
+            }
+            Op::Cancel(n) | Op::Refund(n, _) if n >= store.orders.len() => {}
+            Op::Cancel(n) => {
+                let mut book = store.open(now, true);
+                book.catch_up()?;
+                let mut order = store.orders[n].clone();
+                let spent_from = store.spent_from(&mut book, &order);
+                book.cancel_order(&mut order, &spent_from)?;
+                store.save(&mut book);
+                store.orders[n] = order;
+            }
+            Op::Refund(n, amount) => {
+                let mut book = store.open(now, true);
+                book.catch_up()?;
+                let mut order = store.orders[n].clone();
+                let spent_from = store.spent_from(&mut book, &order);
+                book.refund_order(&mut order, amount, &spent_from)?;
+                store.save(&mut book);
+                store.orders[n] = order;
+            }
+            Op::Advance(_) => {}
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn random_sequences_of_actions_keep_every_invariant(ops in proptest::collection::vec(op(), 1..80)) {
+            let mut store = Store::default();
+            let mut now = t(1);
+            for op in ops {
+                if let Op::Advance(hours) = op {
+                    now += SignedDuration::from_hours(hours);
+                    // The background job: writing expiry down changes nothing a reader sees.
+                    let before = ledger::balances(&store.lots, now);
+                    let mut book = store.open(now, true);
+                    book.catch_up().unwrap();
+                    store.save(&mut book);
+                    prop_assert_eq!(ledger::balances(&store.lots, now), before);
+                    continue;
+                }
+                let (entries, balances) = (store.entries.len(), store.stored);
+                let before = ledger::balances(&store.lots, now).available;
+                match (apply(&mut store, op.clone(), now), &op) {
+                    (Ok(()), Op::Spend(points)) => {
+                        prop_assert_eq!(ledger::balances(&store.lots, now).available, before - points);
+                    }
+                    (Ok(()), _) => {}
+                    (Err(LedgerError::Insufficient { available, requested }), _) => {
+                        prop_assert!(available < requested);
+                        prop_assert_eq!(store.entries.len(), entries, "a refused action writes nothing");
+                        prop_assert_eq!(store.stored, balances);
+                    }
+                    (Err(LedgerError::AlreadyCancelled | LedgerError::OverRefund { .. }), _) => {
+                        prop_assert_eq!(store.entries.len(), entries);
+                    }
+                    (Err(other), _) => prop_assert!(false, "{:?} failed: {}", op, other),
+                }
+                if let Err(broken) = store.check(now) {
+                    prop_assert!(false, "after {:?}: {}", op, broken);
+                }
+            }
+            // Spending takes soonest-expiring points first.
+            let a = allocate_spend(&store.lots, i64::MAX / 4, now).unwrap();
+            let mut last: Option<&Lot> = None;
+            for (i, _) in &a.takes {
+                if let Some(prev) = last {
+                    prop_assert!(expiry_order(prev, &store.lots[*i]) != std::cmp::Ordering::Greater);
+                }
+                last = Some(&store.lots[*i]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_debit_of_no_points_or_fewer_is_refused_and_writes_nothing() {
+        let mut book = Book::new(Stored::default(), t(1));
+        book.load_lots(vec![]);
+        for points in [0, -1, i64::MIN] {
+            assert!(matches!(
+                book.spend(EntryKind::Adjust, points, None, None),
+                Err(LedgerError::NotPositive(_))
+            ));
+            assert!(matches!(
+                book.reverse("o", points),
+                Err(LedgerError::NotPositive(_))
+            ));
+            let credit = Credit {
+                kind: EntryKind::Adjust,
+                points,
+                order_id: None,
+                reason: None,
+                available_at: t(1),
+                expires_at: None,
+            };
+            assert!(matches!(
+                book.credit(credit),
+                Err(LedgerError::NotPositive(_))
+            ));
+        }
+        assert!(book.take_writes().is_empty());
+    }
+
+    #[test]
+    fn a_cancel_after_a_full_refund_gives_the_spent_points_back_once() {
+        let mut store = Store::default();
+        apply(&mut store, Op::Adjust(100), t(1)).unwrap();
+        apply(
+            &mut store,
+            Op::Earn {
+                total: 50_000,
+                redeem: 60,
+                points: 5,
+                pending_hours: 0,
+                expires_in: None,
+            },
+            t(1),
+        )
+        .unwrap();
+        apply(&mut store, Op::Refund(0, 50_000), t(2)).unwrap();
+        assert_eq!(store.orders[0].returned, 60);
+        apply(&mut store, Op::Cancel(0), t(3)).unwrap();
+        assert_eq!(store.orders[0].returned, 60, "given back once");
+        assert_eq!(ledger::balances(&store.lots, t(3)).available, 100);
+        store.check(t(3)).unwrap();
+    }
+
+    #[test]
+    fn entry_kinds_read_back_as_written() {
+        for kind in EntryKind::ALL {
+            assert_eq!(EntryKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EntryKind::parse("gift"), None);
+    }
+}
