@@ -23,13 +23,15 @@ use loyalty_store::{Page, Paged, Sql};
 use crate::activity::{Change, record};
 use crate::members::new_member;
 use crate::points::Book;
-use crate::rules::{member_facts, order_facts};
 use crate::tiers::{InFlight, upgrade_if_qualified};
 use crate::vouchers::{code_key, program_of, redeem_in, release_in};
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
+use std::collections::HashMap;
+
 use loyalty_core::book::{Credit, EntryKind, OrderPoints};
+use loyalty_core::earning;
 use loyalty_core::order::ReceiptVoucher;
-use loyalty_core::tier::{self, Tier};
+use loyalty_core::tier::Tier;
 use loyalty_core::voucher::{OrderContext, OrderLine};
 use loyalty_store::repo::tiers as tier_rows;
 use loyalty_store::repo::vouchers as voucher_rows;
@@ -425,29 +427,24 @@ fn post(
     if let Some(member) = member {
         let mut book = Book::with(member, tenant_id, now, Some(ctx.actor.clone()));
         book.catch_up(sql)?;
-        let program = &info.program;
+        let m = &book.member;
+        let buyer = earning::Buyer {
+            status: m.status,
+            has_contact: m.profile.has_contact(),
+            order_count: m.order_count,
+            tier_id: m.tier_id.clone(),
+            tags: m.profile.tags.clone(),
+            birthday: m.profile.birthday,
+        };
+        let setting = earning::Setting {
+            program: &info.program,
+            zone: &info.zone,
+            ladder,
+            rules: rules_in_force,
+            now,
+        };
+        let plan = earning::plan(earning_order(order), &buyer, setting).map_err(earn_error)?;
         if order.points_redeemed > 0 {
-            if book.member.status == MemberStatus::Blocked {
-                return Err(AppError::conflict(
-                    "member_blocked",
-                    "points_redeemed",
-                    "a blocked member cannot spend points",
-                ));
-            }
-            let value = order
-                .points_redeemed
-                .saturating_mul(program.redeem.point_value);
-            let limit =
-                i128::from(order.total) * i128::from(program.redeem.max_invoice_percent) / 100;
-            if i128::from(value) > limit {
-                return Err(AppError::invalid(
-                    "points_redeemed",
-                    format!(
-                        "{} points pay {value}, more than {}% of the total ({limit})",
-                        order.points_redeemed, program.redeem.max_invoice_percent
-                    ),
-                ));
-            }
             book.spend(
                 sql,
                 EntryKind::Redeem,
@@ -456,98 +453,43 @@ fn post(
                 None,
                 "points_redeemed",
             )?;
-            row.redeemed_value = value;
         }
-        if book.member.status == MemberStatus::Customer
-            && program.activation.auto_on_first_paid_order
-            && book.member.profile.has_contact()
-        {
+        let used = rules_used(sql, tenant_id, &book.member.id, &plan)?;
+        let decision = plan.finish(&used).map_err(earn_error)?;
+        for (bonus, given) in &decision.awards {
+            rules::add_awarded(sql, tenant_id, &bonus.rule_id, *given)?;
+            if bonus.caps.per_member_per_day.is_some() {
+                let member_id = book.member.id.clone();
+                rules::add_member_day(
+                    sql,
+                    tenant_id,
+                    &bonus.rule_id,
+                    &member_id,
+                    &decision.day,
+                    *given,
+                )?;
+            }
+        }
+        if let Some(since) = decision.activate_since {
             book.member.status = MemberStatus::Member;
-            book.member.member_since = Some(order.placed_at.min(now));
+            book.member.member_since = Some(since);
         }
-        let index = checked_total("the order count", book.member.order_count, 1)?;
-        row.member_index = Some(index);
-        if book.member.status == MemberStatus::Member {
-            let base = program.base_points(order.total, order.shipping, row.redeemed_value);
-            row.base_points = base;
-            if base > 0 {
-                breakdown.push(BreakdownLine {
-                    rule: "base".to_string(),
-                    rule_id: None,
-                    points: base,
-                });
-            }
-            // The tier held before this order multiplies its base points.
-            let held = book
-                .member
-                .tier_id
-                .as_ref()
-                .and_then(|id| ladder.iter().find(|t| &t.id == id));
-            if let Some(held) = held {
-                let extra = tier::multiply(base, held.earn_multiplier_per_mille) - base;
-                if extra > 0 {
-                    breakdown.push(BreakdownLine {
-                        rule: "tier".to_string(),
-                        rule_id: Some(held.id.clone()),
-                        points: extra,
-                    });
-                }
-            }
-            let tier_name = held.map(|t| t.name.clone());
-            let facts = order_facts(
-                info,
-                order.placed_at,
-                order.total,
-                index,
-                &order.channel,
-                &order.store,
-                &order.brand,
-                &order.lines,
-            );
-            let person = member_facts(&book.member, tier_name);
-            let day = facts.local.date().to_string();
-            for rule in rules_in_force
-                .iter()
-                .filter(|r| r.in_force(order.placed_at))
-            {
-                if !rule.condition.matches(&facts, &person) {
-                    continue;
-                }
-                let bonus = rule.effect.bonus(&rule.condition, &facts, &person, base);
-                if bonus <= 0 {
-                    continue;
-                }
-                let given = apply_caps(sql, tenant_id, rule, &book.member.id, &day, bonus)?;
-                if given > 0 {
-                    breakdown.push(BreakdownLine {
-                        rule: rule.name.clone(),
-                        rule_id: Some(rule.id.clone()),
-                        points: given,
-                    });
-                }
-            }
-            earned = breakdown.iter().try_fold(0, |sum, b| {
-                checked_total("the points of an order", sum, b.points)
-            })?;
-            if earned > 0 {
-                let available_at = program
-                    .available_at(order.placed_at, &info.zone)
-                    .max(now.min(order.placed_at));
-                let expires_at = program.expires_at(order.placed_at, &info.zone);
-                let credit = Credit {
-                    kind: EntryKind::Earn,
-                    points: earned,
-                    order_id: Some(&row.id),
-                    reason: None,
-                    available_at,
-                    expires_at,
-                };
-                book.credit(sql, credit)?;
-                if available_at > now {
-                    pending = earned;
-                }
-            }
+        row.redeemed_value = decision.redeemed_value;
+        row.member_index = Some(decision.index);
+        row.base_points = decision.base_points;
+        if decision.earned > 0 {
+            let credit = Credit {
+                kind: EntryKind::Earn,
+                points: decision.earned,
+                order_id: Some(&row.id),
+                reason: None,
+                available_at: decision.available_at,
+                expires_at: decision.expires_at,
+            };
+            book.credit(sql, credit)?;
         }
+        let index = decision.index;
+        (earned, pending, breakdown) = (decision.earned, decision.pending, decision.breakdown);
         let m = &mut book.member;
         m.order_count = index;
         m.lifetime_spend = checked_total("lifetime spend", m.lifetime_spend, order.total)?;
@@ -698,36 +640,64 @@ fn use_vouchers(
     Ok(receipt)
 }
 
-/// Gives what the rule's caps still allow and records it against them. The rule's and the
-/// member's day rows are locked (PostgreSQL), so concurrent orders cannot both spend the last of
-/// a budget or a daily cap.
-fn apply_caps(
+/// What the capped rules that matched have already given, read and locked (PostgreSQL): the
+/// rule's budget row and the member's day row, so concurrent orders cannot both spend the last
+/// of a budget or a daily cap. Rules without such caps are not read at all.
+fn rules_used(
     sql: &mut dyn Sql,
     tenant_id: &str,
-    rule: &EarnRule,
     member_id: &str,
-    day: &str,
-    bonus: i64,
-) -> AppResult<i64> {
-    let caps = rule.caps;
-    let awarded = if caps.budget_points.is_some() {
-        rules::awarded_for_update(sql, tenant_id, &rule.id)?
-    } else {
-        0
-    };
-    let today = if caps.per_member_per_day.is_some() {
-        rules::member_day_for_update(sql, tenant_id, &rule.id, member_id, day)?
-    } else {
-        0
-    };
-    let given = caps.apply(bonus, today, awarded);
-    if given > 0 {
-        rules::add_awarded(sql, tenant_id, &rule.id, given)?;
-        if caps.per_member_per_day.is_some() {
-            rules::add_member_day(sql, tenant_id, &rule.id, member_id, day, given)?;
-        }
+    plan: &earning::EarnPlan,
+) -> AppResult<HashMap<String, earning::RuleUse>> {
+    let mut used = HashMap::new();
+    for bonus in plan.bonuses.iter().filter(|b| b.is_capped_by_use()) {
+        let awarded_total = match bonus.caps.budget_points {
+            Some(_) => rules::awarded_for_update(sql, tenant_id, &bonus.rule_id)?,
+            None => 0,
+        };
+        let member_today = match bonus.caps.per_member_per_day {
+            Some(_) => {
+                rules::member_day_for_update(sql, tenant_id, &bonus.rule_id, member_id, &plan.day)?
+            }
+            None => 0,
+        };
+        used.insert(
+            bonus.rule_id.clone(),
+            earning::RuleUse {
+                awarded_total,
+                member_today,
+            },
+        );
     }
-    Ok(given)
+    Ok(used)
+}
+
+fn earning_order(order: &NewOrder) -> earning::Order<'_> {
+    earning::Order {
+        placed_at: order.placed_at,
+        total: order.total,
+        shipping: order.shipping,
+        points_redeemed: order.points_redeemed,
+        channel: &order.channel,
+        store: &order.store,
+        brand: &order.brand,
+        lines: &order.lines,
+    }
+}
+
+/// The earning decision's refusals in the API's terms.
+fn earn_error(error: earning::EarnError) -> AppError {
+    match error {
+        earning::EarnError::Blocked => AppError::conflict(
+            "member_blocked",
+            "points_redeemed",
+            "a blocked member cannot spend points",
+        ),
+        earning::EarnError::OverInvoice { .. } => {
+            AppError::invalid("points_redeemed", error.to_string())
+        }
+        earning::EarnError::OutOfRange(range) => range.into(),
+    }
 }
 
 /// The member the order belongs to, locked for the transaction: by id, or found by phone or

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use loyalty_core::id::new_id;
 use loyalty_core::order::Line;
-use loyalty_core::rules::{
-    Caps, EarnRule, LineFacts, MemberFacts, OrderFacts, RuleParts, check_rule,
-};
+use loyalty_core::rules::{Caps, EarnRule, MemberFacts, OrderFacts, RuleParts, check_rule};
 use loyalty_core::tenancy::Access;
 use loyalty_store::repo::{members, orders, rules};
 use serde::Serialize;
@@ -351,22 +349,15 @@ pub(crate) fn order_facts(
     brand: &Option<String>,
     lines: &[Line],
 ) -> OrderFacts {
-    let local = placed_at.to_zoned_datetime(info.zone.clone()).datetime();
-    OrderFacts {
+    let order = loyalty_core::earning::Order {
+        placed_at,
         total,
-        channel: channel.clone(),
-        store: store.clone(),
-        brand: brand.clone(),
-        local,
-        lunar: loyalty_core::lunar::to_lunar(local.date()),
-        index,
-        lines: lines
-            .iter()
-            .map(|l| LineFacts {
-                sku: l.sku.clone(),
-                category: l.category.clone(),
-                quantity: l.quantity,
-            })
-            .collect(),
-    }
+        shipping: 0,
+        points_redeemed: 0,
+        channel,
+        store,
+        brand,
+        lines,
+    };
+    loyalty_core::earning::facts(order, &info.zone, index)
 }

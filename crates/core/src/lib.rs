@@ -8,6 +8,7 @@ pub mod birthday;
 pub mod book;
 pub mod clock;
 pub mod code;
+pub mod earning;
 pub mod email;
 pub mod error;
 pub mod geo;
