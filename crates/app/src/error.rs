@@ -128,6 +128,9 @@ impl From<DbError> for AppError {
                     ),
                 }
             }
+            DbError::Unstorable(_) => {
+                AppError::invalid("body", "text must not contain the NUL character (\\u0000)")
+            }
             DbError::KeyTaken => AppError::Conflict {
                 code: "idempotency_key_in_progress",
                 field: Some("Idempotency-Key".to_string()),

@@ -437,6 +437,10 @@ pub(crate) fn read_records(
             }
             // Spreadsheets leave rows of empty cells at the end; they are not data.
             Ok(cells) if cells.iter().all(|c| c.trim().is_empty()) => true,
+            // No field holds it, and PostgreSQL cannot store it.
+            Ok(cells) if cells.iter().any(|c| c.contains('\0')) => {
+                each(index, Err(Invalid::one("row", "holds the NUL character")))
+            }
             Ok(cells) => each(index, Ok(&cells)),
         };
         if !go_on {

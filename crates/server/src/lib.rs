@@ -57,10 +57,12 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 pub fn router_with(app: App, options: ServerOptions) -> Router {
     let (api, _) = api::routes().split_for_parts();
     let openapi = std::sync::Arc::new(openapi_document());
-    let api = api.layer(axum::middleware::from_fn_with_state(
-        app.clone(),
-        idempotency::layer,
-    ));
+    let api = api
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            idempotency::layer,
+        ))
+        .layer(axum::middleware::from_fn(no_nul_in_path));
     api.route(
         "/api/v1/openapi.json",
         get(move || {
@@ -138,6 +140,15 @@ pub fn router_with(app: App, options: ServerOptions) -> Router {
     .layer(axum::middleware::from_fn(strict_transport_security))
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// No id or code holds the NUL character, and PostgreSQL cannot even compare text holding one:
+/// a path that spells it (`%00`) names nothing.
+async fn no_nul_in_path(request: Request, next: axum::middleware::Next) -> Response {
+    if request.uri().path().to_ascii_lowercase().contains("%00") {
+        return ApiError::NoRoute.into_response();
+    }
+    next.run(request).await
 }
 
 /// Behind a proxy that terminates HTTPS (it says so with `X-Forwarded-Proto: https`), tells

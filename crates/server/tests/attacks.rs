@@ -934,4 +934,35 @@ on_both_backends! {
         assert_eq!(head.status(), StatusCode::OK, "HEAD reads like GET");
         app.stop().await;
     }
+
+    // ---- found by schemathesis on PostgreSQL ----
+
+    async fn the_nul_character_is_refused_by_field_instead_of_failing_on_postgresql(db) {
+        let app = spawn_app(db).await;
+        let member = new_member(&app, "0901234567").await;
+        let reply = app.post(&format!("/api/v1/members/{member}/redemptions"), json!({"reward_id": "rwd\u{0}"})).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+        assert_eq!(reply.error_field(), "reward_id");
+        let reply = app.post("/api/v1/members", json!({"phone": "0912345678", "name": "A\u{0}", "tags": ["\u{0}"]})).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let reply = app.get(&format!("/api/v1/members/{member}%00")).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        let reply = app.get("/api/v1/members?q=a%00b").await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.error_field(), "query");
+        // A file of members: the row is refused by number, the others imported.
+        let csv = "phone,name\n0987654321,B\u{0}\n0977777777,C\n".as_bytes().to_vec();
+        let import = app.post_raw("/api/v1/imports/members", "text/csv", csv).await;
+        let id = import.body["id"].as_str().unwrap().to_string();
+        let mut report = Value::Null;
+        for _ in 0..500 {
+            report = app.get(&format!("/api/v1/imports/{id}")).await.body;
+            if report["status"] != "running" { break; }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!((report["imported"].as_i64(), report["failed"].as_i64()), (Some(1), Some(1)), "{report}");
+        assert_eq!(report["errors"][0]["row"], 2);
+        assert_eq!(app.count("members").await, 2);
+        app.stop().await;
+    }
 }

@@ -177,6 +177,12 @@ fn map_error(error: postgres::Error) -> DbError {
         {
             return DbError::Retry(db.message().to_string());
         }
+        // Text PostgreSQL cannot store (a NUL character, which SQLite takes): the input's fault.
+        if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+            || *code == SqlState::UNTRANSLATABLE_CHARACTER
+        {
+            return DbError::Unstorable(db.message().to_string());
+        }
         return DbError::Other(format!("{}: {}", db.code().code(), db.message()));
     }
     if error.is_closed() {

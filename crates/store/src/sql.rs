@@ -252,6 +252,9 @@ pub enum DbError {
     Retry(String),
     #[error("row not found")]
     NotFound,
+    /// Input text the database cannot store (PostgreSQL refuses the NUL character).
+    #[error("text the database cannot store: {0}")]
+    Unstorable(String),
     /// An idempotency key already taken by another request (`repo::idempotency::claim`).
     #[error("the idempotency key is taken by another request")]
     KeyTaken,
