@@ -12,6 +12,7 @@
 //! Opening points are one `adjust` entry with reason `import`; a wrong one is corrected with an
 //! adjustment, which the activity log keeps.
 
+use loyalty_core::event::{EventType, Raised, member_changed};
 use loyalty_core::limits::checked_total;
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -32,7 +33,6 @@ use loyalty_store::Sql;
 use loyalty_store::repo::imports::{self as jobs, ImportJob, RowError};
 use loyalty_store::repo::ledger::{self as entries, Entry};
 use loyalty_store::repo::members::{self, Contact};
-use loyalty_store::repo::tiers as ladder_rows;
 use tokio::sync::mpsc;
 
 use crate::activity::{Change, record};
@@ -622,7 +622,13 @@ fn create_members(
     }
     members::insert_many(sql, tenant_id, &created)?;
     entries::insert_many(sql, tenant_id, &lots)?;
-    ladder_rows::record_many(sql, tenant_id, &tier_changes)?;
+    crate::tiers::record_moves(sql, tenant_id, &tier_changes)?;
+    // Opening points show in the member's balances: one event per row.
+    let raised: Vec<Raised> = created
+        .iter()
+        .map(|m| member_changed(EventType::MemberCreated, m))
+        .collect();
+    crate::events::raise(sql, tenant_id, now, &raised)?;
     Ok(())
 }
 
@@ -646,6 +652,7 @@ fn update_members(
         .map(|m| (m.id.clone(), m))
         .collect();
     let mut refused = Vec::new();
+    let mut raised = Vec::new();
     for (row, r, id, first_link) in rows {
         let Some(before) = current.remove(&id) else {
             continue;
@@ -724,13 +731,22 @@ fn update_members(
                 available_at: now,
                 expires_at: info.program.expires_at(now, &info.zone),
             };
-            book.credit(sql, credit)?;
+            let entry = book.credit(sql, credit)?;
+            raised.push(crate::events::points_moved(
+                EventType::PointsAdjusted,
+                &book.member,
+                &entry,
+            ));
         }
         book.save(sql)?;
+        if profile_changed {
+            raised.push(member_changed(EventType::MemberUpdated, &book.member));
+        }
         if let Some(change) = tier_change {
-            ladder_rows::record(sql, tenant_id, &change)?;
+            crate::tiers::record_moves(sql, tenant_id, &[change])?;
         }
     }
+    crate::events::raise(sql, tenant_id, now, &raised)?;
     Ok(refused)
 }
 

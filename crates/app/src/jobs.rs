@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use loyalty_core::event::{Balance, EventType, points_moved};
 use loyalty_core::id::new_id;
 use loyalty_core::ledger::{Lot, expired_lots};
 use loyalty_core::tenancy::Actor;
@@ -127,7 +128,8 @@ fn sweep(
     let actor = Some(Actor::system("points job"));
     let mut expiries = Vec::new();
     let mut balances = Vec::with_capacity(due.len());
-    for (member_id, _) in &due {
+    let mut raised = Vec::new();
+    for (member_id, debt) in &due {
         let mut member_lots = lots.remove(member_id).unwrap_or_default();
         let expired = expired_lots(&member_lots, now);
         let total: i64 = expired.iter().map(|(_, p)| p).sum();
@@ -154,6 +156,20 @@ fn sweep(
             }
         }
         let b = loyalty_core::ledger::balances(&member_lots, now);
+        if let Some(entry) = expiries.last().filter(|e| e.member_id == *member_id) {
+            let balance = Balance {
+                available: b.available,
+                pending: b.pending,
+                debt: *debt,
+            };
+            let data = crate::events::entry_data(entry);
+            raised.push(points_moved(
+                EventType::PointsExpired,
+                member_id,
+                balance,
+                data,
+            ));
+        }
         balances.push(members::Balances {
             id: member_id.clone(),
             available: b.available,
@@ -164,6 +180,7 @@ fn sweep(
     ledger::insert_many(sql, tenant_id, &expiries)?;
     ledger::zero_expired(sql, tenant_id, &due_ids, now)?;
     members::set_balances(sql, tenant_id, &balances, now)?;
+    crate::events::raise(sql, tenant_id, now, &raised)?;
     Ok(due.len() as u64)
 }
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod exports;
 pub mod history;
 pub mod idempotency;

@@ -1,6 +1,8 @@
 //! Members: create, find, update, activate.
 
+use crate::events::raise;
 use loyalty_core::code::{MEMBER_CODE_LEN, random_code};
+use loyalty_core::event::{EventType, member_changed};
 use loyalty_core::id::new_id;
 use loyalty_core::member::{Member, MemberStatus, Profile, ProfilePatch};
 use loyalty_core::tenancy::Access;
@@ -49,6 +51,8 @@ impl App {
                     action: "create",
                 };
                 record(sql, &ctx2, now, change, None, snapshot(&member))?;
+                let event = member_changed(EventType::MemberCreated, &member);
+                raise(sql, &ctx2.tenant_id, now, &[event])?;
                 Ok(member)
             })
             .await
@@ -117,6 +121,8 @@ impl App {
                     action: "update",
                 };
                 record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;
+                let event = member_changed(EventType::MemberUpdated, &after);
+                raise(sql, &ctx2.tenant_id, now, &[event])?;
                 Ok(after)
             })
             .await
@@ -156,6 +162,8 @@ impl App {
                     action: "activate",
                 };
                 record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;
+                let event = member_changed(EventType::MemberActivated, &after);
+                raise(sql, &ctx2.tenant_id, now, &[event])?;
                 Ok(after)
             })
             .await

@@ -21,11 +21,14 @@ use loyalty_store::repo::rules;
 use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record};
+use crate::events::{entry_data, points_moved, raise};
 use crate::members::new_member;
 use crate::points::Book;
 use crate::tiers::{InFlight, upgrade_if_qualified};
 use crate::vouchers::{code_key, program_of, redeem_in, release_in};
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
+use loyalty_core::event::{EventType, Raised, member_changed};
+use loyalty_store::repo::ledger::Entry;
 use std::collections::HashMap;
 
 use loyalty_core::book::{Credit, EntryKind, OrderPoints};
@@ -33,7 +36,6 @@ use loyalty_core::earning;
 use loyalty_core::order::ReceiptVoucher;
 use loyalty_core::tier::Tier;
 use loyalty_core::voucher::{OrderContext, OrderLine};
-use loyalty_store::repo::tiers as tier_rows;
 use loyalty_store::repo::vouchers as voucher_rows;
 
 /// The answer to a posted order, and whether it is a replay of an earlier identical post.
@@ -184,10 +186,11 @@ impl App {
                     ));
                 }
                 let before = order_json(&order);
+                let mut entries = Vec::new();
                 if let Some(member_id) = order.member_id.clone() {
                     let mut book = open_book(sql, &ctx2, &member_id, now)?;
                     let mut points = order_points(&order);
-                    book.cancel_order(sql, &mut points)?;
+                    entries = book.cancel_order(sql, &mut points)?;
                     let to_reverse = points.reversed - order.points_reversed;
                     order.points_reversed = points.reversed;
                     order.points_returned = points.returned;
@@ -212,6 +215,8 @@ impl App {
                 order.status = STATUS_CANCELLED.to_string();
                 order.updated_at = now;
                 orders::update(sql, &ctx2.tenant_id, &order)?;
+                let event = order_event(EventType::OrderCancelled, &order, &entries, None);
+                raise(sql, &ctx2.tenant_id, now, &[event])?;
                 let change = Change {
                     entity: "order",
                     id: &order.id,
@@ -282,10 +287,11 @@ impl App {
                 let refunded = order.refunded_amount + amount;
                 // A guest's order earned nothing, so it has nothing to reverse.
                 let mut to_reverse = 0;
+                let mut entries = Vec::new();
                 if let Some(member_id) = order.member_id.clone() {
                     let mut book = open_book(sql, &ctx2, &member_id, now)?;
                     let mut points = order_points(&order);
-                    to_reverse = book.refund_order(sql, &mut points, amount)?;
+                    (to_reverse, entries) = book.refund_order(sql, &mut points, amount)?;
                     order.points_reversed = points.reversed;
                     order.points_returned = points.returned;
                     let m = &mut book.member;
@@ -302,6 +308,9 @@ impl App {
                 order.updated_at = now;
                 orders::insert_refund(sql, &ctx2.tenant_id, &order.id, &external_id, amount, to_reverse, now)?;
                 orders::update(sql, &ctx2.tenant_id, &order)?;
+                let refund = serde_json::json!({"external_id": external_id, "amount": amount, "points_reversed": to_reverse});
+                let event = order_event(EventType::OrderRefunded, &order, &entries, Some(refund));
+                raise(sql, &ctx2.tenant_id, now, &[event])?;
                 let change = Change { entity: "order", id: &order.id, action: "refund" };
                 let mut after = order_json(&order);
                 after["refund"] = serde_json::json!({"external_id": external_id, "amount": amount, "points_reversed": to_reverse});
@@ -342,6 +351,24 @@ fn detail(sql: &mut dyn Sql, tenant_id: &str, order: OrderRow) -> AppResult<Orde
         lines,
         refunds,
     })
+}
+
+/// `order.cancelled` / `order.refunded`: the order, the refund when there is one, and the
+/// ledger entries the change wrote (points reversed, points given back).
+fn order_event(
+    kind: EventType,
+    order: &OrderRow,
+    entries: &[Entry],
+    refund: Option<serde_json::Value>,
+) -> Raised {
+    let mut data = serde_json::json!({
+        "order": order_json(order),
+        "entries": entries.iter().map(entry_data).collect::<Vec<_>>(),
+    });
+    if let Some(refund) = refund {
+        data["refund"] = refund;
+    }
+    Raised::new(kind, order.member_id.as_deref(), data)
 }
 
 fn order_json(o: &OrderRow) -> serde_json::Value {
@@ -388,7 +415,10 @@ fn post(
     if let Some(existing) = orders::by_source(sql, tenant_id, &order.source, &order.external_id)? {
         return replay(existing);
     }
-    let member = find_buyer(sql, ctx, order, now)?;
+    // The member's events follow `order.paid`; a registration comes first.
+    let mut registered = Vec::new();
+    let mut member_events = Vec::new();
+    let member = find_buyer(sql, ctx, order, now, &mut registered)?;
     let mut row = OrderRow {
         id: new_id("ord"),
         source: order.source.clone(),
@@ -444,16 +474,18 @@ fn post(
             now,
         };
         let plan = earning::plan(earning_order(order), &buyer, setting).map_err(earn_error)?;
-        if order.points_redeemed > 0 {
-            book.spend(
+        let spent = if order.points_redeemed > 0 {
+            Some(book.spend(
                 sql,
                 EntryKind::Redeem,
                 order.points_redeemed,
                 Some(&row.id),
                 None,
                 "points_redeemed",
-            )?;
-        }
+            )?)
+        } else {
+            None
+        };
         let used = rules_used(sql, tenant_id, &book.member.id, &plan)?;
         let decision = plan.finish(&used).map_err(earn_error)?;
         for (bonus, given) in &decision.awards {
@@ -477,7 +509,7 @@ fn post(
         row.redeemed_value = decision.redeemed_value;
         row.member_index = Some(decision.index);
         row.base_points = decision.base_points;
-        if decision.earned > 0 {
+        let earned_entry = if decision.earned > 0 {
             let credit = Credit {
                 kind: EntryKind::Earn,
                 points: decision.earned,
@@ -486,8 +518,10 @@ fn post(
                 available_at: decision.available_at,
                 expires_at: decision.expires_at,
             };
-            book.credit(sql, credit)?;
-        }
+            Some(book.credit(sql, credit)?)
+        } else {
+            None
+        };
         let index = decision.index;
         (earned, pending, breakdown) = (decision.earned, decision.pending, decision.breakdown);
         let m = &mut book.member;
@@ -503,7 +537,7 @@ fn post(
             spend: order.total,
             points: earned,
         };
-        if let Some(mut change) = upgrade_if_qualified(
+        let tier_change = upgrade_if_qualified(
             sql,
             tenant_id,
             &mut book.member,
@@ -511,13 +545,25 @@ fn post(
             info,
             now,
             Some(in_flight),
-        )? {
+        )?;
+        if let Some(change) = &tier_change {
+            let mut change = change.clone();
             change.actor = Some(ctx.actor.clone());
             change.note = Some(format!("order {}", row.id));
-            tier_rows::record(sql, tenant_id, &change)?;
+            crate::tiers::record_moves(sql, tenant_id, &[change])?;
         }
         book.save(sql)?;
         let m = &book.member;
+        if let Some(entry) = &spent {
+            member_events.push(points_moved(EventType::PointsSpent, m, entry));
+        }
+        if let Some(entry) = &earned_entry {
+            member_events.push(points_moved(EventType::PointsEarned, m, entry));
+        }
+        if decision.activate_since.is_some() {
+            member_events.push(member_changed(EventType::MemberActivated, m));
+        }
+
         let tier = m
             .tier_id
             .as_ref()
@@ -566,14 +612,16 @@ fn post(
         id: &row.id,
         action: "create",
     };
-    record(
-        sql,
-        ctx,
-        now,
-        change,
-        None,
-        serde_json::to_value(&receipt).ok(),
-    )?;
+    let receipt_json = serde_json::to_value(&receipt).map_err(|e| AppError::Internal(e.into()))?;
+    let mut raised = registered;
+    raised.push(Raised::new(
+        EventType::OrderPaid,
+        row.member_id.as_deref(),
+        serde_json::json!({ "order": receipt_json }),
+    ));
+    raised.append(&mut member_events);
+    raise(sql, tenant_id, now, &raised)?;
+    record(sql, ctx, now, change, None, Some(receipt_json))?;
     Ok(Posted {
         receipt,
         replayed: false,
@@ -707,6 +755,7 @@ fn find_buyer(
     ctx: &Ctx,
     order: &NewOrder,
     now: Timestamp,
+    registered: &mut Vec<Raised>,
 ) -> AppResult<Option<Member>> {
     let tenant_id = ctx.tenant_id.as_str();
     match &order.buyer {
@@ -746,6 +795,7 @@ fn find_buyer(
                 None,
                 serde_json::to_value(&member).ok(),
             )?;
+            registered.push(member_changed(EventType::MemberCreated, &member));
             Ok(Some(member))
         }
     }

@@ -9,6 +9,7 @@
 
 use jiff::Timestamp;
 use loyalty_core::book::{self, Credit, EntryKind, LedgerError, OrderPoints, Stored, Write};
+use loyalty_core::event::EventType;
 use loyalty_core::ledger;
 use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus};
@@ -152,29 +153,32 @@ impl Book {
     }
 
     /// Cancels an order's points: reverses what it still holds, gives back what it spent.
-    pub fn cancel_order(&mut self, sql: &mut dyn Sql, order: &mut OrderPoints) -> AppResult<()> {
+    /// Returns the entries written.
+    pub fn cancel_order(
+        &mut self,
+        sql: &mut dyn Sql,
+        order: &mut OrderPoints,
+    ) -> AppResult<Vec<Entry>> {
         let spent_from = self.spent_from(sql, order)?;
         self.core
             .cancel_order(order, &spent_from)
             .map_err(ledger_error("status"))?;
-        self.persist(sql)?;
-        Ok(())
+        self.persist(sql)
     }
 
-    /// Refunds `amount` of an order; returns the points reversed now.
+    /// Refunds `amount` of an order; returns the points reversed now and the entries written.
     pub fn refund_order(
         &mut self,
         sql: &mut dyn Sql,
         order: &mut OrderPoints,
         amount: i64,
-    ) -> AppResult<i64> {
+    ) -> AppResult<(i64, Vec<Entry>)> {
         let spent_from = self.spent_from(sql, order)?;
         let reversed = self
             .core
             .refund_order(order, amount, &spent_from)
             .map_err(ledger_error("amount"))?;
-        self.persist(sql)?;
-        Ok(reversed)
+        Ok((reversed, self.persist(sql)?))
     }
 
     /// The lots an order's redemptions took (loaded into the book, expired or empty ones too,
@@ -392,6 +396,8 @@ impl App {
                 let mut after_json = snapshot(after);
                 after_json["adjustment"] = serde_json::json!({"points": points, "reason": reason, "entry_id": entry.id});
                 record(sql, &ctx2, now, change, Some(snapshot(before)), Some(after_json))?;
+                let event = crate::events::points_moved(EventType::PointsAdjusted, &book.member, &entry);
+                crate::events::raise(sql, &ctx2.tenant_id, now, &[event])?;
                 Ok((entry, book.member.clone()))
             })
             .await

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use loyalty_core::code::random_code;
+use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::new_id;
 use loyalty_core::member::MemberStatus;
 use loyalty_core::tenancy::Access;
@@ -195,6 +196,11 @@ impl App {
                     "points_redeemed",
                 )?;
                 book.save(sql)?;
+                let mut raised = vec![crate::events::points_moved(
+                    EventType::PointsSpent,
+                    &book.member,
+                    &entry,
+                )];
                 let (voucher_code, valid_until) = match &reward.voucher_program_id {
                     Some(program_id) => {
                         let program =
@@ -246,6 +252,20 @@ impl App {
                     updated_at: now,
                 };
                 catalogue::insert_redemption(sql, tenant_id, &redemption)?;
+                let data = serde_json::json!({"redemption": snapshot(&redemption)});
+                raised.insert(
+                    0,
+                    Raised::new(EventType::RewardRedeemed, Some(&member_id), data),
+                );
+                if let Some(code) = &redemption.voucher_code {
+                    raised.push(crate::vouchers::issued_event(
+                        code,
+                        &reward.voucher_program_id,
+                        &member_id,
+                        valid_until,
+                    ));
+                }
+                crate::events::raise(sql, tenant_id, now, &raised)?;
                 let change = Change {
                     entity: "member",
                     id: &member_id,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::new_id;
 use loyalty_core::member::{Member, MemberStatus};
 use loyalty_core::program::{Downgrade, Program, TierMetric};
@@ -228,7 +229,7 @@ impl App {
                         match change {
                             Some(mut c) => {
                                 c.actor = Some(Actor::system("tier ladder changed"));
-                                ladder_rows::record(sql, &tenant, &c)?;
+                                record_moves(sql, &tenant, &[c])?;
                                 m.updated_at = now;
                                 members::update_state(sql, &tenant, &m)?;
                                 Ok::<_, AppError>(true)
@@ -297,7 +298,7 @@ impl App {
                 m.tier_overridden = true;
                 m.tier_override_until = until;
                 change.actor = Some(ctx2.actor.clone());
-                ladder_rows::record(sql, &ctx2.tenant_id, &change)?;
+                record_moves(sql, &ctx2.tenant_id, std::slice::from_ref(&change))?;
                 m.updated_at = now;
                 members::update_state(sql, &ctx2.tenant_id, &m)?;
                 let activity = Change {
@@ -418,7 +419,7 @@ impl App {
                                 review_member(sql, &tenant_id, &mut m, &ladder, &info, now)?
                             {
                                 c.actor = Some(Actor::system("tier review"));
-                                ladder_rows::record(sql, &tenant_id, &c)?;
+                                record_moves(sql, &tenant_id, &[c])?;
                             }
                             m.updated_at = now;
                             members::update_state(sql, &tenant_id, &m)?;
@@ -747,4 +748,35 @@ fn review_member(
         _ => None,
     };
     Ok(change)
+}
+
+/// Records tier moves and raises their `tier.changed` events, in the caller's transaction.
+pub(crate) fn record_moves(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    changes: &[TierChange],
+) -> AppResult<()> {
+    let Some(first) = changes.first() else {
+        return Ok(());
+    };
+    ladder_rows::record_many(sql, tenant_id, changes)?;
+    let raised: Vec<Raised> = changes.iter().map(tier_changed).collect();
+    crate::events::raise(sql, tenant_id, first.at, &raised)
+}
+
+/// `tier.changed`: the member, the tiers left and reached, and why.
+fn tier_changed(c: &TierChange) -> Raised {
+    let tier = |t: &Option<(String, String)>| {
+        t.as_ref()
+            .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
+    };
+    let data = serde_json::json!({
+        "member_id": c.member_id,
+        "from": tier(&c.from),
+        "to": tier(&c.to),
+        "reason": c.reason,
+        "value": c.value,
+        "at": c.at,
+    });
+    Raised::new(EventType::TierChanged, Some(&c.member_id), data)
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use loyalty_core::code::random_code;
+use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::new_id;
 use loyalty_core::tenancy::Access;
 use loyalty_core::voucher::{
@@ -256,6 +257,18 @@ impl App {
                 };
                 let after = serde_json::json!({"count": count, "member_id": member_id});
                 record(sql, &ctx2, now, change, None, Some(after))?;
+                let raised: Vec<Raised> = made
+                    .iter()
+                    .map(|code| {
+                        issued_event(
+                            code,
+                            &Some(program.id.clone()),
+                            member_id.as_deref().unwrap_or_default(),
+                            program.valid_until,
+                        )
+                    })
+                    .collect();
+                crate::events::raise(sql, &ctx2.tenant_id, now, &raised)?;
                 Ok(made)
             })
             .await
@@ -700,7 +713,49 @@ pub(crate) fn redeem_in(
     codes::insert_redemption(sql, tenant_id, &redemption)?;
     codes::add_code_uses(sql, tenant_id, &found.code, 1)?;
     codes::add_program_uses(sql, tenant_id, &program.id, 1)?;
+    let event = redemption_event(EventType::VoucherRedeemed, &redemption);
+    crate::events::raise(sql, tenant_id, now, &[event]).map_err(RedeemError::from)?;
     Ok(redemption)
+}
+
+/// `voucher.issued`: a code made for a program (to a member, or to hand out when `member_id`
+/// is empty).
+pub(crate) fn issued_event(
+    code: &str,
+    program_id: &Option<String>,
+    member_id: &str,
+    valid_until: Option<Timestamp>,
+) -> Raised {
+    let member = (!member_id.is_empty()).then_some(member_id);
+    let data = serde_json::json!({
+        "voucher": {
+            "code": code,
+            "program_id": program_id,
+            "member_id": member,
+            "valid_until": valid_until,
+        }
+    });
+    Raised::new(EventType::VoucherIssued, member, data)
+}
+
+/// `voucher.redeemed` / `voucher.released`: the redemption as the API shows it.
+fn redemption_event(kind: EventType, r: &Redemption) -> Raised {
+    let data = serde_json::json!({
+        "redemption": {
+            "id": r.id,
+            "code": r.code,
+            "program_id": r.program_id,
+            "member_id": r.member_id,
+            "order_ref": r.order_ref,
+            "order_id": r.order_id,
+            "discount": r.discount,
+            "order_total": r.order_total,
+            "status": r.status,
+            "created_at": r.created_at,
+            "released_at": r.released_at,
+        }
+    });
+    Raised::new(kind, r.member_id.as_deref(), data)
 }
 
 /// Gives a redemption's use back (a cancelled order, or `release`).
@@ -717,11 +772,14 @@ pub(crate) fn release_in(
     codes::release_redemption(sql, tenant_id, &r.id, now)?;
     codes::add_code_uses(sql, tenant_id, &r.code, -1)?;
     codes::add_program_uses(sql, tenant_id, &r.program_id, -1)?;
-    Ok(Redemption {
+    let released = Redemption {
         status: "released".to_string(),
         released_at: Some(now),
         ..r
-    })
+    };
+    let event = redemption_event(EventType::VoucherReleased, &released);
+    crate::events::raise(sql, tenant_id, now, &[event])?;
+    Ok(released)
 }
 
 /// The program a code belongs to (for stacking checks on an order).

@@ -11,6 +11,7 @@ pub mod code;
 pub mod earning;
 pub mod email;
 pub mod error;
+pub mod event;
 pub mod geo;
 pub mod history;
 pub mod id;

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod brands;
+pub mod events;
 pub mod idempotency;
 pub mod imports;
 pub mod leases;
@@ -12,6 +13,7 @@ pub mod ledger;
 pub mod members;
 pub mod orders;
 pub mod products;
+pub mod queue;
 pub mod reports;
 pub mod rewards;
 pub mod rules;

@@ -1,0 +1,117 @@
+//! The events table: written by the transaction of each change (the outbox), read as the
+//! tenant's feed, forgotten after the retention period.
+
+use jiff::Timestamp;
+use loyalty_core::event::{EventType, Position, Raised};
+use loyalty_core::id::new_id;
+
+use super::{ms, ts};
+use crate::params;
+use crate::sql::{Backend, DbError, Sql, Value, row_placeholders};
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub kind: EventType,
+    pub member_id: Option<String>,
+    pub created_at: Timestamp,
+    pub data: serde_json::Value,
+    pub position: Position,
+}
+
+/// Writes the events of one change, in the order given, in one statement.
+pub fn insert(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    at: Timestamp,
+    events: &[Raised],
+) -> Result<(), DbError> {
+    const COLUMNS: usize = 6;
+    for chunk in events.chunks(200) {
+        let mut query = String::from(
+            "insert into events (tenant_id, id, type, member_id, created_at, data) values ",
+        );
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                query.push_str(", ");
+            }
+            query.push_str(&row_placeholders(i, COLUMNS, 1));
+            values.extend([
+                Value::from(tenant_id),
+                Value::from(new_id("evt")),
+                Value::from(e.kind.as_str()),
+                Value::from(e.member_id.as_deref()),
+                Value::from(ms(at)),
+                Value::from(e.data.to_string()),
+            ]);
+        }
+        sql.execute(&query, &values)?;
+    }
+    Ok(())
+}
+
+/// The tenant's events after `after`, oldest first, of the given types (all when empty).
+/// On PostgreSQL only events of transactions that ended before every transaction still
+/// running are served: one still committing would otherwise appear behind a reader's cursor.
+pub fn feed(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    types: &[EventType],
+    after: Position,
+    limit: i64,
+) -> Result<Vec<Event>, DbError> {
+    let horizon = match sql.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => " and tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+    };
+    let mut values: Vec<Value<'_>> = vec![
+        Value::from(tenant_id),
+        Value::from(after.tx),
+        Value::from(after.seq),
+        Value::from(limit),
+    ];
+    let type_filter = if types.is_empty() {
+        String::new()
+    } else {
+        let placeholders: Vec<String> = (0..types.len()).map(|i| format!("${}", 5 + i)).collect();
+        values.extend(types.iter().map(|t| Value::from(t.as_str())));
+        format!(" and type in ({})", placeholders.join(", "))
+    };
+    let rows = sql.query(
+        &format!(
+            "select seq, tx, id, type, member_id, created_at, data from events
+             where tenant_id = $1 and (tx, seq) > ($2, $3){horizon}{type_filter}
+             order by tx, seq limit $4"
+        ),
+        &values,
+    )?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.get("type")?;
+            let data: String = row.get("data")?;
+            Ok(Event {
+                id: row.get("id")?,
+                kind: EventType::parse(&kind)
+                    .ok_or_else(|| DbError::Decode(format!("event type {kind}")))?,
+                member_id: row.get("member_id")?,
+                created_at: ts(row, "created_at")?,
+                data: serde_json::from_str(&data)
+                    .map_err(|e| DbError::Decode(format!("event data: {e}")))?,
+                position: Position {
+                    tx: row.get("tx")?,
+                    seq: row.get("seq")?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Forgets events written before `before` (all tenants); returns how many.
+pub fn purge(sql: &mut dyn Sql, before: Timestamp) -> Result<u64, DbError> {
+    sql.execute(
+        "delete from events where created_at < $1",
+        params![ms(before)],
+    )
+}
