@@ -34,6 +34,7 @@ use std::collections::HashMap;
 use loyalty_core::book::{Credit, EntryKind, OrderPoints};
 use loyalty_core::earning;
 use loyalty_core::order::ReceiptVoucher;
+use loyalty_core::order_view::{LineView, OrderPointsView, OrderView, RefundView};
 use loyalty_core::tier::Tier;
 use loyalty_core::voucher::{OrderContext, OrderLine};
 use loyalty_store::repo::vouchers as voucher_rows;
@@ -43,14 +44,6 @@ use loyalty_store::repo::vouchers as voucher_rows;
 pub struct Posted {
     pub receipt: OrderReceipt,
     pub replayed: bool,
-}
-
-/// An order with everything about it, for reading.
-#[derive(Debug, Clone)]
-pub struct OrderDetail {
-    pub order: OrderRow,
-    pub lines: Vec<Line>,
-    pub refunds: Vec<RefundRow>,
 }
 
 /// The code of the error that rolls back an order found posted by a concurrent request.
@@ -142,7 +135,7 @@ impl App {
             .unwrap_or_else(|| id.to_string()))
     }
 
-    pub async fn order(&self, ctx: &Ctx, id: String) -> AppResult<OrderDetail> {
+    pub async fn order(&self, ctx: &Ctx, id: String) -> AppResult<OrderView> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
         self.db
@@ -169,7 +162,7 @@ impl App {
     }
 
     /// Cancels a paid order: reverses every point it earned, gives back the points it spent.
-    pub async fn cancel_order(&self, ctx: &Ctx, id: String) -> AppResult<OrderDetail> {
+    pub async fn cancel_order(&self, ctx: &Ctx, id: String) -> AppResult<OrderView> {
         ctx.require(Access::Pos)?;
         let now = self.now();
         let ctx2 = ctx.clone();
@@ -215,22 +208,17 @@ impl App {
                 order.status = STATUS_CANCELLED.to_string();
                 order.updated_at = now;
                 orders::update(sql, &ctx2.tenant_id, &order)?;
-                let event = order_event(EventType::OrderCancelled, &order, &entries, None);
+                let after = order_json(&order);
+                let view = detail(sql, &ctx2.tenant_id, order)?;
+                let event = order_event(EventType::OrderCancelled, &view, &entries, None)?;
                 raise(sql, &ctx2.tenant_id, now, &[event])?;
                 let change = Change {
                     entity: "order",
-                    id: &order.id,
+                    id: &view.id,
                     action: "cancel",
                 };
-                record(
-                    sql,
-                    &ctx2,
-                    now,
-                    change,
-                    Some(before),
-                    Some(order_json(&order)),
-                )?;
-                detail(sql, &ctx2.tenant_id, order)
+                record(sql, &ctx2, now, change, Some(before), Some(after))?;
+                Ok(view)
             })
             .await
     }
@@ -244,7 +232,7 @@ impl App {
         id: String,
         external_id: String,
         amount: i64,
-    ) -> AppResult<OrderDetail> {
+    ) -> AppResult<OrderView> {
         ctx.require(Access::Pos)?;
         let external_id = external_id.trim().to_string();
         let mut errors = loyalty_core::Invalid::default();
@@ -309,13 +297,14 @@ impl App {
                 orders::insert_refund(sql, &ctx2.tenant_id, &order.id, &external_id, amount, to_reverse, now)?;
                 orders::update(sql, &ctx2.tenant_id, &order)?;
                 let refund = serde_json::json!({"external_id": external_id, "amount": amount, "points_reversed": to_reverse});
-                let event = order_event(EventType::OrderRefunded, &order, &entries, Some(refund));
-                raise(sql, &ctx2.tenant_id, now, &[event])?;
-                let change = Change { entity: "order", id: &order.id, action: "refund" };
                 let mut after = order_json(&order);
-                after["refund"] = serde_json::json!({"external_id": external_id, "amount": amount, "points_reversed": to_reverse});
+                after["refund"] = refund.clone();
+                let view = detail(sql, &ctx2.tenant_id, order)?;
+                let event = order_event(EventType::OrderRefunded, &view, &entries, Some(refund))?;
+                raise(sql, &ctx2.tenant_id, now, &[event])?;
+                let change = Change { entity: "order", id: &view.id, action: "refund" };
                 record(sql, &ctx2, now, change, Some(before), Some(after))?;
-                detail(sql, &ctx2.tenant_id, order)
+                Ok(view)
             })
             .await
     }
@@ -343,32 +332,86 @@ fn order_points(o: &OrderRow) -> OrderPoints {
     }
 }
 
-fn detail(sql: &mut dyn Sql, tenant_id: &str, order: OrderRow) -> AppResult<OrderDetail> {
+fn detail(sql: &mut dyn Sql, tenant_id: &str, order: OrderRow) -> AppResult<OrderView> {
     let lines = orders::lines(sql, tenant_id, &order.id)?;
     let refunds = orders::refunds(sql, tenant_id, &order.id)?;
-    Ok(OrderDetail {
-        order,
-        lines,
-        refunds,
+    view(order, lines, refunds)
+}
+
+/// The order as the API shows it. A breakdown that cannot be read back is an error, not an
+/// empty list.
+fn view(o: OrderRow, lines: Vec<Line>, refunds: Vec<RefundRow>) -> AppResult<OrderView> {
+    let breakdown: Vec<BreakdownLine> = serde_json::from_str(&o.breakdown).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!("order {}: unreadable breakdown: {e}", o.id))
+    })?;
+    Ok(OrderView {
+        id: o.id,
+        source: o.source,
+        external_id: o.external_id,
+        status: o.status,
+        member_id: o.member_id,
+        brand: o.brand,
+        store: o.store,
+        channel: o.channel,
+        placed_at: o.placed_at,
+        currency: o.currency,
+        lines: lines
+            .into_iter()
+            .map(|l| LineView {
+                sku: l.sku,
+                name: l.name,
+                category: l.category,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+            })
+            .collect(),
+        subtotal: o.subtotal,
+        discount: o.discount,
+        shipping: o.shipping,
+        total: o.total,
+        refunded_amount: o.refunded_amount,
+        points: OrderPointsView {
+            earned: o.points_earned,
+            reversed: o.points_reversed,
+            redeemed: o.points_redeemed,
+            returned: o.points_returned,
+            member_index: o.member_index,
+            breakdown,
+        },
+        refunds: refunds
+            .into_iter()
+            .map(|r| RefundView {
+                external_id: r.external_id,
+                amount: r.amount,
+                points_reversed: r.points_reversed,
+                created_at: r.created_at,
+            })
+            .collect(),
+        created_at: o.created_at,
+        updated_at: o.updated_at,
     })
+}
+
+fn view_json(view: &OrderView) -> AppResult<serde_json::Value> {
+    serde_json::to_value(view).map_err(|e| AppError::Internal(e.into()))
 }
 
 /// `order.cancelled` / `order.refunded`: the order, the refund when there is one, and the
 /// ledger entries the change wrote (points reversed, points given back).
 fn order_event(
     kind: EventType,
-    order: &OrderRow,
+    order: &OrderView,
     entries: &[Entry],
     refund: Option<serde_json::Value>,
-) -> Raised {
+) -> AppResult<Raised> {
     let mut data = serde_json::json!({
-        "order": order_json(order),
+        "order": view_json(order)?,
         "entries": entries.iter().map(entry_data).collect::<Vec<_>>(),
     });
     if let Some(refund) = refund {
         data["refund"] = refund;
     }
-    Raised::new(kind, order.member_id.as_deref(), data)
+    Ok(Raised::new(kind, order.member_id.as_deref(), data))
 }
 
 fn order_json(o: &OrderRow) -> serde_json::Value {
@@ -613,11 +656,12 @@ fn post(
         action: "create",
     };
     let receipt_json = serde_json::to_value(&receipt).map_err(|e| AppError::Internal(e.into()))?;
+    let paid = view(row.clone(), order.lines.clone(), Vec::new())?;
     let mut raised = registered;
     raised.push(Raised::new(
         EventType::OrderPaid,
         row.member_id.as_deref(),
-        serde_json::json!({ "order": receipt_json }),
+        serde_json::json!({ "order": view_json(&paid)? }),
     ));
     raised.append(&mut member_events);
     raise(sql, tenant_id, now, &raised)?;

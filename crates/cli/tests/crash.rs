@@ -1,7 +1,7 @@
 //! A crash in the middle of a load of orders loses nothing that was acknowledged and applies
 //! nothing twice: `kill -9` the server, start it again, and check every order and every ledger.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -135,6 +135,25 @@ on_both_backends! {
         let expected: i64 = (0..attempted).map(|n| 1 + (n as i64 % 7)).sum();
         assert_eq!(count, attempted as i64, "every attempted order counted once");
         assert_eq!(points, expected, "every attempted order earned once");
+        // Every order that landed raised exactly one order.paid, acknowledged or retried.
+        let mut paid: HashMap<String, usize> = HashMap::new();
+        let mut cursor = String::new();
+        loop {
+            let page = client.get(format!("{base}/api/v1/events?type=order.paid&limit=500&cursor={cursor}")).bearer_auth(&key)
+                .send().await.unwrap().json::<Value>().await.unwrap();
+            for event in page["items"].as_array().unwrap() {
+                *paid.entry(event["data"]["order"]["external_id"].as_str().unwrap().to_string()).or_default() += 1;
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => break,
+            }
+        }
+        for &n in &acked {
+            assert_eq!(paid.get(&format!("CRASH-{n}")), Some(&1), "acknowledged order CRASH-{n} raised one order.paid");
+        }
+        assert_eq!(paid.len(), attempted, "one order.paid per order");
+        assert!(paid.values().all(|&times| times == 1), "no order raised order.paid twice");
         server.kill().unwrap();
         server.wait().unwrap();
 

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod lunar;
 pub mod member;
 pub mod order;
+pub mod order_view;
 pub mod phone;
 pub mod program;
 pub mod rfm;

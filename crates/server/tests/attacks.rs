@@ -9,42 +9,12 @@ use loyalty_store::on_both_backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn new_member(app: &TestApp, phone: &str) -> String {
-    let created = app.post("/api/v1/members", json!({"phone": phone})).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    created.body["id"].as_str().unwrap().to_string()
-}
-
 async fn adjust(app: &TestApp, member: &str, points: Value) -> Reply {
     app.post(
         &format!("/api/v1/members/{member}/points/adjustments"),
         json!({"points": points, "reason": "probe"}),
     )
     .await
-}
-
-async fn assert_verified(app: &TestApp) {
-    let report = app.app.verify().await.expect("verify runs");
-    assert!(
-        report.problems.is_empty(),
-        "verify found: {:?}",
-        report.problems
-    );
-}
-
-/// A request with an `Idempotency-Key`; returns the reply and whether it was a replay.
-async fn keyed(app: &TestApp, method: Method, path: &str, key: &str, body: Value) -> (Reply, bool) {
-    let response = app
-        .client
-        .request(method, format!("{}{}", app.base, path))
-        .bearer_auth(&app.key)
-        .header("idempotency-key", key)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let replayed = response.headers().get("idempotent-replayed").is_some();
-    (Reply::of(response).await, replayed)
 }
 
 /// A browser of the admin UI that does not follow redirects, with a CSRF cookie it chose.
@@ -173,7 +143,7 @@ on_both_backends! {
         assert_eq!(app.get(&format!("/api/v1/members/{member}")).await.body["lifetime_spend"], max);
         assert_eq!(app.get(&format!("/api/v1/members/{member}/points")).await.status, StatusCode::OK);
         assert_eq!(app.get("/api/v1/members").await.status, StatusCode::OK);
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
@@ -192,7 +162,7 @@ on_both_backends! {
 
     async fn a_lifetime_counter_that_would_wrap_is_refused_with_409(db) {
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         // A corrupt or imported counter close to the edge: the next order must not wrap it.
         let tenant = app.tenant_id.clone();
         let id = member.clone();
@@ -254,7 +224,7 @@ on_both_backends! {
         assert_eq!((report["imported"].as_i64(), report["failed"].as_i64()), (Some(1), Some(2)), "{report}");
         let fields: Vec<&str> = report["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert_eq!(fields, ["points", "lifetime_spend"]);
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
@@ -262,7 +232,7 @@ on_both_backends! {
 
     async fn an_adjustment_of_the_smallest_integer_is_refused_and_writes_nothing(db) {
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         for points in [json!(i64::MIN), json!(i64::MIN + 1), json!(i64::MAX), json!(1_000_000_000_001i64), json!(-1_000_000_000_001i64)] {
             let reply = adjust(&app, &member, points.clone()).await;
             assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{points}: {:?}", reply.body);
@@ -272,13 +242,13 @@ on_both_backends! {
         let points = app.get(&format!("/api/v1/members/{member}/points")).await;
         assert_eq!(points.status, StatusCode::OK);
         assert_eq!(points.body["available"], 0);
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn repeated_maximal_credits_stop_at_the_edge_instead_of_wrapping(db) {
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         let activated = app.post(&format!("/api/v1/members/{member}/activate"), json!({})).await;
         assert_eq!(activated.status, StatusCode::OK, "{:?}", activated.body);
         // Bring the balance near the edge directly, as years of data (or a bug) could.
@@ -302,8 +272,8 @@ on_both_backends! {
 
     async fn verify_reports_a_ledger_whose_sums_leave_64_bits_and_goes_on(db) {
         let app = spawn_app(db).await;
-        let broken = new_member(&app, "0901234567").await;
-        let fine = new_member(&app, "0912345678").await;
+        let broken = app.new_member("0901234567").await;
+        let fine = app.new_member("0912345678").await;
         assert_eq!(adjust(&app, &fine, json!(10)).await.status, StatusCode::CREATED);
         // Two entries of i64::MAX each: what the old adjustment path let through.
         let tenant = app.tenant_id.clone();
@@ -332,32 +302,32 @@ on_both_backends! {
 
     async fn a_retried_redemption_with_the_same_key_spends_the_points_once(db) {
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         assert_eq!(adjust(&app, &member, json!(500)).await.status, StatusCode::CREATED);
         let gift = app.post("/api/v1/rewards", json!({"name": "Ly sứ", "points_cost": 100, "kind": "gift"})).await;
         assert_eq!(gift.status, StatusCode::CREATED, "{:?}", gift.body);
         let path = format!("/api/v1/members/{member}/redemptions");
         let body = json!({"reward_id": gift.body["id"]});
-        let (first, replayed) = keyed(&app, Method::POST, &path, "till-7f3a", body.clone()).await;
+        let (first, replayed) = app.keyed(Method::POST, &path, "till-7f3a", body.clone()).await;
         assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
         assert!(!replayed);
-        let (again, replayed) = keyed(&app, Method::POST, &path, "till-7f3a", body.clone()).await;
+        let (again, replayed) = app.keyed(Method::POST, &path, "till-7f3a", body.clone()).await;
         assert_eq!(again.status, StatusCode::CREATED);
         assert!(replayed, "the retry is marked as a replay");
         assert_eq!(again.body, first.body, "the retry gets the first answer");
         let points = app.get(&format!("/api/v1/members/{member}/points")).await.body;
         assert_eq!(points["available"], 400, "spent once");
         // The same key with another body is refused.
-        let (other, _) = keyed(&app, Method::POST, &path, "till-7f3a", json!({"reward_id": "rwd_other"})).await;
+        let (other, _) = app.keyed(Method::POST, &path, "till-7f3a", json!({"reward_id": "rwd_other"})).await;
         assert_eq!(other.status, StatusCode::CONFLICT, "{:?}", other.body);
         assert_eq!(other.body["code"], "idempotency_key_reused");
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn an_adjustment_sent_twice_with_one_key_credits_once_even_when_racing(db) {
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         let path = format!("/api/v1/members/{member}/points/adjustments");
         let body = json!({"points": 70, "reason": "bù điểm"});
         let mut tasks = Vec::new();
@@ -378,24 +348,24 @@ on_both_backends! {
         assert_eq!(app.count("ledger_entries").await, 1);
         assert_eq!(app.get(&format!("/api/v1/members/{member}/points")).await.body["available"], 70);
         // A failed request claims nothing: its key may carry the corrected request.
-        let (bad, _) = keyed(&app, Method::POST, &path, "adj-2", json!({"points": 0, "reason": "x"})).await;
+        let (bad, _) = app.keyed(Method::POST, &path, "adj-2", json!({"points": 0, "reason": "x"})).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let (good, _) = keyed(&app, Method::POST, &path, "adj-2", json!({"points": 5, "reason": "x"})).await;
+        let (good, _) = app.keyed(Method::POST, &path, "adj-2", json!({"points": 5, "reason": "x"})).await;
         assert_eq!(good.status, StatusCode::CREATED, "{:?}", good.body);
         app.stop().await;
     }
 
     async fn an_idempotency_key_is_kept_a_day_then_forgotten_and_documented(db) {
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         let path = format!("/api/v1/members/{member}/points/adjustments");
         let body = json!({"points": 10, "reason": "x"});
-        assert_eq!(keyed(&app, Method::POST, &path, "day", body.clone()).await.0.status, StatusCode::CREATED);
+        assert_eq!(app.keyed(Method::POST, &path, "day", body.clone()).await.0.status, StatusCode::CREATED);
         app.clock.advance(jiff::SignedDuration::from_hours(23));
-        assert!(keyed(&app, Method::POST, &path, "day", body.clone()).await.1, "replayed within the day");
+        assert!(app.keyed(Method::POST, &path, "day", body.clone()).await.1, "replayed within the day");
         app.clock.advance(jiff::SignedDuration::from_hours(2));
         assert_eq!(app.app.purge_idempotency_keys().await.unwrap(), 1);
-        let (later, replayed) = keyed(&app, Method::POST, &path, "day", body).await;
+        let (later, replayed) = app.keyed(Method::POST, &path, "day", body).await;
         assert_eq!(later.status, StatusCode::CREATED);
         assert!(!replayed, "a key is forgotten after 24 hours");
         assert_eq!(app.get(&format!("/api/v1/members/{member}/points")).await.body["available"], 20);
@@ -841,7 +811,7 @@ on_both_backends! {
     async fn a_till_that_hangs_up_still_gets_the_answer_when_it_retries(db) {
         use tokio::io::AsyncWriteExt;
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         let path = format!("/api/v1/members/{member}/points/adjustments");
         let body = json!({"points": 40, "reason": "bù điểm"}).to_string();
         // Send the whole request and hang up at once, as a till whose timeout fired.
@@ -882,7 +852,7 @@ on_both_backends! {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(answered, "the answer of the abandoned request was kept");
-        let (retry, replayed) = keyed(&app, Method::POST, &path, "hang-up-1", serde_json::from_str(&body).unwrap()).await;
+        let (retry, replayed) = app.keyed(Method::POST, &path, "hang-up-1", serde_json::from_str(&body).unwrap()).await;
         assert_eq!(retry.status, StatusCode::CREATED, "{:?}", retry.body);
         assert!(replayed, "the retry gets the first answer");
         assert_eq!(app.count("ledger_entries").await, 1, "applied once");
@@ -891,10 +861,10 @@ on_both_backends! {
 
     async fn a_new_keys_secret_is_not_kept_for_replays_and_locations_are(db) {
         let app = spawn_app(db).await;
-        let (first, _) = keyed(&app, Method::POST, "/api/v1/api-keys", "key-1", json!({"name": "POS", "scopes": ["pos"]})).await;
+        let (first, _) = app.keyed(Method::POST, "/api/v1/api-keys", "key-1", json!({"name": "POS", "scopes": ["pos"]})).await;
         assert_eq!(first.status, StatusCode::CREATED);
         let secret = first.body["secret"].as_str().unwrap().to_string();
-        let (again, replayed) = keyed(&app, Method::POST, "/api/v1/api-keys", "key-1", json!({"name": "POS", "scopes": ["pos"]})).await;
+        let (again, replayed) = app.keyed(Method::POST, "/api/v1/api-keys", "key-1", json!({"name": "POS", "scopes": ["pos"]})).await;
         assert!(replayed);
         assert_eq!(again.status, StatusCode::CONFLICT);
         assert_eq!(again.body["code"], "idempotency_answer_withheld");
@@ -939,7 +909,7 @@ on_both_backends! {
 
     async fn the_nul_character_is_refused_by_field_instead_of_failing_on_postgresql(db) {
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         let reply = app.post(&format!("/api/v1/members/{member}/redemptions"), json!({"reward_id": "rwd\u{0}"})).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
         assert_eq!(reply.error_field(), "reward_id");

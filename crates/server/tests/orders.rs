@@ -19,24 +19,9 @@ fn paid(member_id: &str, external_id: &str, total: i64) -> Value {
            "total": total})
 }
 
-async fn new_member(app: &TestApp, phone: &str) -> String {
-    let created = app.post("/api/v1/members", json!({"phone": phone})).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    created.body["id"].as_str().unwrap().to_string()
-}
-
 async fn points(app: &TestApp, member_id: &str) -> Value {
     let reply = app.get(&format!("/api/v1/members/{member_id}")).await;
     reply.body["points"].clone()
-}
-
-async fn assert_verified(app: &TestApp) {
-    let report = app.app.verify().await.expect("verify runs");
-    assert!(
-        report.problems.is_empty(),
-        "verify found: {:?}",
-        report.problems
-    );
 }
 
 async fn set_program(app: &TestApp, change: impl FnOnce(&mut Value)) {
@@ -56,7 +41,7 @@ async fn set_program(app: &TestApp, change: impl FnOnce(&mut Value)) {
 on_both_backends! {
     async fn cancelling_a_fully_refunded_order_gives_its_spent_points_back_once(db) {
         let app = spawn_app(db).await;
-        let member = new_member(&app, "0901234567").await;
+        let member = app.new_member("0901234567").await;
         let credited = app.post(&format!("/api/v1/members/{member}/points/adjustments"), json!({"points": 100, "reason": "quà"})).await;
         assert_eq!(credited.status, StatusCode::CREATED);
         let mut body = paid(&member, "PAY-1", 200_000);
@@ -70,7 +55,7 @@ on_both_backends! {
         let cancel = app.post(&format!("/api/v1/orders/{id}/cancel"), json!({})).await;
         assert_eq!(cancel.status, StatusCode::OK, "{:?}", cancel.body);
         assert_eq!(points(&app, &member).await["available"], 100, "given back once, not twice");
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
@@ -112,13 +97,13 @@ on_both_backends! {
         assert_eq!(again.body["member_id"], r["member_id"]);
         assert_eq!(again.body["member"]["points"]["available"], 8);
         assert_eq!(app.count("members").await, 1);
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn a_replayed_order_gets_the_first_answer_and_changes_nothing(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0911111111").await;
+        let member_id = app.new_member("0911111111").await;
         let first = order(&app, paid(&member_id, "R-1", 125_000)).await;
         assert_eq!(first.status, StatusCode::CREATED);
         let second = order(&app, paid(&member_id, "R-1", 125_000)).await;
@@ -131,7 +116,7 @@ on_both_backends! {
 
     async fn fifty_concurrent_posts_of_the_same_order_apply_exactly_once(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0922222222").await;
+        let member_id = app.new_member("0922222222").await;
         let body = paid(&member_id, "RACE-1", 250_000);
         let mut tasks = Vec::new();
         for _ in 0..50 {
@@ -158,13 +143,13 @@ on_both_backends! {
         assert_eq!(points(&app, &member_id).await["available"], 25);
         assert_eq!(app.count("orders").await, 1);
         assert_eq!(app.count("ledger_entries").await, 1);
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn two_hundred_concurrent_orders_for_one_member_keep_the_balance_exact(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0933333333").await;
+        let member_id = app.new_member("0933333333").await;
         let mut expected = 0;
         let mut tasks = Vec::new();
         for i in 0..200i64 {
@@ -181,7 +166,7 @@ on_both_backends! {
         assert_eq!(member["order_count"], 200);
         let summary = app.get(&format!("/api/v1/members/{member_id}/points")).await.body;
         assert_eq!(summary["lifetime_earned"], expected);
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
@@ -205,7 +190,7 @@ on_both_backends! {
 
     async fn bad_orders_are_refused_naming_the_field_and_write_nothing(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0944444444").await;
+        let member_id = app.new_member("0944444444").await;
         let cases = [
             (json!({"source": "pos", "external_id": "B-1", "total": 60000, "lines": [{"quantity": 2, "unit_price": 35000}]}), "total"),
             (json!({"source": "pos", "external_id": "B-2", "member_id": "mem_nobody", "total": 1}), "member_id"),
@@ -238,7 +223,7 @@ on_both_backends! {
             p["expiry"] = json!({"policy": "months_after_earn", "months": 1});
         })
         .await;
-        let member_id = new_member(&app, "0965555550").await;
+        let member_id = app.new_member("0965555550").await;
         let posted = order(&app, paid(&member_id, "P-1", 100_000)).await;
         assert_eq!(posted.body["points"]["pending"], 10);
         assert_eq!(posted.body["member"]["points"], json!({"available": 0, "pending": 10}));
@@ -261,13 +246,13 @@ on_both_backends! {
         assert_eq!(ledger["items"][0]["kind"], "expire");
         assert_eq!(ledger["items"][0]["points"], -10);
         assert_eq!(app.app.run_points_job().await.unwrap(), Some(0), "nothing left to do");
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn three_partial_refunds_add_up_to_the_full_reversal(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0966666666").await;
+        let member_id = app.new_member("0966666666").await;
         let posted = order(&app, paid(&member_id, "RF-1", 70_000)).await;
         let id = posted.body["id"].as_str().unwrap().to_string();
         let refund = |external_id: &str, amount: i64| json!({"external_id": external_id, "amount": amount});
@@ -294,13 +279,13 @@ on_both_backends! {
         let twice = app.post(&format!("/api/v1/orders/{id}/cancel"), json!({})).await;
         assert_eq!(twice.status, StatusCode::CONFLICT);
         assert_eq!(twice.body["code"], "already_cancelled");
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn reversing_points_already_spent_leaves_a_debt_that_later_earnings_pay(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0977777777").await;
+        let member_id = app.new_member("0977777777").await;
         let a = order(&app, paid(&member_id, "D-A", 100_000)).await;
         assert_eq!(a.body["points"]["earned"], 10);
         let b = order(&app, json!({"source": "pos", "external_id": "D-B", "member_id": member_id, "total": 20000, "points_redeemed": 8})).await;
@@ -315,13 +300,13 @@ on_both_backends! {
         assert_eq!(points(&app, &member_id).await, json!({"available": 0, "pending": 0, "debt": 2}));
         order(&app, paid(&member_id, "D-D", 100_000)).await;
         assert_eq!(points(&app, &member_id).await, json!({"available": 8, "pending": 0, "debt": 0}));
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn cancelling_an_order_gives_back_the_points_it_spent(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0988888888").await;
+        let member_id = app.new_member("0988888888").await;
         order(&app, paid(&member_id, "S-A", 100_000)).await;
         let b = order(&app, json!({"source": "pos", "external_id": "S-B", "member_id": member_id, "total": 20000, "points_redeemed": 5})).await;
         assert_eq!(b.body["member"]["points"]["available"], 6);
@@ -330,13 +315,13 @@ on_both_backends! {
         assert_eq!(cancelled.body["points"]["returned"], 5);
         assert_eq!(cancelled.body["points"]["reversed"], 1);
         assert_eq!(points(&app, &member_id).await["available"], 10);
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn manual_adjustments_need_a_reason_and_cannot_go_below_zero(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0999999999").await;
+        let member_id = app.new_member("0999999999").await;
         let path = format!("/api/v1/members/{member_id}/points/adjustments");
         let added = app.post(&path, json!({"points": 50, "reason": "Khách khiếu nại, bù điểm"})).await;
         assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
@@ -355,7 +340,7 @@ on_both_backends! {
         let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["points_adjust", "points_adjust", "create"]);
         assert_eq!(log["items"][0]["after"]["adjustment"]["reason"], "Nhập nhầm");
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
@@ -392,7 +377,7 @@ on_both_backends! {
             let names: Vec<&str> = reply.body["points"]["breakdown"].as_array().unwrap().iter().map(|b| b["rule"].as_str().unwrap()).collect();
             assert_eq!(names, rules, "{placed_at}");
         }
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
@@ -405,7 +390,7 @@ on_both_backends! {
         assert_eq!(rule.status, StatusCode::CREATED, "{:?}", rule.body);
         let mut members = Vec::new();
         for i in 0..30 {
-            members.push(new_member(&app, &format!("09130000{i:02}")).await);
+            members.push(app.new_member(&format!("09130000{i:02}")).await);
         }
         let mut tasks = Vec::new();
         for (i, member_id) in members.iter().enumerate() {
@@ -428,14 +413,14 @@ on_both_backends! {
         let second = order(&app, paid(&members[0], "DAY-2", 10_000)).await;
         assert_eq!(first.body["points"]["earned"], 11);
         assert_eq!(second.body["points"]["earned"], 6);
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.stop().await;
     }
 
     async fn a_rule_preview_replays_past_orders_without_writing(db) {
         let app = spawn_app(db).await;
-        let a = new_member(&app, "0914000001").await;
-        let b = new_member(&app, "0914000002").await;
+        let a = app.new_member("0914000001").await;
+        let b = app.new_member("0914000002").await;
         for (member, id, total, at) in [
             (&a, "PV-1", 200_000, "2026-03-07T10:00:00+07:00"), // Saturday
             (&a, "PV-2", 50_000, "2026-03-08T10:00:00+07:00"),  // Sunday, below the minimum
@@ -468,9 +453,9 @@ on_both_backends! {
 
     async fn verify_reports_a_balance_that_disagrees_with_its_ledger(db) {
         let app = spawn_app(db).await;
-        let member_id = new_member(&app, "0916100000").await;
+        let member_id = app.new_member("0916100000").await;
         order(&app, paid(&member_id, "V-1", 100_000)).await;
-        assert_verified(&app).await;
+        app.assert_verified().await;
         app.execute("update members set points_available = points_available + 1").await;
         let report = app.app.verify().await.unwrap();
         assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
@@ -502,7 +487,7 @@ on_both_backends! {
         let reply = app.request(reqwest::Method::PUT, "/api/v1/program", Some(&app.key), Some(policy)).await;
         assert_eq!(reply.error_field(), "expiry.policy");
         set_program(&app, |p| p["earn"]["spend_per_point"] = json!(1000)).await;
-        let member_id = new_member(&app, "0915000000").await;
+        let member_id = app.new_member("0915000000").await;
         assert_eq!(order(&app, paid(&member_id, "SP-1", 12_345)).await.body["points"]["earned"], 12);
         let read = app.key_with(&["read"]).await;
         let put = app.request(reqwest::Method::PUT, "/api/v1/program", Some(&read), Some(program.body.clone())).await;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod activity;
 pub mod catalog;
+pub mod events;
 pub mod imports;
 pub mod members;
 pub mod orders;
@@ -47,6 +48,7 @@ use utoipa_axum::routes;
         (name = "tenancy", description = "Brands and stores"),
         (name = "access", description = "API keys, staff accounts, the tenant"),
         (name = "activity", description = "The activity log (nhật ký hoạt động)"),
+        (name = "events", description = "The tenant's events, oldest first: a feed to poll"),
         (name = "operations", description = "Health"),
     )
 )]
@@ -115,6 +117,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(access::reset_staff_password))
         .routes(routes!(access::get_tenant))
         .routes(routes!(activity::list_activity))
+        .routes(routes!(events::list_events))
         .routes(routes!(segments::preview_segment))
         .routes(routes!(segments::list_segments, segments::create_segment))
         .routes(routes!(

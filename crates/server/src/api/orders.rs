@@ -6,9 +6,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use jiff::Timestamp;
 use loyalty_app::App;
-use loyalty_app::orders::OrderDetail;
 use loyalty_core::Invalid;
-use loyalty_core::order::{BreakdownLine, OrderInput, OrderReceipt};
+use loyalty_core::order::{OrderInput, OrderReceipt};
 use loyalty_store::repo::orders::OrderFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,121 +16,7 @@ use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::paging::{List, page};
 use crate::problem::{ApiResult, Problem};
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderOut {
-    pub id: String,
-    pub source: String,
-    pub external_id: String,
-    /// `paid`, `partially_refunded`, `refunded` or `cancelled`.
-    pub status: String,
-    pub member_id: Option<String>,
-    pub brand: Option<String>,
-    pub store: Option<String>,
-    pub channel: Option<String>,
-    #[schema(value_type = String, format = DateTime)]
-    pub placed_at: Timestamp,
-    pub currency: String,
-    pub lines: Vec<LineOut>,
-    pub subtotal: i64,
-    pub discount: i64,
-    pub shipping: i64,
-    pub total: i64,
-    pub refunded_amount: i64,
-    pub points: OrderPointsOut,
-    pub refunds: Vec<RefundOut>,
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: Timestamp,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LineOut {
-    pub sku: Option<String>,
-    pub name: Option<String>,
-    pub category: Option<String>,
-    pub quantity: i64,
-    pub unit_price: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderPointsOut {
-    /// Points the order earned when posted (base and bonuses).
-    pub earned: i64,
-    /// Of those, points taken back by cancel and refunds.
-    pub reversed: i64,
-    /// Points spent on the order.
-    pub redeemed: i64,
-    /// Of those, points given back by a cancel or a full refund.
-    pub returned: i64,
-    /// The `member.index` rules saw: 1 for the member's first paid order.
-    pub member_index: Option<i64>,
-    pub breakdown: Vec<BreakdownLine>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RefundOut {
-    pub external_id: String,
-    pub amount: i64,
-    pub points_reversed: i64,
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-}
-
-impl From<OrderDetail> for OrderOut {
-    fn from(d: OrderDetail) -> Self {
-        let o = d.order;
-        let breakdown: Vec<BreakdownLine> = serde_json::from_str(&o.breakdown).unwrap_or_default();
-        OrderOut {
-            id: o.id,
-            source: o.source,
-            external_id: o.external_id,
-            status: o.status,
-            member_id: o.member_id,
-            brand: o.brand,
-            store: o.store,
-            channel: o.channel,
-            placed_at: o.placed_at,
-            currency: o.currency,
-            lines: d
-                .lines
-                .into_iter()
-                .map(|l| LineOut {
-                    sku: l.sku,
-                    name: l.name,
-                    category: l.category,
-                    quantity: l.quantity,
-                    unit_price: l.unit_price,
-                })
-                .collect(),
-            subtotal: o.subtotal,
-            discount: o.discount,
-            shipping: o.shipping,
-            total: o.total,
-            refunded_amount: o.refunded_amount,
-            points: OrderPointsOut {
-                earned: o.points_earned,
-                reversed: o.points_reversed,
-                redeemed: o.points_redeemed,
-                returned: o.points_returned,
-                member_index: o.member_index,
-                breakdown,
-            },
-            refunds: d
-                .refunds
-                .into_iter()
-                .map(|r| RefundOut {
-                    external_id: r.external_id,
-                    amount: r.amount,
-                    points_reversed: r.points_reversed,
-                    created_at: r.created_at,
-                })
-                .collect(),
-            created_at: o.created_at,
-            updated_at: o.updated_at,
-        }
-    }
-}
+pub use loyalty_core::order_view::OrderView as OrderOut;
 
 /// An order in a list: the order itself without its lines and refunds.
 #[derive(Debug, Serialize, ToSchema)]
@@ -265,7 +150,7 @@ pub async fn get_order(
     Auth(ctx): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderOut>> {
-    Ok(Json(app.order(&ctx, id).await?.into()))
+    Ok(Json(app.order(&ctx, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
@@ -280,7 +165,7 @@ pub async fn cancel_order(
     Auth(ctx): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderOut>> {
-    Ok(Json(app.cancel_order(&ctx, id).await?.into()))
+    Ok(Json(app.cancel_order(&ctx, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/orders/{id}/refunds", tag = "orders", params(("id" = String, Path)),
@@ -299,8 +184,7 @@ pub async fn refund_order(
 ) -> ApiResult<Json<OrderOut>> {
     Ok(Json(
         app.refund_order(&ctx, id, input.external_id, input.amount)
-            .await?
-            .into(),
+            .await?,
     ))
 }
 

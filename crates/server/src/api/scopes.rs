@@ -2,7 +2,7 @@
 //! body is read. The use-cases check again (an admin page calls them too); this table is what
 //! an integrator and a reviewer read, and what the route × scope test walks. It follows the
 //! admin UI's roles: `read` reads what a viewer sees (members, orders, the program, reports);
-//! `pos` adds what a cashier does at the till; the activity log, exports, import reports, keys
+//! `pos` adds what a cashier does at the till; the activity log, the events feed, exports, import reports, keys
 //! and staff, and every change to the program or to saved segments are `admin`'s.
 
 use axum::http::Method;
@@ -21,6 +21,7 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
     let needed = match (method, route) {
         // Reads that reveal staff, keys, who did what, or whole lists of personal data.
         ("GET", "/api/v1/activity")
+        | ("GET", "/api/v1/events")
         | ("GET", "/api/v1/api-keys")
         | ("GET", "/api/v1/staff")
         | ("GET", "/api/v1/staff/{id}")

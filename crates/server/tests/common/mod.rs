@@ -171,6 +171,40 @@ impl TestApp {
         Reply::of(response).await
     }
 
+    /// A request with an `Idempotency-Key`; returns the reply and whether it was a replay.
+    pub async fn keyed(&self, method: Method, path: &str, key: &str, body: Value) -> (Reply, bool) {
+        let response = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.key)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let replayed = response.headers().get("idempotent-replayed").is_some();
+        (Reply::of(response).await, replayed)
+    }
+
+    /// Creates a member with this phone; returns its id.
+    pub async fn new_member(&self, phone: &str) -> String {
+        let created = self
+            .post("/api/v1/members", serde_json::json!({"phone": phone}))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        created.body["id"].as_str().expect("member id").to_string()
+    }
+
+    /// `loyalty verify` finds nothing wrong.
+    pub async fn assert_verified(&self) {
+        let report = self.app.verify().await.expect("verify runs");
+        assert!(
+            report.problems.is_empty(),
+            "verify found: {:?}",
+            report.problems
+        );
+    }
+
     /// Creates an API key with `scopes` in the test tenant; returns its secret.
     pub async fn key_with(&self, scopes: &[&str]) -> String {
         let reply = self

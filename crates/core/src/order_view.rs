@@ -1,0 +1,73 @@
+//! An order as the API shows it and as its events carry it: the order, its lines and refunds,
+//! and what it did to points. One shape for both, so a webhook consumer and a client reading
+//! `GET /orders/{id}` parse the same object.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::order::BreakdownLine;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OrderOut))]
+pub struct OrderView {
+    pub id: String,
+    pub source: String,
+    pub external_id: String,
+    /// `paid`, `partially_refunded`, `refunded` or `cancelled`.
+    pub status: String,
+    pub member_id: Option<String>,
+    pub brand: Option<String>,
+    pub store: Option<String>,
+    pub channel: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub placed_at: Timestamp,
+    pub currency: String,
+    pub lines: Vec<LineView>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub total: i64,
+    pub refunded_amount: i64,
+    pub points: OrderPointsView,
+    pub refunds: Vec<RefundView>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = LineOut))]
+pub struct LineView {
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub quantity: i64,
+    pub unit_price: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OrderPointsOut))]
+pub struct OrderPointsView {
+    /// Points the order earned when posted (base and bonuses).
+    pub earned: i64,
+    /// Of those, points taken back by cancel and refunds.
+    pub reversed: i64,
+    /// Points spent on the order.
+    pub redeemed: i64,
+    /// Of those, points given back by a cancel or a full refund.
+    pub returned: i64,
+    /// The `member.index` rules saw: 1 for the member's first paid order.
+    pub member_index: Option<i64>,
+    pub breakdown: Vec<BreakdownLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = RefundOut))]
+pub struct RefundView {
+    pub external_id: String,
+    pub amount: i64,
+    pub points_reversed: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+}
