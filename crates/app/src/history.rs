@@ -11,6 +11,7 @@
 //! A broken line spoils its whole order: nothing of it is written, and every bad row is
 //! reported.
 
+use loyalty_core::event::{EventType, member_changed};
 use loyalty_core::limits::checked_total;
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -458,6 +459,9 @@ fn write_history(
         members::ids_by_contacts(sql, tenant_id, Contact::Email, &emails)?
             .into_iter()
             .collect();
+    // Customers registered here raise member.created; the past orders raise no order.paid:
+    // they are history from another system, not sales a subscriber should act on now.
+    let mut registered = Vec::new();
     // Per member: spend, orders and the latest order written now.
     let mut moved: HashMap<String, (i64, i64, Timestamp)> = HashMap::new();
     for (_, o) in batch {
@@ -477,6 +481,7 @@ fn write_history(
                 };
                 let m = crate::members::new_member(sql, tenant_id, profile, IMPORT_SOURCE, now)?;
                 members::insert(sql, tenant_id, &m)?;
+                registered.push(member_changed(EventType::MemberCreated, &m));
                 if let Some(p) = &o.phone {
                     by_phone.insert(p.as_str().to_string(), m.id.clone());
                 }
@@ -526,6 +531,7 @@ fn write_history(
             entry.2 = entry.2.max(o.placed_at);
         }
     }
+    crate::events::raise(sql, tenant_id, now, &registered)?;
     if moved.is_empty() {
         return Ok(());
     }

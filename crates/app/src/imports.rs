@@ -623,11 +623,19 @@ fn create_members(
     members::insert_many(sql, tenant_id, &created)?;
     entries::insert_many(sql, tenant_id, &lots)?;
     crate::tiers::record_moves(sql, tenant_id, &tier_changes)?;
-    // Opening points show in the member's balances: one event per row.
-    let raised: Vec<Raised> = created
-        .iter()
-        .map(|m| member_changed(EventType::MemberCreated, m))
-        .collect();
+    // Each new member, then its opening points as the adjustment they are in the ledger.
+    let opening: HashMap<&str, &Entry> = lots.iter().map(|e| (e.member_id.as_str(), e)).collect();
+    let mut raised: Vec<Raised> = Vec::with_capacity(created.len() + lots.len());
+    for m in &created {
+        raised.push(member_changed(EventType::MemberCreated, m));
+        if let Some(entry) = opening.get(m.id.as_str()) {
+            raised.push(crate::events::points_moved(
+                EventType::PointsAdjusted,
+                m,
+                entry,
+            ));
+        }
+    }
     crate::events::raise(sql, tenant_id, now, &raised)?;
     Ok(())
 }

@@ -103,6 +103,9 @@ on_both_backends! {
         assert_eq!(new_customer["status"], "customer");
         assert_eq!(new_customer["lifetime_spend"], 15_000);
         assert!(member_by_phone(&app, "0903333333").await.is_null(), "a refused order registers no one");
+        let events = app.event_types().await;
+        assert_eq!(events.len(), usize::try_from(app.count("members").await).unwrap(), "{events:?}");
+        assert!(events.iter().all(|t| t == "member.created"), "history raises no order.paid: {events:?}");
 
         // The lines are there for segments: two customers bought bread in October.
         let bread = json!({"conditions": {"all": [
@@ -115,6 +118,7 @@ on_both_backends! {
         let lan = member_by_phone(&app, "0901111111").await;
         assert_eq!((lan["order_count"].as_i64(), lan["lifetime_spend"].as_i64()), (Some(1), Some(70_000)));
         assert_eq!(app.post("/api/v1/segments/preview", bread).await.body["count"], 2);
+        assert_eq!(app.event_types().await, events, "importing again raised nothing");
     }
 
     async fn with_earn_past_orders_earn_points_as_if_posted_then(db) {
@@ -128,6 +132,8 @@ on_both_backends! {
         let again = import(&app, "/api/v1/imports/orders?earn=true", csv).await;
         assert_eq!(again["imported"], 1, "{again}");
         assert_eq!(member_by_phone(&app, "0904444444").await["points"]["available"], 10);
+        assert_eq!(app.event_types().await, ["member.created", "order.paid", "points.earned", "member.activated"],
+            "earning past orders raise what a posted order raises, once");
     }
 
     async fn products_are_upserted_and_bad_rows_named(db) {

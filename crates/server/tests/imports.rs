@@ -132,6 +132,13 @@ on_both_backends! {
         assert_eq!(errors, [(101, "phone"), (202, "phone"), (303, "birthday"), (404, "points"), (505, "tier")], "{job}");
         assert_eq!(job["errors"][1]["message"], "is also on row 2 of this file");
         assert_eq!(app.count("members").await, 995);
+        let events = app.event_types().await;
+        let kept = |i: &i64| ![99, 200, 301, 402, 503].contains(i);
+        let tally = |kind: &str| events.iter().filter(|t| *t == kind).count();
+        assert_eq!(tally("member.created"), 995);
+        assert_eq!(tally("points.adjusted"), (1..1000).filter(kept).count(), "an opening balance is an adjustment (row 2 has none)");
+        assert_eq!(tally("tier.changed"), (0..1000).filter(kept).filter(|i| i % 3 != 2).count());
+        assert_eq!(events.len(), tally("member.created") + tally("points.adjusted") + tally("tier.changed"), "{events:?}");
 
         // Opening balances are ledger entries; tiers came with a history row; verify is clean.
         let sum: i64 = (0..1000).filter(|i| ![99, 200, 301, 402, 503].contains(i)).map(|i| i * 10).sum();
@@ -158,6 +165,7 @@ on_both_backends! {
         assert_eq!((again["imported"].as_i64(), again["failed"].as_i64()), (Some(995), Some(5)));
         assert_eq!(app.count("members").await, 995);
         assert_eq!(app.count("ledger_entries").await, entries);
+        assert_eq!(app.event_types().await, events, "the same file again raises nothing");
         assert_eq!(app.count("tier_history").await, activity);
         assert_eq!(export_with(&app, &app.key).await, before, "every member is as it was");
         app.stop().await;

@@ -231,6 +231,22 @@ impl TestApp {
             .expect("count rows")
     }
 
+    /// The types of the test tenant's events in the order they were written, read straight
+    /// from the database (the feed may hold back the newest for a moment on PostgreSQL).
+    pub async fn event_types(&self) -> Vec<String> {
+        let tenant = self.tenant_id.clone();
+        self.db
+            .read(move |sql| {
+                let rows = sql.query(
+                    "select type from events where tenant_id = $1 order by tx, seq",
+                    loyalty_store::params![tenant.as_str()],
+                )?;
+                rows.iter().map(|row| row.get::<String>("type")).collect()
+            })
+            .await
+            .expect("read events")
+    }
+
     /// Runs a statement straight on the database (to simulate corruption in tests of verify).
     pub async fn execute(&self, statement: &'static str) {
         self.db
