@@ -1,5 +1,6 @@
-//! Background work: writing down expiry and pending points that became available, under a
-//! lease so that one instance does it at a time; and `verify`, which re-checks every ledger.
+//! Background work the queue runs (see `queue`): writing down expiry and pending points that
+//! became available, under a lease so that a manual run and a queued one never overlap; RFM
+//! scoring; and `verify`, which re-checks every ledger.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -265,26 +266,8 @@ fn verify_tenant(sql: &mut dyn loyalty_store::Sql, tenant_id: &str) -> AppResult
 }
 
 impl App {
-    /// Scores every member who has bought on recency, frequency and money, and names their
-    /// class (see `core::rfm`). Runs once a day on one instance (its lease lasts a day).
-    pub async fn run_rfm_job(&self) -> AppResult<Option<u64>> {
-        let now = self.now();
-        let until = now + jiff::SignedDuration::from_hours(24);
-        let held = self
-            .db
-            .write(move |sql| {
-                Ok::<_, AppError>(leases::acquire_if_free(
-                    sql, GLOBAL, "rfm", "rfm", now, until,
-                )?)
-            })
-            .await?;
-        if !held {
-            return Ok(None);
-        }
-        self.score_rfm().await.map(Some)
-    }
-
-    /// Scores every tenant's members now.
+    /// Scores every tenant's members now on recency, frequency and money, and names their
+    /// class (see `core::rfm`). The queue runs it once a day (`rfm.score`, keyed by the day).
     pub async fn score_rfm(&self) -> AppResult<u64> {
         let mut scored = 0;
         for tenant in self.db.read(tenants::list).await? {

@@ -18,6 +18,7 @@ pub mod members;
 pub mod orders;
 pub mod points;
 pub mod program;
+pub mod queue;
 pub mod rate_limit;
 pub mod rewards;
 pub mod rules;
@@ -64,6 +65,8 @@ pub struct App {
     rate_limit_per_key: i64,
     /// Who this instance is when it takes a job lease.
     instance: String,
+    /// Wakes this instance's queue runner when a job was enqueued here.
+    queue_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Per-tenant values read on the order path and changed rarely (earning rules, the tier
@@ -149,6 +152,7 @@ impl App {
             rates: Arc::new(rate_limit::RateLimiter::default()),
             rate_limit_per_key: rate_limit::DEFAULT_RATE_PER_S,
             instance: loyalty_core::id::new_id("inst"),
+            queue_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -17,6 +17,7 @@ use loyalty_store::repo::tiers::{self as ladder_rows, TierChange};
 use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record, snapshot};
+use crate::queue::{JobKind, enqueue_in, job};
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
 
 /// A tier as written; on update, absent fields keep their values.
@@ -101,6 +102,7 @@ impl App {
                     action: "create",
                 };
                 record(sql, &ctx2, now, change, None, snapshot(&t))?;
+                enqueue_in(sql, &reevaluation(&ctx2.tenant_id, now), now)?;
                 Ok::<_, AppError>(t)
             })
             .await?;
@@ -131,6 +133,7 @@ impl App {
                     action: "update",
                 };
                 record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;
+                enqueue_in(sql, &reevaluation(&ctx2.tenant_id, now), now)?;
                 Ok::<_, AppError>(after)
             })
             .await?;
@@ -158,6 +161,7 @@ impl App {
                     action: "delete",
                 };
                 record(sql, &ctx2, now, change, snapshot(&before), None)?;
+                enqueue_in(sql, &reevaluation(&ctx2.tenant_id, now), now)?;
                 Ok::<_, AppError>(())
             })
             .await?;
@@ -165,17 +169,13 @@ impl App {
         Ok(())
     }
 
-    /// After the ladder changes: members are re-evaluated in the background, so the API
-    /// answers at once. Upgrades apply now; a member whose tier was deleted moves to the tier
-    /// their value supports; other downgrades wait for the review.
+    /// After the ladder changed: its change enqueued the re-evaluation of the tenant's members
+    /// (in its transaction, so a crash cannot lose it); the queue runs it at once, and the API
+    /// answers without waiting. Upgrades apply then; a member whose tier was deleted moves to
+    /// the tier their value supports; other downgrades wait for the review.
     fn ladder_changed(&self, ctx: &Ctx) {
         self.forget_ladder(&ctx.tenant_id);
-        let (app, tenant_id) = (self.clone(), ctx.tenant_id.clone());
-        tokio::spawn(async move {
-            if let Err(error) = app.reevaluate_tenant(&tenant_id).await {
-                tracing::warn!(%error, "re-evaluating members after a ladder change failed");
-            }
-        });
+        self.wake_queue();
     }
 
     /// Re-evaluates every member of a tenant against the current ladder.
@@ -779,4 +779,10 @@ fn tier_changed(c: &TierChange) -> Raised {
         "at": c.at,
     });
     Raised::new(EventType::TierChanged, Some(&c.member_id), data)
+}
+
+/// The job that re-evaluates a tenant's members after its ladder changed.
+fn reevaluation(tenant_id: &str, now: Timestamp) -> loyalty_store::repo::queue::NewJob {
+    let key = format!("{tenant_id}:{}", new_id("chg"));
+    job(JobKind::TiersReevaluate, tenant_id, key, now)
 }

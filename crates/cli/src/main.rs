@@ -1,5 +1,7 @@
 //! `loyalty`: the whole loyalty platform in one binary.
 
+mod jobs;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -50,8 +52,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Seconds between runs of the background jobs (expiry, pending points); 0 turns them
-        /// off on this instance.
+        /// Seconds between the periodic passes this instance enqueues (expiry and pending
+        /// points, tier reviews; hourly housekeeping; daily RFM scores); 0 enqueues none here.
+        /// Queued work runs as soon as it is due, whatever this says.
         #[arg(long, default_value_t = 60)]
         jobs_every: u64,
         /// A reverse proxy (address or network, e.g. 10.0.0.0/8) whose X-Forwarded-For names
@@ -112,6 +115,11 @@ enum Command {
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
+    },
+    /// The job queue: its state, and probe jobs that prove it.
+    Jobs {
+        #[command(subcommand)]
+        command: jobs::JobsCommand,
     },
 }
 
@@ -280,6 +288,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant { command } => tenant(app, command).await,
+        Command::Jobs { command } => jobs::jobs(app, command).await,
         Command::Import {
             command: ImportCommand::Members { file, tenant },
         } => import_file(app, &file, &tenant, None).await,
@@ -329,38 +338,31 @@ async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = app.db().backend().name(), "serving; Ctrl-C to stop");
-    let jobs = (jobs_every > 0)
-        .then(|| tokio::spawn(run_jobs(app.clone(), Duration::from_secs(jobs_every))));
+    let queue = app.start_queue();
+    let pacing = (jobs_every > 0).then(|| {
+        tokio::spawn(pace_periodic_jobs(
+            app.clone(),
+            Duration::from_secs(jobs_every),
+        ))
+    });
     loyalty_server::serve_with(listener, app, options, shutdown_signal()).await?;
-    if let Some(jobs) = jobs {
-        jobs.abort();
+    if let Some(pacing) = pacing {
+        pacing.abort();
     }
+    queue.stop().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// The background jobs, each under its lease so that several instances share the work.
-async fn run_jobs(app: App, every: Duration) {
+/// Enqueues the periodic passes every `every`; the queue runs them (once, whichever instance
+/// gets there first).
+async fn pace_periodic_jobs(app: App, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match app.run_points_job().await {
-            Ok(Some(members)) if members > 0 => {
-                tracing::info!(members, "points job brought members up to date")
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "points job failed; retrying at the next run"),
-        }
-        match app.purge_idempotency_keys().await {
-            Ok(purged) if purged > 0 => tracing::debug!(purged, "idempotency keys forgotten"),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "forgetting old idempotency keys failed"),
-        }
-        match app.run_rfm_job().await {
-            Ok(Some(members)) => tracing::info!(members, "RFM scores updated"),
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "RFM job failed; retrying tomorrow"),
+        if let Err(error) = app.enqueue_periodic(every).await {
+            tracing::warn!(%error, "enqueuing the periodic jobs failed; trying at the next tick");
         }
     }
 }

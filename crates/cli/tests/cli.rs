@@ -1,40 +1,13 @@
 //! The `loyalty` binary as an operator uses it: create a tenant, serve, stop with SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
+use common::{loyalty, serve_with};
+
 use loyalty_store::on_both_backends;
-
-fn loyalty(url: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty"));
-    command.env("DATABASE_URL", url).env("RUST_LOG", "info");
-    command
-}
-
-/// Starts `loyalty serve` on a free port; returns the child and its base URL.
-fn serve(url: &str) -> (Child, String) {
-    let mut child = loyalty(url)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start loyalty serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .expect("read log");
-        let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-        if let Some(address) = entry["address"].as_str() {
-            break address.to_string();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{address}"))
-}
 
 on_both_backends! {
     async fn the_owner_password_can_stay_off_the_command_line(db) {
@@ -90,7 +63,7 @@ on_both_backends! {
         let message = String::from_utf8_lossy(&bad.stderr);
         assert!(message.contains("--owner-email") && message.contains("--owner-password"), "{message}");
 
-        let (mut child, base) = serve(&url);
+        let (mut child, base) = serve_with(&url, &[]);
         let client = reqwest::Client::new();
         let health = client.get(format!("{base}/healthz")).send().await.unwrap();
         assert_eq!(health.status(), 200);

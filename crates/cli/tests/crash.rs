@@ -2,52 +2,14 @@
 //! nothing twice: `kill -9` the server, start it again, and check every order and every ledger.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+
+use common::{loyalty, serve};
 use loyalty_store::on_both_backends;
 use serde_json::{Value, json};
-
-fn loyalty(url: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty"));
-    command
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn,loyalty=info");
-    command
-}
-
-fn serve(url: &str) -> (Child, String) {
-    let mut child = loyalty(url)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--jobs-every",
-            "0",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start loyalty serve");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .expect("read log");
-        if let Some(address) = serde_json::from_str::<Value>(&line)
-            .ok()
-            .and_then(|e| e["address"].as_str().map(str::to_string))
-        {
-            break address;
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{address}"))
-}
 
 fn order(n: usize, member_id: &str) -> Value {
     json!({"source": "pos", "external_id": format!("CRASH-{n}"), "member_id": member_id,

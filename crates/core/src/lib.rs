@@ -4,6 +4,7 @@
 //! Nothing here does I/O or knows about HTTP or SQL; the `store` crate remembers, `app` sequences,
 //! `server` speaks HTTP. Most unit and property tests of the product live here.
 
+pub mod backoff;
 pub mod birthday;
 pub mod book;
 pub mod clock;

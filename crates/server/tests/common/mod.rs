@@ -26,6 +26,8 @@ pub struct TestApp {
     pub tenant_id: String,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// The job queue's runner, as `loyalty serve` runs one.
+    queue: Option<loyalty_app::queue::QueueRunner>,
     db: Db,
     _database: TestDb,
 }
@@ -59,6 +61,7 @@ pub async fn spawn_app_with(database: TestDb, server: loyalty_server::ServerOpti
         .await
         .expect("serve");
     });
+    let queue = app.start_queue();
     TestApp {
         base,
         client: reqwest::Client::new(),
@@ -68,6 +71,7 @@ pub async fn spawn_app_with(database: TestDb, server: loyalty_server::ServerOpti
         tenant_id,
         stop: Some(stop),
         server: Some(server),
+        queue: Some(queue),
         db,
         _database: database,
     }
@@ -261,6 +265,9 @@ impl TestApp {
         }
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+        if let Some(queue) = self.queue.take() {
+            queue.stop().await;
         }
         self.db.close();
     }

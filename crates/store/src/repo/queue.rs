@@ -168,6 +168,18 @@ pub fn fail(
     Ok(changed > 0)
 }
 
+/// Hands a running job back to the queue, due now, without counting the attempt: its holder
+/// is stopping before it could finish.
+pub fn release(sql: &mut dyn Sql, id: &str, holder: &str) -> Result<bool, DbError> {
+    let changed = sql.execute(
+        "update jobs set status = 'queued', leased_by = null, lease_until = null,
+             attempts = attempts - 1
+         where id = $1 and leased_by = $2 and status = 'running'",
+        params![id, holder],
+    )?;
+    Ok(changed > 0)
+}
+
 pub fn get(sql: &mut dyn Sql, id: &str) -> Result<Option<Job>, DbError> {
     sql.query_opt(
         &format!("select {COLUMNS} from jobs where id = $1"),

@@ -1,0 +1,51 @@
+//! Running the `loyalty` binary as an operator would: commands, and `serve` on a free port.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// The `loyalty` binary on the database at `url`.
+pub fn loyalty(url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    command
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn,loyalty=info");
+    command
+}
+
+/// `loyalty serve` on a free port with no periodic jobs; returns the process and its base URL.
+pub fn serve(url: &str) -> (Child, String) {
+    serve_with(url, &["--jobs-every", "0"])
+}
+
+/// `loyalty serve` on a free port with these options; returns the process and its base URL.
+pub fn serve_with(url: &str, options: &[&str]) -> (Child, String) {
+    let mut child = loyalty(url)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(options)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start loyalty serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .expect("read log");
+        if let Some(address) = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|e| e["address"].as_str().map(str::to_string))
+        {
+            break address;
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{address}"))
+}
