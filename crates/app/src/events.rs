@@ -28,23 +28,35 @@ pub fn raise(
     Ok(())
 }
 
-/// A ledger entry as events show it (the API's ledger entry).
-pub fn entry_data(e: &Entry) -> serde_json::Value {
-    serde_json::json!({
-        "id": e.id,
-        "kind": e.kind,
-        "points": e.points,
-        "order_id": e.order_id,
-        "reason": e.reason,
-        "created_at": e.created_at,
-        "available_at": e.available_at,
-        "expires_at": e.expires_at,
-    })
+/// A ledger entry as events show it (the API's ledger entry), borrowed from the entry written.
+#[derive(Debug, serde::Serialize)]
+pub struct EntryData<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub points: i64,
+    pub order_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub created_at: Timestamp,
+    pub available_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+}
+
+pub fn entry_data(e: &Entry) -> EntryData<'_> {
+    EntryData {
+        id: &e.id,
+        kind: &e.kind,
+        points: e.points,
+        order_id: e.order_id.as_deref(),
+        reason: e.reason.as_deref(),
+        created_at: e.created_at,
+        available_at: e.available_at,
+        expires_at: e.expires_at,
+    }
 }
 
 /// `points.*` for an entry written for `member`.
 pub fn points_moved(kind: EventType, member: &Member, entry: &Entry) -> Raised {
-    loyalty_core::event::points_moved(kind, &member.id, Balance::of(member), entry_data(entry))
+    loyalty_core::event::points_moved(kind, &member.id, Balance::of(member), &entry_data(entry))
 }
 
 /// One page of the feed.

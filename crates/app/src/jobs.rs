@@ -168,7 +168,7 @@ fn sweep(
                 EventType::PointsExpired,
                 member_id,
                 balance,
-                data,
+                &data,
             ));
         }
         balances.push(members::Balances {

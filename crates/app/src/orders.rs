@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use loyalty_core::book::{Credit, EntryKind, OrderPoints};
 use loyalty_core::earning;
 use loyalty_core::order::ReceiptVoucher;
-use loyalty_core::order_view::{LineView, OrderPointsView, OrderView, RefundView};
+use loyalty_core::order_view::{OrderPointsView, OrderView, RefundView};
 use loyalty_core::tier::Tier;
 use loyalty_core::voucher::{OrderContext, OrderLine};
 use loyalty_store::repo::vouchers as voucher_rows;
@@ -210,7 +210,7 @@ impl App {
                 orders::update(sql, &ctx2.tenant_id, &order)?;
                 let after = order_json(&order);
                 let view = detail(sql, &ctx2.tenant_id, order)?;
-                let event = order_event(EventType::OrderCancelled, &view, &entries, None)?;
+                let event = order_event(EventType::OrderCancelled, &view, &entries, None);
                 raise(sql, &ctx2.tenant_id, now, &[event])?;
                 let change = Change {
                     entity: "order",
@@ -297,10 +297,10 @@ impl App {
                 orders::insert_refund(sql, &ctx2.tenant_id, &order.id, &external_id, amount, to_reverse, now)?;
                 orders::update(sql, &ctx2.tenant_id, &order)?;
                 let refund = serde_json::json!({"external_id": external_id, "amount": amount, "points_reversed": to_reverse});
+                let view = detail(sql, &ctx2.tenant_id, order.clone())?;
+                let event = order_event(EventType::OrderRefunded, &view, &entries, Some(&refund));
                 let mut after = order_json(&order);
-                after["refund"] = refund.clone();
-                let view = detail(sql, &ctx2.tenant_id, order)?;
-                let event = order_event(EventType::OrderRefunded, &view, &entries, Some(refund))?;
+                after["refund"] = refund;
                 raise(sql, &ctx2.tenant_id, now, &[event])?;
                 let change = Change { entity: "order", id: &view.id, action: "refund" };
                 record(sql, &ctx2, now, change, Some(before), Some(after))?;
@@ -344,7 +344,16 @@ fn view(o: OrderRow, lines: Vec<Line>, refunds: Vec<RefundRow>) -> AppResult<Ord
     let breakdown: Vec<BreakdownLine> = serde_json::from_str(&o.breakdown).map_err(|e| {
         AppError::Internal(anyhow::anyhow!("order {}: unreadable breakdown: {e}", o.id))
     })?;
-    Ok(OrderView {
+    Ok(view_of(o, lines, refunds, breakdown))
+}
+
+fn view_of(
+    o: OrderRow,
+    lines: Vec<Line>,
+    refunds: Vec<RefundRow>,
+    breakdown: Vec<BreakdownLine>,
+) -> OrderView {
+    OrderView {
         id: o.id,
         source: o.source,
         external_id: o.external_id,
@@ -355,16 +364,7 @@ fn view(o: OrderRow, lines: Vec<Line>, refunds: Vec<RefundRow>) -> AppResult<Ord
         channel: o.channel,
         placed_at: o.placed_at,
         currency: o.currency,
-        lines: lines
-            .into_iter()
-            .map(|l| LineView {
-                sku: l.sku,
-                name: l.name,
-                category: l.category,
-                quantity: l.quantity,
-                unit_price: l.unit_price,
-            })
-            .collect(),
+        lines,
         subtotal: o.subtotal,
         discount: o.discount,
         shipping: o.shipping,
@@ -389,29 +389,33 @@ fn view(o: OrderRow, lines: Vec<Line>, refunds: Vec<RefundRow>) -> AppResult<Ord
             .collect(),
         created_at: o.created_at,
         updated_at: o.updated_at,
-    })
+    }
 }
 
-fn view_json(view: &OrderView) -> AppResult<serde_json::Value> {
-    serde_json::to_value(view).map_err(|e| AppError::Internal(e.into()))
+/// The data of an order's events: the order, and for a cancel or refund the ledger entries
+/// the change wrote (points reversed, points given back) and the refund.
+#[derive(serde::Serialize)]
+struct OrderData<'a> {
+    order: &'a OrderView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entries: Option<Vec<crate::events::EntryData<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund: Option<&'a serde_json::Value>,
 }
 
-/// `order.cancelled` / `order.refunded`: the order, the refund when there is one, and the
-/// ledger entries the change wrote (points reversed, points given back).
+/// `order.cancelled` / `order.refunded`.
 fn order_event(
     kind: EventType,
     order: &OrderView,
     entries: &[Entry],
-    refund: Option<serde_json::Value>,
-) -> AppResult<Raised> {
-    let mut data = serde_json::json!({
-        "order": view_json(order)?,
-        "entries": entries.iter().map(entry_data).collect::<Vec<_>>(),
-    });
-    if let Some(refund) = refund {
-        data["refund"] = refund;
-    }
-    Ok(Raised::new(kind, order.member_id.as_deref(), data))
+    refund: Option<&serde_json::Value>,
+) -> Raised {
+    let data = OrderData {
+        order,
+        entries: Some(entries.iter().map(entry_data).collect()),
+        refund,
+    };
+    Raised::new(kind, order.member_id.as_deref(), &data)
 }
 
 fn order_json(o: &OrderRow) -> serde_json::Value {
@@ -650,21 +654,27 @@ fn post(
             message: "the same order was posted concurrently".to_string(),
         });
     }
-    let change = Change {
-        entity: "order",
-        id: &row.id,
-        action: "create",
-    };
     let receipt_json = serde_json::to_value(&receipt).map_err(|e| AppError::Internal(e.into()))?;
-    let paid = view(row.clone(), order.lines.clone(), Vec::new())?;
+    let breakdown = receipt.points.breakdown.clone();
+    let paid = view_of(row, order.lines.clone(), Vec::new(), breakdown);
+    let data = OrderData {
+        order: &paid,
+        entries: None,
+        refund: None,
+    };
     let mut raised = registered;
     raised.push(Raised::new(
         EventType::OrderPaid,
-        row.member_id.as_deref(),
-        serde_json::json!({ "order": view_json(&paid)? }),
+        paid.member_id.as_deref(),
+        &data,
     ));
     raised.append(&mut member_events);
     raise(sql, tenant_id, now, &raised)?;
+    let change = Change {
+        entity: "order",
+        id: &paid.id,
+        action: "create",
+    };
     record(sql, ctx, now, change, None, Some(receipt_json))?;
     Ok(Posted {
         receipt,

@@ -255,13 +255,13 @@ impl App {
                 let data = serde_json::json!({"redemption": snapshot(&redemption)});
                 raised.insert(
                     0,
-                    Raised::new(EventType::RewardRedeemed, Some(&member_id), data),
+                    Raised::new(EventType::RewardRedeemed, Some(&member_id), &data),
                 );
                 if let Some(code) = &redemption.voucher_code {
                     raised.push(crate::vouchers::issued_event(
                         code,
-                        &reward.voucher_program_id,
-                        &member_id,
+                        reward.voucher_program_id.as_deref(),
+                        Some(&member_id),
                         valid_until,
                     ));
                 }

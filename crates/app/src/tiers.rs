@@ -778,7 +778,7 @@ fn tier_changed(c: &TierChange) -> Raised {
         "value": c.value,
         "at": c.at,
     });
-    Raised::new(EventType::TierChanged, Some(&c.member_id), data)
+    Raised::new(EventType::TierChanged, Some(&c.member_id), &data)
 }
 
 /// The job that re-evaluates a tenant's members after its ladder changed.

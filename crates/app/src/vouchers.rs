@@ -262,8 +262,8 @@ impl App {
                     .map(|code| {
                         issued_event(
                             code,
-                            &Some(program.id.clone()),
-                            member_id.as_deref().unwrap_or_default(),
+                            Some(&program.id),
+                            member_id.as_deref(),
                             program.valid_until,
                         )
                     })
@@ -718,24 +718,22 @@ pub(crate) fn redeem_in(
     Ok(redemption)
 }
 
-/// `voucher.issued`: a code made for a program (to a member, or to hand out when `member_id`
-/// is empty).
+/// `voucher.issued`: a code made for a program, to a member or (without one) to hand out.
 pub(crate) fn issued_event(
     code: &str,
-    program_id: &Option<String>,
-    member_id: &str,
+    program_id: Option<&str>,
+    member_id: Option<&str>,
     valid_until: Option<Timestamp>,
 ) -> Raised {
-    let member = (!member_id.is_empty()).then_some(member_id);
     let data = serde_json::json!({
         "voucher": {
             "code": code,
             "program_id": program_id,
-            "member_id": member,
+            "member_id": member_id,
             "valid_until": valid_until,
         }
     });
-    Raised::new(EventType::VoucherIssued, member, data)
+    Raised::new(EventType::VoucherIssued, member_id, &data)
 }
 
 /// `voucher.redeemed` / `voucher.released`: the redemption as the API shows it.
@@ -755,7 +753,7 @@ fn redemption_event(kind: EventType, r: &Redemption) -> Raised {
             "released_at": r.released_at,
         }
     });
-    Raised::new(kind, r.member_id.as_deref(), data)
+    Raised::new(kind, r.member_id.as_deref(), &data)
 }
 
 /// Gives a redemption's use back (a cancelled order, or `release`).

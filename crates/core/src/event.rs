@@ -4,6 +4,7 @@
 //! of the change (the transactional outbox), so an event exists exactly when its change
 //! committed. The feed and, later, outbound webhooks read them from there.
 
+use serde::Serialize;
 use std::fmt;
 
 use crate::error::Invalid;
@@ -175,15 +176,18 @@ fn unknown(field: &str, part: &str) -> Invalid {
 pub struct Raised {
     pub kind: EventType,
     pub member_id: Option<String>,
-    pub data: serde_json::Value,
+    /// The event's `data` as JSON text: serialized once, straight from the objects, because
+    /// it is written inside the change's transaction (on the order path's critical section).
+    pub data: String,
 }
 
 impl Raised {
-    pub fn new(kind: EventType, member_id: Option<&str>, data: serde_json::Value) -> Raised {
+    pub fn new(kind: EventType, member_id: Option<&str>, data: &impl Serialize) -> Raised {
         Raised {
             kind,
             member_id: member_id.map(str::to_string),
-            data,
+            // Serializing plain data to a string cannot fail; `null` would show if it did.
+            data: serde_json::to_string(data).unwrap_or_else(|_| "null".to_string()),
         }
     }
 }
@@ -202,11 +206,11 @@ pub fn member_data(member: &crate::member::Member) -> serde_json::Value {
 
 /// `member.created`, `member.updated`, `member.activated`.
 pub fn member_changed(kind: EventType, member: &crate::member::Member) -> Raised {
-    Raised::new(kind, Some(&member.id), member_data(member))
+    Raised::new(kind, Some(&member.id), &member_data(member))
 }
 
 /// A member's balances after a points movement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Balance {
     pub available: i64,
     pub pending: i64,
@@ -223,24 +227,28 @@ impl Balance {
     }
 }
 
+/// The data of a points movement: the entry and the member's balances after it.
+#[derive(Serialize)]
+struct PointsMoved<'a, E: Serialize> {
+    member_id: &'a str,
+    entry: &'a E,
+    balance: Balance,
+}
+
 /// A points movement (`points.earned`, `points.spent`, `points.expired`, `points.adjusted`):
-/// the entry and the member's balances after it.
+/// the entry (as the API shows a ledger entry) and the member's balances after it.
 pub fn points_moved(
     kind: EventType,
     member_id: &str,
     balance: Balance,
-    entry: serde_json::Value,
+    entry: &impl Serialize,
 ) -> Raised {
-    let data = serde_json::json!({
-        "member_id": member_id,
-        "entry": entry,
-        "balance": {
-            "available": balance.available,
-            "pending": balance.pending,
-            "debt": balance.debt,
-        },
-    });
-    Raised::new(kind, Some(member_id), data)
+    let data = PointsMoved {
+        member_id,
+        entry,
+        balance,
+    };
+    Raised::new(kind, Some(member_id), &data)
 }
 
 /// Where a reader of the feed stands: after the event at `(tx, seq)`. On PostgreSQL `tx` is

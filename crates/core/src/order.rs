@@ -82,7 +82,9 @@ pub enum Buyer {
     Guest,
 }
 
+/// An order line, as checked and as shown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = LineOut))]
 pub struct Line {
     pub sku: Option<String>,
     pub name: Option<String>,

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::order::BreakdownLine;
+use crate::order::{BreakdownLine, Line};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OrderOut))]
@@ -22,7 +22,7 @@ pub struct OrderView {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub placed_at: Timestamp,
     pub currency: String,
-    pub lines: Vec<LineView>,
+    pub lines: Vec<Line>,
     pub subtotal: i64,
     pub discount: i64,
     pub shipping: i64,
@@ -34,16 +34,6 @@ pub struct OrderView {
     pub created_at: Timestamp,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = LineOut))]
-pub struct LineView {
-    pub sku: Option<String>,
-    pub name: Option<String>,
-    pub category: Option<String>,
-    pub quantity: i64,
-    pub unit_price: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

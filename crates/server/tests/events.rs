@@ -4,66 +4,10 @@
 
 mod common;
 
-use common::{TestApp, create_tenant, spawn_app};
+use common::{FeedReader, create_tenant, spawn_app};
 use loyalty_store::on_both_backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-/// A reader of the feed that knows how many events it has read.
-#[derive(Default)]
-struct Reader {
-    cursor: String,
-    read: i64,
-}
-
-impl Reader {
-    /// Every event after the cursor, page by page (three at a time, to cross page edges). On
-    /// PostgreSQL the feed holds back events while an older transaction anywhere in the
-    /// cluster is still running (another test's, here), so this waits until it has served
-    /// every event the table holds: then "none" means none.
-    async fn new_events(&mut self, app: &TestApp) -> Vec<Value> {
-        let mut all = Vec::new();
-        for _ in 0..500 {
-            loop {
-                let reply = app
-                    .get(&format!("/api/v1/events?limit=3&cursor={}", self.cursor))
-                    .await;
-                assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-                let items = reply.body["items"].as_array().expect("items").clone();
-                self.cursor = reply.body["poll_cursor"]
-                    .as_str()
-                    .expect("poll_cursor")
-                    .to_string();
-                let more = reply.body["next_cursor"].is_string();
-                if more {
-                    assert_eq!(reply.body["next_cursor"], reply.body["poll_cursor"]);
-                }
-                self.read += i64::try_from(items.len()).unwrap();
-                all.extend(items);
-                if !more {
-                    break;
-                }
-            }
-            if self.read == app.count("events").await {
-                return all;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        panic!(
-            "the feed never served every event: {} read, {all:?}",
-            self.read
-        );
-    }
-
-    /// The types of the new events, in order.
-    async fn raised(&mut self, app: &TestApp) -> Vec<String> {
-        self.new_events(app)
-            .await
-            .iter()
-            .map(|e| e["type"].as_str().expect("type").to_string())
-            .collect()
-    }
-}
 
 /// The one event of `kind` among `events`.
 fn one<'a>(events: &'a [Value], kind: &str) -> &'a Value {
@@ -75,7 +19,7 @@ fn one<'a>(events: &'a [Value], kind: &str) -> &'a Value {
 on_both_backends! {
     async fn every_mutation_raises_its_events_once_and_a_replay_or_refusal_none(db) {
         let app = spawn_app(db).await;
-        let mut feed = Reader::default();
+        let mut feed = FeedReader::default();
         assert_eq!(feed.raised(&app).await, Vec::<String>::new(), "a new tenant has no events");
 
         // A first order from a new phone: the customer, the order, its points, the activation.
@@ -206,7 +150,7 @@ on_both_backends! {
         assert_eq!(changed["to"]["id"], tier.body["id"]);
 
         // The whole feed again from the start: the same events, in the same order.
-        let mut again = Reader::default();
+        let mut again = FeedReader::default();
         let all = again.raised(&app).await;
         assert_eq!(all.len(), 4 + 1 + 1 + 1 + 1 + 3 + 1 + 1 + 2 + 1 + 1 + 3 + 1);
         assert_eq!(again.cursor, feed.cursor);
@@ -219,7 +163,7 @@ on_both_backends! {
         let member = app.new_member("0901234567").await;
         let credited = app.post(&format!("/api/v1/members/{member}/points/adjustments"), json!({"points": 50, "reason": "Quà"})).await;
         assert_eq!(credited.status, StatusCode::CREATED);
-        assert_eq!(Reader::default().raised(&app).await, ["member.created", "points.adjusted"]);
+        assert_eq!(FeedReader::default().raised(&app).await, ["member.created", "points.adjusted"]);
 
         let points = app.get("/api/v1/events?type=points.*").await;
         assert_eq!(points.status, StatusCode::OK, "{:?}", points.body);

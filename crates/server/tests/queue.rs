@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, spawn_app};
+use common::{FeedReader, TestApp, spawn_app};
 use jiff::{SignedDuration, Timestamp};
 use loyalty_app::queue::{JobKind, job};
 use loyalty_store::on_both_backends;
@@ -94,7 +94,9 @@ on_both_backends! {
     async fn the_periodic_passes_run_once_per_slot_and_housekeeping_forgets_old_events(db) {
         let app = spawn_app(db).await;
         let member = app.new_member("0901234567").await;
-        assert_eq!(app.count("events").await, 1);
+        let renamed = app.patch(&format!("/api/v1/members/{member}"), json!({"name": "Lan"})).await;
+        assert_eq!(renamed.status, reqwest::StatusCode::OK);
+        assert_eq!(app.count("events").await, 2);
         // Two instances pacing the same slot enqueue the same three jobs.
         app.app.enqueue_periodic(Duration::from_secs(60)).await.unwrap();
         app.app.enqueue_periodic(Duration::from_secs(60)).await.unwrap();
@@ -106,17 +108,23 @@ on_both_backends! {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(app.app.queue_counts().await.unwrap(), [("done".to_string(), 3)]);
-        assert_eq!(app.count("events").await, 1, "an event a day old is kept");
+        assert_eq!(app.count("events").await, 2, "recent events are kept");
+        let mut reader = FeedReader::default();
+        assert_eq!(reader.raised(&app).await, ["member.created", "member.updated"]);
 
-        // Five weeks on, the next hour's housekeeping forgets the event and the finished jobs.
+        // Five weeks on, the next hour's housekeeping forgets the events (all but the newest,
+        // which keeps the feed's positions rising) and the finished jobs.
         app.clock.advance(SignedDuration::from_hours(24 * 36));
         let later = job(JobKind::Housekeeping, "*", "test".to_string(), app.app.now());
         app.app.enqueue(later).await.unwrap();
         wait_for(&app, "housekeeping:test", "done", 1).await;
-        assert_eq!(app.count("events").await, 0, "events are kept 35 days");
+        assert_eq!(app.event_types().await, ["member.updated"], "events are kept 35 days");
         assert_eq!(jobs(&app).await, 1, "finished jobs are kept 7 days");
-        let reader = app.get(&format!("/api/v1/members/{member}")).await;
-        assert_eq!(reader.body["id"], json!(member), "housekeeping touched no member");
+        let lan = app.get(&format!("/api/v1/members/{member}")).await;
+        assert_eq!(lan.body["name"], "Lan", "housekeeping touched no member");
+        // A client that had read everything before gets the next event, not an old position.
+        app.new_member("0907654321").await;
+        assert_eq!(reader.raised(&app).await, ["member.created"]);
         app.stop().await;
     }
 }

@@ -251,6 +251,20 @@ impl TestApp {
             .expect("read events")
     }
 
+    /// The `seq` of the test tenant's newest event (0 when none).
+    pub async fn newest_event(&self) -> i64 {
+        let tenant = self.tenant_id.clone();
+        self.db
+            .read(move |sql| {
+                sql.query_scalar::<i64>(
+                    "select coalesce(max(seq), 0) from events where tenant_id = $1",
+                    loyalty_store::params![tenant.as_str()],
+                )
+            })
+            .await
+            .expect("read events")
+    }
+
     /// Runs a statement straight on the database (to simulate corruption in tests of verify).
     pub async fn execute(&self, statement: &'static str) {
         self.db
@@ -270,5 +284,68 @@ impl TestApp {
             queue.stop().await;
         }
         self.db.close();
+    }
+}
+
+/// A reader of the events feed, from a cursor (from the start by default).
+#[derive(Default)]
+pub struct FeedReader {
+    pub cursor: String,
+}
+
+impl FeedReader {
+    pub fn after(cursor: &str) -> FeedReader {
+        FeedReader {
+            cursor: cursor.to_string(),
+        }
+    }
+
+    /// Every event after the cursor, page by page (three at a time, to cross page edges). On
+    /// PostgreSQL the feed holds back events while an older transaction anywhere in the
+    /// cluster is still running (another test's, here), so this reads until it has reached
+    /// the newest event the table holds: then "none" means none.
+    pub async fn new_events(&mut self, app: &TestApp) -> Vec<Value> {
+        let mut all = Vec::new();
+        for _ in 0..500 {
+            loop {
+                let reply = app
+                    .get(&format!("/api/v1/events?limit=3&cursor={}", self.cursor))
+                    .await;
+                assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+                let items = reply.body["items"].as_array().expect("items").clone();
+                self.cursor = reply.body["poll_cursor"]
+                    .as_str()
+                    .expect("poll_cursor")
+                    .to_string();
+                let more = reply.body["next_cursor"].is_string();
+                if more {
+                    assert_eq!(reply.body["next_cursor"], reply.body["poll_cursor"]);
+                }
+                all.extend(items);
+                if !more {
+                    break;
+                }
+            }
+            let reached = self
+                .cursor
+                .rsplit('.')
+                .next()
+                .and_then(|seq| seq.parse::<i64>().ok())
+                .unwrap_or(0);
+            if reached >= app.newest_event().await {
+                return all;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the feed never reached the newest event: {all:?}");
+    }
+
+    /// The types of the new events, in order.
+    pub async fn raised(&mut self, app: &TestApp) -> Vec<String> {
+        self.new_events(app)
+            .await
+            .iter()
+            .map(|e| e["type"].as_str().expect("type").to_string())
+            .collect()
     }
 }

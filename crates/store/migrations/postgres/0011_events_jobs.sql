@@ -12,10 +12,9 @@ create table events (
     data text not null
 );
 create index events_feed on events (tenant_id, tx, seq);
-create index events_created on events (created_at);
 
--- One durable queue for the asynchronous work of every instance. A job is leased for at most
--- 30 s at a time (renewed while it runs), so one whose process died is taken again; `key`
+-- One durable queue for the asynchronous work of every instance. A job is leased for 25 s at
+-- a time (renewed while it runs), so one whose process died is taken again; `key`
 -- makes enqueueing idempotent.
 create table jobs (
     id text primary key,

@@ -1,8 +1,9 @@
 -- The transactional outbox: every change writes its events in its own transaction. `seq` orders
 -- the feed (SQLite's writers take turns, so a later seq never commits before an earlier one);
--- `tx` is 0 here and is the transaction id on PostgreSQL.
+-- `tx` is 0 here and is the transaction id on PostgreSQL. No AUTOINCREMENT (one write fewer per
+-- change): the purge always keeps the newest event, so a new seq is always above every old one.
 create table events (
-    seq integer primary key autoincrement,
+    seq integer primary key,
     tx bigint not null default 0,
     tenant_id text not null,
     id text not null,
@@ -12,10 +13,9 @@ create table events (
     data text not null
 );
 create index events_feed on events (tenant_id, tx, seq);
-create index events_created on events (created_at);
 
--- One durable queue for the asynchronous work of every instance. A job is leased for at most
--- 30 s at a time (renewed while it runs), so one whose process died is taken again; `key`
+-- One durable queue for the asynchronous work of every instance. A job is leased for 25 s at
+-- a time (renewed while it runs), so one whose process died is taken again; `key`
 -- makes enqueueing idempotent.
 create table jobs (
     id text primary key,

@@ -44,7 +44,7 @@ pub fn insert(
                 Value::from(e.kind.as_str()),
                 Value::from(e.member_id.as_deref()),
                 Value::from(ms(at)),
-                Value::from(e.data.to_string()),
+                Value::from(e.data.as_str()),
             ]);
         }
         sql.execute(&query, &values)?;
@@ -108,10 +108,15 @@ pub fn feed(
         .collect()
 }
 
-/// Forgets events written before `before` (all tenants); returns how many.
+/// Forgets events written before `before` (all tenants); returns how many. Events are
+/// written in `seq` order as time goes, so the cut is found walking `seq` from the oldest (no
+/// index on the time: one write fewer per change). The newest event always stays, so that on
+/// SQLite a new `seq` is always above every one a reader has seen.
 pub fn purge(sql: &mut dyn Sql, before: Timestamp) -> Result<u64, DbError> {
     sql.execute(
-        "delete from events where created_at < $1",
+        "delete from events where seq < coalesce(
+             (select seq from events where created_at >= $1 order by seq limit 1),
+             (select max(seq) from events))",
         params![ms(before)],
     )
 }
