@@ -49,6 +49,7 @@ pub fn snapshot<T: Serialize>(value: &T) -> Option<serde_json::Value> {
 }
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn activity(
         &self,
         ctx: &Ctx,

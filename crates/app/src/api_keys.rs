@@ -18,6 +18,7 @@ pub struct CreatedKey {
 }
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_api_key(
         &self,
         ctx: &Ctx,
@@ -76,6 +77,7 @@ impl App {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn api_keys(&self, ctx: &Ctx, page: Page) -> AppResult<Paged<ApiKey>> {
         ctx.require(Access::Admin)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -86,6 +88,7 @@ impl App {
     }
 
     /// Revokes a key; revoking it again is harmless and returns it as it is.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn revoke_api_key(&self, ctx: &Ctx, id: String) -> AppResult<ApiKey> {
         ctx.require(Access::Admin)?;
         let now = self.now();

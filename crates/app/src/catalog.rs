@@ -37,6 +37,7 @@ fn optional_text(value: Option<String>) -> Option<String> {
 }
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_brand(&self, ctx: &Ctx, input: BrandInput) -> AppResult<Brand> {
         ctx.require(Access::Admin)?;
         let mut errors = Invalid::default();
@@ -73,6 +74,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_brand(&self, ctx: &Ctx, id: String, input: BrandInput) -> AppResult<Brand> {
         ctx.require(Access::Admin)?;
         let mut errors = Invalid::default();
@@ -113,6 +115,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn brand(&self, ctx: &Ctx, id: String) -> AppResult<Brand> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -122,6 +125,7 @@ impl App {
             .ok_or(AppError::NotFound { entity: "brand" })
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn brands(&self, ctx: &Ctx, page: Page) -> AppResult<Paged<Brand>> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -131,6 +135,7 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_store(&self, ctx: &Ctx, input: StoreInput) -> AppResult<Store> {
         ctx.require(Access::Admin)?;
         let now = self.now();
@@ -177,6 +182,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_store(&self, ctx: &Ctx, id: String, input: StoreInput) -> AppResult<Store> {
         ctx.require(Access::Admin)?;
         let now = self.now();
@@ -209,6 +215,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn store(&self, ctx: &Ctx, id: String) -> AppResult<Store> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -218,6 +225,7 @@ impl App {
             .ok_or(AppError::NotFound { entity: "store" })
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn stores(&self, ctx: &Ctx, page: Page) -> AppResult<Paged<Store>> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();

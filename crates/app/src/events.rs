@@ -72,6 +72,7 @@ pub struct EventPage {
 impl App {
     /// The tenant's events after `cursor`, oldest first, of the types `types` admits (all
     /// when `None`).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn events(
         &self,
         ctx: &Ctx,

@@ -37,6 +37,7 @@ pub struct ExportPage {
 impl App {
     /// Starts an export of every member, or of a saved segment's members. Exports carry
     /// personal data, so they need an admin key or account.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn member_export(
         &self,
         ctx: &Ctx,
@@ -67,6 +68,7 @@ impl App {
     }
 
     /// The page of rows after the member `after` (by id).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn member_export_page(
         &self,
         ctx: &Ctx,
@@ -96,6 +98,7 @@ impl App {
     }
 
     /// Writes the whole export to `out` (the CLI's `loyalty export members`).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn write_member_export(
         &self,
         ctx: &Ctx,
@@ -114,6 +117,7 @@ impl App {
 impl App {
     /// Checks the caller may export orders (they carry customers' phones and e-mails) and
     /// returns the tenant's zone for the times.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn order_export(&self, ctx: &Ctx) -> AppResult<TimeZone> {
         ctx.require(Access::Admin)?;
         Ok(self.tenant(ctx).await?.zone.clone())
@@ -130,6 +134,7 @@ impl App {
     }
 
     /// The lines of the orders after the order `after` (by id).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn order_export_page(
         &self,
         ctx: &Ctx,
@@ -154,6 +159,7 @@ impl App {
     }
 
     /// Writes every order to `out` (the CLI's `loyalty export orders`).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn write_order_export(
         &self,
         ctx: &Ctx,

@@ -89,6 +89,7 @@ fn hash_of(text: &str) -> u64 {
 impl App {
     /// Reads the header (refusing an unreadable file or an unknown column, with nothing
     /// written) and records the job as running.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn prepare_history_import(
         &self,
         ctx: &Ctx,
@@ -113,6 +114,7 @@ impl App {
     }
 
     /// Imports every order or product; `progress` sees the job after each batch.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn run_history_import(
         &self,
         ctx: &Ctx,
@@ -154,6 +156,7 @@ impl App {
     }
 
     /// Starts a history import in the background (the API's 202).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn start_history_import(
         &self,
         ctx: &Ctx,

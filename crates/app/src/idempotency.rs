@@ -109,6 +109,7 @@ const TAKEN: u8 = 2;
 
 impl App {
     /// What happened to this key before.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn idempotency_prior(&self, ctx: &Ctx, request: &KeyedRequest) -> AppResult<Prior> {
         let (tenant_id, key) = (ctx.tenant_id.clone(), request.key.clone());
         let record = self
@@ -177,6 +178,7 @@ impl App {
 
     /// Stores the answer of the request whose claim is `claim_id` (a no-op when that claim
     /// was rolled back).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn record_answer(
         &self,
         ctx: &Ctx,

@@ -74,6 +74,7 @@ impl PreparedImport {
 impl App {
     /// Reads the header (refusing a file that is not UTF-8 CSV with known columns, with nothing
     /// written) and records the job as running.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn prepare_member_import(
         &self,
         ctx: &Ctx,
@@ -93,6 +94,7 @@ impl App {
 
     /// Imports every row; `progress` sees the job after each batch. Returns the finished job
     /// (`done`, or `failed` with a message when the file could not be read to the end).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn run_member_import(
         &self,
         ctx: &Ctx,
@@ -205,6 +207,7 @@ impl App {
     }
 
     /// Starts an import in the background (the API's 202); follow it with `import_job`.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn start_member_import(
         &self,
         ctx: &Ctx,
@@ -239,6 +242,7 @@ impl App {
     }
 
     /// The tenant's latest imports, newest first.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn import_jobs(&self, ctx: &Ctx, limit: i64) -> AppResult<Vec<ImportJob>> {
         ctx.require(Access::Admin)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -248,6 +252,7 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn import_job(&self, ctx: &Ctx, id: String) -> AppResult<ImportJob> {
         ctx.require(Access::Admin)?;
         let tenant_id = ctx.tenant_id.clone();

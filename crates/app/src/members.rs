@@ -18,6 +18,7 @@ pub const SOURCE_API: &str = "api";
 impl App {
     /// Registers a customer. They become a member when activated (by hand or by their first
     /// paid order).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_member(
         &self,
         ctx: &Ctx,
@@ -58,6 +59,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn member(&self, ctx: &Ctx, id: String) -> AppResult<Member> {
         ctx.require(Access::Read)?;
         let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
@@ -73,6 +75,7 @@ impl App {
             .ok_or(AppError::NotFound { entity: "member" })
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn members(
         &self,
         ctx: &Ctx,
@@ -88,6 +91,7 @@ impl App {
     }
 
     /// Changes the given fields; an update that changes nothing writes nothing.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_member(
         &self,
         ctx: &Ctx,
@@ -130,6 +134,7 @@ impl App {
 
     /// Makes a customer a member (kích hoạt thành viên). Activating a member again changes
     /// nothing; a blocked member cannot be activated.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn activate_member(&self, ctx: &Ctx, id: String) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
         let now = self.now();

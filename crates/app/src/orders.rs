@@ -55,6 +55,7 @@ pub const STATUS_PARTIALLY_REFUNDED: &str = "partially_refunded";
 pub const STATUS_REFUNDED: &str = "refunded";
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn post_order(&self, ctx: &Ctx, order: NewOrder) -> AppResult<Posted> {
         ctx.require(Access::Pos)?;
         let setup = Setup {
@@ -135,6 +136,7 @@ impl App {
             .unwrap_or_else(|| id.to_string()))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn order(&self, ctx: &Ctx, id: String) -> AppResult<OrderView> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -147,6 +149,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn orders(
         &self,
         ctx: &Ctx,
@@ -162,6 +165,7 @@ impl App {
     }
 
     /// Cancels a paid order: reverses every point it earned, gives back the points it spent.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn cancel_order(&self, ctx: &Ctx, id: String) -> AppResult<OrderView> {
         ctx.require(Access::Pos)?;
         let now = self.now();
@@ -226,6 +230,7 @@ impl App {
     /// Records a refund of `amount` (cumulative with earlier ones) and reverses the matching
     /// share of the points: floor(earned × refunded so far ÷ total) minus what was reversed. The
     /// same refund `external_id` again changes nothing.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn refund_order(
         &self,
         ctx: &Ctx,

@@ -287,6 +287,7 @@ pub struct Expiring {
 pub const MAX_REASON_CHARS: usize = 500;
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id))]
     pub async fn points(&self, ctx: &Ctx, member_id: String) -> AppResult<PointsSummary> {
         ctx.require(Access::Read)?;
         let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
@@ -310,6 +311,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id))]
     pub async fn ledger(
         &self,
         ctx: &Ctx,
@@ -329,6 +331,7 @@ impl App {
 
     /// A manual adjustment with its reason (điều chỉnh điểm). A debit may not take the member
     /// below zero.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id))]
     pub async fn adjust_points(
         &self,
         ctx: &Ctx,

@@ -8,6 +8,7 @@ use crate::activity::{Change, record, snapshot};
 use crate::{App, AppResult, Ctx};
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn program(&self, ctx: &Ctx) -> AppResult<Program> {
         ctx.require(Access::Read)?;
         Ok(self.tenant(ctx).await?.program.clone())
@@ -15,6 +16,7 @@ impl App {
 
     /// Replaces the settings. Points already earned keep the pending and expiry dates they were
     /// given; the new settings apply to what is earned from now on.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn set_program(&self, ctx: &Ctx, program: Program) -> AppResult<Program> {
         ctx.require(Access::Admin)?;
         program.validate()?;

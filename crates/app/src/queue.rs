@@ -269,6 +269,7 @@ impl App {
     }
 
     /// Runs one claimed job, renewing its lease meanwhile, and records how it ended.
+    #[tracing::instrument(skip_all, fields(job = %job.id, kind = %job.kind, tenant = %job.tenant_id, attempt = job.attempts))]
     async fn execute(self, job: Job, held: Held) {
         let renewing = tokio::spawn(self.clone().renew_while_running(job.id.clone()));
         let outcome = if job.attempts > job.max_attempts {

@@ -69,6 +69,7 @@ fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
 }
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_reward(&self, ctx: &Ctx, input: RewardInput) -> AppResult<Reward> {
         ctx.require(Access::Admin)?;
         let now = self.now();
@@ -88,6 +89,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_reward(
         &self,
         ctx: &Ctx,
@@ -114,6 +116,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn rewards(&self, ctx: &Ctx) -> AppResult<Vec<Reward>> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -123,6 +126,7 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn reward(&self, ctx: &Ctx, id: String) -> AppResult<Reward> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -133,6 +137,7 @@ impl App {
     }
 
     /// Spends a member's points on a reward (đổi thưởng).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id, reward_id = %reward_id))]
     pub async fn redeem_reward(
         &self,
         ctx: &Ctx,
@@ -280,6 +285,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn reward_report(&self, ctx: &Ctx, id: String) -> AppResult<RewardReport> {
         ctx.require(Access::Read)?;
         let info = self.tenant(ctx).await?;

@@ -101,6 +101,7 @@ impl App {
         self.rules.forget(tenant_id);
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn earn_rules(&self, ctx: &Ctx) -> AppResult<Vec<EarnRule>> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -110,6 +111,7 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn earn_rule(&self, ctx: &Ctx, id: String) -> AppResult<EarnRule> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -121,6 +123,7 @@ impl App {
             })
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_earn_rule(&self, ctx: &Ctx, input: RuleInput) -> AppResult<EarnRule> {
         ctx.require(Access::Admin)?;
         let p = parts(&input, None)?;
@@ -157,6 +160,7 @@ impl App {
         Ok(saved)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_earn_rule(
         &self,
         ctx: &Ctx,
@@ -206,6 +210,7 @@ impl App {
         Ok(saved)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn delete_earn_rule(&self, ctx: &Ctx, id: String) -> AppResult<()> {
         ctx.require(Access::Admin)?;
         let now = self.now();
@@ -232,6 +237,7 @@ impl App {
     /// Replays a draft rule over the members' orders placed in [from, to), writing nothing.
     /// Members are seen as they are now (tags, tier, birthday); caps apply as if the rule had
     /// been live over the period.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn preview_earn_rule(
         &self,
         ctx: &Ctx,

@@ -73,6 +73,7 @@ impl App {
     }
 
     /// How many members a draft tree selects, and the first twenty of them.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn preview_segment(&self, ctx: &Ctx, conditions: Value) -> AppResult<Preview> {
         ctx.require(Access::Read)?;
         let compiled = self.compile(ctx, &conditions).await?;
@@ -97,6 +98,7 @@ impl App {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_segment(
         &self,
         ctx: &Ctx,
@@ -124,6 +126,7 @@ impl App {
         Ok((saved, count))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_segment(
         &self,
         ctx: &Ctx,
@@ -153,6 +156,7 @@ impl App {
         Ok((saved, count))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn delete_segment(&self, ctx: &Ctx, id: String) -> AppResult<()> {
         ctx.require(Access::Admin)?;
         let before = self.saved_segment(ctx, &id).await?;
@@ -180,6 +184,7 @@ impl App {
     }
 
     /// A saved segment with its member count as of now.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn segment(&self, ctx: &Ctx, id: String) -> AppResult<(SavedSegment, i64)> {
         ctx.require(Access::Read)?;
         let saved = self.saved_segment(ctx, &id).await?;
@@ -188,6 +193,7 @@ impl App {
         Ok((saved, count))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn segments(&self, ctx: &Ctx) -> AppResult<Vec<SavedSegment>> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -195,6 +201,7 @@ impl App {
     }
 
     /// A page of a saved segment's members (for lists and for the streamed export).
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn segment_members(
         &self,
         ctx: &Ctx,
@@ -210,6 +217,7 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn segment_report(
         &self,
         ctx: &Ctx,

@@ -169,6 +169,7 @@ impl App {
     }
 
     /// The dashboard's figures for orders, points and members in `[from, to)`.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn dashboard(
         &self,
         ctx: &Ctx,

@@ -35,6 +35,7 @@ pub struct NewStaff {
 }
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_staff(&self, ctx: &Ctx, input: NewStaff) -> AppResult<StaffUser> {
         ctx.require(Access::Admin)?;
         let mut errors = Invalid::default();
@@ -81,6 +82,7 @@ impl App {
         Ok(user)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn staff(&self, ctx: &Ctx, page: Page) -> AppResult<Paged<StaffUser>> {
         ctx.require(Access::Admin)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -90,6 +92,7 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn staff_member(&self, ctx: &Ctx, id: String) -> AppResult<StaffUser> {
         ctx.require(Access::Admin)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -104,6 +107,7 @@ impl App {
     /// Renames, changes the role of, deactivates or reactivates an account. A new role or a
     /// deactivation ends the account's sessions in the same transaction; the last active owner
     /// can be neither demoted nor deactivated.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_staff(
         &self,
         ctx: &Ctx,
@@ -170,6 +174,7 @@ impl App {
 
     /// Sets a new password for an account (the owner's reset, for someone who forgot theirs or
     /// left); every session of the account ends.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn reset_staff_password(
         &self,
         ctx: &Ctx,

@@ -62,6 +62,7 @@ impl App {
         self.ladders.forget(tenant_id);
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn tiers(&self, ctx: &Ctx) -> AppResult<Vec<Tier>> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -71,6 +72,7 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_tier(&self, ctx: &Ctx, input: TierInput) -> AppResult<Tier> {
         ctx.require(Access::Admin)?;
         let mut missing = loyalty_core::Invalid::default();
@@ -110,6 +112,7 @@ impl App {
         Ok(tier)
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_tier(&self, ctx: &Ctx, id: String, input: TierInput) -> AppResult<Tier> {
         ctx.require(Access::Admin)?;
         let now = self.now();
@@ -142,6 +145,7 @@ impl App {
     }
 
     /// Deletes a tier; its members move, in the background, to the tier their value supports.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn delete_tier(&self, ctx: &Ctx, id: String) -> AppResult<()> {
         ctx.require(Access::Admin)?;
         let now = self.now();
@@ -245,6 +249,7 @@ impl App {
     }
 
     /// Sets a member's tier by hand until `until` (or until changed again), with a reason.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id))]
     pub async fn override_tier(
         &self,
         ctx: &Ctx,
@@ -313,6 +318,7 @@ impl App {
         Ok(self.member_views(ctx, vec![member], None).await?.remove(0))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id))]
     pub async fn tier_history(
         &self,
         ctx: &Ctx,
@@ -336,6 +342,7 @@ impl App {
 
     /// Members with their tier, progress to the next tier and qualifying value — computed in
     /// one query for the whole page when the window is not lifetime.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn member_views(
         &self,
         ctx: &Ctx,

@@ -82,6 +82,7 @@ pub fn refused(field: &str, code: &str, reason: Refusal) -> AppError {
 }
 
 impl App {
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_voucher_program(
         &self,
         ctx: &Ctx,
@@ -125,6 +126,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_voucher_program(
         &self,
         ctx: &Ctx,
@@ -160,6 +162,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn voucher_program(&self, ctx: &Ctx, id: String) -> AppResult<VoucherProgram> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
@@ -171,6 +174,7 @@ impl App {
             })
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn voucher_programs(
         &self,
         ctx: &Ctx,
@@ -187,6 +191,7 @@ impl App {
     /// Makes `count` new unique codes for a program, optionally issued to one member. Codes
     /// are drawn at random from the look-alike-free alphabet; a draw that collides with an
     /// existing code of the tenant is drawn again.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, program_id = %program_id))]
     pub async fn generate_codes(
         &self,
         ctx: &Ctx,
@@ -275,6 +280,7 @@ impl App {
     }
 
     /// Checks a code against an order without using it.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn validate_voucher(
         &self,
         ctx: &Ctx,
@@ -313,6 +319,7 @@ impl App {
     }
 
     /// Uses a code for an order. The same `order_ref` again returns the same redemption.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn redeem_voucher(
         &self,
         ctx: &Ctx,
@@ -358,6 +365,7 @@ impl App {
     }
 
     /// Gives a redemption's use back; releasing it again changes nothing.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn release_voucher(&self, ctx: &Ctx, redemption_id: String) -> AppResult<Redemption> {
         ctx.require(Access::Pos)?;
         let (ctx2, now) = (ctx.clone(), self.now());
@@ -380,6 +388,7 @@ impl App {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, program_id = %program_id))]
     pub async fn voucher_report(&self, ctx: &Ctx, program_id: String) -> AppResult<ProgramReport> {
         ctx.require(Access::Read)?;
         let info = self.tenant(ctx).await?;
@@ -440,6 +449,7 @@ impl App {
     }
 
     /// A member's vouchers with their state now.
+    #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id))]
     pub async fn member_vouchers(
         &self,
         ctx: &Ctx,
