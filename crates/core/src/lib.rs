@@ -25,6 +25,7 @@ pub mod order;
 pub mod order_view;
 pub mod phone;
 pub mod program;
+pub mod records;
 pub mod rfm;
 pub mod rules;
 pub mod segment;

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use loyalty_core::Invalid;
-use loyalty_store::{Page, Paged};
+use loyalty_core::records::{Page, Paged};
 use serde::Serialize;
 use utoipa::ToSchema;
 

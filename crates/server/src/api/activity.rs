@@ -5,7 +5,7 @@ use axum::extract::State;
 use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_core::Invalid;
-use loyalty_store::repo::activity::{Activity, ActivityFilter};
+use loyalty_core::records::{Activity, ActivityFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;

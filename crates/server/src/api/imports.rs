@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use jiff::Timestamp;
 use loyalty_app::history::HistoryKind;
 use loyalty_app::{App, AppError};
-use loyalty_store::repo::imports::ImportJob;
+use loyalty_core::records::ImportJob;
 use serde::Serialize;
 use utoipa::ToSchema;
 

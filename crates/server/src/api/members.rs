@@ -19,8 +19,8 @@ use loyalty_core::member::{
     check_external_ids, check_name, check_tags,
 };
 use loyalty_core::phone::Phone;
+use loyalty_core::records::MemberFilter;
 use loyalty_core::text::fold;
-use loyalty_store::repo::members::MemberFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;

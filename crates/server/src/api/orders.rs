@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_core::Invalid;
 use loyalty_core::order::{OrderInput, OrderReceipt};
-use loyalty_store::repo::orders::OrderFilter;
+use loyalty_core::records::OrderFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

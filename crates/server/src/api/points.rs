@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_app::points::PointsSummary;
 use loyalty_core::program::Program;
-use loyalty_store::repo::ledger::Entry;
+use loyalty_core::records::Entry;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

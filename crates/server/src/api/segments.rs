@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use loyalty_app::segments::{SegmentInput, SegmentReport};
 use loyalty_app::{App, Ctx};
 use loyalty_core::Invalid;
-use loyalty_store::repo::segments::SavedSegment;
+use loyalty_core::records::SavedSegment;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};

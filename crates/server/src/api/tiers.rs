@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_app::tiers::TierInput;
 use loyalty_core::Invalid;
+use loyalty_core::records::TierChange;
 use loyalty_core::tier::{BrandDiscount, Tier};
-use loyalty_store::repo::tiers::TierChange;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

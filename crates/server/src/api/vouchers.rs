@@ -10,9 +10,9 @@ use loyalty_app::App;
 use loyalty_app::rewards::{RewardInput, RewardReport};
 use loyalty_app::vouchers::{MemberVoucher, ProgramInput, ProgramReport, Validation};
 use loyalty_core::Invalid;
+use loyalty_core::records::Redemption;
+use loyalty_core::records::Reward;
 use loyalty_core::voucher::{CodeKind, Limits, OrderContext, Scope, VoucherProgram, VoucherType};
-use loyalty_store::repo::rewards::Reward;
-use loyalty_store::repo::vouchers::Redemption;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

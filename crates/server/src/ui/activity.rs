@@ -5,9 +5,9 @@ use axum::extract::{Query, State};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use loyalty_app::App;
+use loyalty_core::records::Page;
+use loyalty_core::records::{Activity, ActivityFilter};
 use loyalty_core::tenancy::Permission;
-use loyalty_store::Page;
-use loyalty_store::repo::activity::{Activity, ActivityFilter};
 use serde::Deserialize;
 
 use super::session::Staff;

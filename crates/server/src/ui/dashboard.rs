@@ -5,8 +5,8 @@ use askama::Template;
 use axum::extract::{Query, State};
 use jiff::{SignedDuration, Timestamp};
 use loyalty_app::App;
+use loyalty_core::records::Dashboard;
 use loyalty_core::tenancy::Permission;
-use loyalty_store::repo::reports::Dashboard;
 use serde::Deserialize;
 
 use super::charts::{self, Bar};

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::history::HistoryKind;
 use loyalty_app::{App, AppError};
+use loyalty_core::records::ImportJob;
 use loyalty_core::tenancy::Permission;
-use loyalty_store::repo::imports::ImportJob;
 
 use crate::api::imports::MAX_IMPORT_BYTES;
 

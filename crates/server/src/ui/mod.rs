@@ -414,8 +414,8 @@ pub fn messages(error: &AppError) -> String {
 }
 
 /// Every row of a short list (staff, keys, stores, programs): one page big enough for any shop.
-pub fn whole_list() -> loyalty_store::Page {
-    loyalty_store::Page {
+pub fn whole_list() -> loyalty_core::records::Page {
+    loyalty_core::records::Page {
         after: None,
         limit: 500,
     }

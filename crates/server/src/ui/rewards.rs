@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::rewards::RewardInput;
 use loyalty_app::{App, AppError};
+use loyalty_core::records::Reward;
 use loyalty_core::tenancy::Permission;
 use loyalty_core::voucher::VoucherProgram;
-use loyalty_store::repo::rewards::Reward;
 use serde::Deserialize;
 
 use super::session::Staff;

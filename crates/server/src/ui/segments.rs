@@ -12,9 +12,9 @@ use axum::{Form, Json};
 use loyalty_app::segments::{SegmentInput, SegmentReport};
 use loyalty_app::{App, AppError};
 use loyalty_core::member::Member;
+use loyalty_core::records::Page;
+use loyalty_core::records::SavedSegment;
 use loyalty_core::tenancy::Permission;
-use loyalty_store::Page;
-use loyalty_store::repo::segments::SavedSegment;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

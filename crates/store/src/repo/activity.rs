@@ -1,7 +1,6 @@
 //! The activity log (nhật ký hoạt động): append-only, written in the same transaction as the
 //! change it describes, so the log and the data can never disagree.
 
-use jiff::Timestamp;
 use loyalty_core::tenancy::{Actor, ActorKind};
 use serde_json::Value as Json;
 
@@ -9,18 +8,8 @@ use super::{ms, ts};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value};
 use crate::{Page, Paged};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Activity {
-    pub id: String,
-    pub at: Timestamp,
-    pub actor: Actor,
-    pub entity: String,
-    pub entity_id: String,
-    pub action: String,
-    pub before: Option<Json>,
-    pub after: Option<Json>,
-}
+pub use loyalty_core::records::Activity;
+pub use loyalty_core::records::ActivityFilter;
 
 pub fn record(sql: &mut dyn Sql, tenant_id: &str, a: &Activity) -> Result<(), DbError> {
     sql.execute(
@@ -42,16 +31,6 @@ pub fn record(sql: &mut dyn Sql, tenant_id: &str, a: &Activity) -> Result<(), Db
         ],
     )?;
     Ok(())
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ActivityFilter {
-    pub entity: Option<String>,
-    pub entity_id: Option<String>,
-    /// An actor id (staff user or API key id) or kind (`system`, `cli`).
-    pub actor: Option<String>,
-    pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
 }
 
 /// Newest first; the cursor continues towards older entries.

@@ -1,37 +1,10 @@
 //! Import jobs: their progress and the first rows' errors, for `GET /api/v1/imports/{id}`.
 
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-
 use super::{json, ms, to_json, ts, ts_opt};
 use crate::params;
 use crate::sql::{DbError, Row, Sql};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImportJob {
-    pub id: String,
-    /// `members` (later `orders`, `products`).
-    pub kind: String,
-    /// `running`, `done` or `failed` (the file could not be read to the end).
-    pub status: String,
-    /// Data rows read so far.
-    pub total: i64,
-    pub imported: i64,
-    pub failed: i64,
-    pub errors: Vec<RowError>,
-    /// Why a failed import stopped.
-    pub message: Option<String>,
-    pub created_at: Timestamp,
-    pub finished_at: Option<Timestamp>,
-}
-
-/// One bad cell of one row. `row` counts as a spreadsheet does: the header is row 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowError {
-    pub row: u64,
-    pub field: String,
-    pub message: String,
-}
+pub use loyalty_core::records::ImportJob;
+pub use loyalty_core::records::RowError;
 
 pub fn insert(sql: &mut dyn Sql, tenant_id: &str, job: &ImportJob) -> Result<(), DbError> {
     sql.execute(

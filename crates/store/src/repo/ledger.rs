@@ -9,24 +9,7 @@ use super::{ms, ts, ts_opt};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value, wide_sum};
 use crate::{Page, Paged};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub id: String,
-    pub member_id: String,
-    /// `earn`, `redeem`, `expire`, `reverse` or `adjust`.
-    pub kind: String,
-    /// Signed: credits positive, debits negative.
-    pub points: i64,
-    /// For credits that are lots: what is left of them.
-    pub remaining: Option<i64>,
-    pub order_id: Option<String>,
-    pub reason: Option<String>,
-    pub actor: Option<Actor>,
-    pub created_at: Timestamp,
-    pub available_at: Option<Timestamp>,
-    pub expires_at: Option<Timestamp>,
-}
+pub use loyalty_core::records::Entry;
 
 pub fn insert(sql: &mut dyn Sql, tenant_id: &str, e: &Entry) -> Result<(), DbError> {
     sql.execute(

@@ -7,6 +7,7 @@ use super::{json, like_contains, ms, to_json, ts, ts_opt};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value};
 use crate::{Page, Paged};
+pub use loyalty_core::records::MemberFilter;
 
 macro_rules! member_columns {
     () => {
@@ -279,18 +280,6 @@ pub fn id_by_external_id(
     )?
     .map(|row| row.at(0))
     .transpose()
-}
-
-/// Search filters; all given ones must match.
-#[derive(Debug, Clone, Default)]
-pub struct MemberFilter {
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub member_code: Option<String>,
-    /// Already folded (lower case, no tone marks): matched inside name, phone and e-mail.
-    pub text: Option<String>,
-    pub status: Option<MemberStatus>,
-    pub tier_id: Option<String>,
 }
 
 pub fn search(

@@ -7,39 +7,9 @@ use super::{ms, ts};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value};
 use crate::{Page, Paged};
-
-/// An order row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrderRow {
-    pub id: String,
-    pub source: String,
-    pub external_id: String,
-    pub member_id: Option<String>,
-    pub status: String,
-    pub brand: Option<String>,
-    pub store: Option<String>,
-    pub channel: Option<String>,
-    pub placed_at: Timestamp,
-    pub currency: String,
-    pub subtotal: i64,
-    pub discount: i64,
-    pub shipping: i64,
-    pub total: i64,
-    pub points_redeemed: i64,
-    pub redeemed_value: i64,
-    pub member_index: Option<i64>,
-    pub base_points: i64,
-    pub points_earned: i64,
-    pub points_reversed: i64,
-    pub points_returned: i64,
-    pub refunded_amount: i64,
-    /// JSON list of `{rule, rule_id, points}`.
-    pub breakdown: String,
-    /// JSON of the answer given when the order was posted.
-    pub receipt: Option<String>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
+pub use loyalty_core::records::OrderFilter;
+pub use loyalty_core::records::OrderRow;
+pub use loyalty_core::records::RefundRow;
 
 macro_rules! order_columns {
     () => {
@@ -233,15 +203,6 @@ pub fn by_source(
     .transpose()
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct OrderFilter {
-    pub source: Option<String>,
-    pub external_id: Option<String>,
-    pub member_id: Option<String>,
-    pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
-}
-
 /// Orders matching the filter, oldest first by id.
 pub fn list(
     sql: &mut dyn Sql,
@@ -313,14 +274,6 @@ pub fn insert_refund(
         params![tenant_id, order_id, external_id, amount, points_reversed, ms(at)],
     )?;
     Ok(())
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RefundRow {
-    pub external_id: String,
-    pub amount: i64,
-    pub points_reversed: i64,
-    pub created_at: Timestamp,
 }
 
 pub fn refunds(

@@ -6,29 +6,7 @@ use jiff::Timestamp;
 use super::ms;
 use crate::params;
 use crate::sql::{DbError, Sql, wide_sum};
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Dashboard {
-    /// Every member record (customers not yet activated included).
-    pub members_total: i64,
-    /// Joined in the period (activated, or created when not activated).
-    pub members_new: i64,
-    /// Members with an order in the period.
-    pub members_active: i64,
-    pub revenue_members: i64,
-    pub revenue_guests: i64,
-    pub orders_members: i64,
-    pub orders_guests: i64,
-    pub points_issued: i64,
-    pub points_redeemed: i64,
-    pub points_expired: i64,
-    /// Points members hold now (available and pending).
-    pub points_outstanding: i64,
-    /// Members per tier id (`None`: no tier), largest first.
-    pub tiers: Vec<(Option<String>, i64)>,
-    /// New members per local day: (days since the Unix epoch in the tenant's offset, count).
-    pub new_per_day: Vec<(i64, i64)>,
-}
+pub use loyalty_core::records::Dashboard;
 
 /// `offset_seconds` is the tenant's UTC offset, used to cut days (Việt Nam has no daylight
 /// saving; elsewhere a day at a clock change is cut an hour off).

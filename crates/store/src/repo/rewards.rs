@@ -5,27 +5,7 @@ use jiff::Timestamp;
 use super::{json, ms, to_json, ts, ts_opt};
 use crate::params;
 use crate::sql::{DbError, Row, Sql};
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Reward {
-    pub id: String,
-    pub name: String,
-    pub points_cost: i64,
-    /// `voucher` (issues a code of `voucher_program_id`) or `gift` (an item to hand over).
-    pub kind: String,
-    pub voucher_program_id: Option<String>,
-    /// `None`: unlimited.
-    pub stock: Option<i64>,
-    pub per_member_limit: Option<i64>,
-    /// Tier ids that may redeem; empty for everyone.
-    pub tiers: Vec<String>,
-    pub active: bool,
-    pub starts_at: Option<Timestamp>,
-    pub ends_at: Option<Timestamp>,
-    pub redeemed: i64,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
+pub use loyalty_core::records::Reward;
 
 pub fn insert(sql: &mut dyn Sql, tenant_id: &str, r: &Reward) -> Result<(), DbError> {
     sql.execute(

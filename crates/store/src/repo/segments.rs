@@ -13,6 +13,7 @@ use super::{like_contains, ms, ts};
 use crate::params;
 use crate::sql::{Backend, DbError, Row, Sql, Value};
 use crate::{Page, Paged};
+pub use loyalty_core::records::SavedSegment;
 
 /// What compiling needs besides the tree.
 #[derive(Debug, Clone)]
@@ -426,16 +427,6 @@ pub fn activity(
         row.get("buyers")?,
         row.get("repeaters")?,
     ))
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SavedSegment {
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub conditions: serde_json::Value,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
 }
 
 pub fn insert(sql: &mut dyn Sql, tenant_id: &str, s: &SavedSegment) -> Result<(), DbError> {

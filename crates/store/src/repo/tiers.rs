@@ -8,6 +8,7 @@ use super::{json, ms, to_json, ts};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value};
 use crate::{Page, Paged};
+pub use loyalty_core::records::TierChange;
 
 pub fn insert(sql: &mut dyn Sql, tenant_id: &str, t: &Tier) -> Result<(), DbError> {
     sql.execute(
@@ -85,20 +86,6 @@ fn from_row(row: &Row) -> Result<Tier, DbError> {
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TierChange {
-    pub id: String,
-    pub member_id: String,
-    pub from: Option<(String, String)>,
-    pub to: Option<(String, String)>,
-    /// `upgrade`, `review`, `override` or `import`.
-    pub reason: String,
-    pub value: i64,
-    pub note: Option<String>,
-    pub actor: Option<Actor>,
-    pub at: Timestamp,
 }
 
 pub fn record(sql: &mut dyn Sql, tenant_id: &str, c: &TierChange) -> Result<(), DbError> {

@@ -7,6 +7,7 @@ use super::{json, ms, to_json, ts, ts_opt};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value};
 use crate::{Page, Paged};
+pub use loyalty_core::records::Redemption;
 
 fn kind_str(k: VoucherType) -> &'static str {
     match k {
@@ -321,21 +322,6 @@ pub fn member_uses(
          where tenant_id = $1 and program_id = $2 and member_id = $3 and status = 'redeemed'",
         params![tenant_id, program_id, member_id],
     )
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Redemption {
-    pub id: String,
-    pub code: String,
-    pub program_id: String,
-    pub member_id: Option<String>,
-    pub order_ref: String,
-    pub order_id: Option<String>,
-    pub discount: i64,
-    pub order_total: i64,
-    pub status: String,
-    pub created_at: Timestamp,
-    pub released_at: Option<Timestamp>,
 }
 
 pub fn insert_redemption(
