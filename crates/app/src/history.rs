@@ -500,7 +500,7 @@ fn write_history(
             source: IMPORT_SOURCE.to_string(),
             external_id: o.order_id.clone(),
             member_id: member_id.clone(),
-            status: "paid".to_string(),
+            status: loyalty_core::order::OrderStatus::Paid,
             brand: o.brand.clone(),
             store: o.store.clone(),
             channel: o.channel.clone(),

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 
 use loyalty_core::book::{Credit, EntryKind, OrderPoints};
 use loyalty_core::earning;
-use loyalty_core::order::ReceiptVoucher;
+use loyalty_core::order::{OrderStatus, ReceiptVoucher};
 use loyalty_core::order_view::{OrderPointsView, OrderView, RefundView};
 use loyalty_core::tier::Tier;
 use loyalty_core::voucher::{OrderContext, OrderLine};
@@ -48,11 +48,6 @@ pub struct Posted {
 
 /// The code of the error that rolls back an order found posted by a concurrent request.
 const CONCURRENT_DUPLICATE: &str = "concurrent_duplicate";
-
-pub const STATUS_PAID: &str = "paid";
-pub const STATUS_CANCELLED: &str = "cancelled";
-pub const STATUS_PARTIALLY_REFUNDED: &str = "partially_refunded";
-pub const STATUS_REFUNDED: &str = "refunded";
 
 impl App {
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
@@ -175,7 +170,7 @@ impl App {
             .write_keyed(&key, move |sql| {
                 let mut order = orders::get_for_update(sql, &ctx2.tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "order" })?;
-                if order.status == STATUS_CANCELLED {
+                if order.status == OrderStatus::Cancelled {
                     return Err(AppError::conflict(
                         "already_cancelled",
                         "status",
@@ -199,7 +194,7 @@ impl App {
                         m.lifetime_spend,
                         -(order.total - order.refunded_amount),
                     )?;
-                    if order.status != STATUS_REFUNDED {
+                    if order.status != OrderStatus::Refunded {
                         m.order_count = (m.order_count - 1).max(0);
                     }
                     book.save(sql)?;
@@ -209,7 +204,7 @@ impl App {
                 {
                     release_in(sql, &ctx2.tenant_id, redemption, now)?;
                 }
-                order.status = STATUS_CANCELLED.to_string();
+                order.status = OrderStatus::Cancelled;
                 order.updated_at = now;
                 orders::update(sql, &ctx2.tenant_id, &order)?;
                 let after = order_json(&order);
@@ -265,7 +260,7 @@ impl App {
                     }
                     return detail(sql, &ctx2.tenant_id, order);
                 }
-                if order.status == STATUS_CANCELLED {
+                if order.status == OrderStatus::Cancelled {
                     return Err(AppError::conflict("already_cancelled", "status", "a cancelled order cannot be refunded"));
                 }
                 let refundable = order.total - order.refunded_amount;
@@ -297,7 +292,7 @@ impl App {
                 }
                 order.refunded_amount = refunded;
                 order.status =
-                    if refunded == order.total { STATUS_REFUNDED } else { STATUS_PARTIALLY_REFUNDED }.to_string();
+                    if refunded == order.total { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
                 order.updated_at = now;
                 orders::insert_refund(sql, &ctx2.tenant_id, &order.id, &external_id, amount, to_reverse, now)?;
                 orders::update(sql, &ctx2.tenant_id, &order)?;
@@ -333,7 +328,7 @@ fn order_points(o: &OrderRow) -> OrderPoints {
         refunded: o.refunded_amount,
         redeemed: o.points_redeemed,
         returned: o.points_returned,
-        cancelled: o.status == STATUS_CANCELLED,
+        cancelled: o.status == OrderStatus::Cancelled,
     }
 }
 
@@ -476,7 +471,7 @@ fn post(
         source: order.source.clone(),
         external_id: order.external_id.clone(),
         member_id: member.as_ref().map(|m| m.id.clone()),
-        status: STATUS_PAID.to_string(),
+        status: OrderStatus::Paid,
         brand: order.brand.clone(),
         store: order.store.clone(),
         channel: order.channel.clone(),
@@ -637,7 +632,7 @@ fn post(
         id: row.id.clone(),
         source: row.source.clone(),
         external_id: row.external_id.clone(),
-        status: row.status.clone(),
+        status: row.status,
         member_id: row.member_id.clone(),
         points: ReceiptPoints {
             earned,

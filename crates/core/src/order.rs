@@ -292,6 +292,39 @@ impl OrderInput {
     }
 }
 
+/// Where an order stands: `paid`, `partially_refunded`, `refunded` or `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 4] = [
+        OrderStatus::Paid,
+        OrderStatus::PartiallyRefunded,
+        OrderStatus::Refunded,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "paid",
+            OrderStatus::PartiallyRefunded => "partially_refunded",
+            OrderStatus::Refunded => "refunded",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 /// The till's answer to a posted order, stored with the order so a retry gets it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -300,7 +333,7 @@ pub struct OrderReceipt {
     pub source: String,
     pub external_id: String,
     /// `paid` when posted.
-    pub status: String,
+    pub status: OrderStatus,
     pub member_id: Option<String>,
     pub points: ReceiptPoints,
     /// The member after the order, when there is one.

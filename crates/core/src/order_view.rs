@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::order::{BreakdownLine, Line};
+use crate::order::{BreakdownLine, Line, OrderStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OrderOut))]
@@ -13,8 +13,7 @@ pub struct OrderView {
     pub id: String,
     pub source: String,
     pub external_id: String,
-    /// `paid`, `partially_refunded`, `refunded` or `cancelled`.
-    pub status: String,
+    pub status: OrderStatus,
     pub member_id: Option<String>,
     pub brand: Option<String>,
     pub store: Option<String>,

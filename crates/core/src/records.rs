@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::member::MemberStatus;
+use crate::order::OrderStatus;
 use crate::tenancy::Actor;
 
 /// A page of a keyset-paginated list: rows after `after` (an id), at most `limit`.
@@ -98,7 +99,7 @@ pub struct OrderRow {
     pub source: String,
     pub external_id: String,
     pub member_id: Option<String>,
-    pub status: String,
+    pub status: OrderStatus,
     pub brand: Option<String>,
     pub store: Option<String>,
     pub channel: Option<String>,

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_core::Invalid;
-use loyalty_core::order::{OrderInput, OrderReceipt};
+use loyalty_core::order::{OrderInput, OrderReceipt, OrderStatus};
 use loyalty_core::records::OrderFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,7 +24,7 @@ pub struct OrderSummaryOut {
     pub id: String,
     pub source: String,
     pub external_id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub member_id: Option<String>,
     pub store: Option<String>,
     #[schema(value_type = String, format = DateTime)]

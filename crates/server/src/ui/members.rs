@@ -10,6 +10,7 @@ use loyalty_app::tiers::MemberView;
 use loyalty_app::vouchers::MemberVoucher;
 use loyalty_app::{App, AppError};
 use loyalty_core::member::{Gender, Member, MemberStatus};
+use loyalty_core::order::OrderStatus;
 use loyalty_core::program::TierMetric;
 use loyalty_core::records::Entry;
 use loyalty_core::records::MemberFilter;
@@ -302,12 +303,12 @@ impl ProfilePage {
         }
     }
 
-    fn order_status_key(&self, status: &str) -> &'static str {
+    fn order_status_key(&self, status: &OrderStatus) -> &'static str {
         match status {
-            "paid" => "order.paid",
-            "cancelled" => "order.cancelled",
-            "partially_refunded" => "order.partially_refunded",
-            _ => "order.refunded",
+            OrderStatus::Paid => "order.paid",
+            OrderStatus::Cancelled => "order.cancelled",
+            OrderStatus::PartiallyRefunded => "order.partially_refunded",
+            OrderStatus::Refunded => "order.refunded",
         }
     }
 

@@ -1,7 +1,7 @@
 //! Orders and their lines and refunds.
 
 use jiff::Timestamp;
-use loyalty_core::order::Line;
+use loyalty_core::order::{Line, OrderStatus};
 
 use super::{ms, ts};
 use crate::params;
@@ -362,7 +362,11 @@ fn from_row(row: &Row) -> Result<OrderRow, DbError> {
         source: row.get("source")?,
         external_id: row.get("external_id")?,
         member_id: row.get("member_id")?,
-        status: row.get("status")?,
+        status: {
+            let status: String = row.get("status")?;
+            OrderStatus::parse(&status)
+                .ok_or_else(|| DbError::Decode(format!("order status {status}")))?
+        },
         brand: row.get("brand")?,
         store: row.get("store")?,
         channel: row.get("channel")?,
