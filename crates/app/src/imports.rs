@@ -627,8 +627,9 @@ fn create_members(
     }
     members::insert_many(sql, tenant_id, &created)?;
     entries::insert_many(sql, tenant_id, &lots)?;
-    crate::tiers::record_moves(sql, tenant_id, &tier_changes)?;
-    // Each new member, then its opening points as the adjustment they are in the ledger.
+    let tier_moved = crate::tiers::write_moves(sql, tenant_id, &tier_changes)?;
+    // Each new member, then its opening points as the adjustment they are in the ledger, then
+    // the tiers they were placed in.
     let opening: HashMap<&str, &Entry> = lots.iter().map(|e| (e.member_id.as_str(), e)).collect();
     let mut raised: Vec<Raised> = Vec::with_capacity(created.len() + lots.len());
     for m in &created {
@@ -641,6 +642,7 @@ fn create_members(
             ));
         }
     }
+    raised.extend(tier_moved);
     crate::events::raise(sql, tenant_id, now, &raised)?;
     Ok(())
 }

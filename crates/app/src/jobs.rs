@@ -1,6 +1,7 @@
 //! Background work the queue runs (see `queue`): writing down expiry and pending points that
-//! became available, under a lease so that a manual run and a queued one never overlap; RFM
-//! scoring; and `verify`, which re-checks every ledger.
+//! became available, under a lease of its own so that two refreshes never overlap (a slow one
+//! and the next slot's, on any instance); RFM scoring; and `verify`, which re-checks every
+//! ledger.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,16 +23,18 @@ const POINTS_LEASE: Duration = Duration::from_secs(300);
 const GLOBAL: &str = "*";
 
 impl App {
-    /// Runs the points job (expiry, pending points) and the tier reviews if this instance gets
-    /// the lease; returns how many members were brought up to date, or `None` when another
-    /// instance holds the lease.
+    /// Runs the points job (expiry, pending points) and the tier reviews if this run gets the
+    /// lease; returns how many members were brought up to date, or `None` when another run
+    /// holds the lease.
     pub async fn run_points_job(&self) -> AppResult<Option<u64>> {
-        let (now, holder) = (self.now(), self.instance.clone());
+        // A holder per run, not per instance: two runs on one instance exclude each other too.
+        let (now, holder) = (self.now(), format!("{}/{}", self.instance, new_id("run")));
         let until = now + jiff::SignedDuration::try_from(POINTS_LEASE).unwrap_or_default();
+        let claim = holder.clone();
         let held = self
             .db
             .write(move |sql| {
-                Ok::<_, AppError>(leases::acquire(sql, GLOBAL, "points", &holder, now, until)?)
+                Ok::<_, AppError>(leases::acquire(sql, GLOBAL, "points", &claim, now, until)?)
             })
             .await?;
         if !held {
@@ -41,7 +44,6 @@ impl App {
             Ok(points) => self.review_tiers(now).await.map(|tiers| points + tiers),
             Err(error) => Err(error),
         };
-        let holder = self.instance.clone();
         self.db
             .write(move |sql| Ok::<_, AppError>(leases::release(sql, GLOBAL, "points", &holder)?))
             .await?;

@@ -465,6 +465,7 @@ fn post(
     // The member's events follow `order.paid`; a registration comes first.
     let mut registered = Vec::new();
     let mut member_events = Vec::new();
+    let mut tier_moved = Vec::new();
     let member = find_buyer(sql, ctx, order, now, &mut registered)?;
     let mut row = OrderRow {
         id: new_id("ord"),
@@ -521,15 +522,23 @@ fn post(
             now,
         };
         let plan = earning::plan(earning_order(order), &buyer, setting).map_err(earn_error)?;
+        // The spend's event shows the balances right after it, before the order's earnings.
         let spent = if order.points_redeemed > 0 {
-            Some(book.spend(
+            let entry = book.spend(
                 sql,
                 EntryKind::Redeem,
                 order.points_redeemed,
                 Some(&row.id),
                 None,
                 "points_redeemed",
-            )?)
+            )?;
+            let after = loyalty_core::event::Balance::of(&book.member);
+            Some(loyalty_core::event::points_moved(
+                EventType::PointsSpent,
+                &book.member.id,
+                after,
+                &entry_data(&entry),
+            ))
         } else {
             None
         };
@@ -597,13 +606,11 @@ fn post(
             let mut change = change.clone();
             change.actor = Some(ctx.actor.clone());
             change.note = Some(format!("order {}", row.id));
-            crate::tiers::record_moves(sql, tenant_id, &[change])?;
+            tier_moved = crate::tiers::write_moves(sql, tenant_id, &[change])?;
         }
         book.save(sql)?;
         let m = &book.member;
-        if let Some(entry) = &spent {
-            member_events.push(points_moved(EventType::PointsSpent, m, entry));
-        }
+        member_events.extend(spent);
         if let Some(entry) = &earned_entry {
             member_events.push(points_moved(EventType::PointsEarned, m, entry));
         }
@@ -669,6 +676,7 @@ fn post(
         &data,
     ));
     raised.append(&mut member_events);
+    raised.append(&mut tier_moved);
     raise(sql, tenant_id, now, &raised)?;
     let change = Change {
         entity: "order",

@@ -9,7 +9,7 @@
 
 use jiff::Timestamp;
 use loyalty_core::book::{self, Credit, EntryKind, LedgerError, OrderPoints, Stored, Write};
-use loyalty_core::event::EventType;
+use loyalty_core::event::{EventType, Raised};
 use loyalty_core::ledger;
 use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus};
@@ -116,15 +116,20 @@ impl Book {
         Ok(inserted)
     }
 
-    /// Writes expiry due by now and brings the stored balances up to date.
+    /// Writes expiry due by now, with its `points.expired` event, and brings the stored
+    /// balances up to date. (The sweep then finds nothing left to do for this member.)
     pub fn catch_up(&mut self, sql: &mut dyn Sql) -> AppResult<()> {
         if !self.core.is_due() {
             return Ok(());
         }
         self.load_lots(sql)?;
         self.core.catch_up().map_err(ledger_error("points"))?;
-        self.persist(sql)?;
-        Ok(())
+        let raised: Vec<Raised> = self
+            .persist(sql)?
+            .iter()
+            .map(|entry| crate::events::points_moved(EventType::PointsExpired, &self.member, entry))
+            .collect();
+        crate::events::raise(sql, &self.tenant_id, self.now, &raised)
     }
 
     /// Credits points (an order's earnings or a positive adjustment), paying debt first;

@@ -10,7 +10,7 @@
 //! prove the queue (`loyalty jobs probe`). Imports stay streams inside the request that
 //! uploaded the file: the file is never stored, so there is nothing a job could pick up.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -109,8 +109,13 @@ impl QueueRunner {
     }
 }
 
-/// Jobs that are running, so that a stopping runner hands them back.
-type Held = Arc<Mutex<HashSet<String>>>;
+/// Jobs that are running, with their leases, so that a stopping runner hands them back.
+type Held = Arc<Mutex<HashMap<String, String>>>;
+
+/// The lease a claimed job is held under (`leased_by`, set by the claim).
+fn lease_of(job: &Job) -> String {
+    job.leased_by.clone().unwrap_or_default()
+}
 
 impl App {
     /// Enqueues a job (once per key) and wakes this instance's runner; returns whether it was
@@ -218,7 +223,7 @@ impl App {
                     Ok(jobs) => {
                         for job in jobs {
                             if let Ok(mut held) = held.lock() {
-                                held.insert(job.id.clone());
+                                held.insert(job.id.clone(), lease_of(&job));
                             }
                             running.spawn(self.clone().execute(job, held.clone()));
                         }
@@ -235,16 +240,19 @@ impl App {
         }
         running.abort_all();
         while running.join_next().await.is_some() {}
-        let unfinished: Vec<String> = held
+        let unfinished: Vec<(String, String)> = held
             .lock()
-            .map(|h| h.iter().cloned().collect())
+            .map(|h| {
+                h.iter()
+                    .map(|(id, lease)| (id.clone(), lease.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
-        let holder = self.instance.clone();
         let released = self
             .db
             .write(move |sql| {
-                for id in &unfinished {
-                    queue::release(sql, id, &holder)?;
+                for (id, lease) in &unfinished {
+                    queue::release(sql, id, lease)?;
                 }
                 Ok::<_, AppError>(unfinished.len())
             })
@@ -258,29 +266,35 @@ impl App {
         }
     }
 
+    /// Claims up to `limit` due jobs under a lease of its own: `instance/claim`, so that a run
+    /// whose lease ran out cannot finish a job this same instance has claimed again since.
     async fn claim(&self, limit: usize) -> AppResult<Vec<Job>> {
         let now = self.now();
-        let (holder, until) = (self.instance.clone(), now + LEASE);
+        let lease = format!("{}/{}", self.instance, new_id("clm"));
+        let until = now + LEASE;
         let limit = i64::try_from(limit).unwrap_or(1);
         Ok(self
             .db
-            .write(move |sql| queue::claim(sql, &holder, now, until, limit))
+            .write(move |sql| queue::claim(sql, &lease, now, until, limit))
             .await?)
     }
 
-    /// Runs one claimed job, renewing its lease meanwhile, and records how it ended.
+    /// Runs one claimed job, renewing its lease meanwhile (in the same task, so the renewal
+    /// ends with the job however it ends), and records how it ended.
     #[tracing::instrument(skip_all, fields(job = %job.id, kind = %job.kind, tenant = %job.tenant_id, attempt = job.attempts))]
     async fn execute(self, job: Job, held: Held) {
-        let renewing = tokio::spawn(self.clone().renew_while_running(job.id.clone()));
+        let lease = lease_of(&job);
         let outcome = if job.attempts > job.max_attempts {
             // Claimed again after its holder died on the last attempt: it is not tried again.
             Err(AppError::Internal(anyhow::anyhow!(
                 "the instance running it stopped on its last attempt"
             )))
         } else {
-            self.perform(&job).await
+            tokio::select! {
+                outcome = self.perform(&job, &lease) => outcome,
+                () = self.renew_while_running(&job.id, &lease) => Err(lease_lost(&job.id)),
+            }
         };
-        renewing.abort();
         if let Ok(mut held) = held.lock() {
             held.remove(&job.id);
         }
@@ -289,42 +303,45 @@ impl App {
         let retry = (job.attempts <= job.max_attempts)
             .then(|| retry_at(job.attempts, job.max_attempts, now, rand::random::<f64>()))
             .flatten();
-        match retry {
-            Some(at) => {
-                tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, retry_at = %at, "job failed; will retry")
-            }
-            None => {
-                tracing::error!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed for the last time")
-            }
-        }
-        let (holder, message) = (self.instance.clone(), error.to_string());
+        let message = error.to_string();
         let recorded = self
             .db
-            .write(move |sql| queue::fail(sql, &job.id, &holder, &message, retry, now))
+            .write(move |sql| queue::fail(sql, &job.id, &lease, &message, retry, now))
             .await;
-        if let Err(error) = recorded {
-            tracing::warn!(%error, "recording a failed job failed; its lease will run out");
+        match (recorded, retry) {
+            (Ok(false), _) => {
+                tracing::warn!(%error, "job's lease ran out and another run took it over")
+            }
+            (Ok(true), Some(at)) => {
+                tracing::warn!(%error, retry_at = %at, "job failed; will retry")
+            }
+            (Ok(true), None) => tracing::error!(%error, "job failed for the last time"),
+            (Err(record_error), _) => {
+                tracing::warn!(%error, %record_error, "recording a failed job failed; its lease will run out")
+            }
         }
     }
 
-    async fn renew_while_running(self, id: String) {
+    /// Extends the job's lease every [`RENEW_EVERY`]; returns when the lease was lost (it ran
+    /// out and the job was claimed again).
+    async fn renew_while_running(&self, id: &str, lease: &str) {
         loop {
             tokio::time::sleep(RENEW_EVERY).await;
-            let (id, holder, until) = (id.clone(), self.instance.clone(), self.now() + LEASE);
+            let (id, lease, until) = (id.to_string(), lease.to_string(), self.now() + LEASE);
             match self
                 .db
-                .write(move |sql| queue::renew(sql, &id, &holder, until))
+                .write(move |sql| queue::renew(sql, &id, &lease, until))
                 .await
             {
                 Ok(true) => {}
-                Ok(false) => return, // taken over: finishing will say so
+                Ok(false) => return,
                 Err(error) => tracing::warn!(%error, "renewing a job's lease failed"),
             }
         }
     }
 
     /// Does the job's work and marks it done.
-    async fn perform(&self, job: &Job) -> AppResult<()> {
+    async fn perform(&self, job: &Job, lease: &str) -> AppResult<()> {
         let kind = JobKind::parse(&job.kind).ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("no runner knows jobs of kind {}", job.kind))
         })?;
@@ -333,14 +350,15 @@ impl App {
             JobKind::Probe => {
                 let hold = job.payload["hold_ms"].as_u64().unwrap_or(0);
                 tokio::time::sleep(Duration::from_millis(hold)).await;
-                let (id, holder, now) = (job.id.clone(), self.instance.clone(), self.now());
+                let (id, lease, now) = (job.id.clone(), lease.to_string(), self.now());
+                let instance = self.instance.clone();
                 return self
                     .db
                     .write(move |sql| {
-                        if !queue::finish(sql, &id, &holder, now)? {
+                        if !queue::finish(sql, &id, &lease, now)? {
                             return Err(lease_lost(&id));
                         }
-                        queue::record_probe(sql, &id, &holder, now)?;
+                        queue::record_probe(sql, &id, &instance, now)?;
                         Ok(())
                     })
                     .await;
@@ -362,10 +380,10 @@ impl App {
             }
         }
         // The work above is idempotent: done again by a new holder, it changes nothing more.
-        let (id, holder, now) = (job.id.clone(), self.instance.clone(), self.now());
+        let (id, lease, now) = (job.id.clone(), lease.to_string(), self.now());
         self.db
             .write(move |sql| {
-                if queue::finish(sql, &id, &holder, now)? {
+                if queue::finish(sql, &id, &lease, now)? {
                     Ok(())
                 } else {
                     Err(lease_lost(&id))

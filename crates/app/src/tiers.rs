@@ -185,6 +185,9 @@ impl App {
     /// Re-evaluates every member of a tenant against the current ladder.
     pub async fn reevaluate_tenant(&self, tenant_id: &str) -> AppResult<u64> {
         let info = self.tenant_by_id(tenant_id).await?;
+        // The queue may run this on another instance than the one that changed the ladder:
+        // its cached copy may be the old ladder, so read it again.
+        self.forget_ladder(tenant_id);
         let ladder = self.ladder(tenant_id).await?;
         let mut after = String::new();
         let mut changed = 0;
@@ -766,9 +769,21 @@ pub(crate) fn record_moves(
     let Some(first) = changes.first() else {
         return Ok(());
     };
-    ladder_rows::record_many(sql, tenant_id, changes)?;
-    let raised: Vec<Raised> = changes.iter().map(tier_changed).collect();
+    let raised = write_moves(sql, tenant_id, changes)?;
     crate::events::raise(sql, tenant_id, first.at, &raised)
+}
+
+/// Records tier moves and returns their `tier.changed` events for the caller to raise after
+/// the events of what caused them (the order, the new member).
+pub(crate) fn write_moves(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    changes: &[TierChange],
+) -> AppResult<Vec<Raised>> {
+    if !changes.is_empty() {
+        ladder_rows::record_many(sql, tenant_id, changes)?;
+    }
+    Ok(changes.iter().map(tier_changed).collect())
 }
 
 /// `tier.changed`: the member, the tiers left and reached, and why.

@@ -39,7 +39,7 @@ mod tests {
     }
 
     #[test]
-    fn waits_double_from_ten_seconds_and_stop_after_the_last_attempt() {
+    fn waits_double_from_eight_seconds_and_stop_after_the_last_attempt() {
         assert_eq!(
             (1..=8).map(|n| wait(n, 0.5)).collect::<Vec<_>>(),
             [8, 16, 32, 64, 128, 256, 512, -1]

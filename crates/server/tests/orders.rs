@@ -246,6 +246,17 @@ on_both_backends! {
         assert_eq!(ledger["items"][0]["kind"], "expire");
         assert_eq!(ledger["items"][0]["points"], -10);
         assert_eq!(app.app.run_points_job().await.unwrap(), Some(0), "nothing left to do");
+        let expired = |types: Vec<String>| types.iter().filter(|t| *t == "points.expired").count();
+        assert_eq!(expired(app.event_types().await), 1, "the sweep raised points.expired");
+
+        // Expiry written down by the member's own next order raises it too, once.
+        let other = app.new_member("0965555551").await;
+        assert_eq!(order(&app, paid(&other, "Q-1", 100_000)).await.status, StatusCode::CREATED);
+        app.clock.advance(SignedDuration::from_hours(24 * 40));
+        assert_eq!(order(&app, paid(&other, "Q-2", 100_000)).await.status, StatusCode::CREATED);
+        assert_eq!(expired(app.event_types().await), 2, "the order raised points.expired");
+        assert_eq!(app.app.run_points_job().await.unwrap(), Some(0));
+        assert_eq!(expired(app.event_types().await), 2, "and the sweep did not raise it again");
         app.assert_verified().await;
         app.stop().await;
     }

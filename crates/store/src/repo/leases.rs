@@ -41,25 +41,3 @@ pub fn release(
     )?;
     Ok(())
 }
-
-/// Takes the lease `name` until `until` only if nobody holds it (even `holder` itself): a job
-/// that must run at most once per period, whatever instance runs it.
-pub fn acquire_if_free(
-    sql: &mut dyn Sql,
-    tenant_id: &str,
-    name: &str,
-    holder: &str,
-    now: Timestamp,
-    until: Timestamp,
-) -> Result<bool, DbError> {
-    let rows = sql.query(
-        "insert into job_leases (tenant_id, name, holder, expires_at)
-         values ($1, $2, $3, $4)
-         on conflict (tenant_id, name) do update
-         set holder = excluded.holder, expires_at = excluded.expires_at
-         where job_leases.expires_at <= $5
-         returning holder",
-        params![tenant_id, name, holder, ms(until), ms(now)],
-    )?;
-    Ok(!rows.is_empty())
-}

@@ -88,11 +88,8 @@ fn from_row(row: &Row) -> Result<Tier, DbError> {
     })
 }
 
-pub fn record(sql: &mut dyn Sql, tenant_id: &str, c: &TierChange) -> Result<(), DbError> {
-    record_many(sql, tenant_id, std::slice::from_ref(c))
-}
-
-/// Records many tier changes with a few multi-row statements (imports).
+/// Records tier changes with a few multi-row statements. Call it through
+/// `app::tiers::record_moves`, which raises their `tier.changed` events with them.
 pub fn record_many(
     sql: &mut dyn Sql,
     tenant_id: &str,
