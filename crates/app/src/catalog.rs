@@ -44,7 +44,7 @@ impl App {
         let code = match input.code {
             Some(code) => errors.check("code", check_code(&code)),
             None => {
-                errors.push("code", "is required");
+                errors.required("code");
                 None
             }
         };
@@ -155,10 +155,10 @@ impl App {
         };
         let mut errors = Invalid::default();
         if input.code.is_none() {
-            errors.push("code", "is required");
+            errors.required("code");
         }
         if input.name.is_none() {
-            errors.push("name", "is required");
+            errors.required("name");
         }
         let (store, brand_code) = apply_store_input(blank, input, &mut errors);
         if !errors.is_empty() {

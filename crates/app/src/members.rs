@@ -27,8 +27,7 @@ impl App {
     ) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
         if !profile.has_contact() {
-            return Err(AppError::invalid(
-                "phone",
+            return Err(contact_required(
                 "a member needs a phone number or an e-mail address",
             ));
         }
@@ -111,8 +110,7 @@ impl App {
                     return Ok(before);
                 }
                 if !after.profile.has_contact() {
-                    return Err(AppError::invalid(
-                        "phone",
+                    return Err(contact_required(
                         "a member needs a phone number or an e-mail address; keep one of them",
                     ));
                 }
@@ -264,4 +262,11 @@ pub(crate) fn new_member(
         created_at: now,
         updated_at: now,
     })
+}
+
+/// A member left without a phone number and an e-mail address (code `member.contact_required`).
+fn contact_required(message: &str) -> AppError {
+    let mut errors = loyalty_core::Invalid::default();
+    errors.push_coded("phone", "member.contact_required", message);
+    errors.into()
 }

@@ -279,7 +279,7 @@ fn fill(
         .clone()
         .or_else(|| current.map(|c| c.conditions.clone()));
     if conditions.is_none() {
-        e.push("conditions", "is required");
+        e.required("conditions");
     }
     if !e.is_empty() {
         return Err(e.into());

@@ -82,7 +82,7 @@ impl App {
             ("threshold", input.threshold.is_some()),
         ] {
             if !given {
-                missing.push(field, "is required");
+                missing.required(field);
             }
         }
         if !missing.is_empty() {

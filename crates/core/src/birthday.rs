@@ -24,6 +24,17 @@ pub enum BirthdayError {
     Future,
 }
 
+impl crate::error::Coded for BirthdayError {
+    fn code(&self) -> &'static str {
+        match self {
+            BirthdayError::Format => "birthday.format",
+            BirthdayError::NoSuchDate(_) => "birthday.no_such_date",
+            BirthdayError::Year => "birthday.year",
+            BirthdayError::Future => "birthday.in_future",
+        }
+    }
+}
+
 impl Birthday {
     /// Parses and checks against `today` (in the tenant's time zone): no birthdays in the future.
     pub fn parse(input: &str, today: Date) -> Result<Birthday, BirthdayError> {

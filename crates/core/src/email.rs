@@ -18,6 +18,17 @@ pub enum EmailError {
     Domain(String),
 }
 
+impl crate::error::Coded for EmailError {
+    fn code(&self) -> &'static str {
+        match self {
+            EmailError::Empty => "email.empty",
+            EmailError::Shape => "email.shape",
+            EmailError::TooLong => "email.too_long",
+            EmailError::Domain(_) => "email.bad_domain",
+        }
+    }
+}
+
 impl Email {
     pub fn parse(input: &str) -> Result<Email, EmailError> {
         let trimmed = input.trim();

@@ -3,17 +3,33 @@
 
 use std::fmt;
 
-/// One rule broken by one input field. `field` is a path such as `phone` or `lines[2].quantity`.
+/// One rule broken by one input field. `field` is a path such as `phone` or `lines[2].quantity`;
+/// `code` names the rule, stably (`phone.unknown_prefix`, `birthday.in_future`, `required`,
+/// `out_of_range`; `invalid` for rules without a code of their own yet), so that a client or
+/// the admin UI can say it in its own language; `message` says it in English.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
     pub field: String,
+    pub code: String,
     pub message: String,
 }
 
+/// The code of a rule that has none of its own yet.
+pub const INVALID: &str = "invalid";
+
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::coded(field, INVALID, message)
+    }
+
+    pub fn coded(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             field: field.into(),
+            code: code.into(),
             message: message.into(),
         }
     }
@@ -22,6 +38,23 @@ impl FieldError {
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A parse error that knows the stable code of the rule it broke.
+pub trait Coded: fmt::Display {
+    fn code(&self) -> &'static str;
+}
+
+impl Coded for String {
+    fn code(&self) -> &'static str {
+        INVALID
+    }
+}
+
+impl Coded for &str {
+    fn code(&self) -> &'static str {
+        INVALID
     }
 }
 
@@ -39,22 +72,39 @@ impl Invalid {
         self.0.push(FieldError::new(field, message));
     }
 
-    /// Records the error of a parse under `field` and returns the parsed value, if any.
-    pub fn check<T, E: fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
+    /// Records a broken rule with its stable code.
+    pub fn push_coded(
+        &mut self,
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.0.push(FieldError::coded(field, code, message));
+    }
+
+    /// `field` was required and is missing (code `required`).
+    pub fn required(&mut self, field: impl Into<String>) {
+        self.push_coded(field, "required", "is required");
+    }
+
+    /// Records the error of a parse under `field`, with its code, and returns the parsed
+    /// value, if any.
+    pub fn check<T, E: Coded>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err(error) => {
-                self.push(field, error.to_string());
+                self.push_coded(field, error.code(), error.to_string());
                 None
             }
         }
     }
 
-    /// A name or label: trimmed, 1 to 200 characters (an error under `field` otherwise).
+    /// A name or label: trimmed, 1 to 200 characters (an error under `field`, code `length`,
+    /// otherwise).
     pub fn label(&mut self, field: &str, value: &str) -> String {
         let value = value.trim();
         if value.is_empty() || value.chars().count() > 200 {
-            self.push(field, "must have 1 to 200 characters");
+            self.push_coded(field, "length", "must have 1 to 200 characters");
         }
         value.to_string()
     }

@@ -112,7 +112,7 @@ pub fn parse_order_line(
     let cell = |column: &str| header.cell(row, column);
     let order_id = text(&mut e, "order_id", cell("order_id"));
     if order_id.is_none() {
-        e.push("order_id", "is required");
+        e.required("order_id");
     }
     let placed_at = cell("placed_at").and_then(|v| match instant(v, zone) {
         Some(t) if t > now => {
@@ -153,7 +153,7 @@ pub fn parse_order_line(
     let unit_price = match cell("unit_price") {
         Some(v) => amount(&mut e, "unit_price", v),
         None => {
-            e.push("unit_price", "is required");
+            e.required("unit_price");
             None
         }
     };
@@ -265,18 +265,18 @@ pub fn parse_product_row(header: &Header, row: &[&str]) -> Result<ProductRow, In
     let cell = |column: &str| header.cell(row, column);
     let sku = text(&mut e, "sku", cell("sku"));
     if sku.is_none() {
-        e.push("sku", "is required");
+        e.required("sku");
     }
     let name = text(&mut e, "name", cell("name"));
     if name.is_none() {
-        e.push("name", "is required");
+        e.required("name");
     }
     let category = text(&mut e, "category", cell("category"));
     let brand = text(&mut e, "brand", cell("brand"));
     let price = match cell("price") {
         Some(v) => amount(&mut e, "price", v),
         None => {
-            e.push("price", "is required");
+            e.required("price");
             None
         }
     };

@@ -120,6 +120,18 @@ pub enum PhoneError {
     BadInternational,
 }
 
+impl crate::error::Coded for PhoneError {
+    fn code(&self) -> &'static str {
+        match self {
+            PhoneError::Empty => "phone.empty",
+            PhoneError::BadCharacters => "phone.bad_characters",
+            PhoneError::BadLength => "phone.not_vietnamese",
+            PhoneError::UnknownPrefix(_) => "phone.unknown_prefix",
+            PhoneError::BadInternational => "phone.bad_international",
+        }
+    }
+}
+
 impl Phone {
     /// Normalises any usual way of writing a Vietnamese number (or an international one with `+`).
     pub fn parse(input: &str) -> Result<Phone, PhoneError> {

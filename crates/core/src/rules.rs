@@ -300,7 +300,7 @@ fn parse_leaf(
         }
         _ => {
             let Some(value) = value else {
-                e.push(value_path, "is required");
+                e.required(value_path);
                 return None;
             };
             let one = if kind == Kind::Tags {

@@ -29,6 +29,12 @@ pub struct Problem {
 pub struct FieldProblem {
     /// Path of the field in the request, e.g. `phone` or `lines[2].quantity`.
     pub field: String,
+    /// The rule the field broke, stable across releases and languages: `required`,
+    /// `out_of_range`, `length`, `phone.unknown_prefix`, `birthday.in_future`…; a refusal's own
+    /// code (`insufficient_points`…); `shape` for JSON of the wrong shape; `invalid` for rules
+    /// without a code of their own yet.
+    pub code: String,
+    /// The same in English, for people.
     pub message: String,
 }
 
@@ -97,6 +103,7 @@ impl ApiError {
                         .iter()
                         .map(|e| FieldProblem {
                             field: e.field.clone(),
+                            code: e.code.clone(),
                             message: e.message.clone(),
                         })
                         .collect();
@@ -117,6 +124,7 @@ impl ApiError {
                     if let Some(field) = field {
                         p.errors.push(FieldProblem {
                             field: field.clone(),
+                            code: code.to_string(),
                             message: message.clone(),
                         });
                     }
@@ -135,6 +143,7 @@ impl ApiError {
                     );
                     p.errors.push(FieldProblem {
                         field: field.clone(),
+                        code: code.to_string(),
                         message: message.clone(),
                     });
                     p
@@ -194,6 +203,7 @@ impl ApiError {
                 );
                 p.errors.push(FieldProblem {
                     field: field.clone(),
+                    code: "shape".to_string(),
                     message: message.clone(),
                 });
                 p

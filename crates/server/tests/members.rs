@@ -129,6 +129,14 @@ on_both_backends! {
         let many = app.post("/api/v1/members", json!({"phone": "1", "email": "x", "birthday": "x"})).await;
         let fields: Vec<&str> = many.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert_eq!(fields, ["phone", "email", "birthday"]);
+        // Each names its rule with a stable code beside the English message.
+        let codes: Vec<&str> = many.body["errors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["phone.not_vietnamese", "email.shape", "birthday.format"]);
+        let future = app.post("/api/v1/members", json!({"phone": "0901234567", "birthday": "2999-01-01"})).await;
+        assert_eq!(future.body["errors"][0]["code"], "birthday.year");
+        assert_eq!(future.body["errors"][0]["message"], "birthday year must be between 1900 and this year");
+        let missing = app.post("/api/v1/members", json!({"name": "Không có liên lạc"})).await;
+        assert_eq!(missing.body["errors"][0]["code"], "member.contact_required", "{:?}", missing.body);
         assert_eq!(app.count("members").await, 0);
         assert_eq!(app.count("activity_log").await, 3, "only the tenant's own creation is logged");
         app.stop().await;

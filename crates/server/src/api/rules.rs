@@ -231,10 +231,10 @@ pub async fn preview_rule(
     let from = instant(&mut errors, "from", &text(&mut body, "from"));
     let to = instant(&mut errors, "to", &text(&mut body, "to"));
     if from.is_none() && !errors.0.iter().any(|e| e.field == "from") {
-        errors.push("from", "is required");
+        errors.required("from");
     }
     if to.is_none() && !errors.0.iter().any(|e| e.field == "to") {
-        errors.push("to", "is required");
+        errors.required("to");
     }
     let rule: RuleIn = crate::extract::parse_json(&serde_json::to_vec(&body).unwrap_or_default())?;
     if !errors.is_empty() {

@@ -147,7 +147,7 @@ pub async fn setup(
         Err(error @ AppError::Invalid(_)) => {
             let page = SetupPage {
                 c: Chrome::anonymous(lang, "setup.title", form.csrf.clone()),
-                errors: field_errors(&error)
+                errors: field_errors(&error, lang)
                     .into_iter()
                     .map(|(f, m)| (f.replace("owner_", ""), m))
                     .collect(),

@@ -68,7 +68,9 @@ pub async fn change_password(
         .await
     {
         Ok(()) => page(&app, &staff, vec![], true).await,
-        Err(error @ AppError::Invalid(_)) => page(&app, &staff, field_errors(&error), false).await,
+        Err(error @ AppError::Invalid(_)) => {
+            page(&app, &staff, field_errors(&error, staff.lang), false).await
+        }
         Err(AppError::Throttled { .. }) => {
             let message = super::i18n::text(staff.lang, "error.throttled").to_string();
             page(

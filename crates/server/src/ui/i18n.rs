@@ -52,6 +52,11 @@ pub(crate) fn parse_catalogue(text: &str) -> HashMap<&str, &str> {
 static CATALOGUES: LazyLock<[HashMap<&'static str, &'static str>; 2]> =
     LazyLock::new(|| [parse_catalogue(VI), parse_catalogue(EN)]);
 
+/// The text for `key`, if the catalogue has it.
+pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+    CATALOGUES[lang as usize].get(key).copied()
+}
+
 /// The text for `key`, or the key itself when it is missing (visible, and caught by the test).
 pub fn text(lang: Lang, key: &str) -> &str {
     let catalogue = &CATALOGUES[lang as usize];

@@ -108,7 +108,7 @@ pub async fn upload(State(app): State<App>, staff: Staff, mut form: Multipart) -
         Ok(job) => Ok(Redirect::to(&format!("/imports/{}", job.id)).into_response()),
         // Not UTF-8, or a header naming an unknown column: nothing was written.
         Err(error @ AppError::Invalid(_)) => {
-            let message = super::messages(&error);
+            let message = super::messages(&error, staff.lang);
             list_page(&app, &staff, message).await
         }
         Err(error) => Err(UiError::App(lang, error)),

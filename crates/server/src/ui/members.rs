@@ -242,7 +242,7 @@ async fn refused(
 ) -> UiResult {
     match error {
         AppError::Invalid(_) | AppError::Conflict { .. } => {
-            let mut errors = field_errors(&error);
+            let mut errors = field_errors(&error, staff.lang);
             if errors.iter().all(|(f, _)| f.is_empty()) {
                 errors.push(("phone".into(), error.to_string()));
             }
@@ -463,7 +463,7 @@ pub async fn adjust_points(
         Err(
             error @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::Rejected { .. }),
         ) => {
-            let message = super::messages(&error);
+            let message = super::messages(&error, staff.lang);
             let page = profile_page(&app, &staff, id, message).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -608,7 +608,7 @@ pub async fn override_tier(
     {
         Ok(_) => Ok(Redirect::to(&format!("/members/{id}")).into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let message = super::messages(&error);
+            let message = super::messages(&error, staff.lang);
             let page = profile_page(&app, &staff, id, message).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }

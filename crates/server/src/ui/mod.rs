@@ -349,12 +349,19 @@ pub fn not_found(headers: &HeaderMap) -> Response {
     )
 }
 
-/// Field errors of a rejected form, as (field, message) for the template.
-pub fn field_errors(error: &AppError) -> Vec<(String, String)> {
+/// Field errors of a rejected form, as (field, message) for the template: the rule's text in
+/// the page's language when the catalogue has its code (`rule.<code>`), else the message.
+pub fn field_errors(error: &AppError, lang: Lang) -> Vec<(String, String)> {
     error
         .field_errors()
         .iter()
-        .map(|f| (f.field.clone(), f.message.clone()))
+        .map(|f| {
+            let said = i18n::lookup(lang, &format!("rule.{}", f.code));
+            (
+                f.field.clone(),
+                said.map_or_else(|| f.message.clone(), str::to_string),
+            )
+        })
         .chain(match error {
             AppError::Conflict { field, message, .. } => {
                 vec![(field.clone().unwrap_or_default(), message.clone())]
@@ -405,8 +412,8 @@ pub fn form_status(errors: &[(String, String)]) -> StatusCode {
 
 /// A refusal's field errors as one line (`field: message; …`), for a message at the top of
 /// a page whose form has no field of that name.
-pub fn messages(error: &AppError) -> String {
-    field_errors(error)
+pub fn messages(error: &AppError, lang: Lang) -> String {
+    field_errors(error, lang)
         .into_iter()
         .map(|(f, m)| format!("{f}: {m}"))
         .collect::<Vec<_>>()
@@ -428,4 +435,37 @@ pub fn error_for<'a>(errors: &'a [(String, String)], field: &str) -> &'a str {
         .find(|(f, _)| f == field || f.starts_with(&format!("{field}.")))
         .map(|(_, m)| m.as_str())
         .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loyalty_core::Invalid;
+    use loyalty_core::phone::Phone;
+
+    #[test]
+    fn a_field_error_is_said_in_the_pages_language_by_its_code() {
+        let mut errors = Invalid::default();
+        errors.check("phone", Phone::parse("0123"));
+        errors.push("note", "an English sentence without a code of its own");
+        let error = AppError::Invalid(errors);
+        assert_eq!(
+            field_errors(&error, Lang::Vi),
+            [
+                (
+                    "phone".to_string(),
+                    "không phải số điện thoại Việt Nam: cần 10 chữ số, ví dụ 0901234567"
+                        .to_string()
+                ),
+                (
+                    "note".to_string(),
+                    "an English sentence without a code of its own".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            field_errors(&error, Lang::En)[0].1,
+            "not a Vietnamese phone number: expected 10 digits such as 0901234567"
+        );
+    }
 }

@@ -236,7 +236,7 @@ pub async fn save(State(app): State<App>, staff: Staff, Form(form): Form<Program
     match app.set_program(ctx, program).await {
         Ok(_) => Ok(Redirect::to("/program?saved=1").into_response()),
         Err(error @ AppError::Invalid(_)) => {
-            let errors = field_errors(&error);
+            let errors = field_errors(&error, staff.lang);
             page(&app, &staff, Some(form), errors, false).await
         }
         Err(error) => Err(UiError::App(lang, error)),

@@ -130,7 +130,7 @@ pub async fn create(
     match app.create_reward(&staff.session.ctx, input).await {
         Ok(_) => Ok(Redirect::to("/rewards").into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let errors = field_errors(&error);
+            let errors = field_errors(&error, staff.lang);
             page(&app, &staff, form, errors).await
         }
         Err(error) => Err(UiError::App(lang, error)),

@@ -256,7 +256,15 @@ async fn submit(app: App, staff: Staff, editing: Option<String>, form: RuleForm)
         return match saved {
             Ok(_) => Ok(Redirect::to("/rules").into_response()),
             Err(error @ AppError::Invalid(_)) => {
-                new_page(&app, &staff, editing, form, field_errors(&error), None).await
+                new_page(
+                    &app,
+                    &staff,
+                    editing,
+                    form,
+                    field_errors(&error, staff.lang),
+                    None,
+                )
+                .await
             }
             Err(error) => Err(UiError::App(lang, error)),
         };
@@ -272,7 +280,15 @@ async fn submit(app: App, staff: Staff, editing: Option<String>, form: RuleForm)
     match app.preview_earn_rule(ctx, rule, from, to).await {
         Ok(preview) => new_page(&app, &staff, editing, form, vec![], Some(preview)).await,
         Err(error @ AppError::Invalid(_)) => {
-            new_page(&app, &staff, editing, form, field_errors(&error), None).await
+            new_page(
+                &app,
+                &staff,
+                editing,
+                form,
+                field_errors(&error, staff.lang),
+                None,
+            )
+            .await
         }
         Err(error) => Err(UiError::App(lang, error)),
     }

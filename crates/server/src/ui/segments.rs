@@ -139,7 +139,7 @@ pub async fn save(State(app): State<App>, staff: Staff, Form(form): Form<Builder
     match result {
         Ok(count) => builder_page(&app, &staff, form, Some(count), vec![]).await,
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let errors = field_errors(&error);
+            let errors = field_errors(&error, staff.lang);
             builder_page(&app, &staff, form, None, errors).await
         }
         Err(error) => Err(UiError::App(lang, error)),
@@ -171,7 +171,7 @@ pub async fn count(
     {
         Ok(preview) => Ok(Json(json!({"count": preview.count})).into_response()),
         Err(error @ AppError::Invalid(_)) => {
-            let errors: Vec<Value> = field_errors(&error)
+            let errors: Vec<Value> = field_errors(&error, staff.lang)
                 .into_iter()
                 .map(|(field, message)| json!({"field": field, "message": message}))
                 .collect();

@@ -145,7 +145,7 @@ pub async fn create_staff(
     match app.create_staff(&staff.session.ctx, input).await {
         Ok(_) => Ok(Redirect::to("/staff").into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let errors = field_errors(&error);
+            let errors = field_errors(&error, staff.lang);
             let form = StaffForm {
                 password: String::new(),
                 ..form
@@ -180,7 +180,7 @@ pub async fn create_key(
             .await
         }
         Err(error @ AppError::Invalid(_)) => {
-            let errors = field_errors(&error)
+            let errors = field_errors(&error, staff.lang)
                 .into_iter()
                 .map(|(f, m)| (if f == "name" { "key_name".into() } else { f }, m))
                 .collect();
@@ -278,7 +278,7 @@ async fn after_change(
     let (errors, notice) = match result {
         Ok(_) => (vec![], notice),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => (
-            vec![("staff".to_string(), super::messages(&error))],
+            vec![("staff".to_string(), super::messages(&error, staff.lang))],
             String::new(),
         ),
         Err(error) => return Err(UiError::App(staff.lang, error)),

@@ -109,7 +109,7 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<Place
     match result {
         Ok(()) => Ok(Redirect::to("/stores").into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let errors = field_errors(&error);
+            let errors = field_errors(&error, staff.lang);
             page(&app, &staff, form, errors).await
         }
         Err(error) => Err(UiError::App(staff.lang, error)),

@@ -188,7 +188,7 @@ async fn save(app: App, staff: Staff, id: Option<String>, form: TierForm) -> UiR
         Ok(_) => Ok(Redirect::to("/tiers").into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             // The API nests the benefits (`benefits.earn_multiplier`); the form does not.
-            let errors = field_errors(&error)
+            let errors = field_errors(&error, staff.lang)
                 .into_iter()
                 .map(|(f, m)| (f.strip_prefix("benefits.").unwrap_or(&f).to_string(), m))
                 .collect();
@@ -210,7 +210,7 @@ pub async fn delete(
     match app.delete_tier(&staff.session.ctx, id).await {
         Ok(()) => Ok(Redirect::to("/tiers").into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let errors = field_errors(&error);
+            let errors = field_errors(&error, staff.lang);
             page(&app, &staff, TierForm::default(), errors).await
         }
         Err(error) => Err(UiError::App(staff.lang, error)),

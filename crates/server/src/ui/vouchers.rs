@@ -248,7 +248,7 @@ pub async fn create(
     match app.create_voucher_program(ctx, input).await {
         Ok(program) => Ok(Redirect::to(&format!("/vouchers/{}", program.id)).into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            let errors = field_errors(&error);
+            let errors = field_errors(&error, staff.lang);
             new_page(&app, &staff, form, errors).await
         }
         Err(error) => Err(UiError::App(lang, error)),
