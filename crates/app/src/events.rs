@@ -44,7 +44,7 @@ pub struct EntryData<'a> {
 pub fn entry_data(e: &Entry) -> EntryData<'_> {
     EntryData {
         id: &e.id,
-        kind: &e.kind,
+        kind: e.kind.as_str(),
         points: e.points,
         order_id: e.order_id.as_deref(),
         reason: e.reason.as_deref(),

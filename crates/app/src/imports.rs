@@ -603,7 +603,7 @@ fn create_members(
             lots.push(Entry {
                 id: new_id("led"),
                 member_id: m.id.clone(),
-                kind: EntryKind::Adjust.as_str().to_string(),
+                kind: EntryKind::Adjust,
                 points,
                 remaining: Some(points),
                 order_id: None,

@@ -144,7 +144,7 @@ fn sweep(
             expiries.push(Entry {
                 id: new_id("led"),
                 member_id: member_id.clone(),
-                kind: loyalty_core::book::EntryKind::Expire.as_str().to_string(),
+                kind: loyalty_core::book::EntryKind::Expire,
                 points: -total,
                 remaining: None,
                 order_id: None,

@@ -87,7 +87,7 @@ impl Book {
                     let entry = Entry {
                         id: e.id,
                         member_id: self.member.id.clone(),
-                        kind: e.kind.as_str().to_string(),
+                        kind: e.kind,
                         points: e.points,
                         remaining: e.remaining,
                         order_id: e.order_id,

@@ -19,8 +19,10 @@ use crate::ledger::{
 };
 use crate::limits::{OutOfRange, checked_total};
 
-/// What a ledger entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a ledger entry records: `earn`, `redeem`, `expire`, `reverse` or `adjust`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Earn,
     Redeem,

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::book::EntryKind;
 use crate::member::MemberStatus;
 use crate::order::OrderStatus;
 use crate::tenancy::Actor;
@@ -66,8 +67,7 @@ pub struct ActivityFilter {
 pub struct Entry {
     pub id: String,
     pub member_id: String,
-    /// `earn`, `redeem`, `expire`, `reverse` or `adjust`.
-    pub kind: String,
+    pub kind: EntryKind,
     /// Signed: credits positive, debits negative.
     pub points: i64,
     /// For credits that are lots: what is left of them.

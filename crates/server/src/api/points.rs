@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_app::points::PointsSummary;
+use loyalty_core::book::EntryKind;
 use loyalty_core::program::Program;
 use loyalty_core::records::Entry;
 use serde::{Deserialize, Serialize};
@@ -84,8 +85,7 @@ pub async fn get_points(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EntryOut {
     pub id: String,
-    /// `earn`, `redeem`, `expire`, `reverse` or `adjust`.
-    pub kind: String,
+    pub kind: EntryKind,
     /// Signed: credits positive, debits negative.
     pub points: i64,
     pub order_id: Option<String>,

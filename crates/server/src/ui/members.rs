@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect};
 use loyalty_app::tiers::MemberView;
 use loyalty_app::vouchers::MemberVoucher;
 use loyalty_app::{App, AppError};
+use loyalty_core::book::EntryKind;
 use loyalty_core::member::{Gender, Member, MemberStatus};
 use loyalty_core::order::OrderStatus;
 use loyalty_core::program::TierMetric;
@@ -284,13 +285,13 @@ impl ProfilePage {
         }
     }
 
-    fn kind_key(&self, kind: &str) -> &'static str {
+    fn kind_key(&self, kind: &EntryKind) -> &'static str {
         match kind {
-            "earn" => "ledger.earn",
-            "redeem" => "ledger.redeem",
-            "expire" => "ledger.expire",
-            "reverse" => "ledger.reverse",
-            _ => "ledger.adjust",
+            EntryKind::Earn => "ledger.earn",
+            EntryKind::Redeem => "ledger.redeem",
+            EntryKind::Expire => "ledger.expire",
+            EntryKind::Reverse => "ledger.reverse",
+            EntryKind::Adjust => "ledger.adjust",
         }
     }
 

@@ -2,6 +2,7 @@
 //! debit took from.
 
 use jiff::Timestamp;
+use loyalty_core::book::EntryKind;
 use loyalty_core::ledger::Lot;
 use loyalty_core::tenancy::{Actor, ActorKind};
 
@@ -224,7 +225,11 @@ fn from_row(row: &Row) -> Result<Entry, DbError> {
     Ok(Entry {
         id: row.get("id")?,
         member_id: row.get("member_id")?,
-        kind: row.get("kind")?,
+        kind: {
+            let kind: String = row.get("kind")?;
+            EntryKind::parse(&kind)
+                .ok_or_else(|| DbError::Decode(format!("ledger entry kind {kind}")))?
+        },
         points: row.get("points")?,
         remaining: row.get("remaining")?,
         order_id: row.get("order_id")?,
