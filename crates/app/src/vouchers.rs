@@ -10,8 +10,8 @@ use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::new_id;
 use loyalty_core::tenancy::Access;
 use loyalty_core::voucher::{
-    self, Code, CodeKind, Limits, OrderContext, Refusal, Scope, Usage, VoucherProgram, VoucherType,
-    check_program,
+    self, Code, CodeKind, Limits, OrderContext, RedemptionStatus, Refusal, Scope, Usage,
+    VoucherProgram, VoucherType, check_program,
 };
 use loyalty_store::repo::members;
 use loyalty_store::repo::vouchers::{self as codes, Redemption};
@@ -698,7 +698,7 @@ pub(crate) fn redeem_in(
     now: Timestamp,
 ) -> Result<Redemption, RedeemError> {
     if let Some(existing) = codes::redemption_by_ref(sql, tenant_id, code, order_ref)?
-        && existing.status == "redeemed"
+        && existing.status == RedemptionStatus::Redeemed
     {
         return Ok(existing);
     }
@@ -716,7 +716,7 @@ pub(crate) fn redeem_in(
         order_id: order_id.map(str::to_string),
         discount,
         order_total: order.total,
-        status: "redeemed".to_string(),
+        status: RedemptionStatus::Redeemed,
         created_at: now,
         released_at: None,
     };
@@ -773,7 +773,7 @@ pub(crate) fn release_in(
     r: Redemption,
     now: Timestamp,
 ) -> AppResult<Redemption> {
-    if r.status == "released" {
+    if r.status == RedemptionStatus::Released {
         return Ok(r);
     }
     codes::code_for_update(sql, tenant_id, &r.code)?;
@@ -781,7 +781,7 @@ pub(crate) fn release_in(
     codes::add_code_uses(sql, tenant_id, &r.code, -1)?;
     codes::add_program_uses(sql, tenant_id, &r.program_id, -1)?;
     let released = Redemption {
-        status: "released".to_string(),
+        status: RedemptionStatus::Released,
         released_at: Some(now),
         ..r
     };

@@ -12,6 +12,7 @@ use crate::book::EntryKind;
 use crate::member::MemberStatus;
 use crate::order::OrderStatus;
 use crate::tenancy::Actor;
+use crate::voucher::RedemptionStatus;
 
 /// A page of a keyset-paginated list: rows after `after` (an id), at most `limit`.
 #[derive(Debug, Clone, Default)]
@@ -225,7 +226,7 @@ pub struct Redemption {
     pub order_id: Option<String>,
     pub discount: i64,
     pub order_total: i64,
-    pub status: String,
+    pub status: RedemptionStatus,
     pub created_at: Timestamp,
     pub released_at: Option<Timestamp>,
 }

@@ -461,6 +461,30 @@ pub fn check_program(
     })
 }
 
+/// Where a voucher redemption stands: `redeemed`, or `released` (its use given back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RedemptionStatus {
+    Redeemed,
+    Released,
+}
+
+impl RedemptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedemptionStatus::Redeemed => "redeemed",
+            RedemptionStatus::Released => "released",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RedemptionStatus> {
+        [RedemptionStatus::Redeemed, RedemptionStatus::Released]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

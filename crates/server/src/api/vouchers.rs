@@ -12,6 +12,7 @@ use loyalty_app::vouchers::{MemberVoucher, ProgramInput, ProgramReport, Validati
 use loyalty_core::Invalid;
 use loyalty_core::records::Redemption;
 use loyalty_core::records::Reward;
+use loyalty_core::voucher::RedemptionStatus;
 use loyalty_core::voucher::{CodeKind, Limits, OrderContext, Scope, VoucherProgram, VoucherType};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -314,8 +315,7 @@ pub struct RedemptionOut {
     pub redemption_id: String,
     pub code: String,
     pub discount: i64,
-    /// `redeemed` or `released`.
-    pub status: String,
+    pub status: RedemptionStatus,
     pub order_ref: String,
 }
 

@@ -1,6 +1,7 @@
 //! Voucher programs, codes and redemptions.
 
 use jiff::Timestamp;
+use loyalty_core::voucher::RedemptionStatus;
 use loyalty_core::voucher::{Code, CodeKind, Limits, Scope, VoucherProgram, VoucherType};
 
 use super::{json, ms, to_json, ts, ts_opt};
@@ -432,7 +433,11 @@ fn redemption_from_row(row: &Row) -> Result<Redemption, DbError> {
         order_id: row.get("order_id")?,
         discount: row.get("discount")?,
         order_total: row.get("order_total")?,
-        status: row.get("status")?,
+        status: {
+            let status: String = row.get("status")?;
+            RedemptionStatus::parse(&status)
+                .ok_or_else(|| DbError::Decode(format!("redemption status {status}")))?
+        },
         created_at: ts(row, "created_at")?,
         released_at: ts_opt(row, "released_at")?,
     })
