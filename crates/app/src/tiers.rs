@@ -8,10 +8,11 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::new_id;
-use loyalty_core::member::{Member, MemberStatus};
-use loyalty_core::program::{Downgrade, Program, TierMetric};
+use loyalty_core::member::Member;
+use loyalty_core::program::{Program, TierMetric};
 use loyalty_core::tenancy::{Access, Actor};
 use loyalty_core::tier::{self, BrandDiscount, Tier, check_ladder, check_tier};
+use loyalty_core::tier_moves;
 use loyalty_store::repo::members;
 use loyalty_store::repo::tiers::{self as ladder_rows, TierChange};
 use loyalty_store::{Page, Paged, Sql};
@@ -42,10 +43,7 @@ pub struct MemberView {
     pub tier_value: i64,
 }
 
-pub const REASON_UPGRADE: &str = "upgrade";
-pub const REASON_REVIEW: &str = "review";
-pub const REASON_OVERRIDE: &str = "override";
-pub const REASON_IMPORT: &str = "import";
+pub use loyalty_core::tier_moves::{REASON_IMPORT, REASON_OVERRIDE, REASON_REVIEW, REASON_UPGRADE};
 
 impl App {
     /// The tenant's ladder, lowest rank first, from a short-lived cache.
@@ -620,7 +618,7 @@ fn qualifying_values(
         .collect())
 }
 
-/// Puts the member on `to` and describes the move.
+/// Puts the member on `to` and describes the move (`core::tier_moves::move_to`).
 pub(crate) fn move_to(
     m: &mut Member,
     to: Option<&Tier>,
@@ -630,32 +628,19 @@ pub(crate) fn move_to(
     now: Timestamp,
     info: &TenantInfo,
 ) -> TierChange {
-    let from = m.tier_id.clone().map(|id| (id, String::new()));
-    m.tier_id = to.map(|t| t.id.clone());
-    m.tier_reached_at = Some(now);
-    m.tier_review_at = match (info.program.tiers.downgrade, to) {
-        (Downgrade::AtReview, Some(_)) => Some(tier::next_review(
-            now,
-            info.program.tiers.review_every_months,
-            &info.zone,
-        )),
-        _ => None,
-    };
-    TierChange {
-        id: new_id("tch"),
-        member_id: m.id.clone(),
-        from,
-        to: to.map(|t| (t.id.clone(), t.name.clone())),
-        reason: reason.to_string(),
-        value,
-        note,
-        actor: None,
-        at: now,
+    tier_moves::move_to(m, to, reason, value, note, now, setting(info))
+}
+
+fn setting(info: &TenantInfo) -> tier_moves::Setting<'_> {
+    tier_moves::Setting {
+        program: &info.program,
+        zone: &info.zone,
     }
 }
 
 /// Upgrades the member when their value reaches a higher tier (never downgrades; reviews do).
-/// Called in the order's transaction, after the order's counters are applied.
+/// Called in the order's transaction, after the order's counters are applied: loads the
+/// qualifying value, and core decides.
 pub(crate) fn upgrade_if_qualified(
     sql: &mut dyn Sql,
     tenant_id: &str,
@@ -665,42 +650,15 @@ pub(crate) fn upgrade_if_qualified(
     now: Timestamp,
     in_flight: Option<InFlight>,
 ) -> AppResult<Option<TierChange>> {
-    if ladder.is_empty() || m.status != MemberStatus::Member || override_active(m, now) {
+    if !tier_moves::may_upgrade(m, ladder, now) {
         return Ok(None);
     }
     let value = qualifying_value_with(sql, tenant_id, m, info, now, in_flight)?;
-    let current_rank = m
-        .tier_id
-        .as_ref()
-        .and_then(|id| ladder.iter().find(|t| &t.id == id))
-        .map(|t| t.rank);
-    match tier::qualifying(ladder, value) {
-        Some(best) if current_rank.is_none_or(|r| best.rank > r) => {
-            let from_name = m
-                .tier_id
-                .as_ref()
-                .and_then(|id| ladder.iter().find(|t| &t.id == id))
-                .map(|t| t.name.clone());
-            let mut change = move_to(m, Some(best), REASON_UPGRADE, value, None, now, info);
-            if let (Some((id, _)), Some(name)) = (change.from.take(), from_name) {
-                change.from = Some((id, name));
-            }
-            if info.program.tiers.reset_on_review && m.tier_cycle_start.is_none() {
-                m.tier_cycle_start = Some(now);
-                m.tier_carry = value;
-            }
-            Ok(Some(change))
-        }
-        _ => Ok(None),
-    }
-}
-
-fn override_active(m: &Member, now: Timestamp) -> bool {
-    m.tier_overridden && m.tier_override_until.is_none_or(|until| until > now)
+    Ok(tier_moves::upgrade(m, ladder, value, now, setting(info)))
 }
 
 /// A review: the member keeps the highest tier their value supports now (perhaps lower); an
-/// ended override is lifted the same way.
+/// ended override is lifted the same way. Core decides; the value is read only when due.
 fn review_member(
     sql: &mut dyn Sql,
     tenant_id: &str,
@@ -709,55 +667,19 @@ fn review_member(
     info: &TenantInfo,
     now: Timestamp,
 ) -> AppResult<Option<TierChange>> {
-    if override_active(m, now) {
-        // Reviews wait for the override to end.
-        m.tier_review_at = m.tier_override_until;
-        return Ok(None);
-    }
-    let override_ended = m.tier_overridden;
-    m.tier_overridden = false;
-    m.tier_override_until = None;
-    let due = override_ended || m.tier_review_at.is_some_and(|at| at <= now);
+    let (due, override_ended) = tier_moves::review_due(m, now);
     if !due {
         return Ok(None);
     }
     let value = qualifying_value(sql, tenant_id, m, &info.program, &info.zone, now)?;
-    let (kept, carry) = tier::review(ladder, value, info.program.tiers.reset_on_review);
-    let current = m
-        .tier_id
-        .as_ref()
-        .and_then(|id| ladder.iter().find(|t| &t.id == id))
-        .cloned();
-    let months = info.program.tiers.review_every_months;
-    // The next review counts from the last one, so reviews do not drift later each year.
-    let mut next = m.tier_review_at.unwrap_or(now);
-    while next <= now {
-        next = tier::next_review(next, months, &info.zone);
-    }
-    if info.program.tiers.reset_on_review {
-        m.tier_cycle_start = Some(now);
-        m.tier_carry = carry;
-    }
-    let change = if kept.map(|t| &t.id) != current.as_ref().map(|t| &t.id) {
-        let mut change = move_to(
-            m,
-            kept,
-            REASON_REVIEW,
-            value,
-            override_ended.then(|| "override ended".to_string()),
-            now,
-            info,
-        );
-        change.from = current.map(|t| (t.id, t.name));
-        Some(change)
-    } else {
-        None
-    };
-    m.tier_review_at = match (info.program.tiers.downgrade, &m.tier_id) {
-        (Downgrade::AtReview, Some(_)) => Some(next),
-        _ => None,
-    };
-    Ok(change)
+    Ok(tier_moves::review(
+        m,
+        ladder,
+        value,
+        override_ended,
+        now,
+        setting(info),
+    ))
 }
 
 /// Records tier moves and raises their `tier.changed` events, in the caller's transaction.

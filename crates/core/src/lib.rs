@@ -32,6 +32,7 @@ pub mod segment;
 pub mod tenancy;
 pub mod text;
 pub mod tier;
+pub mod tier_moves;
 pub mod voucher;
 
 pub use error::{FieldError, Invalid};
