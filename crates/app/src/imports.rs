@@ -799,33 +799,13 @@ fn apply_profile(m: &mut Member, r: &MemberRow) {
 }
 
 fn blank_member(member_code: String, now: Timestamp) -> Member {
-    Member {
-        id: new_id("mem"),
+    Member::new(
         member_code,
-        status: MemberStatus::Member,
-        profile: Profile::default(),
-        source: Some("import".to_string()),
-        tier_id: None,
-        tier_reached_at: None,
-        tier_review_at: None,
-        tier_overridden: false,
-        tier_override_until: None,
-        tier_cycle_start: None,
-        tier_carry: 0,
-        points_available: 0,
-        points_pending: 0,
-        points_debt: 0,
-        next_change_at: None,
-        lifetime_points: 0,
-        lifetime_spend: 0,
-        order_count: 0,
-        last_order_at: None,
-        member_since: None,
-        rfm_class: None,
-        rfm_score: None,
-        created_at: now,
-        updated_at: now,
-    }
+        MemberStatus::Member,
+        Profile::default(),
+        Some("import".to_string()),
+        now,
+    )
 }
 
 /// `n` member codes no member holds, drawn at random and checked in one query (a clash among

@@ -3,7 +3,6 @@
 use crate::events::raise;
 use loyalty_core::code::{MEMBER_CODE_LEN, random_code};
 use loyalty_core::event::{EventType, member_changed};
-use loyalty_core::id::new_id;
 use loyalty_core::member::{Member, MemberStatus, Profile, ProfilePatch};
 use loyalty_core::tenancy::Access;
 use loyalty_store::repo::members::{self, Contact, MemberFilter};
@@ -235,33 +234,13 @@ pub(crate) fn new_member(
     }
     let member_code = member_code
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no free member code after 10 draws")))?;
-    Ok(Member {
-        id: new_id("mem"),
+    Ok(Member::new(
         member_code,
-        status: MemberStatus::Customer,
+        MemberStatus::Customer,
         profile,
-        source: Some(source.to_string()),
-        tier_id: None,
-        tier_reached_at: None,
-        tier_review_at: None,
-        tier_overridden: false,
-        tier_override_until: None,
-        tier_cycle_start: None,
-        tier_carry: 0,
-        rfm_class: None,
-        rfm_score: None,
-        points_available: 0,
-        points_pending: 0,
-        points_debt: 0,
-        next_change_at: None,
-        lifetime_points: 0,
-        lifetime_spend: 0,
-        order_count: 0,
-        last_order_at: None,
-        member_since: None,
-        created_at: now,
-        updated_at: now,
-    })
+        Some(source.to_string()),
+        now,
+    ))
 }
 
 /// A member left without a phone number and an e-mail address (code `member.contact_required`).

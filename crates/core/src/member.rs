@@ -320,6 +320,45 @@ pub struct Member {
     pub updated_at: Timestamp,
 }
 
+impl Member {
+    /// A new member with nothing yet: no tier, no points, no orders.
+    pub fn new(
+        member_code: String,
+        status: MemberStatus,
+        profile: Profile,
+        source: Option<String>,
+        now: Timestamp,
+    ) -> Member {
+        Member {
+            id: crate::id::new_id("mem"),
+            member_code,
+            status,
+            profile,
+            source,
+            tier_id: None,
+            tier_reached_at: None,
+            tier_review_at: None,
+            tier_overridden: false,
+            tier_override_until: None,
+            tier_cycle_start: None,
+            tier_carry: 0,
+            points_available: 0,
+            points_pending: 0,
+            points_debt: 0,
+            next_change_at: None,
+            lifetime_points: 0,
+            lifetime_spend: 0,
+            order_count: 0,
+            last_order_at: None,
+            member_since: None,
+            rfm_class: None,
+            rfm_score: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

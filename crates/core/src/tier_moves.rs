@@ -185,31 +185,14 @@ mod tests {
 
     fn member(tier_id: Option<&str>) -> Member {
         Member {
-            id: "mem_1".into(),
-            member_code: "K7Q3M9P2".into(),
-            status: MemberStatus::Member,
-            profile: Profile::default(),
-            source: None,
             tier_id: tier_id.map(str::to_string),
-            tier_reached_at: None,
-            tier_review_at: None,
-            tier_overridden: false,
-            tier_override_until: None,
-            tier_cycle_start: None,
-            tier_carry: 0,
-            points_available: 0,
-            points_pending: 0,
-            points_debt: 0,
-            next_change_at: None,
-            lifetime_points: 0,
-            lifetime_spend: 0,
-            order_count: 0,
-            last_order_at: None,
-            member_since: None,
-            rfm_class: None,
-            rfm_score: None,
-            created_at: at("2026-01-01T00:00:00Z"),
-            updated_at: at("2026-01-01T00:00:00Z"),
+            ..Member::new(
+                "K7Q3M9P2".into(),
+                MemberStatus::Member,
+                Profile::default(),
+                None,
+                at("2026-01-01T00:00:00Z"),
+            )
         }
     }
 

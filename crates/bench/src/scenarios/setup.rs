@@ -37,31 +37,14 @@ pub async fn shop(app: &App, members: usize) -> anyhow::Result<Shop> {
             .map(|i| {
                 let person = generator.person(i);
                 let member = Member {
-                    id: loyalty_core::id::new_id("mem"),
-                    member_code: format!("B{i:07}"),
-                    status: MemberStatus::Member,
-                    profile: profile(&person),
-                    source: Some("bench".into()),
-                    tier_id: None,
-                    tier_reached_at: None,
-                    tier_review_at: None,
-                    tier_overridden: false,
-                    tier_override_until: None,
-                    tier_cycle_start: None,
-                    tier_carry: 0,
-                    rfm_class: None,
-                    rfm_score: None,
-                    points_available: 0,
-                    points_pending: 0,
-                    points_debt: 0,
-                    next_change_at: None,
-                    lifetime_points: 0,
-                    lifetime_spend: 0,
-                    order_count: 0,
-                    last_order_at: None,
                     member_since: Some(now),
-                    created_at: now,
-                    updated_at: now,
+                    ..Member::new(
+                        format!("B{i:07}"),
+                        MemberStatus::Member,
+                        profile(&person),
+                        Some("bench".into()),
+                        now,
+                    )
                 };
                 ids.push((member.id.clone(), person.phone.clone()));
                 member
