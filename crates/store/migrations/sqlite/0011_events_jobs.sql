@@ -12,7 +12,8 @@ create table events (
     created_at bigint not null,
     data text not null
 );
-create index events_feed on events (tenant_id, tx, seq);
+-- No feed index here: SQLite serves one shop (rarely a few tenants), whose feed is a range of
+-- `seq` read in key order; an index would be one more write on every change's critical path.
 
 -- One durable queue for the asynchronous work of every instance. A job is leased for 25 s at
 -- a time (renewed while it runs), so one whose process died is taken again; `key`

@@ -62,9 +62,13 @@ pub fn feed(
     after: Position,
     limit: i64,
 ) -> Result<Vec<Event>, DbError> {
-    let horizon = match sql.backend() {
-        Backend::Sqlite => "",
-        Backend::Postgres => " and tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+    // SQLite: tx is always 0, and `seq > …` lets the read walk the table's key from the cursor.
+    let (after_cond, horizon) = match sql.backend() {
+        Backend::Sqlite => ("tx = $2 and seq > $3", ""),
+        Backend::Postgres => (
+            "(tx, seq) > ($2, $3)",
+            " and tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+        ),
     };
     let mut values: Vec<Value<'_>> = vec![
         Value::from(tenant_id),
@@ -82,7 +86,7 @@ pub fn feed(
     let rows = sql.query(
         &format!(
             "select seq, tx, id, type, member_id, created_at, data from events
-             where tenant_id = $1 and (tx, seq) > ($2, $3){horizon}{type_filter}
+             where tenant_id = $1 and {after_cond}{horizon}{type_filter}
              order by tx, seq limit $4"
         ),
         &values,
