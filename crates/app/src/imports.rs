@@ -37,9 +37,10 @@ use tokio::sync::mpsc;
 
 use crate::activity::{Change, record};
 use crate::points::Book;
-use crate::tiers::{REASON_IMPORT, move_to};
+use crate::tiers::REASON_IMPORT;
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
 use loyalty_core::book::{Credit, EntryKind};
+use loyalty_core::tier_moves;
 
 /// Rows per transaction: large enough that a million rows take a few hundred commits, small
 /// enough that orders posted meanwhile wait a few milliseconds at most.
@@ -619,7 +620,15 @@ fn create_members(
             .as_ref()
             .and_then(|id| ladder.iter().find(|t| &t.id == id))
         {
-            let mut change = move_to(&mut m, Some(tier), REASON_IMPORT, spend, None, now, info);
+            let mut change = tier_moves::move_to(
+                &mut m,
+                Some(tier),
+                REASON_IMPORT,
+                spend,
+                None,
+                now,
+                crate::tiers::setting(info),
+            );
             change.actor = Some(ctx.actor.clone());
             tier_changes.push(change);
         }
@@ -711,7 +720,15 @@ fn update_members(
                 && let Some(tier) = ladder.iter().find(|t| &t.id == tier_id)
             {
                 let value = m.lifetime_spend;
-                let mut change = move_to(&mut m, Some(tier), REASON_IMPORT, value, None, now, info);
+                let mut change = tier_moves::move_to(
+                    &mut m,
+                    Some(tier),
+                    REASON_IMPORT,
+                    value,
+                    None,
+                    now,
+                    crate::tiers::setting(info),
+                );
                 change.actor = Some(ctx.actor.clone());
                 tier_change = Some(change);
             }

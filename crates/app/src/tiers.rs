@@ -219,14 +219,14 @@ impl App {
                             let value =
                                 qualifying_value(sql, &tenant, &m, &info.program, &info.zone, now)?;
                             let to = tier::qualifying(&ladder, value).cloned();
-                            Some(move_to(
+                            Some(tier_moves::move_to(
                                 &mut m,
                                 to.as_ref(),
                                 REASON_REVIEW,
                                 value,
                                 None,
                                 now,
-                                &info,
+                                setting(&info),
                             ))
                         } else {
                             upgrade_if_qualified(sql, &tenant, &mut m, &ladder, &info, now, None)?
@@ -292,14 +292,14 @@ impl App {
                 let before = snapshot(&m);
                 let value =
                     qualifying_value(sql, &ctx2.tenant_id, &m, &info.program, &info.zone, now)?;
-                let mut change = move_to(
+                let mut change = tier_moves::move_to(
                     &mut m,
                     target.as_ref(),
                     REASON_OVERRIDE,
                     value,
                     Some(reason.clone()),
                     now,
-                    &info,
+                    setting(&info),
                 );
                 m.tier_overridden = true;
                 m.tier_override_until = until;
@@ -618,20 +618,8 @@ fn qualifying_values(
         .collect())
 }
 
-/// Puts the member on `to` and describes the move (`core::tier_moves::move_to`).
-pub(crate) fn move_to(
-    m: &mut Member,
-    to: Option<&Tier>,
-    reason: &str,
-    value: i64,
-    note: Option<String>,
-    now: Timestamp,
-    info: &TenantInfo,
-) -> TierChange {
-    tier_moves::move_to(m, to, reason, value, note, now, setting(info))
-}
-
-fn setting(info: &TenantInfo) -> tier_moves::Setting<'_> {
+/// The program's tier settings and the tenant's zone, as `core::tier_moves` takes them.
+pub(crate) fn setting(info: &TenantInfo) -> tier_moves::Setting<'_> {
     tier_moves::Setting {
         program: &info.program,
         zone: &info.zone,
