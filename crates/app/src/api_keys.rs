@@ -1,4 +1,4 @@
-use loyalty_core::id::new_id;
+use loyalty_core::id::KeyId;
 use loyalty_core::tenancy::{Access, ApiKey, Scope};
 use loyalty_store::repo::api_keys;
 use loyalty_store::{Page, Paged};
@@ -50,7 +50,7 @@ impl App {
         let now = self.now();
         let generated = generate_key();
         let key = ApiKey {
-            id: new_id("key"),
+            id: KeyId::new(),
             name,
             prefix: generated.prefix.clone(),
             scopes,
@@ -89,7 +89,7 @@ impl App {
 
     /// Revokes a key; revoking it again is harmless and returns it as it is.
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
-    pub async fn revoke_api_key(&self, ctx: &Ctx, id: String) -> AppResult<ApiKey> {
+    pub async fn revoke_api_key(&self, ctx: &Ctx, id: KeyId) -> AppResult<ApiKey> {
         ctx.require(Access::Admin)?;
         let now = self.now();
         let ctx2 = ctx.clone();

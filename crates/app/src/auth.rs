@@ -120,10 +120,10 @@ impl App {
             .admit(prefix, rate, Instant::now())
             .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
         Ok(Ctx {
-            tenant_id: credentials.tenant_id,
+            tenant_id: credentials.tenant_id.into(),
             actor: Actor {
                 kind: ActorKind::ApiKey,
-                id: Some(credentials.key.id.clone()),
+                id: Some(credentials.key.id.to_string()),
                 name: Some(credentials.key.name.clone()),
             },
             scopes: credentials.key.scopes,

@@ -1,3 +1,4 @@
+use loyalty_core::id::TenantId;
 use loyalty_core::tenancy::{Access, Actor, Scope, grants};
 
 use crate::error::{AppError, AppResult};
@@ -6,7 +7,7 @@ use crate::error::{AppError, AppResult};
 /// takes one and checks the access it needs first.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub actor: Actor,
     pub scopes: Vec<Scope>,
 }
@@ -30,7 +31,7 @@ impl Ctx {
     /// The command line, acting on one tenant with full rights.
     pub fn cli(tenant_id: &str) -> Ctx {
         Ctx {
-            tenant_id: tenant_id.to_string(),
+            tenant_id: TenantId::from(tenant_id),
             actor: Actor::cli(),
             scopes: vec![Scope::Admin],
         }

@@ -24,7 +24,7 @@ use loyalty_core::history::{
     IMPORT_SOURCE, ORDERS, OrderLineRow, PRODUCTS, PastOrder, ProductRow, assemble_order,
     order_id_of, parse_order_line, parse_product_row,
 };
-use loyalty_core::id::new_id;
+use loyalty_core::id::{MemberId, OrderId};
 use loyalty_core::import::Header;
 use loyalty_core::member::Profile;
 use loyalty_core::order::{Buyer, NewOrder};
@@ -486,20 +486,20 @@ fn write_history(
                 members::insert(sql, tenant_id, &m)?;
                 registered.push(member_changed(EventType::MemberCreated, &m));
                 if let Some(p) = &o.phone {
-                    by_phone.insert(p.as_str().to_string(), m.id.clone());
+                    by_phone.insert(p.as_str().to_string(), m.id.to_string());
                 }
                 if let Some(e) = &o.email {
-                    by_email.insert(e.as_str().to_string(), m.id.clone());
+                    by_email.insert(e.as_str().to_string(), m.id.to_string());
                 }
-                Some(m.id)
+                Some(m.id.into_string())
             }
             None => None,
         };
         let row = OrderRow {
-            id: new_id("ord"),
+            id: OrderId::new(),
             source: IMPORT_SOURCE.to_string(),
             external_id: o.order_id.clone(),
-            member_id: member_id.clone(),
+            member_id: member_id.clone().map(MemberId::from),
             status: loyalty_core::order::OrderStatus::Paid,
             brand: o.brand.clone(),
             store: o.store.clone(),
@@ -540,7 +540,7 @@ fn write_history(
     }
     let ids: Vec<&str> = moved.keys().map(String::as_str).collect();
     for mut m in members::get_many_for_update(sql, tenant_id, &ids)? {
-        let Some(&(spend, count, last)) = moved.get(&m.id) else {
+        let Some(&(spend, count, last)) = moved.get(m.id.as_str()) else {
             continue;
         };
         m.lifetime_spend = checked_total("lifetime spend", m.lifetime_spend, spend)?;

@@ -139,7 +139,7 @@ impl App {
         work: F,
     ) -> (F::Output, ClaimOutcome) {
         let claim = Claim {
-            tenant_id: ctx.tenant_id.clone(),
+            tenant_id: ctx.tenant_id.to_string(),
             key: request.key.clone(),
             method: request.method.clone(),
             path: request.path.clone(),

@@ -673,7 +673,7 @@ fn update_members(
     let ids: Vec<&str> = rows.iter().map(|(_, _, id, _)| id.as_str()).collect();
     let mut current: HashMap<String, Member> = members::get_many_for_update(sql, tenant_id, &ids)?
         .into_iter()
-        .map(|m| (m.id.clone(), m))
+        .map(|m| (m.id.to_string(), m))
         .collect();
     let mut refused = Vec::new();
     let mut raised = Vec::new();

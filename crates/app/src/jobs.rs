@@ -143,7 +143,7 @@ fn sweep(
                 .max();
             expiries.push(Entry {
                 id: new_id("led"),
-                member_id: member_id.clone(),
+                member_id: member_id.as_str().into(),
                 kind: loyalty_core::book::EntryKind::Expire,
                 points: -total,
                 remaining: None,
@@ -168,7 +168,7 @@ fn sweep(
             let data = crate::events::entry_data(entry);
             raised.push(points_moved(
                 EventType::PointsExpired,
-                member_id,
+                &entry.member_id,
                 balance,
                 &data,
             ));
@@ -209,7 +209,11 @@ fn verify_tenant(sql: &mut dyn loyalty_store::Sql, tenant_id: &str) -> AppResult
         if page.items.is_empty() {
             break;
         }
-        let last = page.items.last().map(|m| m.id.clone()).unwrap_or_default();
+        let last = page
+            .items
+            .last()
+            .map(|m| m.id.to_string())
+            .unwrap_or_default();
         let sums: std::collections::HashMap<String, ledger::MemberSums> =
             ledger::sums(sql, tenant_id, &after, &last)?
                 .into_iter()
@@ -217,7 +221,7 @@ fn verify_tenant(sql: &mut dyn loyalty_store::Sql, tenant_id: &str) -> AppResult
                 .collect();
         for m in &page.items {
             report.members_checked += 1;
-            let s = sums.get(&m.id);
+            let s = sums.get(m.id.as_str());
             let (entries, remaining, min_remaining) =
                 s.map_or((0, 0, 0), |s| (s.entries, s.remaining, s.min_remaining));
             let mut problem = |what: String| {

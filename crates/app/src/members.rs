@@ -3,6 +3,7 @@
 use crate::events::raise;
 use loyalty_core::code::{MEMBER_CODE_LEN, random_code};
 use loyalty_core::event::{EventType, member_changed};
+use loyalty_core::id::MemberId;
 use loyalty_core::member::{Member, MemberStatus, Profile, ProfilePatch};
 use loyalty_core::tenancy::Access;
 use loyalty_store::repo::members::{self, Contact, MemberFilter};
@@ -58,7 +59,7 @@ impl App {
     }
 
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
-    pub async fn member(&self, ctx: &Ctx, id: String) -> AppResult<Member> {
+    pub async fn member(&self, ctx: &Ctx, id: MemberId) -> AppResult<Member> {
         ctx.require(Access::Read)?;
         let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
         self.db
@@ -93,7 +94,7 @@ impl App {
     pub async fn update_member(
         &self,
         ctx: &Ctx,
-        id: String,
+        id: MemberId,
         patch: ProfilePatch,
     ) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
@@ -132,7 +133,7 @@ impl App {
     /// Makes a customer a member (kích hoạt thành viên). Activating a member again changes
     /// nothing; a blocked member cannot be activated.
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
-    pub async fn activate_member(&self, ctx: &Ctx, id: String) -> AppResult<Member> {
+    pub async fn activate_member(&self, ctx: &Ctx, id: MemberId) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
         let now = self.now();
         let (ctx2, key) = (ctx.clone(), id.clone());

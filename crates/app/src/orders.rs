@@ -6,7 +6,7 @@
 //! posted again gets the first receipt back and changes nothing — also when both arrive at once.
 
 use jiff::Timestamp;
-use loyalty_core::id::new_id;
+use loyalty_core::id::OrderId;
 use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus, Profile};
 use loyalty_core::order::{
@@ -91,7 +91,7 @@ impl App {
     /// first; the transaction looks again, so a stale answer only costs a less ideal queue.
     async fn buyer_key(&self, ctx: &Ctx, order: &NewOrder) -> AppResult<String> {
         let (phone, email) = match &order.buyer {
-            Buyer::Member(id) => return Ok(id.clone()),
+            Buyer::Member(id) => return Ok(id.to_string()),
             Buyer::Guest => return Ok(format!("{}:{}", order.source, order.external_id)),
             Buyer::Customer { phone, email, .. } => (phone.clone(), email.clone()),
         };
@@ -128,11 +128,11 @@ impl App {
             .await?;
         Ok(order
             .and_then(|o| o.member_id)
-            .unwrap_or_else(|| id.to_string()))
+            .map_or_else(|| id.to_string(), String::from))
     }
 
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
-    pub async fn order(&self, ctx: &Ctx, id: String) -> AppResult<OrderView> {
+    pub async fn order(&self, ctx: &Ctx, id: OrderId) -> AppResult<OrderView> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
         self.db
@@ -161,7 +161,7 @@ impl App {
 
     /// Cancels a paid order: reverses every point it earned, gives back the points it spent.
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
-    pub async fn cancel_order(&self, ctx: &Ctx, id: String) -> AppResult<OrderView> {
+    pub async fn cancel_order(&self, ctx: &Ctx, id: OrderId) -> AppResult<OrderView> {
         ctx.require(Access::Pos)?;
         let now = self.now();
         let ctx2 = ctx.clone();
@@ -229,7 +229,7 @@ impl App {
     pub async fn refund_order(
         &self,
         ctx: &Ctx,
-        id: String,
+        id: OrderId,
         external_id: String,
         amount: i64,
     ) -> AppResult<OrderView> {
@@ -415,7 +415,7 @@ fn order_event(
         entries: Some(entries.iter().map(entry_data).collect()),
         refund,
     };
-    Raised::new(kind, order.member_id.as_deref(), &data)
+    Raised::new(kind, order.member_id.as_ref(), &data)
 }
 
 fn order_json(o: &OrderRow) -> serde_json::Value {
@@ -468,7 +468,7 @@ fn post(
     let mut tier_moved = Vec::new();
     let member = find_buyer(sql, ctx, order, now, &mut registered)?;
     let mut row = OrderRow {
-        id: new_id("ord"),
+        id: OrderId::new(),
         source: order.source.clone(),
         external_id: order.external_id.clone(),
         member_id: member.as_ref().map(|m| m.id.clone()),
@@ -672,7 +672,7 @@ fn post(
     let mut raised = registered;
     raised.push(Raised::new(
         EventType::OrderPaid,
-        paid.member_id.as_deref(),
+        paid.member_id.as_ref(),
         &data,
     ));
     raised.append(&mut member_events);

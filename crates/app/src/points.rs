@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 use loyalty_core::book::{self, Credit, EntryKind, LedgerError, OrderPoints, Stored, Write};
 use loyalty_core::event::{EventType, Raised};
+use loyalty_core::id::MemberId;
 use loyalty_core::ledger;
 use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus};
@@ -293,7 +294,7 @@ pub const MAX_REASON_CHARS: usize = 500;
 
 impl App {
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id))]
-    pub async fn points(&self, ctx: &Ctx, member_id: String) -> AppResult<PointsSummary> {
+    pub async fn points(&self, ctx: &Ctx, member_id: MemberId) -> AppResult<PointsSummary> {
         ctx.require(Access::Read)?;
         let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
         self.db
@@ -320,7 +321,7 @@ impl App {
     pub async fn ledger(
         &self,
         ctx: &Ctx,
-        member_id: String,
+        member_id: MemberId,
         page: Page,
     ) -> AppResult<Paged<Entry>> {
         ctx.require(Access::Read)?;
@@ -340,7 +341,7 @@ impl App {
     pub async fn adjust_points(
         &self,
         ctx: &Ctx,
-        member_id: String,
+        member_id: MemberId,
         points: i64,
         reason: String,
     ) -> AppResult<(Entry, Member)> {

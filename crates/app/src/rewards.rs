@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use loyalty_core::code::random_code;
 use loyalty_core::event::{EventType, Raised};
-use loyalty_core::id::new_id;
+use loyalty_core::id::{MemberId, new_id};
 use loyalty_core::member::MemberStatus;
 use loyalty_core::tenancy::Access;
 use loyalty_core::voucher::CodeKind;
@@ -141,7 +141,7 @@ impl App {
     pub async fn redeem_reward(
         &self,
         ctx: &Ctx,
-        member_id: String,
+        member_id: MemberId,
         reward_id: String,
     ) -> AppResult<Redeemed> {
         ctx.require(Access::Pos)?;

@@ -267,7 +267,7 @@ impl App {
                 loop {
                     let page = orders::for_preview(sql, &tenant_id, from, to, &after, 1000)?;
                     let Some((last, _)) = page.last() else { break };
-                    after = last.id.clone();
+                    after = last.id.to_string();
                     let ids: HashSet<&str> = page
                         .iter()
                         .filter_map(|(o, _)| o.member_id.as_deref())
@@ -276,7 +276,7 @@ impl App {
                     let people: HashMap<String, MemberFacts> =
                         members::get_many(sql, &tenant_id, &ids)?
                             .into_iter()
-                            .map(|m| (m.id.clone(), member_facts(&m, None)))
+                            .map(|m| (m.id.to_string(), member_facts(&m, None)))
                             .collect();
                     for (order, lines) in &page {
                         preview.orders_scanned += 1;

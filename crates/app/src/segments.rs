@@ -64,7 +64,7 @@ impl App {
         }
         let now = self.now();
         let context = Context {
-            tenant_id: ctx.tenant_id.clone(),
+            tenant_id: ctx.tenant_id.to_string(),
             now,
             today: now.to_zoned_datetime(info.zone.clone()).date(),
             tiers,

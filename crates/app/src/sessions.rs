@@ -32,7 +32,7 @@ pub struct Session {
 
 fn session_ctx(tenant_id: String, user: &StaffUser) -> Ctx {
     Ctx {
-        tenant_id,
+        tenant_id: tenant_id.into(),
         actor: Actor {
             kind: ActorKind::Staff,
             id: Some(user.id.clone()),

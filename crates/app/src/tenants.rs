@@ -3,7 +3,7 @@
 use jiff::tz::TimeZone;
 use loyalty_core::Invalid;
 use loyalty_core::email::Email;
-use loyalty_core::id::new_id;
+use loyalty_core::id::{KeyId, TenantId, new_id};
 use loyalty_core::tenancy::{
     ApiKey, DEFAULT_CURRENCY, DEFAULT_TIMEZONE, Role, Scope, StaffUser, Tenant,
 };
@@ -49,7 +49,7 @@ impl App {
         let password_hash = hash_password(input.owner_password).await?;
         let now = self.now();
         let tenant = Tenant {
-            id: new_id("ten"),
+            id: TenantId::new(),
             name,
             timezone,
             currency: DEFAULT_CURRENCY.to_string(),
@@ -66,7 +66,7 @@ impl App {
         };
         let key = generate_key();
         let api_key = ApiKey {
-            id: new_id("key"),
+            id: KeyId::new(),
             name: "Owner key".to_string(),
             prefix: key.prefix.clone(),
             scopes: vec![Scope::Admin],

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use loyalty_core::event::{EventType, Raised};
-use loyalty_core::id::new_id;
+use loyalty_core::id::{MemberId, new_id};
 use loyalty_core::member::Member;
 use loyalty_core::program::{Program, TierMetric};
 use loyalty_core::tenancy::{Access, Actor};
@@ -254,7 +254,7 @@ impl App {
     pub async fn override_tier(
         &self,
         ctx: &Ctx,
-        member_id: String,
+        member_id: MemberId,
         tier_id: Option<String>,
         until: Option<Timestamp>,
         reason: String,
@@ -323,7 +323,7 @@ impl App {
     pub async fn tier_history(
         &self,
         ctx: &Ctx,
-        member_id: String,
+        member_id: MemberId,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
         page: Page,
@@ -611,7 +611,8 @@ fn qualifying_values(
         .map(|(m, (start, carry))| match start {
             None => pick(metric, m.lifetime_spend, m.order_count, m.lifetime_points),
             Some(_) => {
-                let (spend, orders, points) = totals.get(&m.id).copied().unwrap_or_default();
+                let (spend, orders, points) =
+                    totals.get(m.id.as_str()).copied().unwrap_or_default();
                 carry.saturating_add(pick(metric, spend, orders, points))
             }
         })

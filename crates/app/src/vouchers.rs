@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use loyalty_core::code::random_code;
 use loyalty_core::event::{EventType, Raised};
-use loyalty_core::id::new_id;
+use loyalty_core::id::{MemberId, OrderId, ProgramId, new_id};
 use loyalty_core::tenancy::Access;
 use loyalty_core::voucher::{
     self, Code, CodeKind, Limits, OrderContext, RedemptionStatus, Refusal, Scope, Usage,
@@ -130,7 +130,7 @@ impl App {
     pub async fn update_voucher_program(
         &self,
         ctx: &Ctx,
-        id: String,
+        id: ProgramId,
         input: ProgramInput,
     ) -> AppResult<VoucherProgram> {
         ctx.require(Access::Admin)?;
@@ -163,7 +163,7 @@ impl App {
     }
 
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
-    pub async fn voucher_program(&self, ctx: &Ctx, id: String) -> AppResult<VoucherProgram> {
+    pub async fn voucher_program(&self, ctx: &Ctx, id: ProgramId) -> AppResult<VoucherProgram> {
         ctx.require(Access::Read)?;
         let tenant_id = ctx.tenant_id.clone();
         self.db
@@ -195,7 +195,7 @@ impl App {
     pub async fn generate_codes(
         &self,
         ctx: &Ctx,
-        program_id: String,
+        program_id: ProgramId,
         count: i64,
         member_id: Option<String>,
     ) -> AppResult<Vec<String>> {
@@ -389,7 +389,11 @@ impl App {
     }
 
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, program_id = %program_id))]
-    pub async fn voucher_report(&self, ctx: &Ctx, program_id: String) -> AppResult<ProgramReport> {
+    pub async fn voucher_report(
+        &self,
+        ctx: &Ctx,
+        program_id: ProgramId,
+    ) -> AppResult<ProgramReport> {
         ctx.require(Access::Read)?;
         let info = self.tenant(ctx).await?;
         let tenant_id = ctx.tenant_id.clone();
@@ -431,7 +435,7 @@ impl App {
                 }
                 let redeemed = redemptions.len() as i64;
                 Ok(ProgramReport {
-                    program_id: program.id,
+                    program_id: program.id.to_string(),
                     issued,
                     redeemed,
                     redemption_rate: if issued > 0 {
@@ -453,7 +457,7 @@ impl App {
     pub async fn member_vouchers(
         &self,
         ctx: &Ctx,
-        member_id: String,
+        member_id: MemberId,
     ) -> AppResult<Vec<MemberVoucher>> {
         ctx.require(Access::Read)?;
         let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
@@ -478,7 +482,7 @@ impl App {
                         };
                         MemberVoucher {
                             code: code.code,
-                            program_id: program.id,
+                            program_id: program.id.to_string(),
                             program_name: program.name,
                             status,
                             valid_until: program.valid_until,
@@ -597,7 +601,7 @@ fn build(
         shared.as_deref().map(code_key).as_deref(),
     )?;
     Ok(VoucherProgram {
-        id: current.map_or_else(|| new_id("vpr"), |c| c.id.clone()),
+        id: current.map_or_else(ProgramId::new, |c| c.id.clone()),
         name: f.name,
         kind: f.kind,
         value: f.value,
@@ -711,9 +715,9 @@ pub(crate) fn redeem_in(
         id: new_id("vrd"),
         code: found.code.clone(),
         program_id: program.id.clone(),
-        member_id: member_id.map(str::to_string),
+        member_id: member_id.map(MemberId::from),
         order_ref: order_ref.to_string(),
-        order_id: order_id.map(str::to_string),
+        order_id: order_id.map(OrderId::from),
         discount,
         order_total: order.total,
         status: RedemptionStatus::Redeemed,
@@ -743,7 +747,11 @@ pub(crate) fn issued_event(
             "valid_until": valid_until,
         }
     });
-    Raised::new(EventType::VoucherIssued, member_id, &data)
+    Raised::new(
+        EventType::VoucherIssued,
+        member_id.map(MemberId::from).as_ref(),
+        &data,
+    )
 }
 
 /// `voucher.redeemed` / `voucher.released`: the redemption as the API shows it.
@@ -763,7 +771,7 @@ fn redemption_event(kind: EventType, r: &Redemption) -> Raised {
             "released_at": r.released_at,
         }
     });
-    Raised::new(kind, r.member_id.as_deref(), &data)
+    Raised::new(kind, r.member_id.as_ref(), &data)
 }
 
 /// Gives a redemption's use back (a cancelled order, or `release`).

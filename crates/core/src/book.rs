@@ -12,7 +12,7 @@
 
 use jiff::Timestamp;
 
-use crate::id::new_id;
+use crate::id::{OrderId, new_id};
 use crate::ledger::{
     self, Balances, Lot, NotPositive, allocate_reversal, allocate_spend, expired_lots, restorable,
     reversal_target, split_credit,
@@ -64,7 +64,7 @@ pub struct NewEntry {
     /// Signed: credits positive, debits negative.
     pub points: i64,
     pub remaining: Option<i64>,
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     pub reason: Option<String>,
     pub created_at: Timestamp,
     pub available_at: Option<Timestamp>,
@@ -264,7 +264,7 @@ impl Book {
         checked_total("the member's points", held, to_lot)?;
         let mut entry = self.entry(credit.kind, credit.points);
         entry.remaining = Some(to_lot);
-        entry.order_id = credit.order_id.map(str::to_string);
+        entry.order_id = credit.order_id.map(OrderId::from);
         entry.reason = credit.reason.map(str::to_string);
         entry.available_at = Some(credit.available_at);
         entry.expires_at = credit.expires_at;
@@ -273,7 +273,7 @@ impl Book {
         if to_lot > 0 {
             let lot = Lot {
                 id: id.clone(),
-                order_id: entry.order_id.clone(),
+                order_id: entry.order_id.as_ref().map(ToString::to_string),
                 remaining: to_lot,
                 created_at: self.now,
                 available_at: credit.available_at,
@@ -323,7 +323,7 @@ impl Book {
             });
         }
         let mut entry = self.entry(kind, -points);
-        entry.order_id = order_id.map(str::to_string);
+        entry.order_id = order_id.map(OrderId::from);
         entry.reason = reason.map(str::to_string);
         let id = entry.id.clone();
         self.take(entry, &allocation.takes)?;
@@ -339,7 +339,7 @@ impl Book {
         let allocation = allocate_reversal(lots, points, order_id, now)?;
         let debt = checked_total("the member's debt", self.stored.debt, allocation.shortfall)?;
         let mut entry = self.entry(EntryKind::Reverse, -points);
-        entry.order_id = Some(order_id.to_string());
+        entry.order_id = Some(OrderId::from(order_id));
         self.take(entry, &allocation.takes)?;
         self.stored.debt = debt;
         self.recompute()
@@ -375,7 +375,7 @@ impl Book {
             });
         }
         let mut entry = self.entry(EntryKind::Reverse, total);
-        entry.order_id = Some(order_id.to_string());
+        entry.order_id = Some(OrderId::from(order_id));
         entry.reason = Some("points spent on the order given back".to_string());
         self.writes.push(Write::Entry(entry));
         self.writes.extend(changes);
@@ -461,9 +461,9 @@ impl Book {
 }
 
 /// What an order has done to its member's points, as the order row keeps it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderPoints {
-    pub id: String,
+    pub id: OrderId,
     pub total: i64,
     pub earned: i64,
     pub reversed: i64,
@@ -525,7 +525,7 @@ mod tests {
         fn spent_from(&self, book: &mut Book, order: &OrderPoints) -> Vec<(String, i64)> {
             let taken = self
                 .redemptions
-                .get(&order.id)
+                .get(order.id.as_str())
                 .and_then(|entry| self.takes.get(entry))
                 .cloned()
                 .unwrap_or_default();
@@ -548,7 +548,7 @@ mod tests {
                         if let Some(remaining) = entry.remaining.filter(|r| *r > 0) {
                             self.lots.push(Lot {
                                 id: entry.id.clone(),
-                                order_id: entry.order_id.clone(),
+                                order_id: entry.order_id.as_ref().map(ToString::to_string),
                                 remaining,
                                 created_at: entry.created_at,
                                 available_at: entry.available_at.unwrap_or(entry.created_at),
@@ -678,11 +678,14 @@ mod tests {
                     store.redemptions.insert(id.clone(), entry);
                 }
                 store.orders.push(OrderPoints {
-                    id,
+                    id: id.into(),
                     total,
                     earned: points,
+                    reversed: 0,
+                    refunded: 0,
                     redeemed: redeem,
-                    ..OrderPoints::default()
+                    returned: 0,
+                    cancelled: false,
                 });
             }
             Op::Spend(points) => {

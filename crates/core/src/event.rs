@@ -175,17 +175,21 @@ fn unknown(field: &str, part: &str) -> Invalid {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Raised {
     pub kind: EventType,
-    pub member_id: Option<String>,
+    pub member_id: Option<crate::id::MemberId>,
     /// The event's `data` as JSON text: serialized once, straight from the objects, because
     /// it is written inside the change's transaction (on the order path's critical section).
     pub data: String,
 }
 
 impl Raised {
-    pub fn new(kind: EventType, member_id: Option<&str>, data: &impl Serialize) -> Raised {
+    pub fn new(
+        kind: EventType,
+        member_id: Option<&crate::id::MemberId>,
+        data: &impl Serialize,
+    ) -> Raised {
         Raised {
             kind,
-            member_id: member_id.map(str::to_string),
+            member_id: member_id.cloned(),
             // Serializing plain data to a string cannot fail; `null` would show if it did.
             data: serde_json::to_string(data).unwrap_or_else(|_| "null".to_string()),
         }
@@ -239,7 +243,7 @@ struct PointsMoved<'a, E: Serialize> {
 /// the entry (as the API shows a ledger entry) and the member's balances after it.
 pub fn points_moved(
     kind: EventType,
-    member_id: &str,
+    member_id: &crate::id::MemberId,
     balance: Balance,
     entry: &impl Serialize,
 ) -> Raised {

@@ -284,7 +284,7 @@ pub struct ConsentPatch {
 /// A member (or not-yet-activated customer) as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
-    pub id: String,
+    pub id: crate::id::MemberId,
     pub member_code: String,
     pub status: MemberStatus,
     #[serde(flatten)]
@@ -330,7 +330,7 @@ impl Member {
         now: Timestamp,
     ) -> Member {
         Member {
-            id: crate::id::new_id("mem"),
+            id: crate::id::MemberId::new(),
             member_code,
             status,
             profile,

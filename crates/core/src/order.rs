@@ -72,7 +72,7 @@ pub struct LineInput {
 /// Who the order belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Buyer {
-    Member(String),
+    Member(crate::id::MemberId),
     Customer {
         phone: Option<Phone>,
         email: Option<Email>,
@@ -148,7 +148,7 @@ impl OrderInput {
                 e.push("customer", "give member_id or customer, not both");
                 Buyer::Guest
             }
-            (Some(id), None) => Buyer::Member(id),
+            (Some(id), None) => Buyer::Member(id.into()),
             (None, Some(c)) => {
                 let phone = c
                     .phone
@@ -329,12 +329,14 @@ impl OrderStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderReceipt {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: crate::id::OrderId,
     pub source: String,
     pub external_id: String,
     /// `paid` when posted.
     pub status: OrderStatus,
-    pub member_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub member_id: Option<crate::id::MemberId>,
     pub points: ReceiptPoints,
     /// The member after the order, when there is one.
     pub member: Option<ReceiptMember>,
@@ -376,7 +378,8 @@ pub struct BreakdownLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptMember {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: crate::id::MemberId,
     pub status: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub tier: Option<serde_json::Value>,

@@ -10,11 +10,13 @@ use crate::order::{BreakdownLine, Line, OrderStatus};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OrderOut))]
 pub struct OrderView {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: crate::id::OrderId,
     pub source: String,
     pub external_id: String,
     pub status: OrderStatus,
-    pub member_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub member_id: Option<crate::id::MemberId>,
     pub brand: Option<String>,
     pub store: Option<String>,
     pub channel: Option<String>,

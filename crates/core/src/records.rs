@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::book::EntryKind;
+use crate::id::{MemberId, OrderId, ProgramId};
 use crate::member::MemberStatus;
 use crate::order::OrderStatus;
 use crate::tenancy::Actor;
@@ -67,13 +68,13 @@ pub struct ActivityFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub id: String,
-    pub member_id: String,
+    pub member_id: MemberId,
     pub kind: EntryKind,
     /// Signed: credits positive, debits negative.
     pub points: i64,
     /// For credits that are lots: what is left of them.
     pub remaining: Option<i64>,
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     pub reason: Option<String>,
     pub actor: Option<Actor>,
     pub created_at: Timestamp,
@@ -96,10 +97,10 @@ pub struct MemberFilter {
 /// An order row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderRow {
-    pub id: String,
+    pub id: OrderId,
     pub source: String,
     pub external_id: String,
-    pub member_id: Option<String>,
+    pub member_id: Option<MemberId>,
     pub status: OrderStatus,
     pub brand: Option<String>,
     pub store: Option<String>,
@@ -146,7 +147,7 @@ pub struct RefundRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TierChange {
     pub id: String,
-    pub member_id: String,
+    pub member_id: MemberId,
     pub from: Option<(String, String)>,
     pub to: Option<(String, String)>,
     /// `upgrade`, `review`, `override` or `import`.
@@ -220,10 +221,10 @@ pub struct RowError {
 pub struct Redemption {
     pub id: String,
     pub code: String,
-    pub program_id: String,
-    pub member_id: Option<String>,
+    pub program_id: ProgramId,
+    pub member_id: Option<MemberId>,
     pub order_ref: String,
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     pub discount: i64,
     pub order_total: i64,
     pub status: RedemptionStatus,

@@ -9,7 +9,7 @@ use serde::Serialize;
 /// A merchant company. Everything else belongs to exactly one tenant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tenant {
-    pub id: String,
+    pub id: crate::id::TenantId,
     pub name: String,
     /// IANA zone for days, birthdays and reports; `Asia/Ho_Chi_Minh` unless chosen otherwise.
     pub timezone: String,
@@ -192,7 +192,7 @@ pub fn grants(scopes: &[Scope], access: Access) -> bool {
 /// An API key as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApiKey {
-    pub id: String,
+    pub id: crate::id::KeyId,
     pub name: String,
     /// The public part of the key, shown in lists so people can tell keys apart.
     pub prefix: String,

@@ -73,7 +73,7 @@ pub struct Limits {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VoucherProgram {
-    pub id: String,
+    pub id: crate::id::ProgramId,
     pub name: String,
     pub kind: VoucherType,
     /// Percent (1–100) for `percent`, đồng for `fixed`.

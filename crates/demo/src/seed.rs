@@ -110,7 +110,7 @@ pub async fn create_demo(
         }
         if let Some(joined) = tasks.join_next().await {
             let (i, member) = joined?;
-            ids[i] = member.map_err(anyhow_app)?.id;
+            ids[i] = member.map_err(anyhow_app)?.id.to_string();
             done += 1;
             if done % 500 == 0 || done == people.len() {
                 progress("members", done, people.len());
@@ -155,7 +155,7 @@ pub async fn create_demo(
         .map_err(anyhow_app)?;
 
     Ok(Demo {
-        tenant_id: created.tenant.id,
+        tenant_id: created.tenant.id.to_string(),
         api_key: created.api_key,
         owner_email,
         owner_password,
@@ -355,7 +355,7 @@ async fn vouchers_and_rewards(app: &App, ctx: &Ctx) -> anyhow::Result<()> {
             name: Some("Phiếu giảm 50.000 ₫".into()),
             points_cost: Some(100),
             kind: Some("voucher".into()),
-            voucher_program_id: Some(Some(points_voucher.id)),
+            voucher_program_id: Some(Some(points_voucher.id.to_string())),
             ..RewardInput::default()
         },
     )

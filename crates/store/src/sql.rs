@@ -113,6 +113,43 @@ impl<'a> From<&'a Option<String>> for Value<'a> {
     }
 }
 
+/// Typed ids bind as text and read back from text.
+macro_rules! id_cells {
+    ($($id:ty),*) => {$(
+        impl<'a> From<&'a $id> for Value<'a> {
+            fn from(v: &'a $id) -> Self {
+                Value::Text(Cow::Borrowed(v.as_str()))
+            }
+        }
+
+        impl From<$id> for Value<'_> {
+            fn from(v: $id) -> Self {
+                Value::Text(Cow::Owned(v.into_string()))
+            }
+        }
+
+        impl<'a> From<&'a Option<$id>> for Value<'a> {
+            fn from(v: &'a Option<$id>) -> Self {
+                v.as_ref().map_or(Value::Null, Value::from)
+            }
+        }
+
+        impl FromCell for $id {
+            fn from_cell(cell: &Cell) -> Result<Self, DbError> {
+                String::from_cell(cell).map(<$id>::from)
+            }
+        }
+    )*};
+}
+
+id_cells!(
+    loyalty_core::id::TenantId,
+    loyalty_core::id::MemberId,
+    loyalty_core::id::OrderId,
+    loyalty_core::id::ProgramId,
+    loyalty_core::id::KeyId
+);
+
 /// `params![a, b, c]` builds the parameter slice for `$1, $2, $3`.
 #[macro_export]
 macro_rules! params {

@@ -46,7 +46,7 @@ pub async fn shop(app: &App, members: usize) -> anyhow::Result<Shop> {
                         now,
                     )
                 };
-                ids.push((member.id.clone(), person.phone.clone()));
+                ids.push((member.id.to_string(), person.phone.clone()));
                 member
             })
             .collect();

@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_app::staff::NewStaff;
+use loyalty_core::id::KeyId;
 use loyalty_core::tenancy::{ApiKey, Role, Scope, StaffUser};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,7 +50,7 @@ pub struct ApiKeyOut {
 impl From<ApiKey> for ApiKeyOut {
     fn from(k: ApiKey) -> Self {
         ApiKeyOut {
-            id: k.id,
+            id: k.id.to_string(),
             name: k.name,
             prefix: k.prefix,
             scopes: k.scopes,
@@ -115,7 +116,7 @@ pub async fn list_api_keys(
 pub async fn revoke_api_key(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
 ) -> ApiResult<Json<ApiKeyOut>> {
     Ok(Json(app.revoke_api_key(&ctx, id).await?.into()))
 }
@@ -282,7 +283,7 @@ pub async fn get_tenant(State(app): State<App>, Auth(ctx): Auth) -> ApiResult<Js
     ctx.require(loyalty_core::tenancy::Access::Read)?;
     let t = app.tenant(&ctx).await?.tenant.clone();
     Ok(Json(TenantOut {
-        id: t.id,
+        id: t.id.to_string(),
         name: t.name,
         timezone: t.timezone,
         currency: t.currency,

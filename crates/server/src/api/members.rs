@@ -1,5 +1,6 @@
 //! `/api/v1/members`: create, read, search, update, activate.
 
+use loyalty_core::id::MemberId;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -230,7 +231,7 @@ impl From<Member> for MemberOut {
         let province_code = m.profile.province_code().map(str::to_string);
         let p = m.profile;
         MemberOut {
-            id: m.id,
+            id: m.id.to_string(),
             member_code: m.member_code,
             status: m.status,
             phone: p.phone.map(Phone::into_string),
@@ -520,7 +521,7 @@ pub async fn list_members(
 pub async fn get_member(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     ApiQuery(query): ApiQuery<BrandQuery>,
 ) -> ApiResult<Json<MemberOut>> {
     let member = app.member(&ctx, id).await?;
@@ -546,7 +547,7 @@ async fn one(
 pub async fn update_member(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     ApiJson(input): ApiJson<MemberPatchIn>,
 ) -> ApiResult<Json<MemberOut>> {
     let today = app.today(&ctx).await?;
@@ -562,7 +563,7 @@ pub async fn update_member(
 pub async fn activate_member(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
 ) -> ApiResult<Json<MemberOut>> {
     let member = app.activate_member(&ctx, id).await?;
     Ok(Json(one(&app, &ctx, member, None).await?))

@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_core::Invalid;
+use loyalty_core::id::OrderId;
 use loyalty_core::order::{OrderInput, OrderReceipt, OrderStatus};
 use loyalty_core::records::OrderFilter;
 use serde::{Deserialize, Serialize};
@@ -128,11 +129,11 @@ pub async fn list_orders(
     };
     let orders = app.orders(&ctx, filter, page).await?;
     Ok(Json(List::from_paged(orders, |o| OrderSummaryOut {
-        id: o.id,
+        id: o.id.to_string(),
         source: o.source,
         external_id: o.external_id,
         status: o.status,
-        member_id: o.member_id,
+        member_id: o.member_id.map(String::from),
         store: o.store,
         placed_at: o.placed_at,
         total: o.total,
@@ -148,7 +149,7 @@ pub async fn list_orders(
 pub async fn get_order(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<OrderId>,
 ) -> ApiResult<Json<OrderOut>> {
     Ok(Json(app.order(&ctx, id).await?))
 }
@@ -163,7 +164,7 @@ pub async fn get_order(
 pub async fn cancel_order(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<OrderId>,
 ) -> ApiResult<Json<OrderOut>> {
     Ok(Json(app.cancel_order(&ctx, id).await?))
 }
@@ -179,7 +180,7 @@ pub async fn cancel_order(
 pub async fn refund_order(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<OrderId>,
     ApiJson(input): ApiJson<RefundIn>,
 ) -> ApiResult<Json<OrderOut>> {
     Ok(Json(

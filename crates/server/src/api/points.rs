@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_app::points::PointsSummary;
 use loyalty_core::book::EntryKind;
+use loyalty_core::id::MemberId;
 use loyalty_core::program::Program;
 use loyalty_core::records::Entry;
 use serde::{Deserialize, Serialize};
@@ -77,7 +78,7 @@ impl From<PointsSummary> for PointsOut {
 pub async fn get_points(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
 ) -> ApiResult<Json<PointsOut>> {
     Ok(Json(app.points(&ctx, id).await?.into()))
 }
@@ -105,7 +106,7 @@ impl From<Entry> for EntryOut {
             id: e.id,
             kind: e.kind,
             points: e.points,
-            order_id: e.order_id,
+            order_id: e.order_id.map(String::from),
             reason: e.reason,
             actor: e.actor.map(|a| ActorOut {
                 kind: a.kind.as_str().to_string(),
@@ -125,7 +126,7 @@ impl From<Entry> for EntryOut {
 pub async fn get_ledger(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<List<EntryOut>>> {
     let page = page(query.limit, query.cursor.as_deref())?;
@@ -170,7 +171,7 @@ pub struct BalancesOut {
 pub async fn adjust_points(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     ApiJson(input): ApiJson<AdjustmentIn>,
 ) -> ApiResult<impl IntoResponse> {
     let (entry, member) = app

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use loyalty_app::App;
 use loyalty_app::tiers::TierInput;
 use loyalty_core::Invalid;
+use loyalty_core::id::MemberId;
 use loyalty_core::records::TierChange;
 use loyalty_core::tier::{BrandDiscount, Tier};
 use serde::{Deserialize, Serialize};
@@ -206,7 +207,7 @@ impl From<TierChange> for TierChangeOut {
 pub async fn tier_history(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<List<TierChangeOut>>> {
     let mut errors = Invalid::default();
@@ -239,7 +240,7 @@ pub struct OverrideIn {
 pub async fn override_tier(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     ApiJson(input): ApiJson<OverrideIn>,
 ) -> ApiResult<Json<MemberOut>> {
     let mut errors = Invalid::default();

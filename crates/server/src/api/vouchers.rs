@@ -10,6 +10,7 @@ use loyalty_app::App;
 use loyalty_app::rewards::{RewardInput, RewardReport};
 use loyalty_app::vouchers::{MemberVoucher, ProgramInput, ProgramReport, Validation};
 use loyalty_core::Invalid;
+use loyalty_core::id::{MemberId, ProgramId};
 use loyalty_core::records::Redemption;
 use loyalty_core::records::Reward;
 use loyalty_core::voucher::RedemptionStatus;
@@ -143,7 +144,7 @@ pub struct CodesOut {
 impl From<VoucherProgram> for ProgramOut {
     fn from(p: VoucherProgram) -> Self {
         ProgramOut {
-            id: p.id,
+            id: p.id.to_string(),
             name: p.name,
             kind: p.kind,
             value: p.value,
@@ -207,7 +208,7 @@ pub async fn list_programs(
 pub async fn get_program(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<ProgramId>,
 ) -> ApiResult<Json<ProgramOut>> {
     Ok(Json(app.voucher_program(&ctx, id).await?.into()))
 }
@@ -217,7 +218,7 @@ pub async fn get_program(
 pub async fn update_program(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<ProgramId>,
     ApiJson(input): ApiJson<ProgramIn>,
 ) -> ApiResult<Json<ProgramOut>> {
     Ok(Json(
@@ -249,7 +250,7 @@ pub struct CodesCreated {
 pub async fn create_codes(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<ProgramId>,
     ApiJson(input): ApiJson<CodesRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let codes = app
@@ -269,7 +270,7 @@ pub async fn create_codes(
 pub async fn program_report(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<ProgramId>,
 ) -> ApiResult<Json<ProgramReport>> {
     Ok(Json(app.voucher_report(&ctx, id).await?))
 }
@@ -374,7 +375,7 @@ pub struct MemberVouchers {
 pub async fn member_vouchers(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
 ) -> ApiResult<Json<MemberVouchers>> {
     Ok(Json(MemberVouchers {
         items: app.member_vouchers(&ctx, id).await?,
@@ -527,7 +528,7 @@ pub struct IssuedVoucher {
 pub async fn redeem_reward(
     State(app): State<App>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     ApiJson(input): ApiJson<RedeemRewardIn>,
 ) -> ApiResult<impl IntoResponse> {
     let done = app.redeem_reward(&ctx, id, input.reward_id).await?;

@@ -10,6 +10,7 @@ use loyalty_app::tiers::MemberView;
 use loyalty_app::vouchers::MemberVoucher;
 use loyalty_app::{App, AppError};
 use loyalty_core::book::EntryKind;
+use loyalty_core::id::MemberId;
 use loyalty_core::member::{Gender, Member, MemberStatus};
 use loyalty_core::order::OrderStatus;
 use loyalty_core::program::TierMetric;
@@ -326,7 +327,7 @@ impl ProfilePage {
 pub(super) async fn profile_page(
     app: &App,
     staff: &Staff,
-    id: String,
+    id: MemberId,
     problem: String,
 ) -> UiResult {
     staff.require(Permission::ViewMembers)?;
@@ -349,7 +350,7 @@ pub(super) async fn profile_page(
         .await
         .map_err(fail)?;
     let filter = OrderFilter {
-        member_id: Some(id.clone()),
+        member_id: Some(id.to_string()),
         ..OrderFilter::default()
     };
     let all_orders = Page {
@@ -371,7 +372,7 @@ pub(super) async fn profile_page(
     let vouchers = app.member_vouchers(ctx, id.clone()).await.map_err(fail)?;
     let about_member = ActivityFilter {
         entity: Some("member".into()),
-        entity_id: Some(id.clone()),
+        entity_id: Some(id.to_string()),
         ..ActivityFilter::default()
     };
     let activity = if staff.may(Permission::ViewActivity) {
@@ -429,7 +430,7 @@ pub(super) async fn profile_page(
     Ok(render(&page))
 }
 
-pub async fn profile(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+pub async fn profile(State(app): State<App>, staff: Staff, Path(id): Path<MemberId>) -> UiResult {
     profile_page(&app, &staff, id, String::new()).await
 }
 
@@ -446,7 +447,7 @@ pub struct AdjustForm {
 pub async fn adjust_points(
     State(app): State<App>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     Form(form): Form<AdjustForm>,
 ) -> UiResult {
     staff.require(Permission::AdjustPoints)?;
@@ -474,7 +475,7 @@ pub async fn adjust_points(
 
 // ---- editing and activating ----
 
-pub async fn edit_form(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+pub async fn edit_form(State(app): State<App>, staff: Staff, Path(id): Path<MemberId>) -> UiResult {
     staff.require(Permission::EditMembers)?;
     let member = app
         .member(&staff.session.ctx, id.clone())
@@ -513,7 +514,7 @@ fn change(value: &str) -> Option<Option<String>> {
 pub async fn edit(
     State(app): State<App>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     Form(form): Form<MemberForm>,
 ) -> UiResult {
     staff.require(Permission::EditMembers)?;
@@ -545,7 +546,7 @@ pub async fn edit(
 pub async fn activate(
     State(app): State<App>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     Form(form): Form<CsrfOnly>,
 ) -> UiResult {
     staff.require(Permission::EditMembers)?;
@@ -574,7 +575,7 @@ pub struct OverrideForm {
 pub async fn override_tier(
     State(app): State<App>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<MemberId>,
     Form(form): Form<OverrideForm>,
 ) -> UiResult {
     staff.require(Permission::EditProgram)?;

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::rewards::RewardInput;
 use loyalty_app::{App, AppError};
+use loyalty_core::id::MemberId;
 use loyalty_core::records::Reward;
 use loyalty_core::tenancy::Permission;
 use loyalty_core::voucher::VoucherProgram;
@@ -151,7 +152,7 @@ pub struct RedeemForm {
 pub async fn redeem(
     State(app): State<App>,
     staff: Staff,
-    Path(member_id): Path<String>,
+    Path(member_id): Path<MemberId>,
     Form(form): Form<RedeemForm>,
 ) -> UiResult {
     staff.require(Permission::EditMembers)?;

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::staff::{NewStaff, StaffChange};
 use loyalty_app::{App, AppError};
+use loyalty_core::id::KeyId;
 use loyalty_core::tenancy::{ApiKey, Permission, Role, Scope, StaffUser};
 use serde::Deserialize;
 
@@ -193,7 +194,7 @@ pub async fn create_key(
 pub async fn revoke_key(
     State(app): State<App>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
     Form(form): Form<CsrfOnly>,
 ) -> UiResult {
     staff.require(Permission::ManageStaff)?;

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use loyalty_app::vouchers::{ProgramInput, ProgramReport};
 use loyalty_app::{App, AppError};
+use loyalty_core::id::ProgramId;
 use loyalty_core::tenancy::Permission;
 use loyalty_core::voucher::{CodeKind, Limits, VoucherProgram, VoucherType};
 use serde::Deserialize;
@@ -279,7 +280,7 @@ impl ShowPage {
     }
 }
 
-async fn show_page(app: &App, staff: &Staff, id: String, codes_error: String) -> UiResult {
+async fn show_page(app: &App, staff: &Staff, id: ProgramId, codes_error: String) -> UiResult {
     staff.require(Permission::ViewReports)?;
     let lang = staff.lang;
     let fail = |e| UiError::App(lang, e);
@@ -308,7 +309,7 @@ async fn show_page(app: &App, staff: &Staff, id: String, codes_error: String) ->
     Ok((status, render(&page)).into_response())
 }
 
-pub async fn show(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+pub async fn show(State(app): State<App>, staff: Staff, Path(id): Path<ProgramId>) -> UiResult {
     show_page(&app, &staff, id, String::new()).await
 }
 
@@ -324,7 +325,7 @@ pub struct CodesForm {
 pub async fn generate(
     State(app): State<App>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<ProgramId>,
     Form(form): Form<CodesForm>,
 ) -> UiResult {
     staff.require(Permission::EditProgram)?;
@@ -370,7 +371,7 @@ pub async fn generate(
 pub async fn toggle(
     State(app): State<App>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<ProgramId>,
     Form(form): Form<super::CsrfOnly>,
 ) -> UiResult {
     staff.require(Permission::EditProgram)?;

@@ -91,7 +91,7 @@ pub async fn create_tenant(app: &App, name: &str) -> (String, String) {
         })
         .await
         .expect("create tenant");
-    (created.tenant.id, created.api_key)
+    (created.tenant.id.to_string(), created.api_key)
 }
 
 /// A response: status and JSON body (`Null` when the body is empty or not JSON).

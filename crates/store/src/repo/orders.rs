@@ -338,7 +338,7 @@ pub fn for_preview(
     let index: std::collections::HashMap<String, usize> = orders
         .iter()
         .enumerate()
-        .map(|(i, o)| (o.id.clone(), i))
+        .map(|(i, o)| (o.id.to_string(), i))
         .collect();
     let mut out: Vec<(OrderRow, Vec<Line>)> = orders.into_iter().map(|o| (o, Vec::new())).collect();
     for row in rows {

@@ -115,7 +115,7 @@ fn from_row(row: &Row) -> Result<Reward, DbError> {
 pub struct RewardRedemption {
     pub id: String,
     pub reward_id: String,
-    pub member_id: String,
+    pub member_id: loyalty_core::id::MemberId,
     pub points_spent: i64,
     pub ledger_entry_id: String,
     pub voucher_code: Option<String>,

@@ -478,7 +478,7 @@ pub fn member_codes(
         if !programs.contains_key(&code.program_id)
             && let Some(p) = get_program(sql, tenant_id, &code.program_id)?
         {
-            programs.insert(p.id.clone(), p);
+            programs.insert(p.id.to_string(), p);
         }
         if let Some(p) = programs.get(&code.program_id) {
             out.push((code, p.clone()));
