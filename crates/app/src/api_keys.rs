@@ -7,8 +7,8 @@ use crate::activity::{Change, record, snapshot};
 use crate::auth::generate_key;
 use crate::{App, AppError, AppResult, Ctx};
 
-/// The highest per-key rate that may be set.
-pub const MAX_RATE_PER_S: i64 = 1_000_000;
+pub use loyalty_core::input::staff::MAX_RATE_PER_S;
+use loyalty_core::input::staff::validate_new_key;
 
 /// A key just made, with its secret: the only time the secret is ever shown.
 #[derive(Debug, Clone)]
@@ -27,26 +27,7 @@ impl App {
         rate_limit_per_s: Option<i64>,
     ) -> AppResult<CreatedKey> {
         ctx.require(Access::Admin)?;
-        let name = name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(AppError::invalid("name", "must have 1 to 100 characters"));
-        }
-        if scopes.is_empty() {
-            return Err(AppError::invalid(
-                "scopes",
-                "give at least one of admin, pos, read",
-            ));
-        }
-        if let Some(rate) = rate_limit_per_s {
-            let mut errors = loyalty_core::Invalid::default();
-            loyalty_core::limits::within(&mut errors, "rate_limit_per_s", rate, 1, MAX_RATE_PER_S);
-            if !errors.is_empty() {
-                return Err(errors.into());
-            }
-        }
-        let mut scopes = scopes;
-        scopes.sort();
-        scopes.dedup();
+        let (name, scopes) = validate_new_key(&name, &scopes, rate_limit_per_s)?;
         let now = self.now();
         let generated = generate_key();
         let key = ApiKey {

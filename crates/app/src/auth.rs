@@ -257,19 +257,7 @@ pub async fn verify_password(password: String, hash: String) -> AppResult<bool> 
     .await
 }
 
-pub const MIN_PASSWORD_CHARS: usize = 8;
-
-pub fn check_password(password: &str) -> Result<(), String> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(format!(
-            "must have at least {MIN_PASSWORD_CHARS} characters"
-        ));
-    }
-    if password.len() > 1024 {
-        return Err("must have at most 1024 bytes".into());
-    }
-    Ok(())
-}
+pub use loyalty_core::input::staff::{MIN_PASSWORD_CHARS, check_password};
 
 #[cfg(test)]
 mod tests {

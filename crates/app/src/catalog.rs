@@ -1,55 +1,21 @@
 //! Brands (thương hiệu) and stores (cửa hàng / chi nhánh): the places orders come from.
 
-use loyalty_core::Invalid;
-use loyalty_core::geo::province_code;
 use loyalty_core::id::new_id;
-use loyalty_core::tenancy::{Access, Brand, Store, check_code};
+use loyalty_core::input::catalog::BrandFields;
+use loyalty_core::tenancy::{Access, Brand, Store};
 use loyalty_store::repo::{brands, stores};
 use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record, snapshot};
 use crate::{App, AppError, AppResult, Ctx};
 
-/// Fields of a brand; on update, `None` keeps the current value.
-#[derive(Debug, Clone, Default)]
-pub struct BrandInput {
-    pub code: Option<String>,
-    pub name: Option<String>,
-}
-
-/// Fields of a store; on update, `None` keeps the current value and `Some(None)` clears it.
-#[derive(Debug, Clone, Default)]
-pub struct StoreInput {
-    pub code: Option<String>,
-    pub name: Option<String>,
-    /// The brand's code.
-    pub brand: Option<Option<String>>,
-    pub province: Option<Option<String>>,
-    pub district: Option<Option<String>>,
-    pub address: Option<Option<String>>,
-    pub active: Option<bool>,
-}
-
-fn optional_text(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
+pub use loyalty_core::input::catalog::{BrandInput, StoreInput};
 
 impl App {
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_brand(&self, ctx: &Ctx, input: BrandInput) -> AppResult<Brand> {
         ctx.require(Access::Admin)?;
-        let mut errors = Invalid::default();
-        let code = match input.code {
-            Some(code) => errors.check("code", check_code(&code)),
-            None => {
-                errors.required("code");
-                None
-            }
-        };
-        let name = errors.label("name", input.name.as_deref().unwrap_or(""));
-        let code = errors.into_result(|| code.expect("checked"))?;
+        let (code, name) = input.validate_new()?;
         let now = self.now();
         let brand = Brand {
             id: new_id("brd"),
@@ -77,14 +43,7 @@ impl App {
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn update_brand(&self, ctx: &Ctx, id: String, input: BrandInput) -> AppResult<Brand> {
         ctx.require(Access::Admin)?;
-        let mut errors = Invalid::default();
-        let code = input
-            .code
-            .and_then(|c| errors.check("code", check_code(&c)));
-        let name = input.name.map(|n| errors.label("name", &n));
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
+        let BrandFields { code, name } = input.validate_change()?;
         let now = self.now();
         let ctx2 = ctx.clone();
         self.db
@@ -153,17 +112,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        let mut errors = Invalid::default();
-        if input.code.is_none() {
-            errors.required("code");
-        }
-        if input.name.is_none() {
-            errors.required("name");
-        }
-        let (store, brand_code) = apply_store_input(blank, input, &mut errors);
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
+        let (store, brand_code) = input.validate_new(blank)?;
         let ctx2 = ctx.clone();
         self.db
             .write(move |sql| {
@@ -191,12 +140,7 @@ impl App {
             .write(move |sql| {
                 let before = stores::get(sql, &ctx2.tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "store" })?;
-                let mut errors = Invalid::default();
-                let (mut after, brand_code) =
-                    apply_store_input(before.clone(), input.clone(), &mut errors);
-                if !errors.is_empty() {
-                    return Err(errors.into());
-                }
+                let (mut after, brand_code) = input.clone().validate_change(before.clone())?;
                 resolve_brand(sql, &ctx2.tenant_id, &mut after, brand_code.as_ref())?;
                 if after == before {
                     return Ok(before);
@@ -234,41 +178,6 @@ impl App {
             .read(move |sql| stores::list(sql, &tenant_id, &page))
             .await?)
     }
-}
-
-/// Applies the given fields; returns the store and the brand code to resolve (`Some(None)`
-/// detaches the brand).
-fn apply_store_input(
-    mut store: Store,
-    input: StoreInput,
-    errors: &mut Invalid,
-) -> (Store, Option<Option<String>>) {
-    if let Some(code) = input.code
-        && let Some(code) = errors.check("code", check_code(&code))
-    {
-        store.code = code;
-    }
-    if let Some(name) = input.name {
-        store.name = errors.label("name", &name);
-    }
-    if let Some(province) = input.province {
-        store.province = optional_text(province);
-        store.province_code = store
-            .province
-            .as_deref()
-            .and_then(province_code)
-            .map(str::to_string);
-    }
-    if let Some(district) = input.district {
-        store.district = optional_text(district);
-    }
-    if let Some(address) = input.address {
-        store.address = optional_text(address);
-    }
-    if let Some(active) = input.active {
-        store.active = active;
-    }
-    (store, input.brand)
 }
 
 fn resolve_brand(

@@ -220,7 +220,7 @@ impl App {
             let items = good.len() + failed;
             if earn {
                 for (row, order) in good {
-                    let refused = match self.post_order(ctx, to_new_order(order)).await {
+                    let refused = match self.post_checked_order(ctx, to_new_order(order)).await {
                         Ok(_) => continue,
                         Err(AppError::Invalid(e)) => e,
                         Err(e @ (AppError::Conflict { .. } | AppError::Rejected { .. })) => {

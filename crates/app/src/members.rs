@@ -4,7 +4,8 @@ use crate::events::raise;
 use loyalty_core::code::{MEMBER_CODE_LEN, random_code};
 use loyalty_core::event::{EventType, member_changed};
 use loyalty_core::id::MemberId;
-use loyalty_core::member::{Member, MemberStatus, Profile, ProfilePatch};
+use loyalty_core::input::member::{MemberIn, MemberPatchIn};
+use loyalty_core::member::{Member, MemberStatus, Profile};
 use loyalty_core::tenancy::Access;
 use loyalty_store::repo::members::{self, Contact, MemberFilter};
 use loyalty_store::{Page, Paged, Sql};
@@ -19,13 +20,9 @@ impl App {
     /// Registers a customer. They become a member when activated (by hand or by their first
     /// paid order).
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
-    pub async fn create_member(
-        &self,
-        ctx: &Ctx,
-        profile: Profile,
-        source: Option<String>,
-    ) -> AppResult<Member> {
+    pub async fn create_member(&self, ctx: &Ctx, input: MemberIn) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
+        let (profile, source) = input.validate(self.today(ctx).await?)?;
         if !profile.has_contact() {
             return Err(contact_required(
                 "a member needs a phone number or an e-mail address",
@@ -95,9 +92,10 @@ impl App {
         &self,
         ctx: &Ctx,
         id: MemberId,
-        patch: ProfilePatch,
+        input: MemberPatchIn,
     ) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
+        let patch = input.validate(self.today(ctx).await?)?;
         let now = self.now();
         let (ctx2, key) = (ctx.clone(), id.clone());
         self.db

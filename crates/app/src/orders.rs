@@ -10,7 +10,7 @@ use loyalty_core::id::OrderId;
 use loyalty_core::limits::{self, checked_total};
 use loyalty_core::member::{Member, MemberStatus, Profile};
 use loyalty_core::order::{
-    BreakdownLine, Buyer, Line, NewOrder, OrderReceipt, ReceiptBalances, ReceiptMember,
+    BreakdownLine, Buyer, Line, NewOrder, OrderInput, OrderReceipt, ReceiptBalances, ReceiptMember,
     ReceiptPoints,
 };
 use loyalty_core::rules::EarnRule;
@@ -50,8 +50,17 @@ pub struct Posted {
 const CONCURRENT_DUPLICATE: &str = "concurrent_duplicate";
 
 impl App {
+    /// Posts an order as a till or a web store sent it: checked by core's rules first.
+    pub async fn post_order(&self, ctx: &Ctx, input: OrderInput) -> AppResult<Posted> {
+        ctx.require(Access::Pos)?;
+        let order = input.validate(self.now())?;
+        self.post_checked_order(ctx, order).await
+    }
+
+    /// Posts an order already checked by core (an order-history import checks its rows with
+    /// the file's own rules).
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
-    pub async fn post_order(&self, ctx: &Ctx, order: NewOrder) -> AppResult<Posted> {
+    pub async fn post_checked_order(&self, ctx: &Ctx, order: NewOrder) -> AppResult<Posted> {
         ctx.require(Access::Pos)?;
         let setup = Setup {
             info: self.tenant(ctx).await?,

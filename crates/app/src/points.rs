@@ -12,7 +12,7 @@ use loyalty_core::book::{self, Credit, EntryKind, LedgerError, OrderPoints, Stor
 use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::MemberId;
 use loyalty_core::ledger;
-use loyalty_core::limits::{self, checked_total};
+use loyalty_core::limits::checked_total;
 use loyalty_core::member::{Member, MemberStatus};
 use loyalty_core::tenancy::{Access, Actor};
 use loyalty_store::repo::ledger::{self as entries, Entry};
@@ -290,7 +290,8 @@ pub struct Expiring {
     pub expires_at: Timestamp,
 }
 
-pub const MAX_REASON_CHARS: usize = 500;
+pub use loyalty_core::input::points::MAX_REASON_CHARS;
+use loyalty_core::input::points::validate_adjustment;
 
 impl App {
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, member_id = %member_id))]
@@ -346,28 +347,7 @@ impl App {
         reason: String,
     ) -> AppResult<(Entry, Member)> {
         ctx.require(Access::Admin)?;
-        let reason = reason.trim().to_string();
-        let mut errors = loyalty_core::Invalid::default();
-        if points == 0 {
-            errors.push("points", "must not be 0");
-        } else {
-            limits::within(
-                &mut errors,
-                "points",
-                points,
-                -limits::MAX_POINTS,
-                limits::MAX_POINTS,
-            );
-        }
-        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-            errors.push(
-                "reason",
-                format!("is required, at most {MAX_REASON_CHARS} characters"),
-            );
-        }
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
+        let (points, reason) = validate_adjustment(points, &reason)?;
         let info = self.tenant(ctx).await?;
         let now = self.now();
         let (ctx2, key) = (ctx.clone(), member_id.clone());

@@ -4,50 +4,27 @@
 
 use std::time::Instant;
 
-use loyalty_core::Invalid;
-use loyalty_core::email::Email;
 use loyalty_core::id::new_id;
 use loyalty_core::tenancy::{Access, Role, StaffUser};
 use loyalty_store::repo::{sessions, staff};
 use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record, snapshot};
-use crate::auth::{check_password, hash_password, hash_secret, verify_password};
+use loyalty_core::input::staff::validate_password;
+
+use crate::auth::{hash_password, hash_secret, verify_password};
 use crate::sessions::Session;
 use crate::throttle::Outcome;
 use crate::{App, AppError, AppResult, Ctx};
 
-/// A change to a staff account; what is `None` stays as it is.
-#[derive(Debug, Clone, Default)]
-pub struct StaffChange {
-    /// `Some(None)` clears the name.
-    pub name: Option<Option<String>>,
-    pub role: Option<Role>,
-    pub active: Option<bool>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewStaff {
-    pub email: String,
-    pub name: Option<String>,
-    pub role: Role,
-    pub password: String,
-}
+pub use loyalty_core::input::staff::{NewStaff, StaffChange};
 
 impl App {
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_staff(&self, ctx: &Ctx, input: NewStaff) -> AppResult<StaffUser> {
         ctx.require(Access::Admin)?;
-        let mut errors = Invalid::default();
-        let email = errors.check("email", Email::parse(&input.email));
-        errors.check("password", check_password(&input.password));
-        let name = input.name.as_deref().and_then(|n| {
-            loyalty_core::member::check_name(&mut errors, "name", n).filter(|n| !n.is_empty())
-        });
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-        let email = email.expect("checked above").into_string();
+        let (email, name) = input.validate()?;
+        let email = email.into_string();
         let password_hash = hash_password(input.password).await?;
         let now = self.now();
         let user = StaffUser {
@@ -115,17 +92,7 @@ impl App {
         change: StaffChange,
     ) -> AppResult<StaffUser> {
         ctx.require(Access::Admin)?;
-        let mut errors = Invalid::default();
-        let name = match &change.name {
-            Some(Some(n)) => Some(
-                loyalty_core::member::check_name(&mut errors, "name", n).filter(|n| !n.is_empty()),
-            ),
-            Some(None) => Some(None),
-            None => None,
-        };
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
+        let name = change.validate_name()?;
         let (ctx2, now) = (ctx.clone(), self.now());
         self.db
             .write(move |sql| {
@@ -182,9 +149,7 @@ impl App {
         password: String,
     ) -> AppResult<StaffUser> {
         ctx.require(Access::Admin)?;
-        if let Err(message) = check_password(&password) {
-            return Err(AppError::invalid("password", message));
-        }
+        validate_password("password", &password)?;
         let hash = hash_password(password).await?;
         let (ctx2, now) = (ctx.clone(), self.now());
         self.db
@@ -213,9 +178,7 @@ impl App {
         current: String,
         new: String,
     ) -> AppResult<()> {
-        if let Err(message) = check_password(&new) {
-            return Err(AppError::invalid("new_password", message));
-        }
+        validate_password("new_password", &new)?;
         let (tenant_id, user_id) = (session.ctx.tenant_id.clone(), session.user.id.clone());
         let ticket = self
             .logins

@@ -1,25 +1,15 @@
 //! Creating a tenant: the merchant company, its owner account and its first admin API key.
 
-use jiff::tz::TimeZone;
-use loyalty_core::Invalid;
-use loyalty_core::email::Email;
 use loyalty_core::id::{KeyId, TenantId, new_id};
-use loyalty_core::tenancy::{
-    ApiKey, DEFAULT_CURRENCY, DEFAULT_TIMEZONE, Role, Scope, StaffUser, Tenant,
-};
+use loyalty_core::input::staff::TenantFields;
+use loyalty_core::tenancy::{ApiKey, DEFAULT_CURRENCY, Role, Scope, StaffUser, Tenant};
 use loyalty_store::repo::{api_keys, staff, tenants};
 
 use crate::activity::{Change, record, snapshot};
-use crate::auth::{check_password, generate_key, hash_password};
+use crate::auth::{generate_key, hash_password};
 use crate::{App, AppResult, Ctx};
 
-#[derive(Debug, Clone)]
-pub struct NewTenant {
-    pub name: String,
-    pub owner_email: String,
-    pub owner_password: String,
-    pub timezone: Option<String>,
-}
+pub use loyalty_core::input::staff::NewTenant;
 
 /// The new tenant and the admin API key, shown this once.
 #[derive(Debug, Clone)]
@@ -32,20 +22,11 @@ pub struct CreatedTenant {
 impl App {
     /// Bootstraps a merchant (`loyalty tenant create`, and the first-run page of the admin UI).
     pub async fn create_tenant(&self, input: NewTenant) -> AppResult<CreatedTenant> {
-        let mut errors = Invalid::default();
-        let name = errors.label("name", &input.name);
-        let email = errors.check("owner_email", Email::parse(&input.owner_email));
-        errors.check("owner_password", check_password(&input.owner_password));
-        let timezone = input
-            .timezone
-            .unwrap_or_else(|| DEFAULT_TIMEZONE.to_string());
-        if TimeZone::get(&timezone).is_err() {
-            errors.push("timezone", format!("{timezone} is not an IANA time zone"));
-        }
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-        let email = email.expect("checked above");
+        let TenantFields {
+            name,
+            owner_email: email,
+            timezone,
+        } = input.validate()?;
         let password_hash = hash_password(input.owner_password).await?;
         let now = self.now();
         let tenant = Tenant {

@@ -6,12 +6,22 @@ use std::fmt;
 /// One rule broken by one input field. `field` is a path such as `phone` or `lines[2].quantity`;
 /// `code` names the rule, stably (`phone.unknown_prefix`, `birthday.in_future`, `required`,
 /// `out_of_range`; `invalid` for rules without a code of their own yet), so that a client or
-/// the admin UI can say it in its own language; `message` says it in English.
+/// the admin UI can say it in its own language; `message` says it in English. A rule about
+/// size (`out_of_range`, `length`) carries its bounds, so a translation can name them too.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
     pub field: String,
     pub code: String,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<Bounds>,
+}
+
+/// The inclusive range a number (or a text's length in characters) had to fall in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Bounds {
+    pub min: i64,
+    pub max: i64,
 }
 
 /// The code of a rule that has none of its own yet.
@@ -31,6 +41,7 @@ impl FieldError {
             field: field.into(),
             code: code.into(),
             message: message.into(),
+            bounds: None,
         }
     }
 }
@@ -82,6 +93,19 @@ impl Invalid {
         self.0.push(FieldError::coded(field, code, message));
     }
 
+    /// Records a broken size rule with its stable code and the range that was allowed.
+    pub fn push_bounded(
+        &mut self,
+        field: impl Into<String>,
+        code: &'static str,
+        (min, max): (i64, i64),
+        message: impl Into<String>,
+    ) {
+        let mut error = FieldError::coded(field, code, message);
+        error.bounds = Some(Bounds { min, max });
+        self.0.push(error);
+    }
+
     /// `field` was required and is missing (code `required`).
     pub fn required(&mut self, field: impl Into<String>) {
         self.push_coded(field, "required", "is required");
@@ -104,7 +128,7 @@ impl Invalid {
     pub fn label(&mut self, field: &str, value: &str) -> String {
         let value = value.trim();
         if value.is_empty() || value.chars().count() > 200 {
-            self.push_coded(field, "length", "must have 1 to 200 characters");
+            self.push_bounded(field, "length", (1, 200), "must have 1 to 200 characters");
         }
         value.to_string()
     }

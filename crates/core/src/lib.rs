@@ -17,6 +17,7 @@ pub mod geo;
 pub mod history;
 pub mod id;
 pub mod import;
+pub mod input;
 pub mod ledger;
 pub mod limits;
 pub mod lunar;

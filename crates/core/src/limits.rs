@@ -37,9 +37,11 @@ pub fn count(errors: &mut Invalid, field: &str, value: i64) {
 /// Records an error under `field` unless `min <= value <= max`, saying which bound it broke.
 pub fn within(errors: &mut Invalid, field: &str, value: i64, min: i64, max: i64) {
     if value < min {
-        errors.push_coded(field, "out_of_range", format!("must be at least {min}"));
+        let message = format!("must be at least {min}");
+        errors.push_bounded(field, "out_of_range", (min, max), message);
     } else if value > max {
-        errors.push_coded(field, "out_of_range", format!("must be at most {max}"));
+        let message = format!("must be at most {max}");
+        errors.push_bounded(field, "out_of_range", (min, max), message);
     }
 }
 

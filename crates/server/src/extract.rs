@@ -7,7 +7,6 @@ use axum::http::request::Parts;
 use loyalty_app::{App, AppError, Ctx};
 use loyalty_core::tenancy::Access;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 
 use crate::problem::ApiError;
 
@@ -54,13 +53,7 @@ async fn caller(parts: &Parts, app: &App) -> Result<Ctx, ApiError> {
     Ok(app.authenticate(key).await?)
 }
 
-/// For `Option<Option<T>>` fields of partial updates: tells "absent" (outer `None`, with
-/// `#[serde(default)]`) from `null` (`Some(None)`).
-pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
+pub use loyalty_core::input::nullable;
 
 /// A JSON body. Unknown fields, wrong types and missing fields are 422 naming the field (by
 /// its path, e.g. `lines[1].quantity`); text that is not JSON is 400; too large is 413.

@@ -36,6 +36,24 @@ pub struct FieldProblem {
     pub code: String,
     /// The same in English, for people.
     pub message: String,
+    /// For a size rule (`out_of_range`, `length`): the smallest value (or length) allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<i64>,
+    /// For a size rule: the largest value (or length) allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+}
+
+impl FieldProblem {
+    fn plain(field: String, code: String, message: String) -> Self {
+        Self {
+            field,
+            code,
+            message,
+            min: None,
+            max: None,
+        }
+    }
 }
 
 /// Everything a handler can fail with.
@@ -105,6 +123,8 @@ impl ApiError {
                             field: e.field.clone(),
                             code: e.code.clone(),
                             message: e.message.clone(),
+                            min: e.bounds.map(|b| b.min),
+                            max: e.bounds.map(|b| b.max),
                         })
                         .collect();
                     p
@@ -122,11 +142,11 @@ impl ApiError {
                 } => {
                     let mut p = problem(S::CONFLICT, code, "Conflict", Some(message.clone()));
                     if let Some(field) = field {
-                        p.errors.push(FieldProblem {
-                            field: field.clone(),
-                            code: code.to_string(),
-                            message: message.clone(),
-                        });
+                        p.errors.push(FieldProblem::plain(
+                            field.clone(),
+                            code.to_string(),
+                            message.clone(),
+                        ));
                     }
                     p
                 }
@@ -141,11 +161,11 @@ impl ApiError {
                         "Refused",
                         Some(message.clone()),
                     );
-                    p.errors.push(FieldProblem {
-                        field: field.clone(),
-                        code: code.to_string(),
-                        message: message.clone(),
-                    });
+                    p.errors.push(FieldProblem::plain(
+                        field.clone(),
+                        code.to_string(),
+                        message.clone(),
+                    ));
                     p
                 }
                 AppError::Unauthorized(why) => problem(
@@ -201,11 +221,11 @@ impl ApiError {
                     "The request has invalid fields",
                     Some(format!("{field}: {message}")),
                 );
-                p.errors.push(FieldProblem {
-                    field: field.clone(),
-                    code: "shape".to_string(),
-                    message: message.clone(),
-                });
+                p.errors.push(FieldProblem::plain(
+                    field.clone(),
+                    "shape".to_string(),
+                    message.clone(),
+                ));
                 p
             }
             ApiError::TooLarge(limit) => problem(

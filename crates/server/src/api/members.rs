@@ -8,17 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use jiff::Timestamp;
-use jiff::civil::Date;
 use loyalty_app::App;
 use loyalty_app::tiers::MemberView;
 use loyalty_core::Invalid;
-use loyalty_core::birthday::Birthday;
 use loyalty_core::code::normalise_code;
 use loyalty_core::email::Email;
-use loyalty_core::member::{
-    Consent, ConsentPatch, Gender, Member, MemberStatus, Profile, ProfilePatch, check_attributes,
-    check_external_ids, check_name, check_tags,
-};
+use loyalty_core::input::member::{MemberIn, MemberPatchIn, given};
+use loyalty_core::member::{Gender, Member, MemberStatus};
 use loyalty_core::phone::Phone;
 use loyalty_core::records::MemberFilter;
 use loyalty_core::text::fold;
@@ -26,86 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::extract::{ApiJson, ApiQuery, Auth, nullable};
+use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::paging::{List, page};
 use crate::problem::{ApiResult, Problem};
-
-/// A new member (or customer). At least one of `phone` and `email` is required.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MemberIn {
-    /// Any usual Vietnamese form (`0901234567`, `+84 90 123 4567`, old 11-digit numbers) or an
-    /// international number with `+`; stored as E.164.
-    #[schema(example = "0901234567")]
-    pub phone: Option<String>,
-    #[schema(example = "a@example.vn")]
-    pub email: Option<String>,
-    #[schema(example = "Nguyễn Văn A")]
-    pub name: Option<String>,
-    #[schema(value_type = Option<String>, example = "female")]
-    pub gender: Option<Gender>,
-    /// `YYYY-MM-DD`, or `--MM-DD` when the year is unknown.
-    #[schema(example = "1990-05-17")]
-    pub birthday: Option<String>,
-    #[schema(example = "Hà Nội")]
-    pub province: Option<String>,
-    #[schema(example = "Cầu Giấy")]
-    pub district: Option<String>,
-    pub address: Option<String>,
-    pub tags: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Map<String, Value>>,
-    pub consent: Option<ConsentIn>,
-    /// Ids of this person in other systems, e.g. `{"haravan": "1002"}`.
-    pub external_ids: Option<BTreeMap<String, String>>,
-    /// Where the record comes from (`pos`, `web`, `api`…); `api` when absent.
-    pub source: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConsentIn {
-    pub email: Option<bool>,
-    pub sms: Option<bool>,
-    pub zalo: Option<bool>,
-}
-
-/// A partial update: absent fields stay, `null` clears, `attributes` and `external_ids` merge
-/// key by key (a `null` value removes the key).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MemberPatchIn {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub gender: Option<Option<Gender>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub birthday: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub province: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub district: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub address: Option<Option<String>>,
-    pub tags: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Map<String, Value>>,
-    pub consent: Option<ConsentIn>,
-    #[schema(value_type = Option<Object>)]
-    pub external_ids: Option<BTreeMap<String, Option<String>>>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberOut {
@@ -278,137 +197,6 @@ impl From<Member> for MemberOut {
     }
 }
 
-/// Blank strings from forms mean "not given".
-fn given(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.trim().is_empty())
-}
-
-const MAX_PLACE_CHARS: usize = 200;
-
-fn place(errors: &mut Invalid, field: &str, value: Option<String>) -> Option<String> {
-    let value = given(value)?.trim().to_string();
-    if value.chars().count() > MAX_PLACE_CHARS {
-        errors.push(
-            field,
-            format!("must be at most {MAX_PLACE_CHARS} characters"),
-        );
-        return None;
-    }
-    Some(value)
-}
-
-fn check_source(errors: &mut Invalid, source: Option<String>) -> Option<String> {
-    let source = given(source)?.trim().to_string();
-    if source.len() > 50 {
-        errors.push("source", "must be at most 50 characters");
-    }
-    Some(source)
-}
-
-impl MemberIn {
-    pub(crate) fn validate(self, today: Date) -> Result<(Profile, Option<String>), Invalid> {
-        let mut e = Invalid::default();
-        let phone = given(self.phone).and_then(|v| e.check("phone", Phone::parse(&v)));
-        let email = given(self.email).and_then(|v| e.check("email", Email::parse(&v)));
-        let name = given(self.name).and_then(|v| check_name(&mut e, "name", &v));
-        let birthday =
-            given(self.birthday).and_then(|v| e.check("birthday", Birthday::parse(&v, today)));
-        let province = place(&mut e, "province", self.province);
-        let district = place(&mut e, "district", self.district);
-        let address = place(&mut e, "address", self.address);
-        let tags = self
-            .tags
-            .map(|t| check_tags(&mut e, "tags", &t))
-            .unwrap_or_default();
-        let attributes = self.attributes.unwrap_or_default();
-        check_attributes(&mut e, "attributes", &attributes);
-        let external_ids = self.external_ids.unwrap_or_default();
-        check_external_ids(&mut e, "external_ids", &external_ids);
-        let consent = self.consent.unwrap_or_default();
-        let source = check_source(&mut e, self.source);
-        e.into_result(|| {
-            let profile = Profile {
-                phone,
-                email,
-                name,
-                gender: self.gender,
-                birthday,
-                province,
-                district,
-                address,
-                tags,
-                attributes,
-                consent: Consent {
-                    email: consent.email.unwrap_or(false),
-                    sms: consent.sms.unwrap_or(false),
-                    zalo: consent.zalo.unwrap_or(false),
-                },
-                external_ids,
-            };
-            (profile, source)
-        })
-    }
-}
-
-impl MemberPatchIn {
-    pub(crate) fn validate(self, today: Date) -> Result<ProfilePatch, Invalid> {
-        let mut e = Invalid::default();
-        // `Some(None)` and a blank string both clear the field; a parse error is recorded in
-        // `e` and rejects the whole patch.
-        fn change<T>(
-            e: &mut Invalid,
-            value: Option<Option<String>>,
-            parse: impl FnOnce(&mut Invalid, &str) -> Option<T>,
-        ) -> Option<Option<T>> {
-            match value.map(given) {
-                None => None,
-                Some(None) => Some(None),
-                Some(Some(v)) => parse(e, &v).map(Some),
-            }
-        }
-        let phone = change(&mut e, self.phone, |e, v| e.check("phone", Phone::parse(v)));
-        let email = change(&mut e, self.email, |e, v| e.check("email", Email::parse(v)));
-        let name = change(&mut e, self.name, |e, v| check_name(e, "name", v));
-        let birthday = change(&mut e, self.birthday, |e, v| {
-            e.check("birthday", Birthday::parse(v, today))
-        });
-        let place_change = |e: &mut Invalid, field: &str, value: Option<Option<String>>| {
-            value.map(|v| place(e, field, v))
-        };
-        let province = place_change(&mut e, "province", self.province);
-        let district = place_change(&mut e, "district", self.district);
-        let address = place_change(&mut e, "address", self.address);
-        let tags = self.tags.map(|t| check_tags(&mut e, "tags", &t));
-        let attributes = self.attributes.unwrap_or_default();
-        check_attributes(&mut e, "attributes", &attributes);
-        let external_ids = self.external_ids.unwrap_or_default();
-        let present: BTreeMap<String, String> = external_ids
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-            .collect();
-        check_external_ids(&mut e, "external_ids", &present);
-        let consent = self.consent.unwrap_or_default();
-        e.into_result(|| ProfilePatch {
-            phone,
-            email,
-            name,
-            gender: self.gender,
-            birthday,
-            province,
-            district,
-            address,
-            tags,
-            attributes,
-            consent: ConsentPatch {
-                email: consent.email,
-                sms: consent.sms,
-                zalo: consent.zalo,
-            },
-            external_ids,
-        })
-    }
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -479,9 +267,7 @@ pub async fn create_member(
     Auth(ctx): Auth,
     ApiJson(input): ApiJson<MemberIn>,
 ) -> ApiResult<impl IntoResponse> {
-    let today = app.today(&ctx).await?;
-    let (profile, source) = input.validate(today)?;
-    let member = app.create_member(&ctx, profile, source).await?;
+    let member = app.create_member(&ctx, input).await?;
     let location = format!("/api/v1/members/{}", member.id);
     Ok((
         StatusCode::CREATED,
@@ -550,9 +336,7 @@ pub async fn update_member(
     Path(id): Path<MemberId>,
     ApiJson(input): ApiJson<MemberPatchIn>,
 ) -> ApiResult<Json<MemberOut>> {
-    let today = app.today(&ctx).await?;
-    let patch = input.validate(today)?;
-    let member = app.update_member(&ctx, id, patch).await?;
+    let member = app.update_member(&ctx, id, input).await?;
     Ok(Json(one(&app, &ctx, member, None).await?))
 }
 

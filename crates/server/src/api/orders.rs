@@ -95,8 +95,7 @@ pub async fn post_order(
     Auth(ctx): Auth,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> ApiResult<impl IntoResponse> {
-    let order = input.validate(app.now())?;
-    let posted = app.post_order(&ctx, order).await?;
+    let posted = app.post_order(&ctx, input).await?;
     let status = if posted.replayed {
         StatusCode::OK
     } else {

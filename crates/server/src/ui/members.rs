@@ -25,7 +25,7 @@ use loyalty_core::tenancy::Permission;
 use loyalty_core::tier::Tier;
 use serde::Deserialize;
 
-use crate::api::members::{MemberIn, MemberPatchIn};
+use loyalty_core::input::member::{MemberIn, MemberPatchIn};
 
 use super::session::Staff;
 use super::{Chrome, CsrfOnly, UiError, UiResult, error_for, field_errors, render};
@@ -211,7 +211,6 @@ pub async fn create(
 ) -> UiResult {
     staff.require(Permission::EditMembers)?;
     staff.check_csrf(&form.csrf)?;
-    let lang = staff.lang;
     let ctx = &staff.session.ctx;
     let input = MemberIn {
         phone: blank_to_none(&form.phone),
@@ -223,12 +222,7 @@ pub async fn create(
         source: Some("admin".into()),
         ..MemberIn::default()
     };
-    let today = app.today(ctx).await.map_err(|e| UiError::App(lang, e))?;
-    let result = match input.validate(today) {
-        Ok((profile, source)) => app.create_member(ctx, profile, source).await,
-        Err(invalid) => Err(AppError::Invalid(invalid)),
-    };
-    match result {
+    match app.create_member(ctx, input).await {
         Ok(member) => Ok(Redirect::to(&format!("/members/{}", member.id)).into_response()),
         Err(error) => refused(&app, &staff, None, form, error).await,
     }
@@ -529,15 +523,7 @@ pub async fn edit(
         province: change(&form.province),
         ..MemberPatchIn::default()
     };
-    let today = app
-        .today(ctx)
-        .await
-        .map_err(|e| UiError::App(staff.lang, e))?;
-    let result = match patch.validate(today) {
-        Ok(patch) => app.update_member(ctx, id.clone(), patch).await,
-        Err(invalid) => Err(AppError::Invalid(invalid)),
-    };
-    match result {
+    match app.update_member(ctx, id.clone(), patch).await {
         Ok(_) => Ok(Redirect::to(&format!("/members/{id}")).into_response()),
         Err(error) => refused(&app, &staff, Some(&id), form, error).await,
     }

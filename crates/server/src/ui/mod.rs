@@ -356,11 +356,13 @@ pub fn field_errors(error: &AppError, lang: Lang) -> Vec<(String, String)> {
         .field_errors()
         .iter()
         .map(|f| {
-            let said = i18n::lookup(lang, &format!("rule.{}", f.code));
-            (
-                f.field.clone(),
-                said.map_or_else(|| f.message.clone(), str::to_string),
-            )
+            let said = i18n::lookup(lang, &format!("rule.{}", f.code)).map(|text| match f.bounds {
+                Some(b) => text
+                    .replace("{min}", &format::number(lang, b.min))
+                    .replace("{max}", &format::number(lang, b.max)),
+                None => text.to_string(),
+            });
+            (f.field.clone(), said.unwrap_or_else(|| f.message.clone()))
         })
         .chain(match error {
             AppError::Conflict { field, message, .. } => {
@@ -466,6 +468,21 @@ mod tests {
         assert_eq!(
             field_errors(&error, Lang::En)[0].1,
             "not a Vietnamese phone number: expected 10 digits such as 0901234567"
+        );
+    }
+
+    #[test]
+    fn a_size_rule_names_its_bounds_in_the_pages_number_format() {
+        let mut errors = Invalid::default();
+        loyalty_core::limits::within(&mut errors, "rate_limit_per_s", 0, 1, 1_000_000);
+        let error = AppError::Invalid(errors);
+        assert_eq!(
+            field_errors(&error, Lang::Vi)[0].1,
+            "phải từ 1 đến 1.000.000"
+        );
+        assert_eq!(
+            field_errors(&error, Lang::En)[0].1,
+            "must be from 1 to 1,000,000"
         );
     }
 }
