@@ -193,8 +193,13 @@ fn resolve_brand(
             store.brand = None;
         }
         Some(Some(code)) => {
-            let brand = brands::by_code(sql, tenant_id, code.trim())?
-                .ok_or_else(|| AppError::invalid("brand", format!("no brand with code {code}")))?;
+            let brand = brands::by_code(sql, tenant_id, code.trim())?.ok_or_else(|| {
+                AppError::invalid(
+                    "brand",
+                    "brand.not_found",
+                    format!("no brand with code {code}"),
+                )
+            })?;
             store.brand_id = Some(brand.id);
             store.brand = Some(brand.code);
         }

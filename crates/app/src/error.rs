@@ -53,8 +53,13 @@ pub enum AppError {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> AppError {
-        AppError::Invalid(Invalid::one(field, message))
+    /// 422: `field` broke the rule `code` (see `core::FieldError` for how codes are named).
+    pub fn invalid(
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> AppError {
+        AppError::Invalid(Invalid::one(field, code, message))
     }
 
     pub fn conflict(code: &'static str, field: &str, message: impl Into<String>) -> AppError {
@@ -75,7 +80,7 @@ impl AppError {
 
 impl From<loyalty_core::ledger::NotPositive> for AppError {
     fn from(error: loyalty_core::ledger::NotPositive) -> Self {
-        AppError::invalid("points", error.to_string())
+        AppError::invalid("points", "points.not_positive", error.to_string())
     }
 }
 
@@ -128,9 +133,11 @@ impl From<DbError> for AppError {
                     ),
                 }
             }
-            DbError::Unstorable(_) => {
-                AppError::invalid("body", "text must not contain the NUL character (\\u0000)")
-            }
+            DbError::Unstorable(_) => AppError::invalid(
+                "body",
+                "text.nul",
+                "text must not contain the NUL character (\\u0000)",
+            ),
             DbError::KeyTaken => AppError::Conflict {
                 code: "idempotency_key_in_progress",
                 field: Some("Idempotency-Key".to_string()),

@@ -87,8 +87,9 @@ impl App {
         };
         let after = match cursor.as_deref() {
             None | Some("") => Position::default(),
-            Some(text) => Position::parse_cursor(text)
-                .ok_or_else(|| AppError::invalid("cursor", "is not a cursor this feed gave"))?,
+            Some(text) => Position::parse_cursor(text).ok_or_else(|| {
+                AppError::invalid("cursor", "cursor.unknown", "is not a cursor this feed gave")
+            })?,
         };
         let tenant_id = ctx.tenant_id.clone();
         let items = self

@@ -224,7 +224,7 @@ impl App {
                         Ok(_) => continue,
                         Err(AppError::Invalid(e)) => e,
                         Err(e @ (AppError::Conflict { .. } | AppError::Rejected { .. })) => {
-                            Invalid::one("order_id", e.to_string())
+                            Invalid::one("order_id", "order.refused", e.to_string())
                         }
                         Err(e) => return Err(e),
                     };
@@ -305,7 +305,11 @@ fn read_products(
             Ok(p) => match seen.insert(hash_of(&p.sku.to_lowercase()), row) {
                 Some(earlier) => Item::Bad(vec![(
                     row,
-                    Invalid::one("sku", format!("is also on row {earlier} of this file")),
+                    Invalid::one(
+                        "sku",
+                        "row.duplicate_in_file",
+                        format!("is also on row {earlier} of this file"),
+                    ),
                 )]),
                 None => Item::Good(row, p),
             },
@@ -375,7 +379,7 @@ fn read_orders(
                         first_row: row,
                         order_id: id.clone(),
                         lines: vec![],
-                        bad: vec![(row, Invalid::one("order_id", message))],
+                        bad: vec![(row, Invalid::one("order_id", "order.rows_apart", message))],
                     });
                 } else {
                     current = Some(Group {

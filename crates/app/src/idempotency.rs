@@ -52,10 +52,12 @@ impl KeyedRequest {
     ) -> AppResult<KeyedRequest> {
         if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(AppError::invalid(
+            return Err(AppError::Invalid(loyalty_core::Invalid::one_bounded(
                 "Idempotency-Key",
+                "idempotency_key.format",
+                (1, MAX_KEY_CHARS as i64),
                 format!("must have 1 to {MAX_KEY_CHARS} visible ASCII characters"),
-            ));
+            )));
         }
         let mut hash = Sha256::new();
         for part in [

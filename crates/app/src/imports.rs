@@ -335,12 +335,13 @@ pub(crate) fn open_csv(
     format: &'static Format,
 ) -> AppResult<(CsvReader, Header)> {
     let mut buffered = BufReader::with_capacity(256 * 1024, input);
-    let head = buffered
-        .fill_buf()
-        .map_err(|e| AppError::invalid("file", format!("could not be read: {e}")))?;
+    let head = buffered.fill_buf().map_err(|e| {
+        AppError::invalid("file", "file.unreadable", format!("could not be read: {e}"))
+    })?;
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
         return Err(AppError::invalid(
             "file",
+            "file.utf16",
             "is UTF-16 (Excel's \"Unicode Text\"); save it as \"CSV UTF-8 (Comma delimited)\"",
         ));
     }
@@ -351,6 +352,7 @@ pub(crate) fn open_csv(
     {
         return Err(AppError::invalid(
             "file",
+            "file.not_utf8",
             format!(
                 "is not UTF-8 text (byte {} is not): in Excel choose \"CSV UTF-8 (Comma delimited)\" when saving",
                 skip + e.valid_up_to() + 1
@@ -364,7 +366,7 @@ pub(crate) fn open_csv(
         b','
     };
     if sample.is_empty() {
-        return Err(AppError::invalid("file", "is empty"));
+        return Err(AppError::invalid("file", "file.empty", "is empty"));
     }
     buffered.consume(skip);
     let mut reader = csv::ReaderBuilder::new()
@@ -373,14 +375,18 @@ pub(crate) fn open_csv(
         .delimiter(delimiter)
         .from_reader(buffered);
     let mut record = csv::StringRecord::new();
-    let read = reader
-        .read_record(&mut record)
-        .map_err(|e| AppError::invalid("file", format!("the header row could not be read: {e}")))?;
+    let read = reader.read_record(&mut record).map_err(|e| {
+        AppError::invalid(
+            "file",
+            "file.unreadable",
+            format!("the header row could not be read: {e}"),
+        )
+    })?;
     if !read {
-        return Err(AppError::invalid("file", "is empty"));
+        return Err(AppError::invalid("file", "file.empty", "is empty"));
     }
-    let header =
-        Header::parse_as(record.iter(), format).map_err(|e| AppError::invalid("file", e))?;
+    let header = Header::parse_as(record.iter(), format)
+        .map_err(|e| AppError::invalid("file", e.code, e.message))?;
     Ok((reader, header))
 }
 
@@ -439,14 +445,15 @@ pub(crate) fn read_records(
         let go_on = match cells {
             Err(_) => {
                 let message = "is not UTF-8 text; save the file as \"CSV UTF-8\"";
-                each(index, Err(Invalid::one("row", message)))
+                each(index, Err(Invalid::one("row", "row.not_utf8", message)))
             }
             // Spreadsheets leave rows of empty cells at the end; they are not data.
             Ok(cells) if cells.iter().all(|c| c.trim().is_empty()) => true,
             // No field holds it, and PostgreSQL cannot store it.
-            Ok(cells) if cells.iter().any(|c| c.contains('\0')) => {
-                each(index, Err(Invalid::one("row", "holds the NUL character")))
-            }
+            Ok(cells) if cells.iter().any(|c| c.contains('\0')) => each(
+                index,
+                Err(Invalid::one("row", "text.nul", "holds the NUL character")),
+            ),
             Ok(cells) => each(index, Ok(&cells)),
         };
         if !go_on {
@@ -475,6 +482,7 @@ fn duplicate(seen: &mut HashMap<u64, u64>, m: &MemberRow, row: u64) -> Option<In
         if let Some(earlier) = seen.get(hash) {
             return Some(Invalid::one(
                 *field,
+                "row.duplicate_in_file",
                 format!("is also on row {earlier} of this file"),
             ));
         }
@@ -545,6 +553,7 @@ fn apply_rows(
                 Some((first, first_id)) if first_id != id => {
                     clash = Some(Invalid::one(
                         field,
+                        "row.identity_conflict",
                         format!("belongs to another member than the row's {first}"),
                     ));
                     break;
@@ -692,11 +701,14 @@ fn update_members(
         let opening_points = if first_link { r.points.unwrap_or(0) } else { 0 };
         if opening_points > 0 && m.status == MemberStatus::Blocked {
             let message = "a blocked member's points cannot change";
-            refused.push((row, Invalid::one("points", message)));
+            refused.push((row, Invalid::one("points", "member_blocked", message)));
             continue;
         }
         if let Err(error) = checked_total("lifetime points", m.lifetime_points, opening_points) {
-            refused.push((row, Invalid::one("points", error.to_string())));
+            refused.push((
+                row,
+                Invalid::one("points", "total.out_of_range", error.to_string()),
+            ));
             continue;
         }
         let mut tier_change = None;
@@ -711,7 +723,10 @@ fn update_members(
             ) {
                 Ok(spend) => m.lifetime_spend = spend,
                 Err(error) => {
-                    refused.push((row, Invalid::one("lifetime_spend", error.to_string())));
+                    refused.push((
+                        row,
+                        Invalid::one("lifetime_spend", "total.out_of_range", error.to_string()),
+                    ));
                     continue;
                 }
             }

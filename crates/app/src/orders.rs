@@ -246,7 +246,12 @@ impl App {
         let external_id = external_id.trim().to_string();
         let mut errors = loyalty_core::Invalid::default();
         if external_id.is_empty() || external_id.chars().count() > 100 {
-            errors.push("external_id", "must have 1 to 100 characters");
+            errors.push_bounded(
+                "external_id",
+                "length",
+                (1, 100),
+                "must have 1 to 100 characters",
+            );
         }
         limits::within(&mut errors, "amount", amount, 1, limits::MAX_AMOUNT);
         if !errors.is_empty() {
@@ -812,9 +817,11 @@ fn earn_error(error: earning::EarnError) -> AppError {
             "points_redeemed",
             "a blocked member cannot spend points",
         ),
-        earning::EarnError::OverInvoice { .. } => {
-            AppError::invalid("points_redeemed", error.to_string())
-        }
+        earning::EarnError::OverInvoice { .. } => AppError::invalid(
+            "points_redeemed",
+            "points_redeemed.over_invoice",
+            error.to_string(),
+        ),
         earning::EarnError::OutOfRange(range) => range.into(),
     }
 }
@@ -833,7 +840,9 @@ fn find_buyer(
         Buyer::Guest => Ok(None),
         Buyer::Member(id) => members::get_for_update(sql, tenant_id, id)?
             .map(Some)
-            .ok_or_else(|| AppError::invalid("member_id", "no member with this id")),
+            .ok_or_else(|| {
+                AppError::invalid("member_id", "member.not_found", "no member with this id")
+            }),
         Buyer::Customer { phone, email, name } => {
             if let Some(found) = find_customer(sql, tenant_id, phone.as_ref(), email.as_ref())? {
                 return Ok(Some(found));

@@ -235,7 +235,9 @@ fn one(mut inserted: Vec<Entry>) -> AppResult<Entry> {
 /// A ledger refusal in the API's terms; `field` names the input it is about.
 fn ledger_error(field: &'static str) -> impl Fn(LedgerError) -> AppError {
     move |error| match error {
-        LedgerError::NotPositive(_) => AppError::invalid("points", error.to_string()),
+        LedgerError::NotPositive(_) => {
+            AppError::invalid("points", "points.not_positive", error.to_string())
+        }
         LedgerError::Insufficient { .. } => AppError::Conflict {
             code: "insufficient_points",
             field: Some(field.to_string()),

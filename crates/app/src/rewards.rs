@@ -161,7 +161,9 @@ impl App {
                     ));
                 }
                 let mut reward = catalogue::get_for_update(sql, tenant_id, &reward_id)?
-                    .ok_or_else(|| AppError::invalid("reward_id", "no reward with this id"))?;
+                    .ok_or_else(|| {
+                        AppError::invalid("reward_id", "reward.not_found", "no reward with this id")
+                    })?;
                 if !reward.active
                     || reward.starts_at.is_some_and(|s| now < s)
                     || reward.ends_at.is_some_and(|e| now >= e)
@@ -351,23 +353,36 @@ fn build(
         .or_else(|| current.map(|c| c.kind.clone()))
         .unwrap_or_else(|| "gift".into());
     if kind != "voucher" && kind != "gift" {
-        e.push("kind", "must be voucher or gift");
+        e.push_coded("kind", "reward.unknown_kind", "must be voucher or gift");
     }
     let program_id = input
         .voucher_program_id
         .clone()
         .unwrap_or_else(|| current.and_then(|c| c.voucher_program_id.clone()));
     match (&*kind, &program_id) {
-        ("voucher", None) => e.push(
+        ("voucher", None) => e.push_coded(
             "voucher_program_id",
+            "required",
             "a voucher reward names its voucher program",
         ),
         ("voucher", Some(id)) => match codes::get_program(sql, tenant_id, id)? {
             Some(p) if p.code_kind == CodeKind::Unique => {}
-            Some(_) => e.push("voucher_program_id", "the program must have unique codes"),
-            None => e.push("voucher_program_id", "no voucher program with this id"),
+            Some(_) => e.push_coded(
+                "voucher_program_id",
+                "reward.program_not_unique",
+                "the program must have unique codes",
+            ),
+            None => e.push_coded(
+                "voucher_program_id",
+                "voucher_program.not_found",
+                "no voucher program with this id",
+            ),
         },
-        ("gift", Some(_)) => e.push("voucher_program_id", "a gift has no voucher program"),
+        ("gift", Some(_)) => e.push_coded(
+            "voucher_program_id",
+            "reward.gift_has_program",
+            "a gift has no voucher program",
+        ),
         _ => {}
     }
     let stock = input.stock.unwrap_or_else(|| current.and_then(|c| c.stock));
@@ -400,7 +415,7 @@ fn build(
     if let (Some(s), Some(end)) = (starts_at, ends_at)
         && s >= end
     {
-        e.push("ends_at", "must be after starts_at");
+        e.push_coded("ends_at", "range.to_before_from", "must be after starts_at");
     }
     if !e.is_empty() {
         return Err(e.into());

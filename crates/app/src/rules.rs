@@ -248,7 +248,11 @@ impl App {
         ctx.require(Access::Read)?;
         let p = parts(&input, None)?;
         if from >= to {
-            return Err(AppError::invalid("to", "must be after from"));
+            return Err(AppError::invalid(
+                "to",
+                "range.to_before_from",
+                "must be after from",
+            ));
         }
         let info = self.tenant(ctx).await?;
         let tenant_id = ctx.tenant_id.clone();

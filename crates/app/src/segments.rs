@@ -227,7 +227,11 @@ impl App {
     ) -> AppResult<SegmentReport> {
         ctx.require(Access::Read)?;
         if from >= to {
-            return Err(AppError::invalid("to", "must be after from"));
+            return Err(AppError::invalid(
+                "to",
+                "range.to_before_from",
+                "must be after from",
+            ));
         }
         let saved = self.saved_segment(ctx, &id).await?;
         let compiled = self.compile(ctx, &saved.conditions).await?;

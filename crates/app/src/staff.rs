@@ -202,6 +202,7 @@ impl App {
         if !matches? {
             return Err(AppError::invalid(
                 "current_password",
+                "password.not_current",
                 "is not your current password",
             ));
         }

@@ -262,27 +262,30 @@ impl App {
         ctx.require(Access::Admin)?;
         let reason = reason.trim().to_string();
         if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(AppError::invalid(
+            return Err(AppError::Invalid(loyalty_core::Invalid::one_bounded(
                 "reason",
+                "length",
+                (1, 500),
                 "is required, at most 500 characters",
-            ));
+            )));
         }
         let now = self.now();
         if until.is_some_and(|u| u <= now) {
-            return Err(AppError::invalid("until", "must be in the future"));
+            return Err(AppError::invalid(
+                "until",
+                "until.in_past",
+                "must be in the future",
+            ));
         }
         let info = self.tenant(ctx).await?;
         let ladder = self.ladder(&ctx.tenant_id).await?;
-        let target = match &tier_id {
-            Some(id) => Some(
-                ladder
-                    .iter()
-                    .find(|t| &t.id == id)
-                    .cloned()
-                    .ok_or_else(|| AppError::invalid("tier_id", "no such tier"))?,
-            ),
-            None => None,
-        };
+        let target =
+            match &tier_id {
+                Some(id) => Some(ladder.iter().find(|t| &t.id == id).cloned().ok_or_else(
+                    || AppError::invalid("tier_id", "tier.not_found", "no such tier"),
+                )?),
+                None => None,
+            };
         let (ctx2, key) = (ctx.clone(), member_id.clone());
         let member = self
             .db

@@ -137,6 +137,7 @@ impl App {
         if input.code_kind.is_some() || input.code.is_some() {
             return Err(AppError::invalid(
                 "codes",
+                "voucher.codes_fixed",
                 "the kind of codes and a shared code cannot change; make a new program",
             ));
         }
@@ -201,10 +202,12 @@ impl App {
     ) -> AppResult<Vec<String>> {
         ctx.require(Access::Admin)?;
         if !(1..=MAX_CODES_PER_REQUEST).contains(&count) {
-            return Err(AppError::invalid(
+            return Err(AppError::Invalid(loyalty_core::Invalid::one_bounded(
                 "count",
+                "out_of_range",
+                (1, MAX_CODES_PER_REQUEST),
                 format!("must be between 1 and {MAX_CODES_PER_REQUEST}"),
-            ));
+            )));
         }
         let now = self.now();
         let ctx2 = ctx.clone();
@@ -218,13 +221,18 @@ impl App {
                 if program.code_kind != CodeKind::Unique {
                     return Err(AppError::invalid(
                         "count",
+                        "voucher.shared_program",
                         "a shared program has its one code; unique codes need a unique program",
                     ));
                 }
                 if let Some(member) = &member_id
                     && members::get(sql, &ctx2.tenant_id, member)?.is_none()
                 {
-                    return Err(AppError::invalid("member_id", "no member with this id"));
+                    return Err(AppError::invalid(
+                        "member_id",
+                        "member.not_found",
+                        "no member with this id",
+                    ));
                 }
                 let mut made: Vec<String> = Vec::with_capacity(count as usize);
                 let mut rounds = 0;
@@ -332,10 +340,12 @@ impl App {
         order.check("order")?;
         let order_ref = order_ref.trim().to_string();
         if order_ref.is_empty() || order_ref.chars().count() > 200 {
-            return Err(AppError::invalid(
+            return Err(AppError::Invalid(loyalty_core::Invalid::one_bounded(
                 "order_ref",
+                "length",
+                (1, 200),
                 "must have 1 to 200 characters",
-            ));
+            )));
         }
         let code = code_key(&code);
         let (ctx2, now, key) = (ctx.clone(), self.now(), code.clone());

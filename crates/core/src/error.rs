@@ -4,10 +4,12 @@
 use std::fmt;
 
 /// One rule broken by one input field. `field` is a path such as `phone` or `lines[2].quantity`;
-/// `code` names the rule, stably (`phone.unknown_prefix`, `birthday.in_future`, `required`,
-/// `out_of_range`; `invalid` for rules without a code of their own yet), so that a client or
-/// the admin UI can say it in its own language; `message` says it in English. A rule about
-/// size (`out_of_range`, `length`) carries its bounds, so a translation can name them too.
+/// `code` names the rule, stably, dotted and lower case: a generic rule (`required`, `length`,
+/// `out_of_range`), a thing that is not there (`member.not_found`, `tier.not_found`), or a rule
+/// of its own (`phone.unknown_prefix`, `birthday.in_future`, `order.total_mismatch`). Every
+/// error has one, so that a client or the admin UI can say it in its own language; `message`
+/// says it in English. A rule about size (`out_of_range`, `length` and the `too_many` kind)
+/// carries its bounds, so a translation can name them too.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
     pub field: String,
@@ -24,22 +26,12 @@ pub struct Bounds {
     pub max: i64,
 }
 
-/// The code of a rule that has none of its own yet.
-pub const INVALID: &str = "invalid";
-
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::coded(field, INVALID, message)
-    }
-
-    pub fn coded(
-        field: impl Into<String>,
-        code: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    /// `field` broke the rule `code`; `message` says so in English.
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
-            code: code.into(),
+            code: code.to_string(),
             message: message.into(),
             bounds: None,
         }
@@ -55,17 +47,10 @@ impl fmt::Display for FieldError {
 /// A parse error that knows the stable code of the rule it broke.
 pub trait Coded: fmt::Display {
     fn code(&self) -> &'static str;
-}
 
-impl Coded for String {
-    fn code(&self) -> &'static str {
-        INVALID
-    }
-}
-
-impl Coded for &str {
-    fn code(&self) -> &'static str {
-        INVALID
+    /// For a size rule, the range that was allowed.
+    fn bounds(&self) -> Option<(i64, i64)> {
+        None
     }
 }
 
@@ -75,12 +60,21 @@ impl Coded for &str {
 pub struct Invalid(pub Vec<FieldError>);
 
 impl Invalid {
-    pub fn one(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self(vec![FieldError::new(field, message)])
+    /// One broken rule, with its stable code.
+    pub fn one(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(field, code, message)])
     }
 
-    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
+    /// One broken size rule, with its stable code and the range that was allowed.
+    pub fn one_bounded(
+        field: impl Into<String>,
+        code: &'static str,
+        bounds: (i64, i64),
+        message: impl Into<String>,
+    ) -> Self {
+        let mut invalid = Self::default();
+        invalid.push_bounded(field, code, bounds, message);
+        invalid
     }
 
     /// Records a broken rule with its stable code.
@@ -90,7 +84,7 @@ impl Invalid {
         code: &'static str,
         message: impl Into<String>,
     ) {
-        self.0.push(FieldError::coded(field, code, message));
+        self.0.push(FieldError::new(field, code, message));
     }
 
     /// Records a broken size rule with its stable code and the range that was allowed.
@@ -101,7 +95,7 @@ impl Invalid {
         (min, max): (i64, i64),
         message: impl Into<String>,
     ) {
-        let mut error = FieldError::coded(field, code, message);
+        let mut error = FieldError::new(field, code, message);
         error.bounds = Some(Bounds { min, max });
         self.0.push(error);
     }
@@ -117,7 +111,12 @@ impl Invalid {
         match parsed {
             Ok(value) => Some(value),
             Err(error) => {
-                self.push_coded(field, error.code(), error.to_string());
+                match error.bounds() {
+                    Some(bounds) => {
+                        self.push_bounded(field, error.code(), bounds, error.to_string())
+                    }
+                    None => self.push_coded(field, error.code(), error.to_string()),
+                }
                 None
             }
         }

@@ -140,6 +140,7 @@ impl TypeFilter {
         if patterns.is_empty() {
             return Err(Invalid::one(
                 field,
+                "required",
                 "name at least one event type, a family such as points.* or *",
             ));
         }
@@ -166,6 +167,7 @@ impl TypeFilter {
 fn unknown(field: &str, part: &str) -> Invalid {
     Invalid::one(
         field,
+        "event_type.unknown",
         format!("{part} is not an event type (for example order.paid or points.*)"),
     )
 }

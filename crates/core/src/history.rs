@@ -91,7 +91,8 @@ pub struct PastOrder {
 fn text(e: &mut Invalid, field: &str, value: Option<&str>) -> Option<String> {
     let value = value?.to_string();
     if value.chars().count() > MAX_TEXT {
-        e.push(field, format!("must be at most {MAX_TEXT} characters"));
+        let message = format!("must be at most {MAX_TEXT} characters");
+        e.push_bounded(field, "length", (1, MAX_TEXT as i64), message);
     }
     Some(value)
 }
@@ -116,13 +117,14 @@ pub fn parse_order_line(
     }
     let placed_at = cell("placed_at").and_then(|v| match instant(v, zone) {
         Some(t) if t > now => {
-            e.push("placed_at", "is in the future");
+            e.push_coded("placed_at", "placed_at.in_future", "is in the future");
             None
         }
         Some(t) => Some(t),
         None => {
-            e.push(
+            e.push_coded(
                 "placed_at",
+                "placed_at.format",
                 "must be a date and time (YYYY-MM-DD HH:MM, DD/MM/YYYY HH:MM) or an RFC 3339 time",
             );
             None
@@ -139,12 +141,8 @@ pub fn parse_order_line(
     let quantity = match cell("quantity") {
         None => Some(1),
         Some(v) => match amount(&mut e, "quantity", v) {
-            Some(0) => {
-                e.push("quantity", "must be at least 1");
-                None
-            }
-            Some(q) if q > MAX_QUANTITY => {
-                e.push("quantity", format!("must be at most {MAX_QUANTITY}"));
+            Some(q) if !(1..=MAX_QUANTITY).contains(&q) => {
+                crate::limits::within(&mut e, "quantity", q, 1, MAX_QUANTITY);
                 None
             }
             q => q,
@@ -188,17 +186,20 @@ pub fn assemble_order(first_row: u64, rows: Vec<OrderLineRow>) -> Result<PastOrd
     let first = rows
         .first()
         .cloned()
-        .ok_or_else(|| Invalid::one("order_id", "has no lines"))?;
+        .ok_or_else(|| Invalid::one("order_id", "order.no_lines", "has no lines"))?;
     let Some(placed_at) = first.placed_at else {
         return Err(Invalid::one(
             "placed_at",
+            "placed_at.required_on_first_row",
             "is required on the order's first row",
         ));
     };
     let lines: Vec<Line> = rows.into_iter().map(|r| r.line).collect();
     if lines.len() > crate::order::MAX_LINES {
-        return Err(Invalid::one(
+        return Err(Invalid::one_bounded(
             "order_id",
+            "lines.too_many",
+            (0, crate::order::MAX_LINES as i64),
             format!("an order has at most {} lines", crate::order::MAX_LINES),
         ));
     }
@@ -210,8 +211,10 @@ pub fn assemble_order(first_row: u64, rows: Vec<OrderLineRow>) -> Result<PastOrd
         })
         .filter(|s| *s <= crate::limits::MAX_AMOUNT);
     let Some(subtotal) = subtotal else {
-        return Err(Invalid::one(
+        return Err(Invalid::one_bounded(
             "unit_price",
+            "order.subtotal_too_large",
+            (0, crate::limits::MAX_AMOUNT),
             "the order's lines add up to too much",
         ));
     };
@@ -221,15 +224,24 @@ pub fn assemble_order(first_row: u64, rows: Vec<OrderLineRow>) -> Result<PastOrd
         .checked_sub(discount)
         .and_then(|v| v.checked_add(shipping))
     else {
-        return Err(Invalid::one("shipping", "the order's total is too large"));
+        return Err(Invalid::one(
+            "shipping",
+            "order.total_too_large",
+            "the order's total is too large",
+        ));
     };
     if discount > subtotal {
-        e.push("discount", "is more than the lines' sum");
+        e.push_coded(
+            "discount",
+            "order.discount_above_subtotal",
+            "is more than the lines' sum",
+        );
     }
     let total = first.total.unwrap_or(expected);
     if total != expected {
-        e.push(
+        e.push_coded(
             "total",
+            "order.total_mismatch",
             format!("is {total} but the lines less the discount plus shipping make {expected}"),
         );
     }

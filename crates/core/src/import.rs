@@ -58,6 +58,22 @@ pub struct Header {
     index: BTreeMap<&'static str, usize>,
 }
 
+/// A header row that does not fit the format: an unknown column (`file.unknown_column`), one
+/// named twice (`file.column_twice`), or none of the columns the format needs
+/// (`file.column_missing`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HeaderError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl crate::error::Coded for HeaderError {
+    fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
 /// A CSV format: the columns it reads, those it accepts and ignores, and the columns of which
 /// at least one must be present.
 pub struct Format {
@@ -75,7 +91,7 @@ pub const MEMBERS: Format = Format {
 
 impl Header {
     /// Reads a member file's header row.
-    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Header, String> {
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Header, HeaderError> {
         Header::parse_as(names, &MEMBERS)
     }
 
@@ -85,7 +101,7 @@ impl Header {
     pub fn parse_as<'a>(
         names: impl IntoIterator<Item = &'a str>,
         format: &Format,
-    ) -> Result<Header, String> {
+    ) -> Result<Header, HeaderError> {
         let mut index = BTreeMap::new();
         for (i, raw) in names.into_iter().enumerate() {
             let name = raw.trim().to_lowercase();
@@ -98,15 +114,21 @@ impl Header {
                 .chain(format.ignored.iter())
                 .find(|c| **c == name);
             let Some(known) = known else {
-                return Err(format!(
-                    "unknown column \"{}\" (column {}); the columns are {}",
-                    raw.trim(),
-                    i + 1,
-                    format.columns.join(",")
-                ));
+                return Err(HeaderError {
+                    code: "file.unknown_column",
+                    message: format!(
+                        "unknown column \"{}\" (column {}); the columns are {}",
+                        raw.trim(),
+                        i + 1,
+                        format.columns.join(",")
+                    ),
+                });
             };
             if index.insert(*known, i).is_some() {
-                return Err(format!("column \"{name}\" appears twice"));
+                return Err(HeaderError {
+                    code: "file.column_twice",
+                    message: format!("column \"{name}\" appears twice"),
+                });
             }
         }
         if !format.needs_one_of.iter().any(|c| index.contains_key(c)) {
@@ -122,7 +144,10 @@ impl Header {
                 .iter()
                 .map(|c| format!("{} {c}", article(c)))
                 .collect();
-            return Err(format!("the file needs {} column", names.join(" or ")));
+            return Err(HeaderError {
+                code: "file.column_missing",
+                message: format!("the file needs {} column", names.join(" or ")),
+            });
         }
         Ok(Header { index })
     }
@@ -208,13 +233,21 @@ pub fn parse_member_row(
     let phone = cell("phone").and_then(|v| e.check("phone", Phone::parse(v)));
     let email = cell("email").and_then(|v| e.check("email", Email::parse(v)));
     if cell("phone").is_none() && cell("email").is_none() {
-        e.push("phone", "a row needs a phone or an email");
+        e.push_coded(
+            "phone",
+            "member.contact_required",
+            "a row needs a phone or an email",
+        );
     }
     let name = cell("name").and_then(|v| check_name(&mut e, "name", &one_line(v)));
     let gender = cell("gender").and_then(|v| {
         let g = parse_gender(v);
         if g.is_none() {
-            e.push("gender", "must be male, female or other (nam, nữ, khác)");
+            e.push_coded(
+                "gender",
+                "gender.unknown",
+                "must be male, female or other (nam, nữ, khác)",
+            );
         }
         g
     });
@@ -225,7 +258,8 @@ pub fn parse_member_row(
     let place = |e: &mut Invalid, c: &str| {
         let v = cell(c)?;
         if v.chars().count() > MAX_PLACE_CHARS {
-            e.push(c, format!("must be at most {MAX_PLACE_CHARS} characters"));
+            let message = format!("must be at most {MAX_PLACE_CHARS} characters");
+            e.push_bounded(c, "length", (1, MAX_PLACE_CHARS as i64), message);
             return None;
         }
         Some(one_line(v))
@@ -241,7 +275,11 @@ pub fn parse_member_row(
     let tier_id = cell("tier").and_then(|v| {
         let id = (cx.tiers)(&v.to_lowercase());
         if id.is_none() {
-            e.push("tier", format!("no tier is named \"{v}\""));
+            e.push_coded(
+                "tier",
+                "tier.not_found",
+                format!("no tier is named \"{v}\""),
+            );
         }
         id
     });
@@ -249,13 +287,14 @@ pub fn parse_member_row(
         let parsed = instant(v, cx.zone);
         match parsed {
             Some(t) if t.to_zoned_datetime(cx.zone.clone()).date() > cx.today => {
-                e.push("member_since", "is in the future");
+                e.push_coded("member_since", "member_since.in_future", "is in the future");
                 None
             }
             Some(t) => Some(t),
             None => {
-                e.push(
+                e.push_coded(
                     "member_since",
+                    "member_since.format",
                     "must be a date (YYYY-MM-DD or DD/MM/YYYY) or an RFC 3339 time",
                 );
                 None
@@ -269,13 +308,22 @@ pub fn parse_member_row(
         check_external_ids(&mut e, "external_id", &ids);
         if e.0.len() > before {
             e.0.truncate(before);
-            e.push("external_id", "must have at most 100 characters");
+            e.push_bounded(
+                "external_id",
+                "length",
+                (1, crate::member::MAX_EXTERNAL_ID_CHARS as i64),
+                "must have at most 100 characters",
+            );
         }
     }
     let status = cell("status").and_then(|v| {
         let s = MemberStatus::parse(&v.to_lowercase());
         if s.is_none() {
-            e.push("status", "must be customer, member or blocked");
+            e.push_coded(
+                "status",
+                "member_status.unknown",
+                "must be customer, member or blocked",
+            );
         }
         s
     });
@@ -325,16 +373,21 @@ pub(crate) fn amount(e: &mut Invalid, field: &str, v: &str) -> Option<i64> {
 pub(crate) fn whole(e: &mut Invalid, field: &str, v: &str, max: i64) -> Option<i64> {
     match crate::text::grouped_whole(v) {
         Some(n) if n < 0 => {
-            e.push(field, "must not be negative");
+            e.push_bounded(field, "out_of_range", (0, max), "must not be negative");
             None
         }
         Some(n) if n <= max => Some(n),
         Some(_) => {
-            e.push(field, format!("must be at most {max}"));
+            e.push_bounded(
+                field,
+                "out_of_range",
+                (0, max),
+                format!("must be at most {max}"),
+            );
             None
         }
         None => {
-            e.push(field, "must be a whole number, 0 or more");
+            e.push_coded(field, "number.format", "must be a whole number, 0 or more");
             None
         }
     }
@@ -484,11 +537,13 @@ mod tests {
         assert!(
             Header::parse(["phnoe", "name"])
                 .unwrap_err()
+                .message
                 .contains("unknown column \"phnoe\"")
         );
         assert!(
             Header::parse(["name"])
                 .unwrap_err()
+                .message
                 .contains("phone or an email")
         );
         assert!(Header::parse(["phone", "phone"]).is_err());

@@ -94,14 +94,20 @@ pub const MAX_EXTERNAL_ID_CHARS: usize = 100;
 pub fn check_name(errors: &mut Invalid, field: &str, name: &str) -> Option<String> {
     let name = name.trim();
     if name.chars().count() > MAX_NAME_CHARS {
-        errors.push(
+        errors.push_bounded(
             field,
+            "length",
+            (1, MAX_NAME_CHARS as i64),
             format!("must be at most {MAX_NAME_CHARS} characters"),
         );
         return None;
     }
     if name.chars().any(char::is_control) {
-        errors.push(field, "must not contain control characters");
+        errors.push_coded(
+            field,
+            "text.control_characters",
+            "must not contain control characters",
+        );
         return None;
     }
     Some(name.to_string())
@@ -110,15 +116,22 @@ pub fn check_name(errors: &mut Invalid, field: &str, name: &str) -> Option<Strin
 /// Tags are trimmed, kept in the order given, and duplicates dropped.
 pub fn check_tags(errors: &mut Invalid, field: &str, tags: &[String]) -> Vec<String> {
     if tags.len() > MAX_TAGS {
-        errors.push(field, format!("at most {MAX_TAGS} tags"));
+        errors.push_bounded(
+            field,
+            "tags.too_many",
+            (0, MAX_TAGS as i64),
+            format!("at most {MAX_TAGS} tags"),
+        );
         return Vec::new();
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.iter().enumerate() {
         let tag = tag.trim();
         if tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS || tag.contains('|') {
-            errors.push(
+            errors.push_bounded(
                 format!("{field}[{i}]"),
+                "tag.format",
+                (1, MAX_TAG_CHARS as i64),
                 format!("a tag has 1 to {MAX_TAG_CHARS} characters and no '|'"),
             );
         } else if !out.iter().any(|t| t == tag) {
@@ -137,8 +150,10 @@ pub fn check_attributes(
         .map(|s| s.len())
         .unwrap_or(usize::MAX);
     if size > MAX_ATTRIBUTES_BYTES {
-        errors.push(
+        errors.push_bounded(
             field,
+            "attributes.too_large",
+            (0, MAX_ATTRIBUTES_BYTES as i64),
             format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON"),
         );
     }
@@ -149,8 +164,10 @@ pub fn check_external_ids(errors: &mut Invalid, field: &str, ids: &BTreeMap<Stri
     for (system, id) in ids {
         let ok = |s: &str| !s.trim().is_empty() && s.chars().count() <= MAX_EXTERNAL_ID_CHARS;
         if !ok(system) || !ok(id) {
-            errors.push(
+            errors.push_bounded(
                 format!("{field}.{system}"),
+                "length",
+                (1, MAX_EXTERNAL_ID_CHARS as i64),
                 format!("system and id must have 1 to {MAX_EXTERNAL_ID_CHARS} characters"),
             );
         }

@@ -117,7 +117,8 @@ fn short_text(e: &mut Invalid, field: &str, value: Option<String>, max: usize) -
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())?;
     if value.chars().count() > max {
-        e.push(field, format!("must be at most {max} characters"));
+        let message = format!("must be at most {max} characters");
+        e.push_bounded(field, "length", (1, max as i64), message);
     }
     Some(value)
 }
@@ -134,18 +135,29 @@ impl OrderInput {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         {
-            e.push(
+            e.push_bounded(
                 "source",
+                "source.format",
+                (1, 50),
                 "must have 1 to 50 letters, digits, '-', '_' or '.'",
             );
         }
         let external_id = self.external_id.trim().to_string();
         if external_id.is_empty() || external_id.chars().count() > 100 {
-            e.push("external_id", "must have 1 to 100 characters");
+            e.push_bounded(
+                "external_id",
+                "length",
+                (1, 100),
+                "must have 1 to 100 characters",
+            );
         }
         let buyer = match (self.member_id, self.customer) {
             (Some(_), Some(_)) => {
-                e.push("customer", "give member_id or customer, not both");
+                e.push_coded(
+                    "customer",
+                    "order.buyer_conflict",
+                    "give member_id or customer, not both",
+                );
                 Buyer::Guest
             }
             (Some(id), None) => Buyer::Member(id.into()),
@@ -160,7 +172,7 @@ impl OrderInput {
                     .and_then(|v| e.check("customer.email", Email::parse(&v)));
                 let name = short_text(&mut e, "customer.name", c.name, 200);
                 if phone.is_none() && email.is_none() && e.is_empty() {
-                    e.push("customer", "a customer needs a phone or an e-mail; send neither member_id nor customer for a walk-in guest");
+                    e.push_coded("customer", "customer.contact_required", "a customer needs a phone or an e-mail; send neither member_id nor customer for a walk-in guest");
                 }
                 Buyer::Customer { phone, email, name }
             }
@@ -178,13 +190,18 @@ impl OrderInput {
             None => now,
             Some(text) => match text.parse::<Timestamp>() {
                 Ok(t) if t > now + jiff::SignedDuration::from_hours(24) => {
-                    e.push("placed_at", "is more than a day in the future");
+                    e.push_coded(
+                        "placed_at",
+                        "placed_at.in_future",
+                        "is more than a day in the future",
+                    );
                     now
                 }
                 Ok(t) => t,
                 Err(_) => {
-                    e.push(
+                    e.push_coded(
                         "placed_at",
+                        "placed_at.format",
                         "must be an RFC 3339 time such as 2026-11-20T10:00:00+07:00",
                     );
                     now
@@ -196,13 +213,19 @@ impl OrderInput {
             .as_deref()
             .filter(|c| *c != crate::tenancy::DEFAULT_CURRENCY)
         {
-            e.push(
+            e.push_coded(
                 "currency",
+                "currency.not_vnd",
                 format!("{currency} is not the program's currency (VND)"),
             );
         }
         if self.lines.len() > MAX_LINES {
-            e.push("lines", format!("at most {MAX_LINES} lines"));
+            e.push_bounded(
+                "lines",
+                "lines.too_many",
+                (0, MAX_LINES as i64),
+                format!("at most {MAX_LINES} lines"),
+            );
         }
         let mut subtotal: i64 = 0;
         let mut lines = Vec::with_capacity(self.lines.len());
@@ -223,8 +246,10 @@ impl OrderInput {
                 .filter(|sum| *sum <= limits::MAX_AMOUNT)
             {
                 Some(sum) => subtotal = sum,
-                None => e.push(
+                None => e.push_bounded(
                     format!("lines[{i}].unit_price"),
+                    "order.subtotal_too_large",
+                    (0, limits::MAX_AMOUNT),
                     format!("the lines add up to more than {}", limits::MAX_AMOUNT),
                 ),
             }
@@ -245,8 +270,10 @@ impl OrderInput {
         }
         limits::points(&mut e, "points_redeemed", self.points_redeemed);
         if e.is_empty() && self.total + self.discount - self.shipping > limits::MAX_AMOUNT {
-            e.push(
+            e.push_bounded(
                 "discount",
+                "order.subtotal_too_large",
+                (0, limits::MAX_AMOUNT),
                 format!(
                     "total + discount − shipping must be at most {}",
                     limits::MAX_AMOUNT
@@ -257,7 +284,7 @@ impl OrderInput {
             // Every term is bounded above, so this cannot overflow.
             let expected = subtotal - self.discount + self.shipping;
             if expected != self.total {
-                e.push("total", format!("must equal the lines ({subtotal}) − discount ({}) + shipping ({}) = {expected}", self.discount, self.shipping));
+                e.push_coded("total", "order.total_mismatch", format!("must equal the lines ({subtotal}) − discount ({}) + shipping ({}) = {expected}", self.discount, self.shipping));
             }
         }
         let vouchers: Vec<String> = self
@@ -267,7 +294,11 @@ impl OrderInput {
             .filter(|v| !v.is_empty())
             .collect();
         if self.points_redeemed > 0 && !matches!(buyer, Buyer::Member(_) | Buyer::Customer { .. }) {
-            e.push("points_redeemed", "a walk-in guest has no points to spend");
+            e.push_coded(
+                "points_redeemed",
+                "order.guest_cannot_redeem",
+                "a walk-in guest has no points to spend",
+            );
         }
         e.into_result(|| NewOrder {
             source,

@@ -277,11 +277,12 @@ impl Program {
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut e = Invalid::default();
         if self.currency != crate::tenancy::DEFAULT_CURRENCY {
-            e.push("currency", "only VND is supported");
+            e.push_coded("currency", "currency.not_vnd", "only VND is supported");
         }
         if jiff::tz::TimeZone::get(&self.timezone).is_err() {
-            e.push(
+            e.push_coded(
                 "timezone",
+                "timezone.unknown",
                 format!("{} is not an IANA time zone", self.timezone),
             );
         }
@@ -295,15 +296,26 @@ impl Program {
         );
         crate::limits::amount(&mut e, "earn.min_order", self.earn.min_order);
         if !(0..=365).contains(&self.earn.pending_days) {
-            e.push("earn.pending_days", "must be between 0 and 365");
+            e.push_bounded(
+                "earn.pending_days",
+                "out_of_range",
+                (0, 365),
+                "must be between 0 and 365",
+            );
         }
         match (self.expiry.policy, self.expiry.months) {
             (ExpiryPolicy::MonthsAfterEarn, Some(m)) if (1..=120).contains(&m) => {}
-            (ExpiryPolicy::MonthsAfterEarn, _) => e.push(
+            (ExpiryPolicy::MonthsAfterEarn, _) => e.push_bounded(
                 "expiry.months",
+                "out_of_range",
+                (1, 120),
                 "months_after_earn needs months between 1 and 120",
             ),
-            (_, Some(_)) => e.push("expiry.months", "only months_after_earn takes months"),
+            (_, Some(_)) => e.push_coded(
+                "expiry.months",
+                "expiry.months_not_applicable",
+                "only months_after_earn takes months",
+            ),
             (_, None) => {}
         }
         crate::limits::within(
@@ -314,19 +326,35 @@ impl Program {
             max,
         );
         if !(0..=100).contains(&self.redeem.max_invoice_percent) {
-            e.push("redeem.max_invoice_percent", "must be between 0 and 100");
+            e.push_bounded(
+                "redeem.max_invoice_percent",
+                "out_of_range",
+                (0, 100),
+                "must be between 0 and 100",
+            );
         }
         match (self.tiers.window.kind, self.tiers.window.months) {
             (WindowKind::RollingMonths, Some(m)) if (1..=120).contains(&m) => {}
-            (WindowKind::RollingMonths, _) => e.push(
+            (WindowKind::RollingMonths, _) => e.push_bounded(
                 "tiers.window.months",
+                "out_of_range",
+                (1, 120),
                 "rolling_months needs months between 1 and 120",
             ),
-            (_, Some(_)) => e.push("tiers.window.months", "only rolling_months takes months"),
+            (_, Some(_)) => e.push_coded(
+                "tiers.window.months",
+                "tier_window.months_not_applicable",
+                "only rolling_months takes months",
+            ),
             (_, None) => {}
         }
         if !(1..=120).contains(&self.tiers.review_every_months) {
-            e.push("tiers.review_every_months", "must be between 1 and 120");
+            e.push_bounded(
+                "tiers.review_every_months",
+                "out_of_range",
+                (1, 120),
+                "must be between 1 and 120",
+            );
         }
         e.into_result(|| ())
     }

@@ -209,6 +209,8 @@ pub const MAX_LIST_VALUES: usize = 1_000;
 pub const MAX_TREE_VALUES: usize = 5_000;
 /// `within_days` / `not_within_days` reach back at most a century.
 pub const MAX_DAYS: i64 = 36_500;
+/// Conditions nest at most this deep.
+pub const MAX_DEPTH: usize = 8;
 /// Ages are people's ages.
 pub const MAX_AGE: i64 = 150;
 
@@ -220,14 +222,18 @@ pub fn parse(value: &Value, path: &str, zone: &TimeZone) -> Result<Segment, Inva
     if let Some(segment) = &parsed {
         let (conditions, values) = size(segment);
         if conditions > MAX_CONDITIONS {
-            e.push(
+            e.push_bounded(
                 path,
+                "segment.too_many_conditions",
+                (0, MAX_CONDITIONS as i64),
                 format!("at most {MAX_CONDITIONS} conditions, not {conditions}"),
             );
         }
         if values > MAX_TREE_VALUES {
-            e.push(
+            e.push_bounded(
                 path,
+                "segment.too_many_values",
+                (0, MAX_TREE_VALUES as i64),
                 format!("at most {MAX_TREE_VALUES} listed values in all, not {values}"),
             );
         }
@@ -262,12 +268,17 @@ fn node(
     e: &mut Invalid,
     depth: usize,
 ) -> Option<Segment> {
-    if depth > 8 {
-        e.push(path, "conditions nest at most 8 levels deep");
+    if depth > MAX_DEPTH {
+        e.push_bounded(
+            path,
+            "segment.too_deep",
+            (0, MAX_DEPTH as i64),
+            format!("conditions nest at most {MAX_DEPTH} levels deep"),
+        );
         return None;
     }
     let Some(object) = value.as_object() else {
-        e.push(path, "must be an object");
+        e.push_coded(path, "segment.not_an_object", "must be an object");
         return None;
     };
     if object.len() == 1 {
@@ -276,7 +287,11 @@ fn node(
         match key.as_str() {
             "all" | "any" => {
                 let Some(items) = inner.as_array() else {
-                    e.push(inner_path, "must be a list of conditions");
+                    e.push_coded(
+                        inner_path,
+                        "segment.not_a_list",
+                        "must be a list of conditions",
+                    );
                     return None;
                 };
                 let parsed: Vec<Segment> = items
@@ -308,7 +323,7 @@ fn node(
     }
     for key in object.keys() {
         if !matches!(key.as_str(), "field" | "op" | "value") {
-            e.push(format!("{path}.{key}"), "unknown key: use all, any, not, purchased, not_purchased, used_voucher or field/op/value");
+            e.push_coded(format!("{path}.{key}"), "segment.unknown_key", "unknown key: use all, any, not, purchased, not_purchased, used_voucher or field/op/value");
             return None;
         }
     }
@@ -335,12 +350,20 @@ fn period(
     extra: &[&str],
 ) -> Option<Period> {
     let Some(object) = value.as_object() else {
-        e.push(path, "must be an object with from and to");
+        e.push_coded(
+            path,
+            "segment.period_shape",
+            "must be an object with from and to",
+        );
         return None;
     };
     for key in object.keys() {
         if !matches!(key.as_str(), "from" | "to") && !extra.contains(&key.as_str()) {
-            e.push(format!("{path}.{key}"), "unknown key");
+            e.push_coded(
+                format!("{path}.{key}"),
+                "segment.period_unknown_key",
+                "unknown key",
+            );
             return None;
         }
     }
@@ -349,8 +372,9 @@ fn period(
         Some(v) => match instant(v, zone) {
             Some(t) => Some(Some(t)),
             None => {
-                e.push(
+                e.push_coded(
                     format!("{path}.{key}"),
+                    "segment.date_format",
                     "must be a date (YYYY-MM-DD) or an RFC 3339 time",
                 );
                 None
@@ -361,7 +385,11 @@ fn period(
     if let (Some(f), Some(t)) = (from, to)
         && f >= t
     {
-        e.push(format!("{path}.to"), "must be after from");
+        e.push_coded(
+            format!("{path}.to"),
+            "range.to_before_from",
+            "must be after from",
+        );
         return None;
     }
     Some(Period { from, to })
@@ -392,29 +420,35 @@ fn leaf(
 ) -> Option<Leaf> {
     let name = object.get("field").and_then(Value::as_str).unwrap_or("");
     let Some(field) = FIELDS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f) else {
-        e.push(
+        e.push_coded(
             format!("{path}.field"),
+            "segment.unknown_field",
             format!("must be one of {}", FIELDS.map(|(n, _)| n).join(", ")),
         );
         return None;
     };
     let op_name = object.get("op").and_then(Value::as_str).unwrap_or("");
     let Some(op) = OPS.iter().find(|(n, _)| *n == op_name).map(|(_, o)| *o) else {
-        e.push(format!("{path}.op"), "is missing or not an operator");
+        e.push_coded(
+            format!("{path}.op"),
+            "segment.bad_operator",
+            "is missing or not an operator",
+        );
         return None;
     };
     let kind = field.kind();
     if !allowed(op, kind, field) {
-        e.push(
+        e.push_coded(
             format!("{path}.op"),
+            "segment.operator_mismatch",
             format!("{op_name} does not apply to {name}"),
         );
         return None;
     }
     let vpath = format!("{path}.value");
     let value = object.get("value").unwrap_or(&Value::Null);
-    let bad = |e: &mut Invalid, msg: &str| {
-        e.push(vpath.clone(), msg.to_string());
+    let bad = |e: &mut Invalid, code: &'static str, msg: &str| {
+        e.push_coded(vpath.clone(), code, msg.to_string());
         None
     };
     let text = |v: &Value| {
@@ -426,12 +460,19 @@ fn leaf(
         (Kind::Text, Op::In | Op::NotIn) | (Kind::Number, Op::In | Op::NotIn)
             if value.as_array().is_none_or(|a| a.is_empty()) =>
         {
-            return bad(e, "must be a non-empty list");
+            return bad(e, "segment.empty_list", "must be a non-empty list");
         }
         (Kind::Text, Op::In | Op::NotIn) | (Kind::Number, Op::In | Op::NotIn)
             if value.as_array().is_some_and(|a| a.len() > MAX_LIST_VALUES) =>
         {
-            return bad(e, &format!("must list at most {MAX_LIST_VALUES} values"));
+            let message = format!("must list at most {MAX_LIST_VALUES} values");
+            e.push_bounded(
+                vpath,
+                "segment.list_too_long",
+                (1, MAX_LIST_VALUES as i64),
+                message,
+            );
+            return None;
         }
         (Kind::Text, Op::In | Op::NotIn) => match value
             .as_array()?
@@ -440,15 +481,15 @@ fn leaf(
             .collect::<Option<Vec<_>>>()
         {
             Some(list) => Operand::Texts(list),
-            None => return bad(e, "must be a list of text"),
+            None => return bad(e, "segment.not_text_list", "must be a list of text"),
         },
         (Kind::Text, _) => match text(value) {
             Some(t) => Operand::Text(t),
-            None => return bad(e, "must be text"),
+            None => return bad(e, "segment.not_text", "must be text"),
         },
         (Kind::Tags, _) => match text(value) {
             Some(t) => Operand::Text(t),
-            None => return bad(e, "must be a tag"),
+            None => return bad(e, "segment.not_a_tag", "must be a tag"),
         },
         (Kind::Number, Op::In | Op::NotIn) => match value
             .as_array()?
@@ -457,7 +498,13 @@ fn leaf(
             .collect::<Option<Vec<_>>>()
         {
             Some(list) => Operand::Numbers(list),
-            None => return bad(e, "must be a list of whole numbers"),
+            None => {
+                return bad(
+                    e,
+                    "segment.not_number_list",
+                    "must be a list of whole numbers",
+                );
+            }
         },
         (Kind::Number, Op::Between) => match value
             .as_array()
@@ -465,11 +512,17 @@ fn leaf(
             .as_deref()
         {
             Some([Some(low), Some(high)]) if low <= high => Operand::NumberRange(*low, *high),
-            _ => return bad(e, "must be [low, high], low not above high"),
+            _ => {
+                return bad(
+                    e,
+                    "segment.number_range",
+                    "must be [low, high], low not above high",
+                );
+            }
         },
         (Kind::Number, _) => match value.as_i64() {
             Some(n) => Operand::Number(n),
-            None => return bad(e, "must be a whole number"),
+            None => return bad(e, "segment.not_a_number", "must be a whole number"),
         },
         (Kind::MonthDay, _) => {
             let md = |v: &Value| {
@@ -480,14 +533,30 @@ fn leaf(
             match value.as_array().map(Vec::as_slice) {
                 Some([a, b]) => match (md(a), md(b)) {
                     (Some(a), Some(b)) => Operand::MonthDays(a, b),
-                    _ => return bad(e, "must be two MM-DD dates, e.g. [\"12-20\", \"01-10\"]"),
+                    _ => {
+                        return bad(
+                            e,
+                            "segment.month_days",
+                            "must be two MM-DD dates, e.g. [\"12-20\", \"01-10\"]",
+                        );
+                    }
                 },
-                _ => return bad(e, "must be two MM-DD dates, e.g. [\"12-20\", \"01-10\"]"),
+                _ => {
+                    return bad(
+                        e,
+                        "segment.month_days",
+                        "must be two MM-DD dates, e.g. [\"12-20\", \"01-10\"]",
+                    );
+                }
             }
         }
         (Kind::Instant, Op::WithinDays | Op::NotWithinDays) => match value.as_i64() {
             Some(n) if (0..=MAX_DAYS).contains(&n) => Operand::Days(n),
-            _ => return bad(e, &format!("must be a number of days from 0 to {MAX_DAYS}")),
+            _ => {
+                let message = format!("must be a number of days from 0 to {MAX_DAYS}");
+                e.push_bounded(vpath, "segment.days", (0, MAX_DAYS), message);
+                return None;
+            }
         },
         (Kind::Instant, Op::Between) => match value.as_array().map(Vec::as_slice) {
             Some([a, b]) => match (instant(a, zone), instant(b, zone)) {
@@ -495,15 +564,22 @@ fn leaf(
                 _ => {
                     return bad(
                         e,
+                        "segment.instant_range",
                         "must be [from, to], dates or RFC 3339 times, from before to",
                     );
                 }
             },
-            _ => return bad(e, "must be [from, to]"),
+            _ => return bad(e, "segment.instant_range", "must be [from, to]"),
         },
         (Kind::Instant, _) => match instant(value, zone) {
             Some(t) => Operand::Instant(t),
-            None => return bad(e, "must be a date (YYYY-MM-DD) or an RFC 3339 time"),
+            None => {
+                return bad(
+                    e,
+                    "segment.date_format",
+                    "must be a date (YYYY-MM-DD) or an RFC 3339 time",
+                );
+            }
         },
     };
     let numbers = match &operand {
@@ -513,7 +589,9 @@ fn leaf(
         _ => vec![],
     };
     if field == Field::Age && numbers.iter().any(|n| !(0..=MAX_AGE).contains(n)) {
-        return bad(e, &format!("an age is from 0 to {MAX_AGE}"));
+        let message = format!("an age is from 0 to {MAX_AGE}");
+        e.push_bounded(vpath, "out_of_range", (0, MAX_AGE), message);
+        return None;
     }
     Some(Leaf {
         field,

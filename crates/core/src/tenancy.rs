@@ -275,23 +275,67 @@ impl fmt::Display for Actor {
 
 /// A short code of a brand or store (`HN01`, `cafe`): letters, digits, `-` and `_`, as a POS
 /// sends it in every order.
-pub fn check_code(code: &str) -> Result<String, &'static str> {
+pub fn check_code(code: &str) -> Result<String, CodeError> {
     let code = code.trim();
-    if code.is_empty() || code.len() > 50 {
-        return Err("must have 1 to 50 characters");
+    if code.is_empty() || code.len() > MAX_CODE_CHARS {
+        return Err(CodeError::Length);
     }
     if !code
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
     {
-        return Err("may contain only letters A–Z, digits, '-', '_' and '.'");
+        return Err(CodeError::Characters);
     }
     Ok(code.to_string())
+}
+
+const MAX_CODE_CHARS: usize = 50;
+
+/// Why a brand or store code is refused: its length (`length`, 1 to 50) or a character
+/// outside A–Z, digits, `-`, `_` and `.` (`code.characters`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("must have 1 to {MAX_CODE_CHARS} characters")]
+    Length,
+    #[error("may contain only letters A–Z, digits, '-', '_' and '.'")]
+    Characters,
+}
+
+impl crate::error::Coded for CodeError {
+    fn code(&self) -> &'static str {
+        match self {
+            CodeError::Length => "length",
+            CodeError::Characters => "code.characters",
+        }
+    }
+
+    fn bounds(&self) -> Option<(i64, i64)> {
+        match self {
+            CodeError::Length => Some((1, MAX_CODE_CHARS as i64)),
+            CodeError::Characters => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_error_has_a_code_and_a_length_error_its_bounds() {
+        let mut errors = crate::Invalid::default();
+        errors.check("code", check_code(""));
+        errors.check("code", check_code("Hà Nội"));
+        let (length, characters) = (&errors.0[0], &errors.0[1]);
+        assert_eq!(length.code, "length");
+        assert_eq!(
+            length.bounds,
+            Some(crate::error::Bounds { min: 1, max: 50 })
+        );
+        assert_eq!(length.message, "must have 1 to 50 characters");
+        assert_eq!(characters.code, "code.characters");
+        assert_eq!(characters.bounds, None);
+    }
 
     #[test]
     fn scopes_grant_what_their_names_say() {

@@ -84,32 +84,43 @@ pub fn check_tier(
     let mut e = Invalid::default();
     let name = name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
-        e.push("name", "must have 1 to 100 characters");
+        e.push_bounded("name", "length", (1, 100), "must have 1 to 100 characters");
     }
     if !(1..=100).contains(&rank) {
-        e.push("rank", "must be between 1 and 100");
+        e.push_bounded(
+            "rank",
+            "out_of_range",
+            (1, 100),
+            "must be between 1 and 100",
+        );
     }
     crate::limits::amount(&mut e, "threshold", threshold);
     let per_mille = (earn_multiplier * 1000.0).round() as i64;
     if !earn_multiplier.is_finite() || !(1000..=10_000).contains(&per_mille) {
-        e.push(
+        e.push_bounded(
             "benefits.earn_multiplier",
+            "out_of_range",
+            (1, 10),
             "must be between 1 and 10 (up to 3 decimals)",
         );
     }
     if !(0..=100).contains(&discount_percent) {
-        e.push("benefits.discount_percent", "must be between 0 and 100");
+        e.push_bounded(
+            "benefits.discount_percent",
+            "out_of_range",
+            (0, 100),
+            "must be between 0 and 100",
+        );
     }
     for (i, d) in brand_discounts.iter().enumerate() {
         if d.brand.trim().is_empty() {
-            e.push(
-                format!("benefits.brand_discounts[{i}].brand"),
-                "is required",
-            );
+            e.required(format!("benefits.brand_discounts[{i}].brand"));
         }
         if !(0..=100).contains(&d.discount_percent) {
-            e.push(
+            e.push_bounded(
                 format!("benefits.brand_discounts[{i}].discount_percent"),
+                "out_of_range",
+                (0, 100),
                 "must be between 0 and 100",
             );
         }
@@ -134,12 +145,14 @@ pub fn check_ladder(ladder: &[(i64, i64, &str)]) -> Result<(), Invalid> {
         if rank_a == rank_b {
             return Err(Invalid::one(
                 "rank",
+                "tier.rank_taken",
                 format!("rank {rank_a} is already {name_a}"),
             ));
         }
         if threshold_b <= threshold_a {
             return Err(Invalid::one(
                 "threshold",
+                "tier.threshold_not_above_lower",
                 format!(
                     "{name_b} (rank {rank_b}) needs a threshold above {name_a}'s {threshold_a}"
                 ),

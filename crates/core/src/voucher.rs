@@ -130,8 +130,10 @@ impl OrderContext {
         limits::amount(&mut e, &format!("{path}.total"), self.total);
         limits::amount(&mut e, &format!("{path}.shipping"), self.shipping);
         if self.lines.len() > crate::order::MAX_LINES {
-            e.push(
+            e.push_bounded(
                 format!("{path}.lines"),
+                "lines.too_many",
+                (0, crate::order::MAX_LINES as i64),
                 format!("at most {} lines", crate::order::MAX_LINES),
             );
         }
@@ -150,8 +152,10 @@ impl OrderContext {
             sum.checked_add(l.quantity.checked_mul(l.unit_price)?)
         });
         if e.is_empty() && subtotal.is_none_or(|s| s > limits::MAX_AMOUNT) {
-            e.push(
+            e.push_bounded(
                 format!("{path}.lines"),
+                "order.subtotal_too_large",
+                (0, limits::MAX_AMOUNT),
                 format!("the lines add up to more than {}", limits::MAX_AMOUNT),
             );
         }
@@ -369,12 +373,18 @@ pub fn check_program(
     let mut e = Invalid::default();
     let name = e.label("name", name);
     match kind {
-        VoucherType::Percent if !(1..=100).contains(&value) => {
-            e.push("value", "a percent voucher needs 1 to 100")
-        }
-        VoucherType::Fixed if value <= 0 => {
-            e.push("value", "a fixed voucher needs an amount above 0")
-        }
+        VoucherType::Percent if !(1..=100).contains(&value) => e.push_bounded(
+            "value",
+            "out_of_range",
+            (1, 100),
+            "a percent voucher needs 1 to 100",
+        ),
+        VoucherType::Fixed if value <= 0 => e.push_bounded(
+            "value",
+            "out_of_range",
+            (1, limits::MAX_AMOUNT),
+            "a fixed voucher needs an amount above 0",
+        ),
         VoucherType::Fixed => limits::amount(&mut e, "value", value),
         _ => {}
     }
@@ -387,12 +397,16 @@ pub fn check_program(
         .filter(|s| !s.is_empty())
         .map(str::to_string);
     if kind == VoucherType::FreeItem && free_item_sku.is_none() {
-        e.push("sku", "a free_item voucher names the free sku");
+        e.push_coded("sku", "required", "a free_item voucher names the free sku");
     }
     if let (Some(from), Some(until)) = (valid_from, valid_until)
         && from >= until
     {
-        e.push("valid_until", "must be after valid_from");
+        e.push_coded(
+            "valid_until",
+            "range.to_before_from",
+            "must be after valid_from",
+        );
     }
     for (field, limit) in [
         ("limits.total_uses", limits.total_uses),
@@ -408,11 +422,18 @@ pub fn check_program(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-')
     {
-        e.push("codes.prefix", "up to 10 letters, digits or '-'");
+        e.push_bounded(
+            "codes.prefix",
+            "voucher.prefix_format",
+            (0, 10),
+            "up to 10 letters, digits or '-'",
+        );
     }
     if !(MIN_CODE_LENGTH..=MAX_CODE_LENGTH).contains(&length) {
-        e.push(
+        e.push_bounded(
             "codes.length",
+            "out_of_range",
+            (MIN_CODE_LENGTH, MAX_CODE_LENGTH),
             format!("must be between {MIN_CODE_LENGTH} and {MAX_CODE_LENGTH}"),
         );
     }
@@ -430,14 +451,20 @@ pub fn check_program(
     let shared_code = match (code_kind, shared_code.map(normalise)) {
         (CodeKind::Shared, Some(Some(code))) if (4..=40).contains(&code.len()) => Some(code),
         (CodeKind::Shared, _) => {
-            e.push(
+            e.push_bounded(
                 "codes.code",
+                "voucher.shared_code_format",
+                (4, 40),
                 "a shared program needs its code: 4 to 40 letters, digits or '-'",
             );
             None
         }
         (CodeKind::Unique, Some(_)) => {
-            e.push("codes.code", "unique codes are generated; leave code out");
+            e.push_coded(
+                "codes.code",
+                "voucher.unique_code_given",
+                "unique codes are generated; leave code out",
+            );
             None
         }
         (CodeKind::Unique, None) => None,

@@ -39,7 +39,8 @@ pub fn page(limit: Option<i64>, cursor: Option<&str>) -> Result<Page, ApiError> 
     let mut errors = Invalid::default();
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        errors.push("limit", format!("must be between 1 and {MAX_LIMIT}"));
+        let message = format!("must be between 1 and {MAX_LIMIT}");
+        errors.push_bounded("limit", "out_of_range", (1, MAX_LIMIT), message);
     }
     let after = match cursor.filter(|c| !c.is_empty()) {
         None => None,
@@ -50,7 +51,11 @@ pub fn page(limit: Option<i64>, cursor: Option<&str>) -> Result<Page, ApiError> 
         {
             Some(id) => Some(id),
             None => {
-                errors.push("cursor", "is not a cursor this API returned");
+                errors.push_coded(
+                    "cursor",
+                    "cursor.unknown",
+                    "is not a cursor this API returned",
+                );
                 None
             }
         },

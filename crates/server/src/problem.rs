@@ -29,10 +29,11 @@ pub struct Problem {
 pub struct FieldProblem {
     /// Path of the field in the request, e.g. `phone` or `lines[2].quantity`.
     pub field: String,
-    /// The rule the field broke, stable across releases and languages: `required`,
-    /// `out_of_range`, `length`, `phone.unknown_prefix`, `birthday.in_future`…; a refusal's own
-    /// code (`insufficient_points`…); `shape` for JSON of the wrong shape; `invalid` for rules
-    /// without a code of their own yet.
+    /// The rule the field broke, stable across releases and languages, dotted and lower case:
+    /// a generic rule (`required`, `length`, `out_of_range`), a thing that does not exist
+    /// (`member.not_found`, `tier.not_found`…), or a rule of its own (`phone.unknown_prefix`,
+    /// `birthday.in_future`, `order.total_mismatch`…); a refusal's own code
+    /// (`insufficient_points`…); `shape` for JSON of the wrong shape.
     pub code: String,
     /// The same in English, for people.
     pub message: String,

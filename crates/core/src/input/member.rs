@@ -108,8 +108,10 @@ const MAX_PLACE_CHARS: usize = 200;
 fn place(errors: &mut Invalid, field: &str, value: Option<String>) -> Option<String> {
     let value = given(value)?.trim().to_string();
     if value.chars().count() > MAX_PLACE_CHARS {
-        errors.push(
+        errors.push_bounded(
             field,
+            "length",
+            (1, MAX_PLACE_CHARS as i64),
             format!("must be at most {MAX_PLACE_CHARS} characters"),
         );
         return None;
@@ -120,7 +122,7 @@ fn place(errors: &mut Invalid, field: &str, value: Option<String>) -> Option<Str
 fn check_source(errors: &mut Invalid, source: Option<String>) -> Option<String> {
     let source = given(source)?.trim().to_string();
     if source.len() > 50 {
-        errors.push("source", "must be at most 50 characters");
+        errors.push_bounded("source", "length", (1, 50), "must be at most 50 characters");
     }
     Some(source)
 }

@@ -172,20 +172,26 @@ const MAX_DEPTH: usize = 8;
 
 fn parse_node(value: &Value, path: &str, e: &mut Invalid, depth: usize) -> Option<Condition> {
     if depth > MAX_DEPTH {
-        e.push(
+        e.push_bounded(
             path,
+            "condition.too_deep",
+            (0, MAX_DEPTH as i64),
             format!("conditions nest at most {MAX_DEPTH} levels deep"),
         );
         return None;
     }
     let Some(object) = value.as_object() else {
-        e.push(path, "must be an object: {\"all\": [...]}, {\"any\": [...]}, {\"not\": {...}} or {\"field\", \"op\", \"value\"}");
+        e.push_coded(path, "condition.not_an_object", "must be an object: {\"all\": [...]}, {\"any\": [...]}, {\"not\": {...}} or {\"field\", \"op\", \"value\"}");
         return None;
     };
     let group = |key: &str, e: &mut Invalid| -> Option<Vec<Condition>> {
         let items = object.get(key)?;
         let Some(items) = items.as_array() else {
-            e.push(format!("{path}.{key}"), "must be a list of conditions");
+            e.push_coded(
+                format!("{path}.{key}"),
+                "condition.not_a_list",
+                "must be a list of conditions",
+            );
             return Some(Vec::new());
         };
         let parsed: Vec<Option<Condition>> = items
@@ -209,8 +215,9 @@ fn parse_node(value: &Value, path: &str, e: &mut Invalid, depth: usize) -> Optio
     }
     for key in object.keys() {
         if !matches!(key.as_str(), "field" | "op" | "value") {
-            e.push(
+            e.push_coded(
                 format!("{path}.{key}"),
+                "condition.unknown_key",
                 "unknown key: use all, any, not, or field/op/value",
             );
             return None;
@@ -229,8 +236,9 @@ fn parse_leaf(
         field_name.and_then(|f| Field::ALL.iter().find(|(n, _)| *n == f).map(|(_, f)| *f))
     else {
         let known: Vec<&str> = Field::ALL.iter().map(|(n, _)| *n).collect();
-        e.push(
+        e.push_coded(
             format!("{path}.field"),
+            "condition.unknown_field",
             format!("must be one of {}", known.join(", ")),
         );
         return None;
@@ -238,13 +246,18 @@ fn parse_leaf(
     let op_name = object.get("op").and_then(Value::as_str);
     let Some(op) = op_name.and_then(|o| Op::ALL.iter().find(|(n, _)| *n == o).map(|(_, o)| *o))
     else {
-        e.push(format!("{path}.op"), "is missing or not an operator");
+        e.push_coded(
+            format!("{path}.op"),
+            "condition.bad_operator",
+            "is missing or not an operator",
+        );
         return None;
     };
     let kind = field.kind();
     if !op.allowed_for(kind) {
-        e.push(
+        e.push_coded(
             format!("{path}.op"),
+            "condition.operator_mismatch",
             format!(
                 "{} does not apply to {}",
                 op_name.unwrap_or(""),
@@ -258,14 +271,22 @@ fn parse_leaf(
     let operand = match op {
         Op::IsToday | Op::InWeek | Op::InMonth => {
             if value.is_some_and(|v| !v.is_null()) {
-                e.push(value_path, "this operator takes no value");
+                e.push_coded(
+                    value_path,
+                    "condition.takes_no_value",
+                    "this operator takes no value",
+                );
                 return None;
             }
             Operand::None
         }
         Op::In | Op::NotIn => {
             let Some(items) = value.and_then(Value::as_array).filter(|a| !a.is_empty()) else {
-                e.push(value_path, "must be a non-empty list");
+                e.push_coded(
+                    value_path,
+                    "condition.empty_list",
+                    "must be a non-empty list",
+                );
                 return None;
             };
             let mut list = Vec::with_capacity(items.len());
@@ -276,15 +297,20 @@ fn parse_leaf(
         }
         Op::Between => {
             let Some([low, high]) = value.and_then(Value::as_array).map(Vec::as_slice) else {
-                e.push(value_path, "must be a list of two values [from, to]");
+                e.push_coded(
+                    value_path,
+                    "condition.pair",
+                    "must be a list of two values [from, to]",
+                );
                 return None;
             };
             let low = scalar(kind, low, &format!("{value_path}[0]"), e)?;
             let high = scalar(kind, high, &format!("{value_path}[1]"), e)?;
             // Month-days may wrap the year end (12-20 … 01-10); other ranges must be ordered.
             if low > high && kind != Kind::MonthDay && kind != Kind::Time {
-                e.push(
+                e.push_coded(
                     value_path,
+                    "condition.range_order",
                     "the first value must not be greater than the second",
                 );
                 return None;
@@ -316,32 +342,32 @@ fn scalar(kind: Kind, value: &Value, path: &str, e: &mut Invalid) -> Option<Scal
         Kind::Int => value
             .as_i64()
             .map(Scalar::Int)
-            .ok_or("must be a whole number"),
+            .ok_or(("condition.not_a_number", "must be a whole number")),
         Kind::Text | Kind::Tags => value
             .as_str()
             .map(|s| Scalar::Text(s.trim().to_lowercase()))
-            .ok_or("must be text"),
+            .ok_or(("condition.not_text", "must be text")),
         Kind::Time => value
             .as_str()
             .and_then(|s| s.parse::<Time>().ok())
             .map(|t| Scalar::Int(i64::from(t.hour()) * 60 + i64::from(t.minute())))
-            .ok_or("must be a time HH:MM"),
+            .ok_or(("condition.time_format", "must be a time HH:MM")),
         Kind::Date => value
             .as_str()
             .and_then(|s| s.parse::<Date>().ok())
             .map(|d| Scalar::Int(day_number(d)))
-            .ok_or("must be a date YYYY-MM-DD"),
+            .ok_or(("condition.date_format", "must be a date YYYY-MM-DD")),
         Kind::MonthDay => value
             .as_str()
             .and_then(parse_month_day)
             .map(Scalar::Int)
-            .ok_or("must be a month-day MM-DD"),
-        Kind::Birthday => Err("takes no value"),
+            .ok_or(("condition.month_day_format", "must be a month-day MM-DD")),
+        Kind::Birthday => Err(("condition.takes_no_value", "takes no value")),
     };
     match parsed {
         Ok(scalar) => Some(scalar),
-        Err(message) => {
-            e.push(path, message);
+        Err((code, message)) => {
+            e.push_coded(path, code, message);
             None
         }
     }

@@ -17,12 +17,16 @@ pub enum Effect {
     PointsPerItem(i64),
 }
 
+/// The most points a `bonus_points` or `points_per_item` effect may give.
+const MAX_EFFECT_POINTS: i64 = 1_000_000_000;
+
 /// Parses `{"multiplier": 2}`, `{"bonus_points": 50}` or `{"points_per_item": 5}`.
 pub fn parse_effect(value: &Value, path: &str) -> Result<Effect, Invalid> {
     let object = value.as_object().filter(|o| o.len() == 1);
     let Some((key, amount)) = object.and_then(|o| o.iter().next()) else {
         return Err(Invalid::one(
             path,
+            "effect.shape",
             "must be one of {\"multiplier\": x}, {\"bonus_points\": n}, {\"points_per_item\": n}",
         ));
     };
@@ -36,6 +40,7 @@ pub fn parse_effect(value: &Value, path: &str) -> Result<Effect, Invalid> {
                 .ok_or_else(|| {
                     Invalid::one(
                         &field,
+                        "effect.multiplier",
                         "must be a number above 1 and at most 100, with up to 3 decimals",
                     )
                 })?;
@@ -44,8 +49,15 @@ pub fn parse_effect(value: &Value, path: &str) -> Result<Effect, Invalid> {
         "bonus_points" | "points_per_item" => {
             let n = amount
                 .as_i64()
-                .filter(|n| (1..=1_000_000_000).contains(n))
-                .ok_or_else(|| Invalid::one(&field, "must be a whole number of points above 0"))?;
+                .filter(|n| (1..=MAX_EFFECT_POINTS).contains(n))
+                .ok_or_else(|| {
+                    Invalid::one_bounded(
+                        &field,
+                        "effect.points",
+                        (1, MAX_EFFECT_POINTS),
+                        "must be a whole number of points above 0",
+                    )
+                })?;
             Ok(if key == "bonus_points" {
                 Effect::BonusPoints(n)
             } else {
@@ -54,6 +66,7 @@ pub fn parse_effect(value: &Value, path: &str) -> Result<Effect, Invalid> {
         }
         _ => Err(Invalid::one(
             field,
+            "effect.unknown",
             "unknown effect: use multiplier, bonus_points or points_per_item",
         )),
     }

@@ -75,7 +75,7 @@ pub fn check_rule(
             .and_then(|v| match v.parse::<jiff::Timestamp>() {
                 Ok(t) => Some(t),
                 Err(_) => {
-                    e.push(field, "must be an RFC 3339 time");
+                    e.push_coded(field, "timestamp.format", "must be an RFC 3339 time");
                     None
                 }
             })
@@ -85,7 +85,7 @@ pub fn check_rule(
     if let (Some(s), Some(end)) = (starts_at, ends_at)
         && s >= end
     {
-        e.push("ends_at", "must be after starts_at");
+        e.push_coded("ends_at", "range.to_before_from", "must be after starts_at");
     }
     let condition = match parse_condition(conditions, "conditions") {
         Ok(c) => Some(c),

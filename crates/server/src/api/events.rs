@@ -73,9 +73,8 @@ pub async fn list_events(
 ) -> ApiResult<Json<EventFeed>> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        let mut errors = Invalid::default();
-        errors.push("limit", format!("must be between 1 and {MAX_LIMIT}"));
-        return Err(errors.into());
+        let message = format!("must be between 1 and {MAX_LIMIT}");
+        return Err(Invalid::one_bounded("limit", "out_of_range", (1, MAX_LIMIT), message).into());
     }
     let page = app.events(&ctx, query.types, query.cursor, limit).await?;
     Ok(Json(EventFeed {

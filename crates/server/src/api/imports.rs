@@ -197,6 +197,7 @@ async fn spool(body: Body) -> ApiResult<std::fs::File> {
         let chunk = chunk.map_err(|e| {
             ApiError::App(AppError::invalid(
                 "file",
+                "file.unreadable",
                 format!("the upload broke off: {e}"),
             ))
         })?;

@@ -238,7 +238,11 @@ impl MemberQuery {
         let member_code = given(self.member_code.clone()).and_then(|v| {
             let code = normalise_code(&v);
             if code.is_none() {
-                e.push("member_code", "may contain only letters and digits");
+                e.push_coded(
+                    "member_code",
+                    "member_code.format",
+                    "may contain only letters and digits",
+                );
             }
             code
         });

@@ -72,8 +72,9 @@ pub(crate) fn instant(
     match value.parse::<Timestamp>() {
         Ok(t) => Some(t),
         Err(_) => {
-            errors.push(
+            errors.push_coded(
                 field,
+                "timestamp.format",
                 "must be an RFC 3339 instant such as 2026-11-25T10:00:00+07:00",
             );
             None

@@ -241,7 +241,7 @@ pub async fn preview_rule(
         return Err(errors.into());
     }
     let (Some(from), Some(to)) = (from, to) else {
-        return Err(Invalid::one("from", "is required").into());
+        return Err(Invalid::one("from", "required", "is required").into());
     };
     Ok(Json(
         app.preview_earn_rule(&ctx, rule.into(), from, to)

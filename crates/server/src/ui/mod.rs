@@ -449,7 +449,11 @@ mod tests {
     fn a_field_error_is_said_in_the_pages_language_by_its_code() {
         let mut errors = Invalid::default();
         errors.check("phone", Phone::parse("0123"));
-        errors.push("note", "an English sentence without a code of its own");
+        errors.push_coded(
+            "note",
+            "note.untranslated",
+            "an English sentence whose code has no translation",
+        );
         let error = AppError::Invalid(errors);
         assert_eq!(
             field_errors(&error, Lang::Vi),
@@ -461,7 +465,7 @@ mod tests {
                 ),
                 (
                     "note".to_string(),
-                    "an English sentence without a code of its own".to_string()
+                    "an English sentence whose code has no translation".to_string()
                 ),
             ]
         );
