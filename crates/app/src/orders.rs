@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 use loyalty_core::id::OrderId;
-use loyalty_core::limits::{self, checked_total};
+use loyalty_core::limits::checked_total;
 use loyalty_core::member::{Member, MemberStatus, Profile};
 use loyalty_core::order::{
     BreakdownLine, Buyer, Line, NewOrder, OrderInput, OrderReceipt, ReceiptBalances, ReceiptMember,
@@ -33,7 +33,9 @@ use std::collections::HashMap;
 
 use loyalty_core::book::{Credit, EntryKind, OrderPoints};
 use loyalty_core::earning;
+use loyalty_core::input::changes::validate_refund;
 use loyalty_core::order::{OrderStatus, ReceiptVoucher};
+use loyalty_core::order_change::{self, ChangeRefusal, Refund};
 use loyalty_core::order_view::{OrderPointsView, OrderView, RefundView};
 use loyalty_core::tier::Tier;
 use loyalty_core::voucher::{OrderContext, OrderLine};
@@ -179,13 +181,8 @@ impl App {
             .write_keyed(&key, move |sql| {
                 let mut order = orders::get_for_update(sql, &ctx2.tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "order" })?;
-                if order.status == OrderStatus::Cancelled {
-                    return Err(AppError::conflict(
-                        "already_cancelled",
-                        "status",
-                        "the order is already cancelled",
-                    ));
-                }
+                order_change::cancel(&order)
+                    .map_err(|r| refused(r, "the order is already cancelled"))?;
                 let before = order_json(&order);
                 let mut entries = Vec::new();
                 if let Some(member_id) = order.member_id.clone() {
@@ -193,19 +190,9 @@ impl App {
                     let mut points = order_points(&order);
                     entries = book.cancel_order(sql, &mut points)?;
                     let to_reverse = points.reversed - order.points_reversed;
+                    order_change::count_cancel(&mut book.member, &order, to_reverse)?;
                     order.points_reversed = points.reversed;
                     order.points_returned = points.returned;
-                    let m = &mut book.member;
-                    m.lifetime_points =
-                        checked_total("lifetime points", m.lifetime_points, -to_reverse)?;
-                    m.lifetime_spend = checked_total(
-                        "lifetime spend",
-                        m.lifetime_spend,
-                        -(order.total - order.refunded_amount),
-                    )?;
-                    if order.status != OrderStatus::Refunded {
-                        m.order_count = (m.order_count - 1).max(0);
-                    }
                     book.save(sql)?;
                 }
                 for redemption in
@@ -243,20 +230,7 @@ impl App {
         amount: i64,
     ) -> AppResult<OrderView> {
         ctx.require(Access::Pos)?;
-        let external_id = external_id.trim().to_string();
-        let mut errors = loyalty_core::Invalid::default();
-        if external_id.is_empty() || external_id.chars().count() > 100 {
-            errors.push_bounded(
-                "external_id",
-                "length",
-                (1, 100),
-                "must have 1 to 100 characters",
-            );
-        }
-        limits::within(&mut errors, "amount", amount, 1, limits::MAX_AMOUNT);
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
+        let (external_id, amount) = validate_refund(&external_id, amount)?;
         let now = self.now();
         let ctx2 = ctx.clone();
         let key = self.order_key(ctx, &id).await?;
@@ -264,29 +238,24 @@ impl App {
             .write_keyed(&key, move |sql| {
                 let mut order = orders::get_for_update(sql, &ctx2.tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "order" })?;
-                if let Some((recorded, _)) = orders::refund(sql, &ctx2.tenant_id, &order.id, &external_id)? {
-                    if recorded != amount {
-                        return Err(AppError::conflict(
-                            "refund_mismatch",
-                            "external_id",
-                            format!("refund {external_id} was recorded with amount {recorded}"),
-                        ));
+                let recorded = orders::refund(sql, &ctx2.tenant_id, &order.id, &external_id)?.map(|(amount, _)| amount);
+                let (refunded, status) = match order_change::refund(&order, &external_id, amount, recorded) {
+                    Ok(Refund::Replay) => return detail(sql, &ctx2.tenant_id, order),
+                    Ok(Refund::Apply { refunded_amount, status }) => (refunded_amount, status),
+                    Err(refusal) => {
+                        let message = match &refusal {
+                            ChangeRefusal::AlreadyCancelled => "a cancelled order cannot be refunded".to_string(),
+                            ChangeRefusal::RefundMismatch { external_id, recorded } => {
+                                format!("refund {external_id} was recorded with amount {recorded}")
+                            }
+                            ChangeRefusal::OverRefund { refundable, total } => {
+                                format!("only {refundable} of the order's {total} can still be refunded")
+                            }
+                        };
+                        return Err(refused(refusal, message));
                     }
-                    return detail(sql, &ctx2.tenant_id, order);
-                }
-                if order.status == OrderStatus::Cancelled {
-                    return Err(AppError::conflict("already_cancelled", "status", "a cancelled order cannot be refunded"));
-                }
-                let refundable = order.total - order.refunded_amount;
-                if amount > refundable {
-                    return Err(AppError::conflict(
-                        "over_refund",
-                        "amount",
-                        format!("only {refundable} of the order's {} can still be refunded", order.total),
-                    ));
-                }
+                };
                 let before = order_json(&order);
-                let refunded = order.refunded_amount + amount;
                 // A guest's order earned nothing, so it has nothing to reverse.
                 let mut to_reverse = 0;
                 let mut entries = Vec::new();
@@ -296,17 +265,11 @@ impl App {
                     (to_reverse, entries) = book.refund_order(sql, &mut points, amount)?;
                     order.points_reversed = points.reversed;
                     order.points_returned = points.returned;
-                    let m = &mut book.member;
-                    if refunded == order.total {
-                        m.order_count = (m.order_count - 1).max(0);
-                    }
-                    m.lifetime_points = checked_total("lifetime points", m.lifetime_points, -to_reverse)?;
-                    m.lifetime_spend = checked_total("lifetime spend", m.lifetime_spend, -amount)?;
+                    order_change::count_refund(&mut book.member, amount, to_reverse, status)?;
                     book.save(sql)?;
                 }
                 order.refunded_amount = refunded;
-                order.status =
-                    if refunded == order.total { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+                order.status = status;
                 order.updated_at = now;
                 orders::insert_refund(sql, &ctx2.tenant_id, &order.id, &external_id, amount, to_reverse, now)?;
                 orders::update(sql, &ctx2.tenant_id, &order)?;
@@ -322,6 +285,11 @@ impl App {
             })
             .await
     }
+}
+
+/// A refused cancel or refund, as the API answers it.
+fn refused(refusal: ChangeRefusal, message: impl Into<String>) -> AppError {
+    AppError::conflict(refusal.code(), refusal.field(), message)
 }
 
 fn open_book(sql: &mut dyn Sql, ctx: &Ctx, member_id: &str, now: Timestamp) -> AppResult<Book> {

@@ -12,8 +12,7 @@ use loyalty_core::book::{self, Credit, EntryKind, LedgerError, OrderPoints, Stor
 use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::MemberId;
 use loyalty_core::ledger;
-use loyalty_core::limits::checked_total;
-use loyalty_core::member::{Member, MemberStatus};
+use loyalty_core::member::Member;
 use loyalty_core::tenancy::{Access, Actor};
 use loyalty_store::repo::ledger::{self as entries, Entry};
 use loyalty_store::repo::members;
@@ -292,6 +291,7 @@ pub struct Expiring {
     pub expires_at: Timestamp,
 }
 
+use loyalty_core::adjustment::{self, AdjustRefusal, Adjustment};
 pub use loyalty_core::input::points::MAX_REASON_CHARS;
 use loyalty_core::input::points::validate_adjustment;
 
@@ -357,26 +357,21 @@ impl App {
             .write_keyed(&key, move |sql| {
                 let mut book = Book::open(sql, &ctx2.tenant_id, &member_id, now, Some(ctx2.actor.clone()))?
                     .ok_or(AppError::NotFound { entity: "member" })?;
-                if book.member.status == MemberStatus::Blocked {
-                    return Err(AppError::conflict("member_blocked", "member_id", "a blocked member's points cannot change"));
-                }
+                let expires_at = info.program.expires_at(now, &info.zone);
+                let adjustment = adjustment::adjust(&book.member, points, expires_at).map_err(|refusal| match refusal {
+                    AdjustRefusal::MemberBlocked => AppError::conflict("member_blocked", "member_id", refusal.to_string()),
+                    AdjustRefusal::OutOfRange(range) => range.into(),
+                })?;
                 let before = (book.member.points_available, book.member.points_pending, book.member.points_debt);
-                let entry = if points > 0 {
-                    let expires_at = info.program.expires_at(now, &info.zone);
-                    book.member.lifetime_points =
-                        checked_total("the member's lifetime points", book.member.lifetime_points, points)?;
-                    let credit = Credit {
-                        kind: EntryKind::Adjust,
-                        points,
-                        order_id: None,
-                        reason: Some(&reason),
-                        available_at: now,
-                        expires_at,
-                    };
-                    book.credit(sql, credit)?
-                } else {
-                    // Bounded above, so the negation cannot overflow.
-                    book.spend(sql, EntryKind::Adjust, -points, None, Some(&reason), "points")?
+                let entry = match adjustment {
+                    Adjustment::Credit { lifetime_points, .. } => {
+                        book.member.lifetime_points = lifetime_points;
+                        let credit = adjustment.credit(&reason, now).expect("a credit");
+                        book.credit(sql, credit)?
+                    }
+                    Adjustment::Debit { points } => {
+                        book.spend(sql, EntryKind::Adjust, points, None, Some(&reason), "points")?
+                    }
                 };
                 book.save(sql)?;
                 let after = (book.member.points_available, book.member.points_pending, book.member.points_debt);

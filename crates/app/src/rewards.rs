@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use loyalty_core::code::random_code;
 use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::{MemberId, new_id};
-use loyalty_core::member::MemberStatus;
+use loyalty_core::reward;
 use loyalty_core::tenancy::Access;
 use loyalty_core::voucher::CodeKind;
 use loyalty_store::repo::rewards::{self as catalogue, Reward, RewardRedemption};
@@ -58,14 +58,6 @@ pub struct RewardDay {
     pub day: String,
     pub redemptions: i64,
     pub points_spent: i64,
-}
-
-fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::Conflict {
-        code,
-        field: Some("reward_id".to_string()),
-        message: message.into(),
-    }
 }
 
 impl App {
@@ -153,53 +145,29 @@ impl App {
                 let mut book =
                     Book::open(sql, tenant_id, &member_id, now, Some(ctx2.actor.clone()))?
                         .ok_or(AppError::NotFound { entity: "member" })?;
-                if book.member.status == MemberStatus::Blocked {
-                    return Err(AppError::conflict(
-                        "member_blocked",
-                        "member_id",
-                        "a blocked member cannot redeem",
-                    ));
-                }
-                let mut reward = catalogue::get_for_update(sql, tenant_id, &reward_id)?
-                    .ok_or_else(|| {
+                let reward =
+                    catalogue::get_for_update(sql, tenant_id, &reward_id)?.ok_or_else(|| {
                         AppError::invalid("reward_id", "reward.not_found", "no reward with this id")
                     })?;
-                if !reward.active
-                    || reward.starts_at.is_some_and(|s| now < s)
-                    || reward.ends_at.is_some_and(|e| now >= e)
-                {
-                    return Err(conflict("not_available", "the reward is not available now"));
-                }
-                if !reward.tiers.is_empty()
-                    && !book
-                        .member
-                        .tier_id
-                        .as_ref()
-                        .is_some_and(|t| reward.tiers.contains(t))
-                {
-                    return Err(conflict(
-                        "tier_not_eligible",
-                        "the member's tier cannot redeem this reward",
-                    ));
-                }
-                if reward.stock.is_some_and(|s| s <= 0) {
-                    return Err(conflict("out_of_stock", "the reward is out of stock"));
-                }
-                if let Some(limit) = reward.per_member_limit
-                    && catalogue::member_redemptions(sql, tenant_id, &reward.id, &member_id)?
-                        >= limit
-                {
-                    return Err(conflict(
-                        "limit_reached",
-                        format!("the member has redeemed this reward {limit} times already"),
-                    ));
-                }
+                let redeemed_before = match reward.per_member_limit {
+                    Some(_) => {
+                        catalogue::member_redemptions(sql, tenant_id, &reward.id, &member_id)?
+                    }
+                    None => 0,
+                };
+                let plan = reward::redeem(&reward, &book.member, redeemed_before, now).map_err(
+                    |refusal| AppError::Conflict {
+                        code: refusal.code(),
+                        field: Some(refusal.field().to_string()),
+                        message: refusal.message(),
+                    },
+                )?;
                 let entry = book.spend(
                     sql,
                     EntryKind::Redeem,
-                    reward.points_cost,
+                    plan.points,
                     None,
-                    Some(&format!("reward: {}", reward.name)),
+                    Some(&plan.reason),
                     "points_redeemed",
                 )?;
                 book.save(sql)?;
@@ -208,7 +176,7 @@ impl App {
                     &book.member,
                     &entry,
                 )];
-                let (voucher_code, valid_until) = match &reward.voucher_program_id {
+                let (voucher_code, valid_until) = match &plan.issue_from {
                     Some(program_id) => {
                         let program =
                             codes::get_program(sql, tenant_id, program_id)?.ok_or_else(|| {
@@ -238,22 +206,14 @@ impl App {
                     }
                     None => (None, None),
                 };
-                reward.redeemed += 1;
-                reward.stock = reward.stock.map(|s| s - 1);
-                reward.updated_at = now;
-                catalogue::update(sql, tenant_id, &reward)?;
+                catalogue::update(sql, tenant_id, &plan.reward)?;
                 let redemption = RewardRedemption {
                     id: new_id("rrd"),
                     reward_id: reward.id.clone(),
                     member_id: member_id.clone(),
-                    points_spent: reward.points_cost,
+                    points_spent: plan.points,
                     ledger_entry_id: entry.id,
-                    fulfilment: if voucher_code.is_some() {
-                        "issued"
-                    } else {
-                        "pending"
-                    }
-                    .to_string(),
+                    fulfilment: plan.fulfilment.to_string(),
                     voucher_code,
                     created_at: now,
                     updated_at: now,

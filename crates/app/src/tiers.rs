@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use loyalty_core::event::{EventType, Raised};
 use loyalty_core::id::{MemberId, new_id};
+use loyalty_core::input::changes::validate_tier_override;
 use loyalty_core::member::Member;
 use loyalty_core::program::{Program, TierMetric};
 use loyalty_core::tenancy::{Access, Actor};
@@ -260,23 +261,8 @@ impl App {
         reason: String,
     ) -> AppResult<MemberView> {
         ctx.require(Access::Admin)?;
-        let reason = reason.trim().to_string();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(AppError::Invalid(loyalty_core::Invalid::one_bounded(
-                "reason",
-                "length",
-                (1, 500),
-                "is required, at most 500 characters",
-            )));
-        }
         let now = self.now();
-        if until.is_some_and(|u| u <= now) {
-            return Err(AppError::invalid(
-                "until",
-                "until.in_past",
-                "must be in the future",
-            ));
-        }
+        let reason = validate_tier_override(&reason, until, now)?;
         let info = self.tenant(ctx).await?;
         let ladder = self.ladder(&ctx.tenant_id).await?;
         let target =

@@ -4,6 +4,8 @@
 //! Nothing here does I/O or knows about HTTP or SQL; the `store` crate remembers, `app` sequences,
 //! `server` speaks HTTP. Most unit and property tests of the product live here.
 
+pub mod adjustment;
+pub mod amount;
 pub mod backoff;
 pub mod birthday;
 pub mod book;
@@ -23,10 +25,12 @@ pub mod limits;
 pub mod lunar;
 pub mod member;
 pub mod order;
+pub mod order_change;
 pub mod order_view;
 pub mod phone;
 pub mod program;
 pub mod records;
+pub mod reward;
 pub mod rfm;
 pub mod rules;
 pub mod segment;

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Deserializer};
 
 pub mod catalog;
+pub mod changes;
 pub mod member;
 pub mod points;
 pub mod staff;
