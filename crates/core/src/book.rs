@@ -12,6 +12,7 @@
 
 use jiff::Timestamp;
 
+use crate::amount::Points;
 use crate::id::{OrderId, new_id};
 use crate::ledger::{
     self, Balances, Lot, NotPositive, allocate_reversal, allocate_spend, expired_lots, restorable,
@@ -212,9 +213,11 @@ impl Book {
         let now = self.now;
         let lots = self.lots_mut()?;
         let expired = expired_lots(lots, now);
-        let total = expired
-            .iter()
-            .try_fold(0, |sum, (_, p)| checked_total("expired points", sum, *p))?;
+        let total = Points::total(
+            "expired points",
+            expired.iter().map(|(_, p)| Points::new(*p)),
+        )?
+        .get();
         if total > 0 {
             let last_expiry = expired
                 .iter()
@@ -356,9 +359,11 @@ impl Book {
         let now = self.now;
         let lots = self.lots.as_mut().ok_or(LedgerError::LotsNotLoaded)?;
         let back = restorable(lots, spent_from, now);
-        let total = back
-            .iter()
-            .try_fold(0, |sum, (_, p)| checked_total("points given back", sum, *p))?;
+        let total = Points::total(
+            "points given back",
+            back.iter().map(|(_, p)| Points::new(*p)),
+        )?
+        .get();
         if total == 0 {
             return Ok(0);
         }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::amount::{Money, Points};
 use crate::limits::{OutOfRange, checked_total};
 use crate::member::MemberStatus;
 use crate::order::{BreakdownLine, Line};
@@ -162,19 +163,18 @@ pub fn plan(order: Order<'_>, buyer: &Buyer, setting: Setting<'_>) -> Result<Ear
         if buyer.status == MemberStatus::Blocked {
             return Err(EarnError::Blocked);
         }
-        let value = order
-            .points_redeemed
-            .saturating_mul(program.redeem.point_value);
-        let limit = i128::from(order.total) * i128::from(program.redeem.max_invoice_percent) / 100;
-        if i128::from(value) > limit {
+        let value =
+            Points::new(order.points_redeemed).worth(Money::new(program.redeem.point_value))?;
+        let limit = Money::new(order.total).percent(program.redeem.max_invoice_percent);
+        if value > limit {
             return Err(EarnError::OverInvoice {
                 points: order.points_redeemed,
-                value,
+                value: value.get(),
                 percent: program.redeem.max_invoice_percent,
-                limit: i64::try_from(limit).unwrap_or(i64::MAX),
+                limit: limit.get(),
             });
         }
-        redeemed_value = value;
+        redeemed_value = value.get();
     }
     let activates = buyer.status == MemberStatus::Customer
         && program.activation.auto_on_first_paid_order
@@ -274,9 +274,11 @@ impl EarnPlan {
                 awards.push((bonus, given));
             }
         }
-        let earned = breakdown.iter().try_fold(0, |sum, b| {
-            checked_total("the points of an order", sum, b.points)
-        })?;
+        let earned = Points::total(
+            "the points of an order",
+            breakdown.iter().map(|b| Points::new(b.points)),
+        )?
+        .get();
         let pending = if earned > 0 && self.available_at > self.now {
             earned
         } else {

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::amount::Money;
 use crate::email::Email;
 use crate::error::Invalid;
 use crate::limits;
@@ -227,7 +228,7 @@ impl OrderInput {
                 format!("at most {MAX_LINES} lines"),
             );
         }
-        let mut subtotal: i64 = 0;
+        let mut subtotal = Money::ZERO;
         let mut lines = Vec::with_capacity(self.lines.len());
         for (i, line) in self.lines.into_iter().enumerate() {
             limits::within(
@@ -238,12 +239,13 @@ impl OrderInput {
                 limits::MAX_COUNT,
             );
             limits::amount(&mut e, &format!("lines[{i}].unit_price"), line.unit_price);
-            match line
-                .quantity
-                .checked_mul(line.unit_price)
-                .filter(|v| (0..=limits::MAX_AMOUNT).contains(v))
-                .and_then(|v| subtotal.checked_add(v))
-                .filter(|sum| *sum <= limits::MAX_AMOUNT)
+            let ceiling = Money::new(limits::MAX_AMOUNT);
+            match Money::new(line.unit_price)
+                .times("a line", line.quantity)
+                .ok()
+                .filter(|v| (Money::ZERO..=ceiling).contains(v))
+                .and_then(|v| subtotal.plus("the lines", v).ok())
+                .filter(|sum| *sum <= ceiling)
             {
                 Some(sum) => subtotal = sum,
                 None => e.push_bounded(
@@ -280,6 +282,7 @@ impl OrderInput {
                 ),
             );
         }
+        let subtotal = subtotal.get();
         if !lines.is_empty() && e.is_empty() {
             // Every term is bounded above, so this cannot overflow.
             let expected = subtotal - self.discount + self.shipping;
