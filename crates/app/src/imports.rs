@@ -40,7 +40,7 @@ use crate::points::Book;
 use crate::tiers::REASON_IMPORT;
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
 use loyalty_core::book::{Credit, EntryKind};
-use loyalty_core::tier_moves;
+use loyalty_core::opening;
 
 /// Rows per transaction: large enough that a million rows take a few hundred commits, small
 /// enough that orders posted meanwhile wait a few milliseconds at most.
@@ -595,18 +595,16 @@ fn create_members(
     let mut lots = Vec::new();
     let mut tier_changes = Vec::new();
     for ((_, r), member_code) in rows.into_iter().zip(codes) {
-        let mut m = blank_member(member_code, now);
-        let since = r.member_since;
-        let status = r.status.unwrap_or(MemberStatus::Member);
-        apply_profile(&mut m, &r);
-        m.status = status;
-        m.member_since = match status {
-            MemberStatus::Customer => since,
-            _ => Some(since.unwrap_or(now)),
-        };
-        let spend = r.lifetime_spend.unwrap_or(0);
-        m.lifetime_spend = spend;
-        if let Some(points) = r.points.filter(|p| *p > 0) {
+        let opening = opening::create(
+            blank_member(member_code, now),
+            &r,
+            ladder,
+            now,
+            crate::tiers::setting(info),
+        );
+        let mut m = opening.member;
+        if opening.points > 0 {
+            let points = opening.points;
             m.points_available = points;
             m.lifetime_points = points;
             m.next_change_at = expires_at;
@@ -624,20 +622,7 @@ fn create_members(
                 expires_at,
             });
         }
-        if let Some(tier) = r
-            .tier_id
-            .as_ref()
-            .and_then(|id| ladder.iter().find(|t| &t.id == id))
-        {
-            let mut change = tier_moves::move_to(
-                &mut m,
-                Some(tier),
-                REASON_IMPORT,
-                spend,
-                None,
-                now,
-                crate::tiers::setting(info),
-            );
+        if let Some(mut change) = opening.tier_change {
             change.actor = Some(ctx.actor.clone());
             tier_changes.push(change);
         }
@@ -690,74 +675,29 @@ fn update_members(
         let Some(before) = current.remove(&id) else {
             continue;
         };
-        let mut m = before.clone();
-        apply_profile(&mut m, &r);
-        if let Some(status) = r.status {
-            m.status = status;
-        }
-        if m.status != MemberStatus::Customer && m.member_since.is_none() {
-            m.member_since = Some(r.member_since.unwrap_or(now));
-        }
-        let opening_points = if first_link { r.points.unwrap_or(0) } else { 0 };
-        if opening_points > 0 && m.status == MemberStatus::Blocked {
-            let message = "a blocked member's points cannot change";
-            refused.push((row, Invalid::one("points", "member_blocked", message)));
+        let opening = match opening::update(
+            &before,
+            &r,
+            first_link,
+            ladder,
+            now,
+            crate::tiers::setting(info),
+        ) {
+            Ok(opening) => opening,
+            Err(invalid) => {
+                refused.push((row, invalid));
+                continue;
+            }
+        };
+        if !opening.changes(&before) {
             continue;
         }
-        if let Err(error) = checked_total("lifetime points", m.lifetime_points, opening_points) {
-            refused.push((
-                row,
-                Invalid::one("points", "total.out_of_range", error.to_string()),
-            ));
-            continue;
-        }
-        let mut tier_change = None;
-        if first_link {
-            if let Some(since) = r.member_since {
-                m.member_since = Some(since);
-            }
-            match checked_total(
-                "lifetime spend",
-                m.lifetime_spend,
-                r.lifetime_spend.unwrap_or(0),
-            ) {
-                Ok(spend) => m.lifetime_spend = spend,
-                Err(error) => {
-                    refused.push((
-                        row,
-                        Invalid::one("lifetime_spend", "total.out_of_range", error.to_string()),
-                    ));
-                    continue;
-                }
-            }
-            if let Some(tier_id) = &r.tier_id
-                && m.tier_id.as_ref() != Some(tier_id)
-                && let Some(tier) = ladder.iter().find(|t| &t.id == tier_id)
-            {
-                let value = m.lifetime_spend;
-                let mut change = tier_moves::move_to(
-                    &mut m,
-                    Some(tier),
-                    REASON_IMPORT,
-                    value,
-                    None,
-                    now,
-                    crate::tiers::setting(info),
-                );
-                change.actor = Some(ctx.actor.clone());
-                tier_change = Some(change);
-            }
-        }
-        let profile_changed = m.profile != before.profile
-            || m.status != before.status
-            || m.member_since != before.member_since;
-        if !profile_changed
-            && opening_points == 0
-            && m.lifetime_spend == before.lifetime_spend
-            && tier_change.is_none()
-        {
-            continue;
-        }
+        let (mut m, opening_points, profile_changed) =
+            (opening.member, opening.points, opening.profile_changed);
+        let tier_change = opening.tier_change.map(|mut change| {
+            change.actor = Some(ctx.actor.clone());
+            change
+        });
         m.updated_at = now;
         if profile_changed {
             members::update_profile(sql, tenant_id, &m)?;
@@ -795,39 +735,6 @@ fn update_members(
     }
     crate::events::raise(sql, tenant_id, now, &raised)?;
     Ok(refused)
-}
-
-/// The row's non-blank cells over the member's profile.
-fn apply_profile(m: &mut Member, r: &MemberRow) {
-    let p: &mut Profile = &mut m.profile;
-    if let Some(v) = &r.phone {
-        p.phone = Some(v.clone());
-    }
-    if let Some(v) = &r.email {
-        p.email = Some(v.clone());
-    }
-    if let Some(v) = &r.name {
-        p.name = Some(v.clone());
-    }
-    if let Some(v) = r.gender {
-        p.gender = Some(v);
-    }
-    if let Some(v) = r.birthday {
-        p.birthday = Some(v);
-    }
-    if let Some(v) = &r.province {
-        p.province = Some(v.clone());
-    }
-    if let Some(v) = &r.district {
-        p.district = Some(v.clone());
-    }
-    if let Some(v) = &r.tags {
-        p.tags = v.clone();
-    }
-    if let Some(v) = &r.external_id {
-        p.external_ids
-            .insert(EXTERNAL_SYSTEM.to_string(), v.clone());
-    }
 }
 
 fn blank_member(member_code: String, now: Timestamp) -> Member {

@@ -24,6 +24,7 @@ pub mod ledger;
 pub mod limits;
 pub mod lunar;
 pub mod member;
+pub mod opening;
 pub mod order;
 pub mod order_change;
 pub mod order_view;
