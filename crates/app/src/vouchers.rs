@@ -718,9 +718,7 @@ pub(crate) fn redeem_in(
     }
     let (found, program, discount) =
         evaluate(sql, tenant_id, code, member_id, order, now)?.map_err(RedeemError::Refused)?;
-    if !others.is_empty() && (!program.stackable || others.iter().any(|o| !o.stackable)) {
-        return Err(RedeemError::Refused(Refusal::NotStackable));
-    }
+    voucher::stacks_with(&program, others).map_err(RedeemError::Refused)?;
     let redemption = Redemption {
         id: new_id("vrd"),
         code: found.code.clone(),

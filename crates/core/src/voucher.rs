@@ -208,6 +208,16 @@ impl Refusal {
     }
 }
 
+/// Whether a voucher of `program` may join an order that already uses vouchers of `others`:
+/// only when every one of them, this one included, stacks.
+pub fn stacks_with(program: &VoucherProgram, others: &[VoucherProgram]) -> Result<(), Refusal> {
+    if others.is_empty() || (program.stackable && others.iter().all(|o| o.stackable)) {
+        Ok(())
+    } else {
+        Err(Refusal::NotStackable)
+    }
+}
+
 /// A code as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code {
@@ -540,6 +550,28 @@ mod tests {
             created_at: Timestamp::UNIX_EPOCH,
             updated_at: Timestamp::UNIX_EPOCH,
         }
+    }
+
+    #[test]
+    fn vouchers_combine_only_when_every_one_of_them_stacks() {
+        let lone = program(VoucherType::Fixed, 10_000);
+        let stacking = VoucherProgram {
+            stackable: true,
+            ..program(VoucherType::Fixed, 5_000)
+        };
+        assert_eq!(stacks_with(&lone, &[]), Ok(()));
+        assert_eq!(
+            stacks_with(&stacking, std::slice::from_ref(&stacking)),
+            Ok(())
+        );
+        assert_eq!(
+            stacks_with(&stacking, std::slice::from_ref(&lone)),
+            Err(Refusal::NotStackable)
+        );
+        assert_eq!(
+            stacks_with(&lone, std::slice::from_ref(&stacking)),
+            Err(Refusal::NotStackable)
+        );
     }
 
     fn line(sku: &str, category: &str, quantity: i64, unit_price: i64) -> OrderLine {
