@@ -19,6 +19,7 @@ pub mod orders;
 pub mod points;
 pub mod program;
 pub mod queue;
+pub mod quote;
 pub mod rate_limit;
 pub mod rewards;
 pub mod rules;

@@ -487,15 +487,7 @@ fn post(
     if let Some(member) = member {
         let mut book = Book::with(member, tenant_id, now, Some(ctx.actor.clone()));
         book.catch_up(sql)?;
-        let m = &book.member;
-        let buyer = earning::Buyer {
-            status: m.status,
-            has_contact: m.profile.has_contact(),
-            order_count: m.order_count,
-            tier_id: m.tier_id.clone(),
-            tags: m.profile.tags.clone(),
-            birthday: m.profile.birthday,
-        };
+        let buyer = buyer_of(&book.member);
         let setting = earning::Setting {
             program: &info.program,
             zone: &info.zone,
@@ -600,19 +592,7 @@ fn post(
             member_events.push(member_changed(EventType::MemberActivated, m));
         }
 
-        let tier = m
-            .tier_id
-            .as_ref()
-            .and_then(|id| ladder.iter().find(|t| &t.id == id));
-        receipt_member = Some(ReceiptMember {
-            id: m.id.clone(),
-            status: m.status.as_str().to_string(),
-            tier: tier.map(|t| serde_json::json!({"id": t.id, "name": t.name})),
-            points: ReceiptBalances {
-                available: m.points_available,
-                pending: m.points_pending,
-            },
-        });
+        receipt_member = Some(self::receipt_member(m, ladder));
     }
 
     row.points_earned = earned;
@@ -684,25 +664,7 @@ fn use_vouchers(
     if order.vouchers.is_empty() {
         return Ok(Vec::new());
     }
-    let context = OrderContext {
-        // Vouchers are judged on the goods before any discount, plus shipping.
-        total: order.subtotal + order.shipping,
-        shipping: order.shipping,
-        store: order.store.clone(),
-        brand: order.brand.clone(),
-        channel: order.channel.clone(),
-        lines: order
-            .lines
-            .iter()
-            .map(|l| OrderLine {
-                sku: l.sku.clone(),
-                name: l.name.clone(),
-                category: l.category.clone(),
-                quantity: l.quantity,
-                unit_price: l.unit_price,
-            })
-            .collect(),
-    };
+    let context = voucher_context(order);
     let order_ref = format!("{}:{}", order.source, order.external_id);
     let mut used = Vec::new();
     let mut receipt = Vec::with_capacity(order.vouchers.len());
@@ -732,10 +694,61 @@ fn use_vouchers(
     Ok(receipt)
 }
 
+/// The order as vouchers judge it: the goods before any discount, plus shipping.
+pub(crate) fn voucher_context(order: &NewOrder) -> OrderContext {
+    OrderContext {
+        total: order.subtotal + order.shipping,
+        shipping: order.shipping,
+        store: order.store.clone(),
+        brand: order.brand.clone(),
+        channel: order.channel.clone(),
+        lines: order
+            .lines
+            .iter()
+            .map(|l| OrderLine {
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                category: l.category.clone(),
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+            })
+            .collect(),
+    }
+}
+
+/// The member as a receipt (or a quote) shows them.
+pub(crate) fn receipt_member(m: &Member, ladder: &[Tier]) -> ReceiptMember {
+    let tier = m
+        .tier_id
+        .as_ref()
+        .and_then(|id| ladder.iter().find(|t| &t.id == id));
+    ReceiptMember {
+        id: m.id.clone(),
+        status: m.status.as_str().to_string(),
+        tier: tier.map(|t| serde_json::json!({"id": t.id, "name": t.name})),
+        points: ReceiptBalances {
+            available: m.points_available,
+            pending: m.points_pending,
+        },
+    }
+}
+
+/// The member as the earning decision sees them.
+pub(crate) fn buyer_of(m: &Member) -> earning::Buyer {
+    earning::Buyer {
+        status: m.status,
+        has_contact: m.profile.has_contact(),
+        order_count: m.order_count,
+        tier_id: m.tier_id.clone(),
+        tags: m.profile.tags.clone(),
+        birthday: m.profile.birthday,
+    }
+}
+
 /// What the capped rules that matched have already given, read and locked (PostgreSQL): the
 /// rule's budget row and the member's day row, so concurrent orders cannot both spend the last
 /// of a budget or a daily cap. Rules without such caps are not read at all.
-fn rules_used(
+pub(crate) fn rules_used(
     sql: &mut dyn Sql,
     tenant_id: &str,
     member_id: &str,
@@ -764,7 +777,7 @@ fn rules_used(
     Ok(used)
 }
 
-fn earning_order(order: &NewOrder) -> earning::Order<'_> {
+pub(crate) fn earning_order(order: &NewOrder) -> earning::Order<'_> {
     earning::Order {
         placed_at: order.placed_at,
         total: order.total,
@@ -778,7 +791,7 @@ fn earning_order(order: &NewOrder) -> earning::Order<'_> {
 }
 
 /// The earning decision's refusals in the API's terms.
-fn earn_error(error: earning::EarnError) -> AppError {
+pub(crate) fn earn_error(error: earning::EarnError) -> AppError {
     match error {
         earning::EarnError::Blocked => AppError::conflict(
             "member_blocked",
@@ -850,7 +863,7 @@ fn find_buyer(
 }
 
 /// The member with this phone, else with this e-mail, locked.
-fn find_customer(
+pub(crate) fn find_customer(
     sql: &mut dyn Sql,
     tenant_id: &str,
     phone: Option<&loyalty_core::phone::Phone>,

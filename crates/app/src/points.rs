@@ -232,6 +232,24 @@ fn one(mut inserted: Vec<Entry>) -> AppResult<Entry> {
 }
 
 /// A ledger refusal in the API's terms; `field` names the input it is about.
+/// The member's spendable points at `now`, without writing anything: expiry due by now is
+/// worked out in memory (a quote; the next write records it).
+pub(crate) fn available_now(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member: &Member,
+    now: Timestamp,
+) -> AppResult<i64> {
+    let mut core = book::Book::new(stored(member), now);
+    if core.is_due() {
+        if core.needs_lots() {
+            core.load_lots(entries::live_lots(sql, tenant_id, &member.id)?);
+        }
+        core.catch_up().map_err(ledger_error("points"))?;
+    }
+    Ok(core.stored().available)
+}
+
 fn ledger_error(field: &'static str) -> impl Fn(LedgerError) -> AppError {
     move |error| match error {
         LedgerError::NotPositive(_) => {

@@ -635,7 +635,7 @@ fn build(
 }
 
 /// Reads (and on PostgreSQL locks) a code and its program and checks them against the order.
-fn evaluate(
+pub(crate) fn evaluate(
     sql: &mut dyn Sql,
     tenant_id: &str,
     code: &str,

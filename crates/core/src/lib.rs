@@ -30,6 +30,7 @@ pub mod order_change;
 pub mod order_view;
 pub mod phone;
 pub mod program;
+pub mod quote;
 pub mod records;
 pub mod reward;
 pub mod rfm;

@@ -80,6 +80,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(points::get_program, points::put_program))
         .routes(routes!(orders::post_order, orders::list_orders))
         .routes(routes!(orders::export_orders))
+        .routes(routes!(orders::quote_order))
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::cancel_order))
         .routes(routes!(orders::refund_order))

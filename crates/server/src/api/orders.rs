@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use jiff::Timestamp;
 use loyalty_app::App;
+use loyalty_app::quote::Quote;
 use loyalty_core::Invalid;
 use loyalty_core::id::OrderId;
 use loyalty_core::order::{OrderInput, OrderReceipt, OrderStatus};
@@ -104,6 +105,24 @@ pub async fn post_order(
     };
     let location = format!("/api/v1/orders/{}", posted.receipt.id);
     Ok((status, [(header::LOCATION, location)], Json(posted.receipt)))
+}
+
+/// What a basket costs and earns before the till charges: the same decisions as posting it,
+/// nothing written.
+#[utoipa::path(post, path = "/api/v1/orders/quote", tag = "orders",
+    request_body(content = OrderInput, description = "The order as it would be posted, with `lines` and `total` the basket before the tier discount, vouchers and points"),
+    responses(
+        (status = 200, description = "The quote: discounts, the most points payable, what the order would earn", body = Quote),
+        (status = 409, description = "Not enough points for `points_redeemed`", body = Problem),
+        (status = 422, description = "Invalid field, or more points than the invoice allows", body = Problem),
+    ),
+    security(("api_key" = [])))]
+pub async fn quote_order(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    ApiJson(input): ApiJson<OrderInput>,
+) -> ApiResult<Json<Quote>> {
+    Ok(Json(app.quote_order(&ctx, input).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrderQuery),
