@@ -41,5 +41,6 @@ pub mod text;
 pub mod tier;
 pub mod tier_moves;
 pub mod voucher;
+pub mod webhook;
 
 pub use error::{FieldError, Invalid};
