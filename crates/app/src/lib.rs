@@ -23,6 +23,7 @@ pub mod quote;
 pub mod rate_limit;
 pub mod rewards;
 pub mod rules;
+pub mod secrets;
 pub mod segments;
 pub mod sessions;
 pub mod staff;
@@ -30,6 +31,7 @@ pub mod tenants;
 pub mod throttle;
 pub mod tiers;
 pub mod vouchers;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -68,6 +70,10 @@ pub struct App {
     instance: String,
     /// Wakes this instance's queue runner when a job was enqueued here.
     queue_wake: Arc<tokio::sync::Notify>,
+    /// The key secrets are sealed with at rest (`app::secrets`), when the server has one.
+    secret_key: Option<secrets::SecretKey>,
+    /// The webhook HTTP client and whether it may reach private addresses.
+    outbound: Arc<webhooks::Outbound>,
 }
 
 /// Per-tenant values read on the order path and changed rarely (earning rules, the tier
@@ -154,7 +160,22 @@ impl App {
             rate_limit_per_key: rate_limit::DEFAULT_RATE_PER_S,
             instance: loyalty_core::id::new_id("inst"),
             queue_wake: Arc::new(tokio::sync::Notify::new()),
+            secret_key: None,
+            outbound: Arc::new(webhooks::Outbound::new(false)),
         }
+    }
+
+    /// Sets the key secrets are sealed with (`LOYALTY_SECRET_KEY` or the key file).
+    pub fn with_secret_key(mut self, key: Option<secrets::SecretKey>) -> App {
+        self.secret_key = key;
+        self
+    }
+
+    /// Lets webhook endpoints be on loopback or private addresses (`--allow-private-webhooks`:
+    /// a self-hosted box may need its LAN; a shared service must not be an SSRF proxy).
+    pub fn with_private_webhooks(mut self, allow: bool) -> App {
+        self.outbound = Arc::new(webhooks::Outbound::new(allow));
+        self
     }
 
     /// Sets the server's requests per second per API key (`--rate-limit-per-key`).

@@ -32,6 +32,8 @@ pub const LEASE: SignedDuration = SignedDuration::from_secs(25);
 const RENEW_EVERY: Duration = Duration::from_secs(8);
 /// How often an idle runner looks for due jobs (an enqueue in this instance wakes it sooner).
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often the runner turns new events into webhook deliveries.
+const DISPATCH_EVERY: Duration = Duration::from_millis(500);
 /// Jobs one instance runs at a time.
 const SLOTS: usize = 4;
 /// Attempts before a job is marked dead.
@@ -52,15 +54,18 @@ pub enum JobKind {
     TiersReevaluate,
     /// Does nothing but record that it ran, in the transaction that marks it done.
     Probe,
+    /// One attempt of one webhook delivery.
+    WebhookDeliver,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::PointsRefresh,
         JobKind::RfmScore,
         JobKind::Housekeeping,
         JobKind::TiersReevaluate,
         JobKind::Probe,
+        JobKind::WebhookDeliver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +75,7 @@ impl JobKind {
             JobKind::Housekeeping => "housekeeping",
             JobKind::TiersReevaluate => "tiers.reevaluate",
             JobKind::Probe => "queue.probe",
+            JobKind::WebhookDeliver => "webhook.deliver",
         }
     }
 
@@ -215,8 +221,15 @@ impl App {
     async fn run_queue(self, mut stop: watch::Receiver<bool>) {
         let held: Held = Arc::default();
         let mut running = JoinSet::new();
+        let mut dispatched = std::time::Instant::now() - DISPATCH_EVERY;
         loop {
             while running.try_join_next().is_some() {}
+            if dispatched.elapsed() >= DISPATCH_EVERY {
+                dispatched = std::time::Instant::now();
+                if let Err(error) = self.dispatch_webhooks().await {
+                    tracing::warn!(%error, "dispatching webhook deliveries failed; trying again");
+                }
+            }
             let free = SLOTS.saturating_sub(running.len());
             if free > 0 {
                 match self.claim(free).await {
@@ -362,6 +375,11 @@ impl App {
                         Ok(())
                     })
                     .await;
+            }
+            // The attempt's record and the job's end commit together.
+            JobKind::WebhookDeliver => {
+                let delivery = job.payload["delivery_id"].as_str().unwrap_or_default();
+                return self.deliver(&job.tenant_id, delivery, &job.id, lease).await;
             }
             JobKind::PointsRefresh => {
                 if let Some(members) = self.run_points_job().await?

@@ -69,6 +69,11 @@ enum Command {
         #[arg(long, env = "LOYALTY_RATE_LIMIT_PER_KEY", default_value_t = loyalty_app::rate_limit::DEFAULT_RATE_PER_S,
               value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
         rate_limit_per_key: i64,
+        /// Let webhook endpoints be on loopback or private addresses (a self-hosted box posting
+        /// to its LAN). Off by default: a shared server must not be made to call inside its own
+        /// network on a stranger's behalf.
+        #[arg(long, env = "LOYALTY_ALLOW_PRIVATE_WEBHOOKS")]
+        allow_private_webhooks: bool,
     },
     /// Recompute every member's points from the ledger and report any mismatch; exits 1 on one.
     Verify,
@@ -273,11 +278,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             jobs_every,
             trusted_proxies,
             rate_limit_per_key,
+            allow_private_webhooks,
         } => {
             let options = loyalty_server::ServerOptions {
                 trusted_proxies: parse_networks(&trusted_proxies)?,
             };
-            let app = app.with_rate_limit_per_key(rate_limit_per_key);
+            let app = app
+                .with_rate_limit_per_key(rate_limit_per_key)
+                .with_secret_key(secret_key(url)?)
+                .with_private_webhooks(allow_private_webhooks);
+            app.check_secret_key().await?;
             serve(app, listen, jobs_every, options).await
         }
         Command::Verify => verify(app).await,
@@ -312,6 +322,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     db.close();
     result
+}
+
+/// The key secrets are sealed with: `LOYALTY_SECRET_KEY`, else (SQLite) the key file beside
+/// the database, created at first start.
+fn secret_key(url: &str) -> anyhow::Result<Option<loyalty_app::secrets::SecretKey>> {
+    let from_env = std::env::var("LOYALTY_SECRET_KEY").ok();
+    let key_file = DatabaseUrl::parse(url)?.sqlite_path().map(|db| {
+        let mut name = db.into_os_string();
+        name.push(".key");
+        std::path::PathBuf::from(name)
+    });
+    Ok(loyalty_app::secrets::SecretKey::load(
+        from_env.as_deref(),
+        key_file.as_deref(),
+    )?)
 }
 
 /// `10.0.0.0/8`, `192.168.1.10` (one address), `::1`.

@@ -30,6 +30,14 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
+    /// The same page with each item turned into another type.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            next_after: self.next_after,
+        }
+    }
+
     /// Builds a page from `limit + 1` fetched rows: the extra row only says "there is more".
     pub fn from_rows(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> Paged<T> {
         let limit = usize::try_from(limit).unwrap_or(0);

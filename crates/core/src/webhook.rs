@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use sha2::Sha256;
 
 use crate::error::Invalid;
-use crate::event::{EventType, TypeFilter};
+use crate::event::{EventType, Position, TypeFilter};
 
 /// The longest URL an endpoint may have.
 pub const MAX_URL_CHARS: usize = 2_000;
@@ -23,7 +23,16 @@ pub const DISABLE_AFTER: SignedDuration = SignedDuration::from_hours(3 * 24);
 /// The waits before each retry: the first within 10 s and the second within a minute even
 /// with the jitter, then longer, so that 9 attempts span more than a day (API.md: at least 8
 /// attempts over at least 24 hours).
-const RETRY_WAITS_S: [i64; 8] = [8, 45, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600, 10 * 3600, 14 * 3600];
+const RETRY_WAITS_S: [i64; 8] = [
+    8,
+    45,
+    5 * 60,
+    30 * 60,
+    2 * 3600,
+    6 * 3600,
+    10 * 3600,
+    14 * 3600,
+];
 /// Attempts before a delivery is marked failed.
 pub const MAX_ATTEMPTS: i64 = RETRY_WAITS_S.len() as i64 + 1;
 
@@ -300,6 +309,86 @@ pub fn should_disable(failing_since: Option<Timestamp>, now: Timestamp) -> bool 
 /// The answer that counts as delivered: any 2xx.
 pub fn delivered(status: u16) -> bool {
     (200..300).contains(&status)
+}
+
+/// An endpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    /// The signing secret sealed with the server's key (`app::secrets`).
+    pub secret_sealed: String,
+    pub active: bool,
+    /// Why the endpoint was switched off by the server (after failing for days).
+    pub disabled_reason: Option<String>,
+    /// Where in the events feed the dispatcher has reached for this endpoint.
+    pub cursor: Position,
+    pub failing_since: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Webhook {
+    pub fn fields(&self) -> WebhookFields {
+        WebhookFields {
+            url: self.url.clone(),
+            events: self.events.clone(),
+            description: self.description.clone(),
+        }
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// One event for one endpoint, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// The event's member (`""` when none): deliveries of one lane go out in order.
+    pub lane: String,
+    pub position: Position,
+    /// The request body: the event object, the same bytes on every attempt.
+    pub body: String,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
 }
 
 #[cfg(test)]

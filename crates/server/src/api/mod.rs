@@ -14,6 +14,7 @@ pub mod scopes;
 pub mod segments;
 pub mod tiers;
 pub mod vouchers;
+pub mod webhooks;
 
 use axum::Json;
 use axum::extract::State;
@@ -37,6 +38,7 @@ use utoipa_axum::routes;
     tags(
         (name = "members", description = "Members and customers (thành viên, khách hàng)"),
         (name = "orders", description = "Orders: the earning path, cancel, refunds"),
+        (name = "webhooks", description = "Outbound webhooks: endpoints, deliveries, replay, test"),
         (name = "points", description = "A member's points: balance, ledger, adjustments"),
         (name = "program", description = "Program settings: earning, expiry, redemption, tiers"),
         (name = "earn rules", description = "Bonus earning rules and their preview"),
@@ -80,6 +82,15 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(points::get_program, points::put_program))
         .routes(routes!(orders::post_order, orders::list_orders))
         .routes(routes!(orders::export_orders))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::test_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::replay_delivery))
         .routes(routes!(orders::quote_order))
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::cancel_order))

@@ -28,7 +28,10 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/imports/{id}")
         | ("GET", "/api/v1/members/export")
         | ("GET", "/api/v1/orders/export")
-        | ("GET", "/api/v1/segments/{id}/export") => Admin,
+        | ("GET", "/api/v1/segments/{id}/export")
+        | ("GET", "/api/v1/webhooks")
+        | ("GET", "/api/v1/webhooks/{id}")
+        | ("GET", "/api/v1/webhooks/{id}/deliveries") => Admin,
         // Counting and previewing read nothing they do not show.
         ("POST", "/api/v1/segments/preview") | ("POST", "/api/v1/earn-rules/preview") => Read,
         ("GET", _) => Read,
@@ -48,6 +51,10 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         ("POST", "/api/v1/members/{id}/points/adjustments")
         | ("POST", "/api/v1/members/{id}/tier")
         | ("PUT", "/api/v1/program")
+        | ("POST", "/api/v1/webhooks")
+        | ("PATCH" | "DELETE", "/api/v1/webhooks/{id}")
+        | ("POST", "/api/v1/webhooks/{id}/test")
+        | ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay")
         | ("POST", "/api/v1/earn-rules")
         | ("PATCH" | "DELETE", "/api/v1/earn-rules/{id}")
         | ("POST", "/api/v1/tiers")

@@ -46,7 +46,11 @@ pub async fn spawn_app_with(database: TestDb, server: loyalty_server::ServerOpti
     };
     let db = Db::open(&database.url, &options).expect("open the test database");
     let clock = ManualClock::at(jiff::Timestamp::now());
-    let app = App::new(db.clone(), Arc::new(clock.clone()));
+    // A key for the secrets kept at rest; webhooks may post to the tests' receivers on
+    // 127.0.0.1 (a server refuses that unless run with --allow-private-webhooks).
+    let app = App::new(db.clone(), Arc::new(clock.clone()))
+        .with_secret_key(Some(loyalty_app::secrets::SecretKey::generate().0))
+        .with_private_webhooks(true);
     let (tenant_id, key) = create_tenant(&app, "Cà Phê Sáng").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

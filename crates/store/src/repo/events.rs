@@ -112,6 +112,21 @@ pub fn feed(
         .collect()
 }
 
+/// Where the tenant's feed ends now (the start for a new webhook endpoint).
+pub fn newest_position(sql: &mut dyn Sql, tenant_id: &str) -> Result<Position, DbError> {
+    let rows = sql.query(
+        "select tx, seq from events where tenant_id = $1 order by tx desc, seq desc limit 1",
+        params![tenant_id],
+    )?;
+    match rows.first() {
+        Some(row) => Ok(Position {
+            tx: row.get("tx")?,
+            seq: row.get("seq")?,
+        }),
+        None => Ok(Position::default()),
+    }
+}
+
 /// Forgets events written before `before` (all tenants); returns how many. Events are
 /// written in `seq` order as time goes, so the cut is found walking `seq` from the oldest (no
 /// index on the time: one write fewer per change). The newest event always stays, so that on

@@ -24,6 +24,7 @@ pub mod stores;
 pub mod tenants;
 pub mod tiers;
 pub mod vouchers;
+pub mod webhooks;
 
 use jiff::Timestamp;
 use loyalty_core::clock::{from_millis, to_millis};

@@ -1,0 +1,323 @@
+//! Outbound webhook endpoints and their deliveries, and the check of the server's secret key.
+
+use loyalty_core::event::Position;
+use loyalty_core::webhook::{Delivery, DeliveryStatus, Webhook};
+
+use super::{json, ms, to_json, ts, ts_opt};
+use crate::params;
+use crate::sql::{DbError, Row, Sql};
+use crate::{Page, Paged};
+
+const COLUMNS: &str = "id, url, events, description, secret_sealed, active, disabled_reason,
+     cursor_tx, cursor_seq, failing_since, created_at, updated_at";
+
+fn from_row(row: &Row) -> Result<Webhook, DbError> {
+    Ok(Webhook {
+        id: row.get("id")?,
+        url: row.get("url")?,
+        events: json(row, "events")?,
+        description: row.get("description")?,
+        secret_sealed: row.get("secret_sealed")?,
+        active: row.get("active")?,
+        disabled_reason: row.get("disabled_reason")?,
+        cursor: Position {
+            tx: row.get("cursor_tx")?,
+            seq: row.get("cursor_seq")?,
+        },
+        failing_since: ts_opt(row, "failing_since")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+pub fn insert(sql: &mut dyn Sql, tenant_id: &str, w: &Webhook) -> Result<(), DbError> {
+    sql.execute(
+        "insert into webhooks (tenant_id, id, url, events, description, secret_sealed, active,
+             disabled_reason, cursor_tx, cursor_seq, failing_since, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        params![
+            tenant_id,
+            w.id.as_str(),
+            w.url.as_str(),
+            to_json(&w.events),
+            w.description.as_deref(),
+            w.secret_sealed.as_str(),
+            w.active,
+            w.disabled_reason.as_deref(),
+            w.cursor.tx,
+            w.cursor.seq,
+            w.failing_since.map(ms),
+            ms(w.created_at),
+            ms(w.updated_at)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Webhook>, DbError> {
+    let rows = sql.query(
+        &format!("select {COLUMNS} from webhooks where tenant_id = $1 and id = $2"),
+        params![tenant_id, id],
+    )?;
+    rows.first().map(from_row).transpose()
+}
+
+/// The endpoint, locked for the transaction (PostgreSQL; SQLite's writers take turns), so
+/// that two dispatchers never read the same stretch of the feed for it at once.
+pub fn get_for_update(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Webhook>, DbError> {
+    let lock = sql.backend().for_update();
+    let rows = sql.query(
+        &format!("select {COLUMNS} from webhooks where tenant_id = $1 and id = $2{lock}"),
+        params![tenant_id, id],
+    )?;
+    rows.first().map(from_row).transpose()
+}
+
+pub fn list(sql: &mut dyn Sql, tenant_id: &str, page: &Page) -> Result<Paged<Webhook>, DbError> {
+    let rows = sql.query(
+        &format!(
+            "select {COLUMNS} from webhooks where tenant_id = $1 and id > $2 order by id limit $3"
+        ),
+        params![
+            tenant_id,
+            page.after.as_deref().unwrap_or(""),
+            page.limit + 1
+        ],
+    )?;
+    let hooks = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Paged::from_rows(hooks, page.limit, |w| &w.id))
+}
+
+/// Every active endpoint of every tenant: (tenant, endpoint id).
+pub fn active(sql: &mut dyn Sql) -> Result<Vec<(String, String)>, DbError> {
+    let rows = sql.query(
+        "select tenant_id, id from webhooks where active order by tenant_id, id",
+        params![],
+    )?;
+    rows.iter()
+        .map(|row| Ok((row.get("tenant_id")?, row.get("id")?)))
+        .collect()
+}
+
+pub fn update(sql: &mut dyn Sql, tenant_id: &str, w: &Webhook) -> Result<(), DbError> {
+    sql.execute(
+        "update webhooks set url = $3, events = $4, description = $5, active = $6,
+             disabled_reason = $7, cursor_tx = $8, cursor_seq = $9, failing_since = $10,
+             updated_at = $11
+         where tenant_id = $1 and id = $2",
+        params![
+            tenant_id,
+            w.id.as_str(),
+            w.url.as_str(),
+            to_json(&w.events),
+            w.description.as_deref(),
+            w.active,
+            w.disabled_reason.as_deref(),
+            w.cursor.tx,
+            w.cursor.seq,
+            w.failing_since.map(ms),
+            ms(w.updated_at)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes whether the endpoint is on and how its deliveries have been going, leaving its
+/// place in the feed (the dispatcher's) alone.
+pub fn update_health(sql: &mut dyn Sql, tenant_id: &str, w: &Webhook) -> Result<(), DbError> {
+    sql.execute(
+        "update webhooks set active = $3, disabled_reason = $4, failing_since = $5, updated_at = $6
+         where tenant_id = $1 and id = $2",
+        params![
+            tenant_id,
+            w.id.as_str(),
+            w.active,
+            w.disabled_reason.as_deref(),
+            w.failing_since.map(ms),
+            ms(w.updated_at)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Deletes the endpoint and its deliveries; returns whether it existed.
+pub fn delete(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<bool, DbError> {
+    sql.execute(
+        "delete from webhook_deliveries where tenant_id = $1 and webhook_id = $2",
+        params![tenant_id, id],
+    )?;
+    Ok(sql.execute(
+        "delete from webhooks where tenant_id = $1 and id = $2",
+        params![tenant_id, id],
+    )? == 1)
+}
+
+const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, event_type, lane, event_tx, event_seq,
+     body, status, attempts, last_status_code, last_error, next_attempt_at, created_at,
+     delivered_at";
+
+fn delivery_from_row(row: &Row) -> Result<Delivery, DbError> {
+    let status: String = row.get("status")?;
+    Ok(Delivery {
+        id: row.get("id")?,
+        webhook_id: row.get("webhook_id")?,
+        event_id: row.get("event_id")?,
+        event_type: row.get("event_type")?,
+        lane: row.get("lane")?,
+        position: Position {
+            tx: row.get("event_tx")?,
+            seq: row.get("event_seq")?,
+        },
+        body: row.get("body")?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| DbError::Decode(format!("delivery status {status}")))?,
+        attempts: row.get("attempts")?,
+        last_status_code: row.get("last_status_code")?,
+        last_error: row.get("last_error")?,
+        next_attempt_at: ts_opt(row, "next_attempt_at")?,
+        created_at: ts(row, "created_at")?,
+        delivered_at: ts_opt(row, "delivered_at")?,
+    })
+}
+
+/// Adds a delivery unless the endpoint already has one for the event; returns whether added.
+pub fn insert_delivery(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Result<bool, DbError> {
+    Ok(sql.execute(
+        "insert into webhook_deliveries (tenant_id, id, webhook_id, event_id, event_type, lane,
+             event_tx, event_seq, body, status, attempts, created_at, next_attempt_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         on conflict (tenant_id, webhook_id, event_id) do nothing",
+        params![
+            tenant_id,
+            d.id.as_str(),
+            d.webhook_id.as_str(),
+            d.event_id.as_str(),
+            d.event_type.as_str(),
+            d.lane.as_str(),
+            d.position.tx,
+            d.position.seq,
+            d.body.as_str(),
+            d.status.as_str(),
+            d.attempts,
+            ms(d.created_at),
+            d.next_attempt_at.map(ms)
+        ],
+    )? == 1)
+}
+
+pub fn delivery(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Delivery>, DbError> {
+    let rows = sql.query(
+        &format!(
+            "select {DELIVERY_COLUMNS} from webhook_deliveries where tenant_id = $1 and id = $2"
+        ),
+        params![tenant_id, id],
+    )?;
+    rows.first().map(delivery_from_row).transpose()
+}
+
+/// An endpoint's deliveries, newest first.
+pub fn deliveries(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+    page: &Page,
+) -> Result<Paged<Delivery>, DbError> {
+    let rows = sql.query(
+        &format!(
+            "select {DELIVERY_COLUMNS} from webhook_deliveries
+             where tenant_id = $1 and webhook_id = $2 and id < $3
+             order by id desc limit $4"
+        ),
+        params![
+            tenant_id,
+            webhook_id,
+            page.after.as_deref().unwrap_or("\u{10FFFF}"),
+            page.limit + 1
+        ],
+    )?;
+    let found = rows
+        .iter()
+        .map(delivery_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Paged::from_rows(found, page.limit, |d| &d.id))
+}
+
+/// The pending deliveries that head their lane: the oldest pending one of each member's
+/// events (and of the events without a member) for the endpoint.
+pub fn lane_heads(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+) -> Result<Vec<String>, DbError> {
+    let rows = sql.query(
+        "select d.id from webhook_deliveries d
+         where d.tenant_id = $1 and d.webhook_id = $2 and d.status = 'pending'
+           and not exists (
+               select 1 from webhook_deliveries e
+               where e.tenant_id = d.tenant_id and e.webhook_id = d.webhook_id
+                 and e.lane = d.lane and e.status = 'pending'
+                 and (e.event_tx < d.event_tx
+                      or (e.event_tx = d.event_tx and e.event_seq < d.event_seq)))",
+        params![tenant_id, webhook_id],
+    )?;
+    rows.iter().map(|row| row.get("id")).collect()
+}
+
+/// Whether a pending delivery of the same lane comes before `d`.
+pub fn waits_behind(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Result<bool, DbError> {
+    let count: i64 = sql.query_scalar(
+        "select count(*) from webhook_deliveries e
+         where e.tenant_id = $1 and e.webhook_id = $2 and e.lane = $3 and e.status = 'pending'
+           and (e.event_tx < $4 or (e.event_tx = $4 and e.event_seq < $5))",
+        params![
+            tenant_id,
+            d.webhook_id.as_str(),
+            d.lane.as_str(),
+            d.position.tx,
+            d.position.seq
+        ],
+    )?;
+    Ok(count > 0)
+}
+
+/// Writes how the delivery stands after an attempt (or a replay).
+pub fn update_delivery(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Result<(), DbError> {
+    sql.execute(
+        "update webhook_deliveries set status = $3, attempts = $4, last_status_code = $5,
+             last_error = $6, next_attempt_at = $7, delivered_at = $8
+         where tenant_id = $1 and id = $2",
+        params![
+            tenant_id,
+            d.id.as_str(),
+            d.status.as_str(),
+            d.attempts,
+            d.last_status_code,
+            d.last_error.as_deref(),
+            d.next_attempt_at.map(ms),
+            d.delivered_at.map(ms)
+        ],
+    )?;
+    Ok(())
+}
+
+/// The sealed check text of the server's secret key, if a secret was ever stored.
+pub fn key_check(sql: &mut dyn Sql) -> Result<Option<String>, DbError> {
+    let rows = sql.query(
+        "select sealed from secret_key_check where id = 1",
+        params![],
+    )?;
+    rows.first().map(|row| row.get("sealed")).transpose()
+}
+
+/// Records the key's check text, unless one is there already.
+pub fn set_key_check(sql: &mut dyn Sql, sealed: &str) -> Result<(), DbError> {
+    sql.execute(
+        "insert into secret_key_check (id, sealed) values (1, $1) on conflict (id) do nothing",
+        params![sealed],
+    )?;
+    Ok(())
+}
