@@ -467,6 +467,16 @@ mod tests {
     }
 
     #[test]
+    fn the_signature_is_the_one_python_openssl_and_node_compute() {
+        // The vector of docs/webhooks.md, computed there with each language's HMAC.
+        let body = br#"{"id":"evt_1","type":"ping"}"#;
+        assert_eq!(
+            signature("whsec_test", 1_764_990_000, body),
+            "t=1764990000,v1=750f52b87e73ecc7383ef17d59f233732da369d573795ee2f986d761aa88c696"
+        );
+    }
+
+    #[test]
     fn a_signature_verifies_with_its_secret_only() {
         let body = br#"{"id":"evt_1","type":"ping"}"#;
         let header = signature("whsec_abc", 1_764_000_000, body);
