@@ -671,10 +671,10 @@ fn record_attempt(
         }
     }
     store::update_delivery(sql, tenant_id, d)?;
-    if d.status != DeliveryStatus::Pending {
-        for head in store::lane_heads(sql, tenant_id, &d.webhook_id)? {
-            enqueue_in(sql, &deliver_job(tenant_id, &head, "1", now), now)?;
-        }
+    if d.status != DeliveryStatus::Pending
+        && let Some(next) = store::lane_head(sql, tenant_id, &d.webhook_id, &d.lane)?
+    {
+        enqueue_in(sql, &deliver_job(tenant_id, &next, "1", now), now)?;
     }
     // Read again, locked: the endpoint may have changed while the request was out.
     let Some(mut webhook) = store::get_for_update(sql, tenant_id, &d.webhook_id)? else {

@@ -128,7 +128,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: Db) -> anyhow::Result<(Server, App)> {
-        let app = App::new(db, Arc::new(SystemClock));
+        // A key for the webhook secrets and leave to post to loopback receivers: the
+        // `webhooks` scenario's receiver listens on 127.0.0.1.
+        let app = App::new(db, Arc::new(SystemClock))
+            .with_secret_key(Some(loyalty_app::secrets::SecretKey::generate().0))
+            .with_private_webhooks(true);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_app = app.clone();

@@ -262,11 +262,16 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
 }
 
 fn sign(secret: &str, t: i64, body: &[u8]) -> Vec<u8> {
+    mac(secret, t, body).finalize().into_bytes().to_vec()
+}
+
+/// The HMAC over `"<t>.<body>"` keyed with the whole secret, before it is finished.
+fn mac(secret: &str, t: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
 /// Checks a `Loyalty-Signature` header as a receiver would (in constant time), for the tests
@@ -284,11 +289,7 @@ pub fn verify(secret: &str, header: &str, body: &[u8]) -> bool {
     let (Some(t), Some(given)) = (t, v1) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.verify_slice(&given).is_ok()
+    mac(secret, t, body).verify_slice(&given).is_ok()
 }
 
 /// When to try a delivery again after its attempt number `attempts` (1 for the first) failed,

@@ -7,11 +7,12 @@ pub mod pos;
 pub mod segments;
 pub mod setup;
 pub mod vouchers;
+pub mod webhooks;
 
 use crate::{BenchOptions, Report};
 
 pub const NAMES: &[&str] = &[
-    "pos", "baseline", "expiry", "codes", "redeem", "import", "segment",
+    "pos", "baseline", "expiry", "codes", "redeem", "import", "segment", "webhooks",
 ];
 
 pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
@@ -23,6 +24,7 @@ pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<R
         "redeem" => vouchers::redeem(options).await.map(|r| vec![r]),
         "import" => segments::import(options).await.map(|r| vec![r]),
         "segment" => segments::segment(options).await,
+        "webhooks" => webhooks::run(options).await.map(|r| vec![r]),
         other => anyhow::bail!(
             "unknown scenario {other}; choose one of {}",
             NAMES.join(", ")

@@ -5,7 +5,7 @@ use loyalty_core::webhook::{Delivery, DeliveryStatus, Webhook};
 
 use super::{json, ms, to_json, ts, ts_opt};
 use crate::params;
-use crate::sql::{DbError, Row, Sql};
+use crate::sql::{Backend, DbError, Row, Sql};
 use crate::{Page, Paged};
 
 const COLUMNS: &str = "id, url, events, description, secret_sealed, active, disabled_reason,
@@ -247,24 +247,45 @@ pub fn deliveries(
 }
 
 /// The pending deliveries that head their lane: the oldest pending one of each member's
-/// events (and of the events without a member) for the endpoint.
+/// events (and of the events without a member) for the endpoint. One walk of the pending
+/// deliveries' index either way.
 pub fn lane_heads(
     sql: &mut dyn Sql,
     tenant_id: &str,
     webhook_id: &str,
 ) -> Result<Vec<String>, DbError> {
-    let rows = sql.query(
-        "select d.id from webhook_deliveries d
-         where d.tenant_id = $1 and d.webhook_id = $2 and d.status = 'pending'
-           and not exists (
-               select 1 from webhook_deliveries e
-               where e.tenant_id = d.tenant_id and e.webhook_id = d.webhook_id
-                 and e.lane = d.lane and e.status = 'pending'
-                 and (e.event_tx < d.event_tx
-                      or (e.event_tx = d.event_tx and e.event_seq < d.event_seq)))",
-        params![tenant_id, webhook_id],
-    )?;
+    let query = match sql.backend() {
+        Backend::Postgres => {
+            "select distinct on (lane) id from webhook_deliveries
+             where tenant_id = $1 and webhook_id = $2 and status = 'pending'
+             order by lane, event_tx, event_seq"
+        }
+        // SQLite's `tx` is always 0, and a bare column beside `min()` comes from the row that
+        // has the minimum.
+        Backend::Sqlite => {
+            "select id, min(event_seq) from webhook_deliveries
+             where tenant_id = $1 and webhook_id = $2 and status = 'pending'
+             group by lane"
+        }
+    };
+    let rows = sql.query(query, params![tenant_id, webhook_id])?;
     rows.iter().map(|row| row.get("id")).collect()
+}
+
+/// The oldest pending delivery of one lane, if any.
+pub fn lane_head(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+    lane: &str,
+) -> Result<Option<String>, DbError> {
+    let rows = sql.query(
+        "select id from webhook_deliveries
+         where tenant_id = $1 and webhook_id = $2 and lane = $3 and status = 'pending'
+         order by event_tx, event_seq limit 1",
+        params![tenant_id, webhook_id, lane],
+    )?;
+    rows.first().map(|row| row.get("id")).transpose()
 }
 
 /// Whether a pending delivery of the same lane comes before `d`.
@@ -272,7 +293,7 @@ pub fn waits_behind(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Result<
     let count: i64 = sql.query_scalar(
         "select count(*) from webhook_deliveries e
          where e.tenant_id = $1 and e.webhook_id = $2 and e.lane = $3 and e.status = 'pending'
-           and (e.event_tx < $4 or (e.event_tx = $4 and e.event_seq < $5))",
+           and (e.event_tx, e.event_seq) < ($4, $5)",
         params![
             tenant_id,
             d.webhook_id.as_str(),
