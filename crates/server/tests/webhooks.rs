@@ -236,4 +236,18 @@ on_both_backends! {
         assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
         assert_eq!(app.count("webhooks").await, 0);
     }
+
+    async fn a_server_with_another_key_or_none_refuses_to_start_once_secrets_are_stored(db) {
+        let app = spawn_app(db).await;
+        let clock = std::sync::Arc::new(loyalty_core::clock::SystemClock);
+        let other = || loyalty_app::App::new(app.app.db().clone(), clock.clone());
+        // No secret stored yet: any key, or none, will do.
+        assert!(other().check_secret_key().await.is_ok());
+        let receiver = Receiver::default();
+        endpoint(&app, &receiver.start().await, json!(["*"])).await;
+        assert!(app.app.check_secret_key().await.is_ok(), "the key that sealed them");
+        let wrong = other().with_secret_key(Some(loyalty_app::secrets::SecretKey::generate().0));
+        assert!(wrong.check_secret_key().await.is_err(), "another key");
+        assert!(other().check_secret_key().await.is_err(), "no key");
+    }
 }
