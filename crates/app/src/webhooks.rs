@@ -254,8 +254,10 @@ impl App {
                     if active && !webhook.active {
                         webhook.disabled_reason = None;
                         webhook.failing_since = None;
+                        // A key of its own: a job keyed as before may have run while it was off.
+                        let resume = format!("resume-{}", new_id("rsm"));
                         for head in store::lane_heads(sql, &tenant_id, &webhook.id)? {
-                            enqueue_in(sql, &deliver_job(&tenant_id, &head, "resume", now), now)?;
+                            enqueue_in(sql, &deliver_job(&tenant_id, &head, &resume, now), now)?;
                         }
                     }
                     webhook.active = active;
@@ -674,7 +676,9 @@ fn record_attempt(
     if d.status != DeliveryStatus::Pending
         && let Some(next) = store::lane_head(sql, tenant_id, &d.webhook_id, &d.lane)?
     {
-        enqueue_in(sql, &deliver_job(tenant_id, &next, "1", now), now)?;
+        // Keyed by what settled: the next one may have had a job that found it waiting.
+        let after = format!("after-{}-{}", d.id, d.attempts);
+        enqueue_in(sql, &deliver_job(tenant_id, &next, &after, now), now)?;
     }
     // Read again, locked: the endpoint may have changed while the request was out.
     let Some(mut webhook) = store::get_for_update(sql, tenant_id, &d.webhook_id)? else {

@@ -172,7 +172,7 @@ on_both_backends! {
         let url = receiver.start().await;
         let (id, secret) = endpoint(&app, &url, json!(["member.*"])).await;
         receiver.fail_first.store(2, Ordering::SeqCst);
-        app.new_member("0901234567").await;
+        let lan = app.new_member("0901234567").await;
 
         receiver.wait_for("the first attempt", |got| got.len() == 1).await;
         // The retries wait 8 s and then 45 s (with jitter): move the clock past each.
@@ -204,13 +204,27 @@ on_both_backends! {
         assert_eq!(got[4].event_type, "ping");
         assert!(verify(&secret, &got[4].signature, &got[4].body));
 
+        // A replay while a later event of the same member waits for its retry: the replayed one
+        // goes first, then the later one, each once more.
+        receiver.fail_first.store(1, Ordering::SeqCst);
+        app.patch(&format!("/api/v1/members/{lan}"), json!({"name": "Lan"})).await;
+        let got = receiver.wait_for("the update's failed attempt", |got| got.len() == 6).await;
+        assert_eq!(got[5].event_type, "member.updated");
+        app.post(&format!("/api/v1/webhooks/{id}/deliveries/{}/replay", delivery["id"].as_str().unwrap()), json!({})).await;
+        app.clock.advance(SignedDuration::from_secs(11));
+        app.app.wake_queue();
+        let got = receiver.wait_for("the replay, then the update", |got| got.len() == 8).await;
+        assert_eq!((got[6].event_type.as_str(), got[7].event_type.as_str()), ("member.created", "member.updated"));
+        let pending = app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await;
+        assert!(pending.body["items"].as_array().unwrap().iter().all(|d| d["status"] == "delivered"), "{}", pending.body);
+
         // Switched off, an endpoint gets nothing; its secret is never shown again.
         let off = app.patch(&format!("/api/v1/webhooks/{id}"), json!({"active": false})).await;
         assert_eq!(off.body["active"], false);
         assert!(off.body.get("secret").is_none());
         app.new_member("0912345678").await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(receiver.received().len(), 5);
+        assert_eq!(receiver.received().len(), 8);
         let deleted = app.request(reqwest::Method::DELETE, &format!("/api/v1/webhooks/{id}"), Some(&app.key), None).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
         assert_eq!(app.get(&format!("/api/v1/webhooks/{id}")).await.status, StatusCode::NOT_FOUND);
