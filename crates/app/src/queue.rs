@@ -412,18 +412,19 @@ impl App {
             .await
     }
 
-    /// Forgets what is past keeping: idempotency keys, events past their retention, finished
-    /// jobs.
+    /// Forgets what is past keeping: idempotency keys, events and settled webhook deliveries
+    /// past their retention, finished jobs and their probes' runs.
     async fn housekeeping(&self) -> AppResult<()> {
         let keys = self.purge_idempotency_keys().await?;
         let now = self.now();
         let events_before = now - SignedDuration::from_hours(24 * crate::events::RETENTION_DAYS);
         let jobs_before = now - SignedDuration::from_hours(24 * FINISHED_KEPT_DAYS);
-        let (events, jobs) = self
+        let (events, deliveries, jobs) = self
             .db
             .write(move |sql| {
                 Ok::<_, AppError>((
                     events::purge(sql, events_before)?,
+                    loyalty_store::repo::webhooks::purge_deliveries(sql, events_before)?,
                     queue::purge(sql, jobs_before)?,
                 ))
             })
@@ -431,6 +432,7 @@ impl App {
         tracing::debug!(
             keys,
             events,
+            deliveries,
             jobs,
             "housekeeping forgot what is past keeping"
         );

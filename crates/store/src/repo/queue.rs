@@ -202,6 +202,11 @@ pub fn counts(sql: &mut dyn Sql) -> Result<Vec<(String, i64)>, DbError> {
 
 /// Forgets jobs that finished (done or dead) before `before`.
 pub fn purge(sql: &mut dyn Sql, before: Timestamp) -> Result<u64, DbError> {
+    // The probes' runs go with the jobs they proved.
+    sql.execute(
+        "delete from job_probes where ran_at < $1",
+        params![ms(before)],
+    )?;
     sql.execute(
         "delete from jobs where finished_at is not null and finished_at < $1",
         params![ms(before)],

@@ -1,5 +1,6 @@
 //! Outbound webhook endpoints and their deliveries, and the check of the server's secret key.
 
+use jiff::Timestamp;
 use loyalty_core::event::Position;
 use loyalty_core::webhook::{Delivery, DeliveryStatus, Webhook};
 
@@ -323,6 +324,15 @@ pub fn update_delivery(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Resu
         ],
     )?;
     Ok(())
+}
+
+/// Forgets settled deliveries made before `before` (all tenants): the log keeps as long as
+/// the events feed does. Pending ones stay whatever their age.
+pub fn purge_deliveries(sql: &mut dyn Sql, before: Timestamp) -> Result<u64, DbError> {
+    sql.execute(
+        "delete from webhook_deliveries where status <> 'pending' and created_at < $1",
+        params![ms(before)],
+    )
 }
 
 /// The sealed check text of the server's secret key, if a secret was ever stored.
