@@ -382,10 +382,9 @@ impl App {
                 })?;
                 let before = (book.member.points_available, book.member.points_pending, book.member.points_debt);
                 let entry = match adjustment {
-                    Adjustment::Credit { lifetime_points, .. } => {
+                    Adjustment::Credit { points, expires_at, lifetime_points } => {
                         book.member.lifetime_points = lifetime_points;
-                        let credit = adjustment.credit(&reason, now).expect("a credit");
-                        book.credit(sql, credit)?
+                        book.credit(sql, adjustment::credit(points, expires_at, &reason, now))?
                     }
                     Adjustment::Debit { points } => {
                         book.spend(sql, EntryKind::Adjust, points, None, Some(&reason), "points")?

@@ -22,22 +22,20 @@ pub enum Adjustment {
     Debit { points: i64 },
 }
 
-impl Adjustment {
-    /// The book's credit for a positive adjustment, with its reason.
-    pub fn credit<'a>(&self, reason: &'a str, now: Timestamp) -> Option<Credit<'a>> {
-        match *self {
-            Adjustment::Credit {
-                points, expires_at, ..
-            } => Some(Credit {
-                kind: EntryKind::Adjust,
-                points,
-                order_id: None,
-                reason: Some(reason),
-                available_at: now,
-                expires_at,
-            }),
-            Adjustment::Debit { .. } => None,
-        }
+/// The book's credit for a positive adjustment: spendable now, with its reason.
+pub fn credit(
+    points: i64,
+    expires_at: Option<Timestamp>,
+    reason: &str,
+    now: Timestamp,
+) -> Credit<'_> {
+    Credit {
+        kind: EntryKind::Adjust,
+        points,
+        order_id: None,
+        reason: Some(reason),
+        available_at: now,
+        expires_at,
     }
 }
 
