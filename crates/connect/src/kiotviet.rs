@@ -30,7 +30,7 @@ pub fn read(json: &Value) -> Result<Vec<Message>, ReadError> {
         match topic.as_str() {
             "invoice.update" => {
                 for record in records {
-                    messages.push(Message::Order(invoice(record)?));
+                    messages.push(Message::Order(Box::new(invoice(record)?)));
                 }
             }
             "customer.update" => {

@@ -19,7 +19,7 @@ use loyalty_core::order::{CustomerInput, LineInput, OrderInput};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     /// The order as the platform sees it now (created, updated, paid, cancelled…).
-    Order(OrderSnapshot),
+    Order(Box<OrderSnapshot>),
     /// A refund of an order (Shopify's `refunds/create`).
     Refund {
         order_id: String,

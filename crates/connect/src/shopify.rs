@@ -16,8 +16,8 @@ pub fn read(platform: Platform, topic: &str, json: &Value) -> Result<Message, Re
         | "orders/paid"
         | "orders/fulfilled"
         | "orders/partially_fulfilled"
-        | "orders/edited" => order(platform, json, false).map(Message::Order),
-        "orders/cancelled" => order(platform, json, true).map(Message::Order),
+        | "orders/edited" => order(platform, json, false).map(|o| Message::Order(Box::new(o))),
+        "orders/cancelled" => order(platform, json, true).map(|o| Message::Order(Box::new(o))),
         "refunds/create" => {
             let order_id = id_of(json.get("order_id"))
                 .ok_or_else(|| ReadError("refund without order_id".into()))?;
