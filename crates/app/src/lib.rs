@@ -6,6 +6,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod auth;
 pub mod catalog;
+pub mod connections;
 pub mod context;
 pub mod error;
 pub mod events;
@@ -74,6 +75,8 @@ pub struct App {
     secret_key: Option<secrets::SecretKey>,
     /// The webhook HTTP client and whether it may reach private addresses.
     outbound: Arc<webhooks::Outbound>,
+    /// The base of the absolute links the server hands out (`--public-url`), when set.
+    public_url: Option<String>,
 }
 
 /// Per-tenant values read on the order path and changed rarely (earning rules, the tier
@@ -162,6 +165,7 @@ impl App {
             queue_wake: Arc::new(tokio::sync::Notify::new()),
             secret_key: None,
             outbound: Arc::new(webhooks::Outbound::new(false)),
+            public_url: None,
         }
     }
 
@@ -173,6 +177,19 @@ impl App {
 
     /// Lets webhook endpoints be on loopback or private addresses (`--allow-private-webhooks`:
     /// a self-hosted box may need its LAN; a shared service must not be an SSRF proxy).
+    pub fn with_public_url(mut self, url: Option<String>) -> App {
+        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// An absolute link when the server knows its public URL, else the path alone.
+    pub fn public_link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}{path}"),
+            None => path.to_string(),
+        }
+    }
+
     pub fn with_private_webhooks(mut self, allow: bool) -> App {
         self.outbound = Arc::new(webhooks::Outbound::new(allow));
         self

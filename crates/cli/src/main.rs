@@ -74,6 +74,11 @@ enum Command {
         /// network on a stranger's behalf.
         #[arg(long, env = "LOYALTY_ALLOW_PRIVATE_WEBHOOKS")]
         allow_private_webhooks: bool,
+        /// The address customers and platforms reach this server at (https://loyalty.example.vn):
+        /// the base of every absolute link it hands out, such as the webhook URL to paste into
+        /// Haravan or Shopify. Without it those links are paths.
+        #[arg(long, env = "LOYALTY_PUBLIC_URL", value_parser = parse_public_url)]
+        public_url: Option<String>,
     },
     /// Recompute every member's points from the ledger and report any mismatch; exits 1 on one.
     Verify,
@@ -279,6 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             trusted_proxies,
             rate_limit_per_key,
             allow_private_webhooks,
+            public_url,
         } => {
             let options = loyalty_server::ServerOptions {
                 trusted_proxies: parse_networks(&trusted_proxies)?,
@@ -286,7 +292,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = app
                 .with_rate_limit_per_key(rate_limit_per_key)
                 .with_secret_key(secret_key(url)?)
-                .with_private_webhooks(allow_private_webhooks);
+                .with_private_webhooks(allow_private_webhooks)
+                .with_public_url(public_url);
             app.check_secret_key().await?;
             serve(app, listen, jobs_every, options).await
         }
@@ -340,6 +347,17 @@ fn secret_key(url: &str) -> anyhow::Result<Option<loyalty_app::secrets::SecretKe
 }
 
 /// `10.0.0.0/8`, `192.168.1.10` (one address), `::1`.
+/// An absolute http(s) URL without a query: links are made by appending paths to it.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.host().is_none() {
+        return Err(format!(
+            "{text}: give an http or https address without a query, such as https://loyalty.example.vn"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
 fn parse_networks(given: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
     given
         .iter()

@@ -6,6 +6,7 @@
 //! (finds the connection, opens its secret, applies the plan).
 
 mod amount;
+pub mod connection;
 mod kiotviet;
 mod platform;
 mod shopify;

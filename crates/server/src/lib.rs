@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod hooks;
 pub mod idempotency;
 pub mod paging;
 pub mod problem;
@@ -71,6 +72,7 @@ pub fn router_with(app: App, options: ServerOptions) -> Router {
         }),
     )
     .merge(ui::routes())
+    .merge(hooks::routes())
     .fallback(|uri: Uri, headers: HeaderMap| async move {
         // A browser gets a page; an API client a problem document.
         if uri.path().starts_with("/api/") {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod activity;
 pub mod catalog;
+pub mod connections;
 pub mod events;
 pub mod imports;
 pub mod members;
@@ -39,6 +40,7 @@ use utoipa_axum::routes;
         (name = "members", description = "Members and customers (thành viên, khách hàng)"),
         (name = "orders", description = "Orders: the earning path, cancel, refunds"),
         (name = "webhooks", description = "Outbound webhooks: endpoints, deliveries, replay, test"),
+        (name = "connections", description = "Web-store and POS connections (Haravan, Shopify, Sapo, KiotViet) and what came in on them"),
         (name = "points", description = "A member's points: balance, ledger, adjustments"),
         (name = "program", description = "Program settings: earning, expiry, redemption, tiers"),
         (name = "earn rules", description = "Bonus earning rules and their preview"),
@@ -91,6 +93,16 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(webhooks::test_webhook))
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::replay_delivery))
+        .routes(routes!(
+            connections::create_connection,
+            connections::list_connections
+        ))
+        .routes(routes!(
+            connections::get_connection,
+            connections::update_connection,
+            connections::delete_connection
+        ))
+        .routes(routes!(connections::list_inbound))
         .routes(routes!(orders::quote_order))
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::cancel_order))

@@ -31,7 +31,10 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/segments/{id}/export")
         | ("GET", "/api/v1/webhooks")
         | ("GET", "/api/v1/webhooks/{id}")
-        | ("GET", "/api/v1/webhooks/{id}/deliveries") => Admin,
+        | ("GET", "/api/v1/webhooks/{id}/deliveries")
+        | ("GET", "/api/v1/connections")
+        | ("GET", "/api/v1/connections/{id}")
+        | ("GET", "/api/v1/connections/{id}/deliveries") => Admin,
         // Counting and previewing read nothing they do not show.
         ("POST", "/api/v1/segments/preview") | ("POST", "/api/v1/earn-rules/preview") => Read,
         ("GET", _) => Read,
@@ -55,6 +58,8 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("PATCH" | "DELETE", "/api/v1/webhooks/{id}")
         | ("POST", "/api/v1/webhooks/{id}/test")
         | ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay")
+        | ("POST", "/api/v1/connections")
+        | ("PATCH" | "DELETE", "/api/v1/connections/{id}")
         | ("POST", "/api/v1/earn-rules")
         | ("PATCH" | "DELETE", "/api/v1/earn-rules/{id}")
         | ("POST", "/api/v1/tiers")

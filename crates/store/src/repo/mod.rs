@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod brands;
+pub mod connections;
 pub mod events;
 pub mod idempotency;
 pub mod imports;
