@@ -21,7 +21,10 @@ fresh_postgres() {
 # start_server NAME URL PORT: serves in the background (log in $WORK/NAME.log) until healthy.
 start_server() {
   local name="$1" url="$2" port="$3"
-  "$LOYALTY" --database-url "$url" serve --listen "127.0.0.1:$port" --jobs-every 0 >"$WORK/$name.log" 2>&1 &
+  # A secret key (webhook and connection secrets are sealed with it; PostgreSQL needs it given),
+  # and whatever the caller adds in $SERVE_FLAGS (the browser tests' local webhook receiver).
+  LOYALTY_SECRET_KEY="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
+    "$LOYALTY" --database-url "$url" serve --listen "127.0.0.1:$port" --jobs-every 0 ${SERVE_FLAGS:-} >"$WORK/$name.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0

@@ -4,6 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { createHmac } from "node:crypto";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8080";
@@ -521,6 +523,126 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.locator("#member-tier").filter({ hasText: "Bạc" }).waitFor();
       await page.locator("#tier-override").filter({ hasText: "01/01/2099" }).waitFor();
       await page.getByRole("cell", { name: "Đặt hạng thủ công" }).waitFor();
+    });
+
+    await t.test("the orders page: filters, an order's detail, a refund and a cancel, each confirmed", async () => {
+      const line = (quantity, unit_price) => [{ sku: "BANH-02", name: "Bánh mì hoa cúc", category: "bánh", quantity, unit_price }];
+      const toRefund = await api(apiKey, "POST", "/api/v1/orders", {
+        source: "pos", external_id: "HN01-000002", member_id: memberId, store: "HN01", total: 400_000, lines: line(4, 100_000),
+      });
+      const toCancel = await api(apiKey, "POST", "/api/v1/orders", {
+        source: "pos", external_id: "HN01-000003", member_id: memberId, total: 200_000, lines: line(2, 100_000),
+      });
+      await page.goto(BASE + "/orders");
+      await page.getByRole("link", { name: "Đơn hàng" }).first().waitFor();
+      assert.ok((await page.locator("#orders tbody tr").count()) >= 3);
+      // Newest first; the store filter finds the one order of HN01.
+      assert.match(await page.locator("#orders tbody tr").first().innerText(), /HN01-000003/);
+      await page.locator("#f-store").fill("HN01");
+      await page.getByRole("button", { name: "Lọc" }).click();
+      assert.equal(await page.locator("#orders tbody tr").count(), 1);
+      await shot(page, "orders");
+
+      await page.getByRole("link", { name: "HN01-000002" }).click();
+      await page.waitForURL(/\/orders\/ord_/);
+      await page.locator("#order-lines").getByRole("cell", { name: "Bánh mì hoa cúc" }).waitFor();
+      assert.ok((await page.locator("#order-breakdown tbody tr").count()) >= 1);
+      // A refund without the box ticked is refused by the server too, and nothing changes.
+      await page.locator("#refund-amount").fill("100.000");
+      await page.locator("#refund-form input[name=confirm]").evaluate((el) => el.removeAttribute("required"));
+      await page.getByRole("button", { name: "Hoàn tiền" }).click();
+      await page.locator("#refund-form .field-error").filter({ hasText: "xác nhận" }).waitFor();
+      assert.equal((await page.locator("#order-refunded").textContent()).trim(), "0 ₫");
+      await page.getByLabel("Tôi xác nhận hoàn tiền (điểm tương ứng sẽ bị thu hồi)").check();
+      await page.getByRole("button", { name: "Hoàn tiền" }).click();
+      await page.locator("#order-status").filter({ hasText: "Hoàn một phần" }).waitFor();
+      assert.equal((await page.locator("#order-refunded").textContent()).trim(), "100.000 ₫");
+      const reversed = Math.floor((toRefund.points.earned * 100_000) / 400_000);
+      assert.equal((await page.locator("#points-reversed").textContent()).trim(), reversed.toLocaleString("de-DE"));
+      await page.locator("#order-refunds").getByRole("cell", { name: "100.000 ₫" }).first().waitFor();
+      // More than is left is refused in Vietnamese, next to the amount.
+      await page.locator("#refund-amount").fill("400.000");
+      await page.getByLabel("Tôi xác nhận hoàn tiền (điểm tương ứng sẽ bị thu hồi)").check();
+      await page.getByRole("button", { name: "Hoàn tiền" }).click();
+      await page.locator("#refund-form .field-error").filter({ hasText: "vượt quá" }).waitFor();
+      await shot(page, "order");
+
+      await page.goto(BASE + `/orders/${toCancel.id}`);
+      await page.getByLabel("Tôi xác nhận huỷ đơn này").check();
+      await page.getByRole("button", { name: "Huỷ đơn" }).click();
+      await page.locator("#order-status").filter({ hasText: "Đã huỷ" }).waitFor();
+      assert.equal((await page.locator("#points-reversed").textContent()).trim(), toCancel.points.earned.toLocaleString("de-DE"));
+      assert.equal(await page.locator("#cancel-form").count(), 0, "a cancelled order offers no more changes");
+      await page.goto(BASE + "/orders?status=cancelled");
+      assert.equal(await page.locator("#orders tbody tr").count(), 1);
+      await page.getByRole("link", { name: "HN01-000003" }).waitFor();
+    });
+
+    await t.test("adding a webhook shows its secret once, and its test ping arrives signed", async () => {
+      const received = [];
+      const receiver = createServer((req, res) => {
+        let body = "";
+        req.on("data", (chunk) => { body += chunk; });
+        req.on("end", () => { received.push({ headers: req.headers, body }); res.writeHead(200); res.end("ok"); });
+      });
+      await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+      const url = `http://127.0.0.1:${receiver.address().port}/loyalty-events`;
+      try {
+        await page.goto(BASE + "/integrations");
+        await page.getByLabel("URL").fill(url);
+        await page.getByLabel("Sự kiện").fill("order.paid, points.*");
+        await page.getByRole("button", { name: "Thêm webhook" }).click();
+        const secret = (await page.locator("#webhook-secret").textContent()).trim();
+        assert.match(secret, /^whsec_/);
+        await shot(page, "integrations");
+        await page.getByRole("link", { name: url }).click();
+        await page.getByRole("button", { name: "Gửi thử" }).click();
+        for (let i = 0; i < 50 && !(await page.locator("#deliveries").getByText("Đã nhận").count()); i++) {
+          await page.waitForTimeout(200);
+          await page.reload();
+        }
+        await page.locator("#deliveries").getByText("Đã nhận").waitFor();
+        const ping = received.find((r) => r.headers["loyalty-event-type"] === "ping");
+        const [, t, v1] = ping.headers["loyalty-signature"].match(/^t=(\d+),v1=([0-9a-f]+)$/);
+        assert.equal(createHmac("sha256", secret).update(`${t}.${ping.body}`).digest("hex"), v1);
+        await shot(page, "webhook");
+        // The secret is not shown again.
+        await page.goto(BASE + "/integrations");
+        assert.equal(await page.locator("#webhook-secret").count(), 0);
+      } finally {
+        receiver.close();
+      }
+    });
+
+    await t.test("a Shopify connection: the URL to paste, and its log after a signed order", async () => {
+      await page.goto(BASE + "/integrations");
+      await page.locator("#connection-platform").selectOption("shopify");
+      await page.locator("#connection-name").fill("Cửa hàng Shopify");
+      await page.locator("#connection-secret").fill("shpss_bi-mat");
+      await page.getByRole("button", { name: "Thêm kết nối" }).click();
+      await page.waitForURL(/\/integrations\/connections\/con_/);
+      const path = (await page.locator("#webhook-url").textContent()).trim();
+      assert.match(path, /^\/hooks\/shopify\/con_/);
+      const body = JSON.stringify({
+        id: 9001, name: "#9001", financial_status: "paid", total_price: "250000.00", currency: "VND",
+        customer: { id: 77, phone: "0903334455", first_name: "Hà", last_name: "Vũ" },
+        line_items: [{ sku: "BANH-03", title: "Bánh su kem", quantity: 5, price: "50000.00" }],
+      });
+      const sign = (secret) => createHmac("sha256", secret).update(body).digest("base64");
+      const send = (secret) => fetch(BASE + path, {
+        method: "POST", body,
+        headers: { "content-type": "application/json", "x-shopify-topic": "orders/paid", "x-shopify-hmac-sha256": sign(secret) },
+      });
+      assert.equal((await send("not-the-secret")).status, 401);
+      assert.equal((await send("shpss_bi-mat")).status, 200);
+      assert.equal((await send("shpss_bi-mat")).status, 200);
+      await page.reload();
+      const row = page.locator("#inbound tbody tr").first();
+      await row.getByText("Đã xử lý").waitFor();
+      assert.match(await row.innerText(), /9001[\s\S]*2$/); // received twice, applied once
+      await row.getByRole("link", { name: "9001" }).click();
+      await page.locator("#order-lines").getByRole("cell", { name: "Bánh su kem" }).waitFor();
+      await shot(page, "connection-order");
     });
   } finally {
     await browser.close();

@@ -82,6 +82,20 @@ pub fn refused(field: &str, code: &str, reason: Refusal) -> AppError {
 }
 
 impl App {
+    /// The vouchers an order redeemed (and has not released).
+    pub async fn order_vouchers(
+        &self,
+        ctx: &Ctx,
+        order_id: loyalty_core::id::OrderId,
+    ) -> AppResult<Vec<Redemption>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        Ok(self
+            .db
+            .read(move |sql| codes::redemptions_of_order(sql, &tenant_id, &order_id))
+            .await?)
+    }
+
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn create_voucher_program(
         &self,

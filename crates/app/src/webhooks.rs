@@ -353,62 +353,55 @@ impl App {
         Ok(view)
     }
 
-    /// Sends a `ping` to the endpoint now and answers how it went (it is logged as a delivery,
-    /// and not retried: the admin is watching).
+    /// Queues a `ping` to the endpoint, sent at once by the queue (also to an endpoint that is
+    /// switched off, to check it before switching it on again). It is logged as a delivery and
+    /// tried once: the admin is watching, and a failed test is not worth a day of retries.
+    /// The request does not wait for the endpoint (which may take its full 10 s).
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn ping_webhook(&self, ctx: &Ctx, id: String) -> AppResult<DeliveryView> {
         ctx.require(Access::Admin)?;
         let now = self.now();
         let tenant_id = ctx.tenant_id.to_string();
-        let webhook = {
-            let (tenant_id, id) = (tenant_id.clone(), id.clone());
-            self.db
-                .read(move |sql| store::get(sql, &tenant_id, &id))
-                .await?
-        }
-        .ok_or(AppError::NotFound { entity: "webhook" })?;
-        let event_id = new_id("evt");
-        let body = serde_json::json!({
-            "id": event_id, "type": EventType::Ping.as_str(), "created_at": now,
-            "data": {"webhook_id": webhook.id},
-        })
-        .to_string();
-        let mut delivery = Delivery {
-            id: new_id("dlv"),
-            webhook_id: webhook.id.clone(),
-            event_id,
-            event_type: EventType::Ping.as_str().to_string(),
-            lane: format!("ping:{}", new_id("png")),
-            position: Default::default(),
-            body,
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            last_status_code: None,
-            last_error: None,
-            next_attempt_at: None,
-            created_at: now,
-            delivered_at: None,
-        };
-        let attempt = self.send(&webhook, &delivery).await?;
-        delivery.attempts = 1;
-        delivery.last_status_code = attempt.status.map(i64::from);
-        delivery.last_error = attempt.error;
-        let ok = attempt.status.is_some_and(rules::delivered);
-        delivery.status = if ok {
-            DeliveryStatus::Delivered
-        } else {
-            DeliveryStatus::Failed
-        };
-        delivery.delivered_at = ok.then_some(now);
-        let saved = delivery.clone();
-        self.db
+        let view = self
+            .db
             .write(move |sql| {
-                store::insert_delivery(sql, &tenant_id, &saved)?;
-                store::update_delivery(sql, &tenant_id, &saved)?;
-                Ok::<_, AppError>(())
+                let webhook = store::get(sql, &tenant_id, &id)?
+                    .ok_or(AppError::NotFound { entity: "webhook" })?;
+                let event_id = new_id("evt");
+                let body = serde_json::json!({
+                    "id": event_id, "type": EventType::Ping.as_str(), "created_at": now,
+                    "data": {"webhook_id": webhook.id},
+                })
+                .to_string();
+                let delivery_id = new_id("dlv");
+                let delivery = Delivery {
+                    id: delivery_id.clone(),
+                    webhook_id: webhook.id.clone(),
+                    event_id,
+                    event_type: EventType::Ping.as_str().to_string(),
+                    // A lane of its own: a ping neither waits behind events nor holds them up.
+                    lane: format!("ping:{delivery_id}"),
+                    position: Default::default(),
+                    body,
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    last_status_code: None,
+                    last_error: None,
+                    next_attempt_at: Some(now),
+                    created_at: now,
+                    delivered_at: None,
+                };
+                store::insert_delivery(sql, &tenant_id, &delivery)?;
+                enqueue_in(
+                    sql,
+                    &deliver_job(&tenant_id, &delivery.id, "ping", now),
+                    now,
+                )?;
+                Ok::<_, AppError>(DeliveryView::from(&delivery))
             })
             .await?;
-        Ok(DeliveryView::from(&delivery))
+        self.wake_queue();
+        Ok(view)
     }
 
     /// Turns the events after each active endpoint's place in the feed into deliveries and
@@ -459,7 +452,9 @@ impl App {
             })
             .await?;
         let attempt = match &loaded {
-            Some((d, w, false)) if d.status == DeliveryStatus::Pending && w.active => {
+            Some((d, w, false))
+                if d.status == DeliveryStatus::Pending && (w.active || is_ping(d)) =>
+            {
                 Some(self.send(w, d).await?)
             }
             // Settled, deleted, switched off, or behind another: the lane's head brings it.
@@ -641,6 +636,10 @@ fn dispatch_batch(
 /// Records an attempt: delivered (the lane's next goes), or failed and retried on the
 /// schedule, or failed for good (the lane's next goes); an endpoint failing for days is
 /// switched off, with an activity entry.
+fn is_ping(d: &Delivery) -> bool {
+    d.event_type == EventType::Ping.as_str()
+}
+
 fn record_attempt(
     sql: &mut dyn Sql,
     tenant_id: &str,
@@ -653,7 +652,7 @@ fn record_attempt(
     d.last_status_code = attempt.status.map(i64::from);
     d.last_error = attempt.error.clone();
     let delivered = attempt.status.is_some_and(rules::delivered);
-    let retry = (!delivered)
+    let retry = (!delivered && !is_ping(d))
         .then(|| rules::retry_at(d.attempts, now, jitter))
         .flatten();
     match (delivered, retry) {
@@ -679,6 +678,10 @@ fn record_attempt(
         // Keyed by what settled: the next one may have had a job that found it waiting.
         let after = format!("after-{}-{}", d.id, d.attempts);
         enqueue_in(sql, &deliver_job(tenant_id, &next, &after, now), now)?;
+    }
+    if is_ping(d) {
+        // A test says nothing about the endpoint's health.
+        return Ok(());
     }
     // Read again, locked: the endpoint may have changed while the request was out.
     let Some(mut webhook) = store::get_for_update(sql, tenant_id, &d.webhook_id)? else {

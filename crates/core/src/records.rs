@@ -140,8 +140,12 @@ pub struct OrderFilter {
     pub source: Option<String>,
     pub external_id: Option<String>,
     pub member_id: Option<String>,
+    pub store: Option<String>,
+    pub status: Option<crate::order::OrderStatus>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
+    /// Newest first (the admin's list) instead of oldest first (a feed to page through).
+    pub newest_first: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -197,12 +197,24 @@ on_both_backends! {
         assert_eq!(got[3].event_id, got[0].event_id);
         assert!(verify(&secret, &got[3].signature, &got[3].body));
 
+        // The test ping is answered at once and sent by the queue.
         let ping = app.post(&format!("/api/v1/webhooks/{id}/test"), json!({})).await;
-        assert_eq!(ping.status, StatusCode::OK, "{:?}", ping.body);
-        assert_eq!(ping.body["status"], "delivered");
+        assert_eq!(ping.status, StatusCode::ACCEPTED, "{:?}", ping.body);
+        assert_eq!(ping.body["status"], "pending");
         let got = receiver.wait_for("the ping", |got| got.len() == 5).await;
         assert_eq!(got[4].event_type, "ping");
         assert!(verify(&secret, &got[4].signature, &got[4].body));
+        let ping_id = ping.body["id"].as_str().unwrap().to_string();
+        let settled = |items: &Value| items.as_array().unwrap().iter().find(|d| d["id"] == ping_id.as_str()).cloned();
+        let mut shown = None;
+        for _ in 0..100 {
+            shown = settled(&app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await.body["items"]);
+            if shown.as_ref().is_some_and(|d| d["status"] == "delivered") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(shown.unwrap()["status"], "delivered");
 
         // A replay while a later event of the same member waits for its retry: the replayed one
         // goes first, then the later one, each once more.
@@ -218,13 +230,25 @@ on_both_backends! {
         let pending = app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await;
         assert!(pending.body["items"].as_array().unwrap().iter().all(|d| d["status"] == "delivered"), "{}", pending.body);
 
-        // Switched off, an endpoint gets nothing; its secret is never shown again.
+        // Switched off, an endpoint gets no events, but a test ping still reaches it (to
+        // check it before switching it on again), once, even when it fails: no retries.
         let off = app.patch(&format!("/api/v1/webhooks/{id}"), json!({"active": false})).await;
         assert_eq!(off.body["active"], false);
         assert!(off.body.get("secret").is_none());
         app.new_member("0912345678").await;
+        receiver.fail_first.store(5, Ordering::SeqCst);
+        let ping = app.post(&format!("/api/v1/webhooks/{id}/test"), json!({})).await;
+        let got = receiver.wait_for("the ping to the switched-off endpoint", |got| got.len() == 9).await;
+        assert_eq!(got[8].event_type, "ping");
+        app.clock.advance(SignedDuration::from_secs(3600));
+        app.app.wake_queue();
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(receiver.received().len(), 8);
+        assert_eq!(receiver.received().len(), 9, "no events while off, and a failed ping is not retried");
+        let log = app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await;
+        let failed = log.body["items"].as_array().unwrap().iter().find(|d| d["id"] == ping.body["id"]).cloned().unwrap();
+        assert_eq!((failed["status"].as_str(), failed["attempts"].as_i64()), (Some("failed"), Some(1)));
+        let health = app.get(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(health.body["failing_since"], Value::Null, "a test says nothing about the endpoint's health");
         let deleted = app.request(reqwest::Method::DELETE, &format!("/api/v1/webhooks/{id}"), Some(&app.key), None).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
         assert_eq!(app.get(&format!("/api/v1/webhooks/{id}")).await.status, StatusCode::NOT_FOUND);

@@ -12,12 +12,21 @@ pub mod webhooks;
 use crate::{BenchOptions, Report};
 
 pub const NAMES: &[&str] = &[
-    "pos", "baseline", "expiry", "codes", "redeem", "import", "segment", "webhooks",
+    "pos",
+    "pos-webhook",
+    "baseline",
+    "expiry",
+    "codes",
+    "redeem",
+    "import",
+    "segment",
+    "webhooks",
 ];
 
 pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     match scenario {
         "pos" => pos::run(options).await,
+        "pos-webhook" => pos::with_webhook(options).await,
         "baseline" => baseline::run(options).await.map(|r| vec![r]),
         "expiry" => expiry::run(options).await.map(|r| vec![r]),
         "codes" => vouchers::codes(options).await.map(|r| vec![r]),

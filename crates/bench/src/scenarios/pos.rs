@@ -15,6 +15,16 @@ use crate::target::{Server, Target};
 use crate::{BenchOptions, Report};
 
 pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
+    run_with(options, false).await
+}
+
+/// `pos-webhook`: `pos` with an endpoint subscribed to every event, a receiver on 127.0.0.1 and
+/// the queue running (dispatcher and deliveries), as a server with integrations runs.
+pub async fn with_webhook(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
+    run_with(options, true).await
+}
+
+async fn run_with(options: &BenchOptions, webhook: bool) -> anyhow::Result<Vec<Report>> {
     let target = Target::new(options.database_url.as_deref())?;
     let baseline = super::baseline::measure(&target, options).await?;
 
@@ -26,6 +36,21 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
         .pool_max_idle_per_host(options.connections)
         .build()?;
     let load = crate::target::load_runtime()?;
+    let delivering = match webhook {
+        false => None,
+        true => {
+            let (url, seen) = super::webhooks::receiver(&load)?;
+            let input = loyalty_core::webhook::WebhookIn {
+                url,
+                events: vec!["*".into()],
+                description: Some("bench".into()),
+            };
+            app.create_webhook(&shop.ctx, input)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some((app.start_queue(), seen))
+        }
+    };
     let shop = Arc::new(shop);
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(options.duration_s);
@@ -77,6 +102,14 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
         order_latencies.merge(orders);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let delivered = match delivering {
+        None => String::new(),
+        Some((queue, seen)) => {
+            let got = seen.lock().map(|s| s.len()).unwrap_or(0);
+            queue.stop().await;
+            format!("; webhook endpoint for every event: {got} events delivered during the run")
+        }
+    };
     load.shutdown_background();
     let rss = crate::rss_mb();
     let after = db.write_stats();
@@ -88,7 +121,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
         (after.actions - before.actions) as f64 / groups as f64,
         (after.busy - before.busy).as_secs_f64() / elapsed * 100.0,
         (after.committing - before.committing).as_secs_f64() / elapsed * 100.0,
-    );
+    ) + &delivered;
     server.stop();
     let verified = app.verify().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(
@@ -100,7 +133,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     let ops = latencies.len() as u64;
     let ops_per_s = ops as f64 / elapsed;
     let pos = Report {
-        scenario: "pos".into(),
+        scenario: if webhook { "pos-webhook" } else { "pos" }.into(),
         database: target.backend.name().into(),
         connections: Some(options.connections),
         duration_s: elapsed,

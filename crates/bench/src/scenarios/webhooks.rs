@@ -20,16 +20,14 @@ use crate::{BenchOptions, Report};
 /// three events).
 const ORDERS_PER_MEMBER: usize = 3;
 
-pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
-    let target = Target::new(options.database_url.as_deref())?;
-    let db = target.open(None)?;
-    let settings = target.settings(&db);
-    let (server, app) = Server::start(db.clone())?;
-    let shop = setup::shop(&app, options.members.max(1)).await?;
-    let orders = (shop.members.len() * ORDERS_PER_MEMBER).clamp(300, 30_000);
+/// The event ids a receiver on 127.0.0.1 has had.
+pub type Seen = Arc<Mutex<HashSet<String>>>;
 
-    let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let receiver = {
+/// A receiver on 127.0.0.1, served on `load` (the load generator's runtime), answering 200 at
+/// once and keeping the event ids it was sent.
+pub fn receiver(load: &tokio::runtime::Runtime) -> anyhow::Result<(String, Seen)> {
+    let seen: Seen = Arc::default();
+    let router = {
         let seen = seen.clone();
         axum::Router::new().route(
             "/hook",
@@ -47,14 +45,26 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
             }),
         )
     };
-    let load = crate::target::load_runtime()?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let url = format!("http://{}/hook", listener.local_addr()?);
     load.spawn(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, receiver).await
+        axum::serve(listener, router).await
     });
+    Ok((url, seen))
+}
+
+pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
+    let target = Target::new(options.database_url.as_deref())?;
+    let db = target.open(None)?;
+    let settings = target.settings(&db);
+    let (server, app) = Server::start(db.clone())?;
+    let shop = setup::shop(&app, options.members.max(1)).await?;
+    let orders = (shop.members.len() * ORDERS_PER_MEMBER).clamp(300, 30_000);
+
+    let load = crate::target::load_runtime()?;
+    let (url, seen) = receiver(&load)?;
 
     let input = WebhookIn {
         url,

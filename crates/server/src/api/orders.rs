@@ -56,6 +56,10 @@ pub struct OrderQuery {
     pub source: Option<String>,
     pub external_id: Option<String>,
     pub member_id: Option<String>,
+    /// Store code.
+    pub store: Option<String>,
+    /// `paid`, `partially_refunded`, `refunded` or `cancelled`.
+    pub status: Option<String>,
     /// Placed at or after (RFC 3339).
     pub from: Option<String>,
     /// Placed before (RFC 3339).
@@ -135,6 +139,20 @@ pub async fn list_orders(
     let mut errors = Invalid::default();
     let from = instant(&mut errors, "from", &query.from);
     let to = instant(&mut errors, "to", &query.to);
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => {
+            let parsed = OrderStatus::parse(text);
+            if parsed.is_none() {
+                errors.push_coded(
+                    "status",
+                    "order.status_unknown",
+                    "must be paid, partially_refunded, refunded or cancelled",
+                );
+            }
+            parsed
+        }
+    };
     if !errors.is_empty() {
         return Err(errors.into());
     }
@@ -143,8 +161,11 @@ pub async fn list_orders(
         source: query.source,
         external_id: query.external_id,
         member_id: query.member_id,
+        store: query.store,
+        status,
         from,
         to,
+        newest_first: false,
     };
     let orders = app.orders(&ctx, filter, page).await?;
     Ok(Json(List::from_paged(orders, |o| OrderSummaryOut {

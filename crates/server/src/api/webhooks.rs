@@ -97,14 +97,17 @@ pub async fn delete_webhook(
 }
 
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 200, description = "A `ping` was sent now; how it went", body = DeliveryView), (status = 404, body = Problem)),
+    responses((status = 202, description = "A `ping` is queued and sent at once, tried once; its delivery shows how it went", body = DeliveryView), (status = 404, body = Problem)),
     security(("api_key" = [])))]
 pub async fn test_webhook(
     State(app): State<App>,
     Auth(ctx): Auth,
     Path(id): Path<String>,
-) -> ApiResult<Json<DeliveryView>> {
-    Ok(Json(app.ping_webhook(&ctx, id).await?))
+) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(app.ping_webhook(&ctx, id).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",

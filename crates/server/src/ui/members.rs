@@ -300,12 +300,7 @@ impl ProfilePage {
     }
 
     fn order_status_key(&self, status: &OrderStatus) -> &'static str {
-        match status {
-            OrderStatus::Paid => "order.paid",
-            OrderStatus::Cancelled => "order.cancelled",
-            OrderStatus::PartiallyRefunded => "order.partially_refunded",
-            OrderStatus::Refunded => "order.refunded",
-        }
+        super::orders::status_key(*status)
     }
 
     /// What is left to reach the next tier, in the program's metric.
@@ -345,19 +340,14 @@ pub(super) async fn profile_page(
         .map_err(fail)?;
     let filter = OrderFilter {
         member_id: Some(id.to_string()),
+        newest_first: true,
         ..OrderFilter::default()
     };
-    let all_orders = Page {
+    let newest = Page {
         after: None,
-        limit: 200,
+        limit: 20,
     };
-    let mut orders = app
-        .orders(ctx, filter, all_orders)
-        .await
-        .map_err(fail)?
-        .items;
-    orders.reverse();
-    orders.truncate(20);
+    let orders = app.orders(ctx, filter, newest).await.map_err(fail)?.items;
     let history = app
         .tier_history(ctx, id.clone(), None, None, recent)
         .await

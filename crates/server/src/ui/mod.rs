@@ -10,7 +10,9 @@ mod dashboard;
 mod format;
 mod i18n;
 mod imports;
+mod integrations;
 mod members;
+mod orders;
 mod program;
 mod rewards;
 mod rules;
@@ -57,6 +59,33 @@ pub fn routes() -> Router<App> {
         )
         .route("/members/{id}/activate", post(members::activate))
         .route("/members/{id}/tier", post(members::override_tier))
+        .route("/orders", get(orders::list))
+        .route("/orders/{id}", get(orders::show))
+        .route("/orders/{id}/cancel", post(orders::cancel))
+        .route("/orders/{id}/refunds", post(orders::refund))
+        .route("/integrations", get(integrations::show))
+        .route("/integrations/webhooks", post(integrations::create_webhook))
+        .route("/integrations/webhooks/{id}", get(integrations::webhook))
+        .route(
+            "/integrations/webhooks/{id}/test",
+            post(integrations::test_webhook),
+        )
+        .route(
+            "/integrations/webhooks/{id}/toggle",
+            post(integrations::toggle_webhook),
+        )
+        .route(
+            "/integrations/webhooks/{id}/deliveries/{delivery}/replay",
+            post(integrations::replay),
+        )
+        .route(
+            "/integrations/connections",
+            post(integrations::create_connection),
+        )
+        .route(
+            "/integrations/connections/{id}",
+            get(integrations::connection),
+        )
         .route("/program", get(program::show).post(program::save))
         .route("/rules", get(rules::list))
         .route("/rules/new", get(rules::new_form).post(rules::create))
@@ -209,6 +238,13 @@ impl Chrome {
             css_url: CSS_URL.as_str(),
             js_url: JS_URL.as_str(),
         }
+    }
+
+    /// An order's source by its name where the UI has one (`pos` → "Máy POS"), else as sent.
+    pub fn source(&self, source: &str) -> String {
+        i18n::lookup(self.lang, &format!("source.{source}"))
+            .unwrap_or(source)
+            .to_string()
     }
 
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
@@ -365,8 +401,13 @@ pub fn field_errors(error: &AppError, lang: Lang) -> Vec<(String, String)> {
             (f.field.clone(), said.unwrap_or_else(|| f.message.clone()))
         })
         .chain(match error {
-            AppError::Conflict { field, message, .. } => {
-                vec![(field.clone().unwrap_or_default(), message.clone())]
+            AppError::Conflict {
+                field,
+                message,
+                code,
+            } => {
+                let said = i18n::lookup(lang, &format!("rule.{code}")).unwrap_or(message);
+                vec![(field.clone().unwrap_or_default(), said.to_string())]
             }
             _ => vec![],
         })

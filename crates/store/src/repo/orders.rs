@@ -213,10 +213,19 @@ pub fn list(
     let mut query = String::from(concat!(
         "select ",
         order_columns!(),
-        " from orders where tenant_id = $1 and id > $2"
+        " from orders where tenant_id = $1"
     ));
-    let mut values: Vec<Value<'_>> =
-        vec![tenant_id.into(), page.after.as_deref().unwrap_or("").into()];
+    let (after, direction) = match (filter.newest_first, page.after.as_deref()) {
+        (false, after) => (after.unwrap_or(""), "asc"),
+        (true, Some(after)) => (after, "desc"),
+        (true, None) => ("\u{10FFFF}", "desc"),
+    };
+    query.push_str(if filter.newest_first {
+        " and id < $2"
+    } else {
+        " and id > $2"
+    });
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into(), after.into()];
     let mut add = |query: &mut String, condition: &str, value: Value<'static>| {
         values.push(value);
         query.push_str(&format!(" and {condition} ${}", values.len()));
@@ -230,6 +239,12 @@ pub fn list(
     if let Some(v) = &filter.member_id {
         add(&mut query, "member_id =", v.clone().into());
     }
+    if let Some(v) = &filter.store {
+        add(&mut query, "store =", v.clone().into());
+    }
+    if let Some(v) = filter.status {
+        add(&mut query, "status =", v.as_str().into());
+    }
     if let Some(v) = filter.from {
         add(&mut query, "placed_at >=", ms(v).into());
     }
@@ -237,7 +252,7 @@ pub fn list(
         add(&mut query, "placed_at <", ms(v).into());
     }
     values.push((page.limit + 1).into());
-    query.push_str(&format!(" order by id limit ${}", values.len()));
+    query.push_str(&format!(" order by id {direction} limit ${}", values.len()));
     let rows = sql.query(&query, &values)?;
     let orders = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(Paged::from_rows(orders, page.limit, |o| &o.id))
