@@ -412,19 +412,20 @@ impl App {
             .await
     }
 
-    /// Forgets what is past keeping: idempotency keys, events and settled webhook deliveries
-    /// past their retention, finished jobs and their probes' runs.
+    /// Forgets what is past keeping: idempotency keys, events, settled webhook deliveries and
+    /// the connections' inbound log past their retention, finished jobs and their probes' runs.
     async fn housekeeping(&self) -> AppResult<()> {
         let keys = self.purge_idempotency_keys().await?;
         let now = self.now();
         let events_before = now - SignedDuration::from_hours(24 * crate::events::RETENTION_DAYS);
         let jobs_before = now - SignedDuration::from_hours(24 * FINISHED_KEPT_DAYS);
-        let (events, deliveries, jobs) = self
+        let (events, deliveries, inbound, jobs) = self
             .db
             .write(move |sql| {
                 Ok::<_, AppError>((
                     events::purge(sql, events_before)?,
                     loyalty_store::repo::webhooks::purge_deliveries(sql, events_before)?,
+                    loyalty_store::repo::connections::purge_inbound(sql, events_before)?,
                     queue::purge(sql, jobs_before)?,
                 ))
             })
@@ -433,6 +434,7 @@ impl App {
             keys,
             events,
             deliveries,
+            inbound,
             jobs,
             "housekeeping forgot what is past keeping"
         );

@@ -97,6 +97,22 @@ on_both_backends! {
         let renamed = app.patch(&format!("/api/v1/members/{member}"), json!({"name": "Lan"})).await;
         assert_eq!(renamed.status, reqwest::StatusCode::OK);
         assert_eq!(app.count("events").await, 2);
+        // A web store's delivery, logged on its connection.
+        let connection = app
+            .post("/api/v1/connections", json!({"platform": "shopify", "name": "Web", "secret": "hush"}))
+            .await;
+        let body = r#"{"id": 1, "title": "Cà phê"}"#.as_bytes().to_vec();
+        let hook = app
+            .client
+            .post(format!("{}{}", app.base, connection.body["webhook_url"].as_str().unwrap()))
+            .header("x-shopify-topic", "products/update")
+            .header("x-shopify-hmac-sha256", loyalty_connect::Platform::Shopify.sign("hush", &body))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(hook.status(), reqwest::StatusCode::OK);
+        assert_eq!(app.count("connection_deliveries").await, 1);
         // Two instances pacing the same slot enqueue the same three jobs.
         app.app.enqueue_periodic(Duration::from_secs(60)).await.unwrap();
         app.app.enqueue_periodic(Duration::from_secs(60)).await.unwrap();
@@ -109,6 +125,7 @@ on_both_backends! {
         }
         assert_eq!(app.app.queue_counts().await.unwrap(), [("done".to_string(), 3)]);
         assert_eq!(app.count("events").await, 2, "recent events are kept");
+        assert_eq!(app.count("connection_deliveries").await, 1, "and the recent inbound log");
         let mut reader = FeedReader::default();
         assert_eq!(reader.raised(&app).await, ["member.created", "member.updated"]);
 
@@ -120,6 +137,7 @@ on_both_backends! {
         wait_for(&app, "housekeeping:test", "done", 1).await;
         assert_eq!(app.event_types().await, ["member.updated"], "events are kept 35 days");
         assert_eq!(jobs(&app).await, 1, "finished jobs are kept 7 days");
+        assert_eq!(app.count("connection_deliveries").await, 0, "the inbound log is kept 35 days");
         let lan = app.get(&format!("/api/v1/members/{member}")).await;
         assert_eq!(lan.body["name"], "Lan", "housekeeping touched no member");
         // A client that had read everything before gets the next event, not an old position.

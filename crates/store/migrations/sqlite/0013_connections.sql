@@ -42,5 +42,6 @@ create table connection_deliveries (
     unique (tenant_id, connection_id, delivery_key, part)
 );
 create index connection_deliveries_list on connection_deliveries (tenant_id, connection_id, id);
+create index connection_deliveries_age on connection_deliveries (last_received_at);
 create index connection_deliveries_order on connection_deliveries (tenant_id, connection_id, order_ref)
     where order_ref is not null;

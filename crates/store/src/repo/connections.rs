@@ -274,3 +274,12 @@ pub fn inbound(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Paged::from_rows(found, page.limit, |r| &r.id))
 }
+
+/// Forgets the log of messages last received before `before` (platforms stop retrying within
+/// days; the log is for looking back over weeks, as the events feed is).
+pub fn purge_inbound(sql: &mut dyn Sql, before: Timestamp) -> Result<u64, DbError> {
+    sql.execute(
+        "delete from connection_deliveries where last_received_at < $1",
+        params![ms(before)],
+    )
+}
