@@ -29,6 +29,13 @@ use crate::{App, AppError, AppResult, Ctx};
 
 /// Events the dispatcher reads for one endpoint in one transaction.
 const DISPATCH_BATCH: i64 = 500;
+/// How long one dispatch pass may keep reading the feed: under a flood of events it hands the
+/// runner back to the deliveries (and comes again at the next pass) instead of chasing the
+/// feed's end, while a backlog is still turned into deliveries in a few large steps.
+const DISPATCH_PASS_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often a dispatch pass also queues the head of every pending lane again, repairing a
+/// wake-up lost to a crash between a delivery's settling and its successor's job.
+const REQUEUE_HEADS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An endpoint as the API shows it (never its secret, except once at creation).
 #[derive(Debug, Clone, Serialize)]
@@ -106,6 +113,8 @@ impl From<&Delivery> for DeliveryView {
 pub struct Outbound {
     client: reqwest::Client,
     allow_private: bool,
+    /// When this instance last queued every pending lane's head again.
+    heads_requeued: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Outbound {
@@ -122,6 +131,7 @@ impl Outbound {
         Outbound {
             client,
             allow_private,
+            heads_requeued: std::sync::Mutex::new(None),
         }
     }
 }
@@ -408,8 +418,23 @@ impl App {
     /// queues the head of each lane; returns how many deliveries it added.
     pub async fn dispatch_webhooks(&self) -> AppResult<u64> {
         let endpoints = self.db.read(store::active).await?;
+        let requeue = {
+            let mut last = self
+                .outbound
+                .heads_requeued
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|at| at.elapsed() >= REQUEUE_HEADS_EVERY);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
         let mut added = 0;
+        let pass = std::time::Instant::now();
         for (tenant_id, id) in endpoints {
+            // Every endpoint gets at least one batch a pass, so one flooded endpoint cannot
+            // starve the others.
             loop {
                 let now = self.now();
                 let (tenant, hook) = (tenant_id.clone(), id.clone());
@@ -418,9 +443,21 @@ impl App {
                     .write(move |sql| dispatch_batch(sql, &tenant, &hook, now))
                     .await?;
                 added += batch;
-                if !more {
+                if !more || pass.elapsed() >= DISPATCH_PASS_BUDGET {
                     break;
                 }
+            }
+            if requeue {
+                let now = self.now();
+                let (tenant, hook) = (tenant_id.clone(), id.clone());
+                self.db
+                    .write(move |sql| {
+                        for head in store::lane_heads(sql, &tenant, &hook)? {
+                            enqueue_in(sql, &deliver_job(&tenant, &head, "1", now), now)?;
+                        }
+                        Ok::<_, AppError>(())
+                    })
+                    .await?;
             }
         }
         if added > 0 {
@@ -602,6 +639,17 @@ fn dispatch_batch(
     };
     let more = feed.len() as i64 == DISPATCH_BATCH;
     webhook.cursor = last.position;
+    // A lane that has a pending delivery already has its head queued (its successor is
+    // queued when it settles); only the lanes that had none get a job now.
+    let lanes: Vec<&str> = {
+        let mut seen = std::collections::HashSet::new();
+        feed.iter()
+            .map(|e| e.member_id.as_deref().unwrap_or_default())
+            .filter(|lane| seen.insert(*lane))
+            .collect()
+    };
+    let mut busy = store::busy_lanes(sql, tenant_id, &webhook.id, &lanes)?;
+    let mut heads = Vec::new();
     let mut added = 0;
     for event in &feed {
         let body = serde_json::json!({
@@ -624,10 +672,15 @@ fn dispatch_batch(
             created_at: now,
             delivered_at: None,
         };
-        added += u64::from(store::insert_delivery(sql, tenant_id, &delivery)?);
+        if store::insert_delivery(sql, tenant_id, &delivery)? {
+            added += 1;
+            if busy.insert(delivery.lane.clone()) {
+                heads.push(delivery.id);
+            }
+        }
     }
     store::update(sql, tenant_id, &webhook)?;
-    for head in store::lane_heads(sql, tenant_id, &webhook.id)? {
+    for head in heads {
         enqueue_in(sql, &deliver_job(tenant_id, &head, "1", now), now)?;
     }
     Ok((added, more))

@@ -273,6 +273,39 @@ pub fn lane_heads(
     rows.iter().map(|row| row.get("id")).collect()
 }
 
+/// Which of `lanes` have a pending delivery for the endpoint (one query per 400 lanes).
+pub fn busy_lanes(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+    lanes: &[&str],
+) -> Result<std::collections::HashSet<String>, DbError> {
+    let mut busy = std::collections::HashSet::new();
+    for chunk in lanes.chunks(400) {
+        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into(), webhook_id.into()];
+        let marks: Vec<String> = chunk
+            .iter()
+            .map(|lane| {
+                values.push((*lane).into());
+                format!("${}", values.len())
+            })
+            .collect();
+        let rows = sql.query(
+            &format!(
+                "select distinct lane from webhook_deliveries
+                 where tenant_id = $1 and webhook_id = $2 and status = 'pending'
+                   and lane in ({})",
+                marks.join(", ")
+            ),
+            &values,
+        )?;
+        for row in &rows {
+            busy.insert(row.get::<String>("lane")?);
+        }
+    }
+    Ok(busy)
+}
+
 /// The oldest pending delivery of one lane, if any.
 pub fn lane_head(
     sql: &mut dyn Sql,
