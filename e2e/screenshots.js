@@ -27,6 +27,13 @@ try {
   await page.locator("tbody tr a").nth(3).click();
   await page.waitForURL(/\/members\/mem_/);
   await page.screenshot({ path: `${OUT}/member.png`, fullPage: true });
+  await page.goto(BASE + "/orders");
+  await page.screenshot({ path: `${OUT}/orders.png` });
+  await page.locator("#orders tbody a").first().click();
+  await page.waitForURL(/\/orders\/ord_/);
+  await page.screenshot({ path: `${OUT}/order.png`, fullPage: true });
+  await page.goto(BASE + "/integrations");
+  await page.screenshot({ path: `${OUT}/integrations.png`, fullPage: true });
   await page.goto(BASE + "/tiers");
   await page.screenshot({ path: `${OUT}/tiers.png`, fullPage: true });
   await page.goto(BASE + "/program");

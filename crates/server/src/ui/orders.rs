@@ -186,6 +186,7 @@ impl OrderPage {
     fn rule_name(&self, rule: &str) -> String {
         match rule {
             "base" => super::i18n::text(self.c.lang, "order.rule_base").to_string(),
+            "tier" => super::i18n::text(self.c.lang, "order.rule_tier").to_string(),
             other => other.to_string(),
         }
     }
