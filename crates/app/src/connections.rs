@@ -118,6 +118,8 @@ struct Handled {
     order_ref: Option<String>,
     order_id: Option<String>,
     result: &'static str,
+    /// Why nothing was done, when the plan said so.
+    reason: Option<&'static str>,
     detail: Vec<String>,
     error: Option<String>,
     /// The failure may pass (the database could not be reached): worth the platform's retry.
@@ -131,6 +133,7 @@ impl Handled {
             order_ref: None,
             order_id: None,
             result: "ignored",
+            reason: None,
             detail: Vec::new(),
             error: None,
             retry: false,
@@ -401,7 +404,14 @@ impl App {
             .delivery_id
             .clone()
             .filter(|k| !k.trim().is_empty() && k.len() <= 200)
-            .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&hook.body))));
+            .unwrap_or_else(|| {
+                // The topic too: Haravan and Sapo may send one body under two topics.
+                let mut hash = Sha256::new();
+                hash.update(hook.topic.as_deref().unwrap_or_default().as_bytes());
+                hash.update(b"\n");
+                hash.update(&hook.body);
+                format!("sha256:{}", hex::encode(hash.finalize()))
+            });
         let (tenant, conn_id, key2) = (ctx.tenant_id.clone(), c.id.clone(), key.clone());
         let seen = self
             .db
@@ -421,7 +431,7 @@ impl App {
             Ok(messages) => {
                 let mut all = Vec::new();
                 for m in messages {
-                    all.push(self.handle(&ctx, platform, &c, m).await);
+                    all.push(self.handle(&ctx, platform, &c, topic.as_deref(), m).await);
                 }
                 all
             }
@@ -448,6 +458,7 @@ impl App {
                 order_ref: h.order_ref,
                 order_id: h.order_id,
                 result: h.result.to_string(),
+                reason: h.reason.map(str::to_string),
                 detail: (!h.detail.is_empty()).then(|| h.detail.join("; ")),
                 error: h.error,
                 receipts,
@@ -472,13 +483,17 @@ impl App {
         Ok(())
     }
 
+    /// Handles one message; the log names it by the platform's topic (KiotViet's is in the
+    /// message).
     async fn handle(
         &self,
         ctx: &Ctx,
         platform: Platform,
         c: &ConnectionRow,
+        topic: Option<&str>,
         message: Message,
     ) -> Handled {
+        let named = |kind: &str| topic.unwrap_or(kind).to_string();
         match message {
             Message::Ignored { topic } => {
                 let mut h = Handled::new(topic);
@@ -486,7 +501,7 @@ impl App {
                 h
             }
             Message::Customer(customer) => {
-                let mut h = Handled::new("customer".into());
+                let mut h = Handled::new(named("customer.update"));
                 match self.upsert_customer(ctx, platform, &customer).await {
                     Ok(Some(what)) => {
                         h.result = "applied";
@@ -498,7 +513,7 @@ impl App {
                 h
             }
             Message::Order(snapshot) => {
-                let mut h = Handled::new("order".into());
+                let mut h = Handled::new(named("invoice.update"));
                 h.order_ref = Some(snapshot.id.clone());
                 h.detail.extend(snapshot.notes.iter().cloned());
                 if let Err(e) = self.sync_order(ctx, platform, c, &snapshot, &mut h).await {
@@ -507,7 +522,7 @@ impl App {
                 h
             }
             Message::Refund { order_id, refund } => {
-                let mut h = Handled::new("refund".into());
+                let mut h = Handled::new(named("refunds/create"));
                 h.order_ref = Some(order_id.clone());
                 if let Err(e) = self
                     .sync_refund(ctx, platform, &order_id, &refund, &mut h)
@@ -576,6 +591,7 @@ impl App {
         let plan = sync::order(snapshot, ours.as_ref().map(|(_, o)| o), cancelled_unpaid);
         if let Some(reason) = plan.reason {
             h.detail.push(reason.to_string());
+            h.reason = Some(reason);
         }
         if let Some((id, _)) = &ours {
             h.order_id = Some(id.to_string());
@@ -640,6 +656,7 @@ impl App {
         let plan = sync::refund(refund, ours.as_ref().map(|(_, o)| o));
         if let Some(reason) = plan.reason {
             h.detail.push(reason.to_string());
+            h.reason = Some(reason);
         }
         for step in plan.steps {
             if let (

@@ -175,8 +175,7 @@ impl App {
         self
     }
 
-    /// Lets webhook endpoints be on loopback or private addresses (`--allow-private-webhooks`:
-    /// a self-hosted box may need its LAN; a shared service must not be an SSRF proxy).
+    /// The base of the absolute links the server hands out (`--public-url`).
     pub fn with_public_url(mut self, url: Option<String>) -> App {
         self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
         self
@@ -190,6 +189,8 @@ impl App {
         }
     }
 
+    /// Lets webhook endpoints be on loopback or private addresses (`--allow-private-webhooks`:
+    /// a self-hosted box may need its LAN; a shared service must not be an SSRF proxy).
     pub fn with_private_webhooks(mut self, allow: bool) -> App {
         self.outbound = Arc::new(webhooks::Outbound::new(allow));
         self

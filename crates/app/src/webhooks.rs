@@ -115,6 +115,34 @@ pub struct Outbound {
     allow_private: bool,
     /// When this instance last queued every pending lane's head again.
     heads_requeued: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Deliveries a job of this instance is sending now: two jobs of one delivery (its retry
+    /// and its lane's wake-up, say) must not both send it.
+    sending: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// A delivery held by the job sending it; let go when dropped.
+struct Sending {
+    id: String,
+    set: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.id);
+        }
+    }
+}
+
+impl Outbound {
+    /// Holds the delivery for this job, unless another job of this instance holds it.
+    fn hold(&self, delivery_id: &str) -> Option<Sending> {
+        let mut set = self.sending.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(delivery_id.to_string()).then(|| Sending {
+            id: delivery_id.to_string(),
+            set: self.sending.clone(),
+        })
+    }
 }
 
 impl Outbound {
@@ -132,6 +160,7 @@ impl Outbound {
             client,
             allow_private,
             heads_requeued: std::sync::Mutex::new(None),
+            sending: Arc::default(),
         }
     }
 }
@@ -476,6 +505,10 @@ impl App {
         job_id: &str,
         lease: &str,
     ) -> AppResult<()> {
+        // Held before it is read and until its outcome is written, so that a second job of the
+        // delivery on this instance waits and then reads it as the first left it. (Across
+        // instances a delivery may still go twice: receivers dedupe by `Loyalty-Event-Id`.)
+        let _held = self.wait_to_hold(delivery_id).await?;
         let (tenant, id) = (tenant_id.to_string(), delivery_id.to_string());
         let loaded = self
             .db
@@ -516,6 +549,24 @@ impl App {
             .await?;
         self.wake_queue();
         Ok(())
+    }
+
+    /// Holds the delivery for this job, waiting while another job of this instance sends it
+    /// (at most the receiver's timeout and a margin; then the job is tried again later).
+    async fn wait_to_hold(&self, delivery_id: &str) -> AppResult<Sending> {
+        let give_up =
+            std::time::Instant::now() + rules::TIMEOUT + std::time::Duration::from_secs(5);
+        loop {
+            if let Some(held) = self.outbound.hold(delivery_id) {
+                return Ok(held);
+            }
+            if std::time::Instant::now() > give_up {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "delivery {delivery_id} is still being sent by another job"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// POSTs the delivery's body, signed with the endpoint's secret.
@@ -686,13 +737,13 @@ fn dispatch_batch(
     Ok((added, more))
 }
 
-/// Records an attempt: delivered (the lane's next goes), or failed and retried on the
-/// schedule, or failed for good (the lane's next goes); an endpoint failing for days is
-/// switched off, with an activity entry.
 fn is_ping(d: &Delivery) -> bool {
     d.event_type == EventType::Ping.as_str()
 }
 
+/// Records an attempt: delivered (the lane's next goes), or failed and retried on the
+/// schedule, or failed for good (the lane's next goes); an endpoint failing for days is
+/// switched off, with an activity entry.
 fn record_attempt(
     sql: &mut dyn Sql,
     tenant_id: &str,

@@ -346,7 +346,6 @@ fn secret_key(url: &str) -> anyhow::Result<Option<loyalty_app::secrets::SecretKe
     )?)
 }
 
-/// `10.0.0.0/8`, `192.168.1.10` (one address), `::1`.
 /// An absolute http(s) URL without a query: links are made by appending paths to it.
 fn parse_public_url(text: &str) -> Result<String, String> {
     let url = url::Url::parse(text).map_err(|e| format!("{text}: {e}"))?;
@@ -358,6 +357,7 @@ fn parse_public_url(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_string())
 }
 
+/// `10.0.0.0/8`, `192.168.1.10` (one address), `::1`.
 fn parse_networks(given: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
     given
         .iter()

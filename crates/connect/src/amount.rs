@@ -15,7 +15,7 @@ pub fn dong(value: &Value) -> Option<i64> {
             .or_else(|| n.as_f64().and_then(|f| decimal(&format!("{f}")))),
         _ => None,
     }
-    .filter(|v| v.abs() <= MAX)
+    .filter(|v| v.unsigned_abs() <= MAX.unsigned_abs())
 }
 
 /// Reads a plain decimal exactly (no float): sign, digits, an optional fraction.
@@ -70,5 +70,6 @@ mod tests {
         assert_eq!(dong(&json!("1e9")), None);
         assert_eq!(dong(&json!("99999999999999999999")), None);
         assert_eq!(dong(&json!(null)), None);
+        assert_eq!(dong(&json!(i64::MIN)), None);
     }
 }

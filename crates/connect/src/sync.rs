@@ -109,6 +109,16 @@ fn refund_step(note: &RefundNote) -> Step {
 /// a refunded total without a list tops ours up to it.
 fn refunds(snapshot: &OrderSnapshot, ours_refunded: i64) -> Vec<Step> {
     if !snapshot.refunds.is_empty() {
+        // Refunds this platform once reported only as a total (`refunded-to-…`) and now lists
+        // by id are already ours: nothing is refunded twice.
+        let listed = snapshot
+            .refunds
+            .iter()
+            .map(|r| r.amount)
+            .fold(0i64, i64::saturating_add);
+        if listed <= ours_refunded {
+            return Vec::new();
+        }
         return snapshot.refunds.iter().map(refund_step).collect();
     }
     match snapshot.refunded_total {
@@ -226,6 +236,13 @@ mod tests {
             status: OrderStatus::PartiallyRefunded,
             refunded_amount: 40_000,
         };
+        assert_eq!(order(&s, Some(&up), false).reason, Some(UP_TO_DATE));
+        // Reported first as a total, then listed by id: already ours.
+        let mut s = snapshot(Payment::Paid);
+        s.refunds = vec![RefundNote {
+            id: "1".into(),
+            amount: 40_000,
+        }];
         assert_eq!(order(&s, Some(&up), false).reason, Some(UP_TO_DATE));
     }
 

@@ -290,9 +290,13 @@ on_both_backends! {
             deliver(&app, platform, &connection, "orders/updated", &order(platform, id, "paid"), None).await;
             assert_eq!(our_order(&app, platform, id).await.unwrap()["status"], "paid");
 
-            // Cancelled before the paid delivery arrived: a late "paid" earns nothing.
+            // Cancelled before the paid delivery arrived: a late "paid" earns nothing (also when
+            // the cancellation's log line carries notes, here about an unusable phone).
             let id = 5200 + n as u64;
-            deliver(&app, platform, &connection, "orders/cancelled", &order(platform, id, "cancelled"), None).await;
+            let mut cancelled = order(platform, id, "cancelled");
+            cancelled["customer"]["phone"] = json!("12345");
+            deliver(&app, platform, &connection, "orders/cancelled", &cancelled, None).await;
+            assert!(log(&app, &connection).await[0]["detail"].as_str().unwrap().contains("12345"));
             deliver(&app, platform, &connection, "orders/paid", &order(platform, id, "paid"), None).await;
             assert!(our_order(&app, platform, id).await.is_none());
         }

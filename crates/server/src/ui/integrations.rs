@@ -213,12 +213,13 @@ pub async fn create_connection(
             Ok(Redirect::to(&format!("/integrations/connections/{}", created.id)).into_response())
         }
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
-            // The secret is not sent back into the page.
+            // The secret and the verify token are not sent back into the page.
             let shown = Shown {
                 errors: field_errors(&error, staff.lang),
                 form: "connection",
                 connection_form: ConnectionForm {
                     secret: String::new(),
+                    verify_token: String::new(),
                     ..form
                 },
                 ..Shown::default()

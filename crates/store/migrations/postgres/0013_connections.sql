@@ -33,6 +33,9 @@ create table connection_deliveries (
     order_id text,
     -- applied | ignored | error
     result text not null,
+    -- Why nothing was done, as `loyalty_connect::sync` says it (a cancellation that came
+    -- before the order was paid is looked up by it).
+    reason text,
     detail text,
     error text,
     receipts bigint not null,

@@ -140,6 +140,7 @@ pub struct InboundRow {
     pub order_ref: Option<String>,
     pub order_id: Option<String>,
     pub result: String,
+    pub reason: Option<String>,
     pub detail: Option<String>,
     pub error: Option<String>,
     pub receipts: i64,
@@ -148,7 +149,7 @@ pub struct InboundRow {
 }
 
 const INBOUND_COLUMNS: &str = "id, connection_id, delivery_key, part, topic, order_ref, order_id,
-     result, detail, error, receipts, received_at, last_received_at";
+     result, reason, detail, error, receipts, received_at, last_received_at";
 
 fn inbound_from_row(row: &Row) -> Result<InboundRow, DbError> {
     Ok(InboundRow {
@@ -160,6 +161,7 @@ fn inbound_from_row(row: &Row) -> Result<InboundRow, DbError> {
         order_ref: row.get("order_ref")?,
         order_id: row.get("order_id")?,
         result: row.get("result")?,
+        reason: row.get("reason")?,
         detail: row.get("detail")?,
         error: row.get("error")?,
         receipts: row.get("receipts")?,
@@ -189,11 +191,12 @@ pub fn inbound_of_delivery(
 pub fn save_inbound(sql: &mut dyn Sql, tenant_id: &str, r: &InboundRow) -> Result<(), DbError> {
     sql.execute(
         "insert into connection_deliveries (tenant_id, id, connection_id, delivery_key, part,
-             topic, order_ref, order_id, result, detail, error, receipts, received_at,
+             topic, order_ref, order_id, result, reason, detail, error, receipts, received_at,
              last_received_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          on conflict (tenant_id, connection_id, delivery_key, part) do update set
-             order_id = excluded.order_id, result = excluded.result, detail = excluded.detail,
+             order_id = excluded.order_id, result = excluded.result, reason = excluded.reason,
+             detail = excluded.detail,
              error = excluded.error, receipts = excluded.receipts,
              last_received_at = excluded.last_received_at",
         params![
@@ -206,6 +209,7 @@ pub fn save_inbound(sql: &mut dyn Sql, tenant_id: &str, r: &InboundRow) -> Resul
             r.order_ref.as_deref(),
             r.order_id.as_deref(),
             r.result.as_str(),
+            r.reason.as_deref(),
             r.detail.as_deref(),
             r.error.as_deref(),
             r.receipts,
@@ -242,7 +246,7 @@ pub fn cancelled_unpaid(
 ) -> Result<bool, DbError> {
     let rows = sql.query(
         "select 1 as found from connection_deliveries
-         where tenant_id = $1 and connection_id = $2 and order_ref = $3 and detail = $4 limit 1",
+         where tenant_id = $1 and connection_id = $2 and order_ref = $3 and reason = $4 limit 1",
         params![tenant_id, connection_id, order_ref, reason],
     )?;
     Ok(!rows.is_empty())
