@@ -640,9 +640,19 @@ test("the admin UI from first run to a segment", async (t) => {
       const row = page.locator("#inbound tbody tr").first();
       await row.getByText("Đã xử lý").waitFor();
       assert.match(await row.innerText(), /9001[\s\S]*2$/); // received twice, applied once
+      await shot(page, "connection");
+      const connectionPage = page.url();
       await row.getByRole("link", { name: "9001" }).click();
       await page.locator("#order-lines").getByRole("cell", { name: "Bánh su kem" }).waitFor();
-      await shot(page, "connection-order");
+      // Switched off, the platform's deliveries get 404; deleted (confirmed), it is gone.
+      await page.goto(connectionPage);
+      await page.getByRole("button", { name: "Tắt" }).click();
+      await page.getByRole("button", { name: "Bật lại" }).waitFor();
+      assert.equal((await send("shpss_bi-mat")).status, 404);
+      await page.getByLabel("Xoá cả nhật ký; nền tảng sẽ nhận lỗi 404").check();
+      await page.getByRole("button", { name: "Xoá kết nối" }).click();
+      await page.waitForURL(/\/integrations$/);
+      assert.equal(await page.locator("#connections").getByRole("link", { name: "Cửa hàng Shopify" }).count(), 0);
     });
   } finally {
     await browser.close();

@@ -87,13 +87,43 @@ mod tests {
                     continue;
                 }
                 let text = std::fs::read_to_string(path).unwrap();
-                // Templates call the catalogue as c.t(…), Rust as text(lang, …).
+                // Templates call the catalogue as c.t(…), Rust as text(<a lang>, …).
                 let calls = text.split("c.t(\"").skip(1);
-                for piece in calls.chain(text.split("text(lang, \"").skip(1)) {
+                let rust = [
+                    "text(lang, \"",
+                    "text(staff.lang, \"",
+                    "text(self.c.lang, \"",
+                ]
+                .into_iter()
+                .flat_map(|call| text.split(call).skip(1));
+                for piece in calls.chain(rust) {
                     let key = piece.split('"').next().unwrap_or_default();
                     if !vi.contains_key(key) {
                         unknown.push(key.to_string());
                     }
+                }
+            }
+        }
+        // Keys the pages build from a value: every value they can be built from.
+        let built = [
+            (
+                "source.",
+                &[
+                    "pos", "web", "import", "haravan", "shopify", "sapo", "kiotviet",
+                ][..],
+            ),
+            ("delivery.", &["pending", "delivered", "failed"][..]),
+            ("inbound.", &["applied", "ignored", "error"][..]),
+            (
+                "integrations.guide_",
+                &["haravan", "shopify", "sapo", "kiotviet"][..],
+            ),
+        ];
+        for (prefix, values) in built {
+            for value in values {
+                let key = format!("{prefix}{value}");
+                if !vi.contains_key(key.as_str()) {
+                    unknown.push(key);
                 }
             }
         }

@@ -10,7 +10,7 @@ use loyalty_app::connections::{ConnectionView, InboundView};
 use loyalty_app::webhooks::{DeliveryView, WebhookView};
 use loyalty_app::{App, AppError};
 use loyalty_connect::Platform;
-use loyalty_connect::connection::ConnectionIn;
+use loyalty_connect::connection::{ConnectionIn, ConnectionPatchIn};
 use loyalty_core::records::Page;
 use loyalty_core::tenancy::{Permission, Store};
 use loyalty_core::webhook::{WebhookIn, WebhookPatchIn};
@@ -355,4 +355,51 @@ pub async fn connection(State(app): State<App>, staff: Staff, Path(id): Path<Str
         log,
     };
     Ok(render(&page))
+}
+
+pub async fn toggle_connection(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let ctx = &staff.session.ctx;
+    let fail = |e| UiError::App(staff.lang, e);
+    let now = app.connection(ctx, id.clone()).await.map_err(fail)?;
+    let patch = ConnectionPatchIn {
+        active: Some(!now.active),
+        ..ConnectionPatchIn::default()
+    };
+    app.update_connection(ctx, id.clone(), patch)
+        .await
+        .map_err(fail)?;
+    Ok(Redirect::to(&format!("/integrations/connections/{id}")).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn delete_connection(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<ConfirmForm>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    if form.confirm != "yes" {
+        // Not confirmed (the box is required in the page): nothing is deleted.
+        return Ok(Redirect::to(&format!("/integrations/connections/{id}")).into_response());
+    }
+    app.delete_connection(&staff.session.ctx, id)
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?;
+    Ok(Redirect::to("/integrations").into_response())
 }

@@ -86,6 +86,14 @@ pub fn routes() -> Router<App> {
             "/integrations/connections/{id}",
             get(integrations::connection),
         )
+        .route(
+            "/integrations/connections/{id}/toggle",
+            post(integrations::toggle_connection),
+        )
+        .route(
+            "/integrations/connections/{id}/delete",
+            post(integrations::delete_connection),
+        )
         .route("/program", get(program::show).post(program::save))
         .route("/rules", get(rules::list))
         .route("/rules/new", get(rules::new_form).post(rules::create))
