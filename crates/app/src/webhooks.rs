@@ -412,24 +412,16 @@ impl App {
                     "data": {"webhook_id": webhook.id},
                 })
                 .to_string();
-                let delivery_id = new_id("dlv");
-                let delivery = Delivery {
-                    id: delivery_id.clone(),
-                    webhook_id: webhook.id.clone(),
-                    event_id,
-                    event_type: EventType::Ping.as_str().to_string(),
-                    // A lane of its own: a ping neither waits behind events nor holds them up.
-                    lane: format!("ping:{delivery_id}"),
-                    position: Default::default(),
+                let mut delivery = Delivery::pending(
+                    &webhook.id,
+                    (&event_id, EventType::Ping.as_str()),
+                    String::new(),
+                    Default::default(),
                     body,
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    last_status_code: None,
-                    last_error: None,
-                    next_attempt_at: Some(now),
-                    created_at: now,
-                    delivered_at: None,
-                };
+                    now,
+                );
+                // A lane of its own: a ping neither waits behind events nor holds them up.
+                delivery.lane = format!("ping:{}", delivery.id);
                 store::insert_delivery(sql, &tenant_id, &delivery)?;
                 enqueue_in(
                     sql,
@@ -707,22 +699,14 @@ fn dispatch_batch(
             "id": event.id, "type": event.kind.as_str(), "created_at": event.created_at, "data": event.data,
         })
         .to_string();
-        let delivery = Delivery {
-            id: new_id("dlv"),
-            webhook_id: webhook.id.clone(),
-            event_id: event.id.clone(),
-            event_type: event.kind.as_str().to_string(),
-            lane: event.member_id.clone().unwrap_or_default(),
-            position: event.position,
+        let delivery = Delivery::pending(
+            &webhook.id,
+            (&event.id, event.kind.as_str()),
+            event.member_id.clone().unwrap_or_default(),
+            event.position,
             body,
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            last_status_code: None,
-            last_error: None,
-            next_attempt_at: Some(now),
-            created_at: now,
-            delivered_at: None,
-        };
+            now,
+        );
         if store::insert_delivery(sql, tenant_id, &delivery)? {
             added += 1;
             if busy.insert(delivery.lane.clone()) {

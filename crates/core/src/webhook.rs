@@ -392,6 +392,36 @@ pub struct Delivery {
     pub delivered_at: Option<Timestamp>,
 }
 
+impl Delivery {
+    /// A delivery of an event to an endpoint, due now, not yet tried.
+    pub fn pending(
+        webhook_id: &str,
+        event: (&str, &str),
+        lane: String,
+        position: Position,
+        body: String,
+        now: Timestamp,
+    ) -> Delivery {
+        let (event_id, event_type) = event;
+        Delivery {
+            id: crate::id::new_id("dlv"),
+            webhook_id: webhook_id.to_string(),
+            event_id: event_id.to_string(),
+            event_type: event_type.to_string(),
+            lane,
+            position,
+            body,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            last_status_code: None,
+            last_error: None,
+            next_attempt_at: Some(now),
+            created_at: now,
+            delivered_at: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
