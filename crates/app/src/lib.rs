@@ -14,6 +14,7 @@ pub mod exports;
 pub mod history;
 pub mod idempotency;
 pub mod imports;
+pub mod inbound;
 pub mod jobs;
 pub mod members;
 pub mod orders;

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use loyalty_app::App;
-use loyalty_app::connections::{Hook, HookRefusal};
+use loyalty_app::inbound::{Hook, HookRefusal};
 use loyalty_connect::Platform;
 use serde::Deserialize;
 
