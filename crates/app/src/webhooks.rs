@@ -533,10 +533,11 @@ impl App {
                         "job {job_id} was taken over"
                     )));
                 }
-                let (Some((d, _, _)), Some(attempt)) = (&loaded, &attempt) else {
+                let (Some((d, w, _)), Some(attempt)) = (&loaded, &attempt) else {
                     return Ok(());
                 };
-                record_attempt(sql, &tenant, &mut d.clone(), attempt, now, jitter)
+                let healthy = w.failing_since.is_none();
+                record_attempt(sql, &tenant, &mut d.clone(), attempt, healthy, now, jitter)
             })
             .await?;
         self.wake_queue();
@@ -733,6 +734,7 @@ fn record_attempt(
     tenant_id: &str,
     d: &mut Delivery,
     attempt: &Attempt,
+    was_healthy: bool,
     now: Timestamp,
     jitter: f64,
 ) -> AppResult<()> {
@@ -767,8 +769,10 @@ fn record_attempt(
         let after = format!("after-{}-{}", d.id, d.attempts);
         enqueue_in(sql, &deliver_job(tenant_id, &next, &after, now), now)?;
     }
-    if is_ping(d) {
-        // A test says nothing about the endpoint's health.
+    if is_ping(d) || (delivered && was_healthy) {
+        // A test says nothing about the endpoint's health; a success of an endpoint that was
+        // not failing changes nothing in it (and skips locking its row, which every delivery
+        // of the endpoint would otherwise queue behind).
         return Ok(());
     }
     // Read again, locked: the endpoint may have changed while the request was out.
