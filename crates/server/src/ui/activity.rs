@@ -2,8 +2,6 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use jiff::Timestamp;
-use jiff::civil::Date;
 use loyalty_app::App;
 use loyalty_core::records::Page;
 use loyalty_core::records::{Activity, ActivityFilter};
@@ -67,14 +65,6 @@ impl ActivityPage {
     }
 }
 
-fn day_start(text: &str, zone: &jiff::tz::TimeZone, days_later: i64) -> Option<Timestamp> {
-    let date: Date = text.trim().parse().ok()?;
-    let date = date.checked_add(jiff::Span::new().days(days_later)).ok()?;
-    date.to_zoned_datetime(zone.clone())
-        .ok()
-        .map(|z| z.timestamp())
-}
-
 pub async fn list(
     State(app): State<App>,
     staff: Staff,
@@ -90,8 +80,8 @@ pub async fn list(
         entity: given(&filters.entity).filter(|e| ENTITIES.contains(&e.as_str())),
         entity_id: None,
         actor: given(&filters.actor),
-        from: day_start(&filters.from, &zone, 0),
-        to: day_start(&filters.to, &zone, 1),
+        from: super::format::day_start(&filters.from, &zone, 0),
+        to: super::format::day_start(&filters.to, &zone, 1),
     };
     let page = Page {
         after: given(&filters.after),

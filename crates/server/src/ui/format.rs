@@ -51,6 +51,16 @@ pub fn percent(part: i64, whole: i64) -> String {
     format!("{}%", (part * 100 + whole / 2) / whole)
 }
 
+/// The start of the day `days_later` days after the date `text` (2026-11-20) in `zone`;
+/// `None` for text that is not a date.
+pub fn day_start(text: &str, zone: &TimeZone, days_later: i64) -> Option<Timestamp> {
+    let date: jiff::civil::Date = text.trim().parse().ok()?;
+    let date = date.checked_add(jiff::Span::new().days(days_later)).ok()?;
+    date.to_zoned_datetime(zone.clone())
+        .ok()
+        .map(|z| z.timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use jiff::Timestamp;
-use jiff::civil::Date;
 use loyalty_app::{App, AppError};
 use loyalty_core::id::OrderId;
 use loyalty_core::order::OrderStatus;
@@ -63,32 +62,26 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-/// The start of a day in the shop's time zone; `None` (with an error) for text that is not a
-/// date.
-fn day_start(
-    c_zone: &jiff::tz::TimeZone,
+/// A date filter's start in the shop's time zone; an error for text that is not a date.
+fn date_filter(
+    zone: &jiff::tz::TimeZone,
     field: &str,
     text: &str,
-    days_after: i64,
+    days_later: i64,
     errors: &mut Vec<(String, String)>,
-    staff: &Staff,
+    lang: super::Lang,
 ) -> Option<Timestamp> {
-    let text = text.trim();
-    if text.is_empty() {
+    if text.trim().is_empty() {
         return None;
     }
-    let start = text
-        .parse::<Date>()
-        .ok()
-        .and_then(|d| d.checked_add(jiff::Span::new().days(days_after)).ok())
-        .and_then(|d| d.to_zoned_datetime(c_zone.clone()).ok());
+    let start = super::format::day_start(text, zone, days_later);
     if start.is_none() {
         errors.push((
             field.into(),
-            super::i18n::text(staff.lang, "orders.bad_date").into(),
+            super::i18n::text(lang, "orders.bad_date").into(),
         ));
     }
-    start.map(|z| z.timestamp())
+    start
 }
 
 pub async fn list(
@@ -102,9 +95,9 @@ pub async fn list(
     let ctx = &staff.session.ctx;
     let zone = app.tenant(ctx).await.map_err(fail)?.zone.clone();
     let mut errors = Vec::new();
-    let from = day_start(&zone, "from", &query.from, 0, &mut errors, &staff);
+    let from = date_filter(&zone, "from", &query.from, 0, &mut errors, lang);
     // "To" a day includes that day.
-    let to = day_start(&zone, "to", &query.to, 1, &mut errors, &staff);
+    let to = date_filter(&zone, "to", &query.to, 1, &mut errors, lang);
     let given = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let filter = OrderFilter {
         source: given(&query.source),
