@@ -33,7 +33,8 @@ fuzz() {
       --checks not_a_server_error,ignored_auth --max-time "$SECONDS_PER_DB" --workers 2 \
       --suppress-health-check all --exclude-path-regex '^/api/v1/api-keys/' --seed 2026 \
       --no-color >"$WORK/$name.schemathesis" 2>&1); then
-    tail -n 80 "$WORK/$name.schemathesis"
+    # The whole report: a runtime error (not a 5xx) is described well above its summary.
+    tail -n 400 "$WORK/$name.schemathesis"
     echo "-- server log ($name):"; grep -E "ERROR|panicked" "$WORK/$name.log" | tail -n 20 || true
     exit 1
   fi
