@@ -34,9 +34,8 @@ const RENEW_EVERY: Duration = Duration::from_secs(8);
 const POLL_EVERY: Duration = Duration::from_secs(1);
 /// How often the runner turns new events into webhook deliveries.
 const DISPATCH_EVERY: Duration = Duration::from_millis(500);
-/// Jobs one instance runs at a time. Most are webhook deliveries, waiting on a receiver far
-/// more than on this machine: 16 in flight deliver about 2,600 events/s on SQLite where 4
-/// gave 1,400 (`loyalty bench webhooks`); the heavy periodic passes are few and keyed.
+/// Jobs one instance runs at a time (webhook deliveries have their own senders): the heavy
+/// periodic passes are few and keyed, probes and tier re-evaluations short.
 const SLOTS: usize = 16;
 /// Attempts before a job is marked dead.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -56,7 +55,7 @@ pub enum JobKind {
     TiersReevaluate,
     /// Does nothing but record that it ran, in the transaction that marks it done.
     Probe,
-    /// One attempt of one webhook delivery.
+    /// One attempt of one webhook delivery, as earlier versions queued them (now done).
     WebhookDeliver,
 }
 
@@ -223,13 +222,19 @@ impl App {
     async fn run_queue(self, mut stop: watch::Receiver<bool>) {
         let held: Held = Arc::default();
         let mut running = JoinSet::new();
+        // Webhook senders, one per endpoint with work, beside the jobs' slots.
+        let mut senders = JoinSet::new();
         let mut dispatched = std::time::Instant::now() - DISPATCH_EVERY;
         loop {
             while running.try_join_next().is_some() {}
+            while senders.try_join_next().is_some() {}
             if dispatched.elapsed() >= DISPATCH_EVERY {
                 dispatched = std::time::Instant::now();
-                if let Err(error) = self.dispatch_webhooks().await {
-                    tracing::warn!(%error, "dispatching webhook deliveries failed; trying again");
+                match self.dispatch_webhooks().await {
+                    Ok(endpoints) => self.start_senders(endpoints, &mut senders),
+                    Err(error) => {
+                        tracing::warn!(%error, "dispatching webhook deliveries failed; trying again")
+                    }
                 }
             }
             let free = SLOTS.saturating_sub(running.len());
@@ -254,7 +259,9 @@ impl App {
             }
         }
         running.abort_all();
+        senders.abort_all();
         while running.join_next().await.is_some() {}
+        while senders.join_next().await.is_some() {}
         let unfinished: Vec<(String, String)> = held
             .lock()
             .map(|h| {
@@ -278,6 +285,23 @@ impl App {
             Err(error) => {
                 tracing::warn!(%error, "handing jobs back failed; their leases will run out")
             }
+        }
+    }
+
+    /// Starts a sender for each endpoint that has none running in this instance.
+    fn start_senders(&self, endpoints: Vec<(String, String)>, senders: &mut JoinSet<()>) {
+        for endpoint in endpoints {
+            let Some(running) = self.outbound.start_sender(&endpoint) else {
+                continue;
+            };
+            let app = self.clone();
+            senders.spawn(async move {
+                let _running = running;
+                let (tenant_id, webhook_id) = &endpoint;
+                if let Err(error) = app.send_due(tenant_id, webhook_id).await {
+                    tracing::warn!(%error, webhook = %webhook_id, "sending webhook deliveries failed; trying again");
+                }
+            });
         }
     }
 
@@ -378,11 +402,9 @@ impl App {
                     })
                     .await;
             }
-            // The attempt's record and the job's end commit together.
-            JobKind::WebhookDeliver => {
-                let delivery = job.payload["delivery_id"].as_str().unwrap_or_default();
-                return self.deliver(&job.tenant_id, delivery, &job.id, lease).await;
-            }
+            // Left by versions that queued each attempt as a job: the senders now find the
+            // deliveries by their rows.
+            JobKind::WebhookDeliver => {}
             JobKind::PointsRefresh => {
                 if let Some(members) = self.run_points_job().await?
                     && members > 0

@@ -1,11 +1,14 @@
 //! Outbound webhooks: endpoints an admin registers, the dispatcher that turns the events feed
-//! into deliveries, and the delivery job that POSTs each one, signed, in order per member,
-//! retrying on the schedule of `core::webhook`.
+//! into deliveries, and the sender that POSTs them, signed, in order per member, retrying on
+//! the schedule of `core::webhook`.
 //!
 //! The change that raised an event pays nothing for it here: the dispatcher reads the feed
 //! after the fact (each endpoint keeps its place in it), so the order path's transaction is as
-//! it was. Deliveries go out through the job queue, one job per attempt, keyed by delivery and
-//! attempt; a delivery waits while an earlier one of the same member (its lane) is pending.
+//! it was. Each endpoint has one sender at a time (a lease on its row, across instances): it
+//! takes a batch of due lane heads (a lane is a member's events; its next delivery waits until
+//! the one before is settled), sends them concurrently, and records every outcome, the lanes'
+//! next heads and the endpoint's health in one transaction — a few statements per batch, not
+//! several transactions per event, so that delivering at full till load costs the tills little.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,13 +21,11 @@ use loyalty_core::webhook::{
     self as rules, Delivery, DeliveryStatus, Webhook, WebhookFields, WebhookIn, WebhookPatchIn,
 };
 use loyalty_store::repo::events;
-use loyalty_store::repo::queue as jobs;
 use loyalty_store::repo::webhooks as store;
 use loyalty_store::{Page, Paged, Sql};
 use serde::Serialize;
 
 use crate::activity::{Change, record};
-use crate::queue::{JobKind, enqueue_in, job};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// Events the dispatcher reads for one endpoint in one transaction.
@@ -33,9 +34,18 @@ const DISPATCH_BATCH: i64 = 500;
 /// runner back to the deliveries (and comes again at the next pass) instead of chasing the
 /// feed's end, while a backlog is still turned into deliveries in a few large steps.
 const DISPATCH_PASS_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
-/// How often a dispatch pass also queues the head of every pending lane again, repairing a
-/// wake-up lost to a crash between a delivery's settling and its successor's job.
-const REQUEUE_HEADS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often a dispatch pass also makes every pending lane's head due again, repairing a lane
+/// whose head lost its time (a delivery the dispatcher meant to head a lane found already
+/// there, say).
+const REPAIR_LANES_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// Deliveries a sender takes at once: large enough that a batch's few statements cost little
+/// per event, small enough that one slow receiver holds back little.
+const SEND_BATCH: i64 = 256;
+/// Requests one sender has in flight at once.
+const SEND_CONCURRENCY: usize = 32;
+/// How long a sender holds its endpoint before another instance may take over (longer than a
+/// batch can take: the receivers' 10 s timeout and the recording after).
+const SENDER_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
 
 /// An endpoint as the API shows it (never its secret, except once at creation).
 #[derive(Debug, Clone, Serialize)]
@@ -113,35 +123,23 @@ impl From<&Delivery> for DeliveryView {
 pub struct Outbound {
     client: reqwest::Client,
     allow_private: bool,
-    /// When this instance last queued every pending lane's head again.
-    heads_requeued: std::sync::Mutex<Option<std::time::Instant>>,
-    /// Deliveries a job of this instance is sending now: two jobs of one delivery (its retry
-    /// and its lane's wake-up, say) must not both send it.
-    sending: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// When this instance last made every pending lane's head due again.
+    lanes_repaired: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Endpoints this instance runs a sender for now (tenant, endpoint).
+    senders: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
 }
 
-/// A delivery held by the job sending it; let go when dropped.
-struct Sending {
-    id: String,
-    set: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+/// An endpoint's sender running in this instance; let go when dropped (however it ends).
+pub(crate) struct Sender {
+    endpoint: (String, String),
+    set: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
 }
 
-impl Drop for Sending {
+impl Drop for Sender {
     fn drop(&mut self) {
         if let Ok(mut set) = self.set.lock() {
-            set.remove(&self.id);
+            set.remove(&self.endpoint);
         }
-    }
-}
-
-impl Outbound {
-    /// Holds the delivery for this job, unless another job of this instance holds it.
-    fn hold(&self, delivery_id: &str) -> Option<Sending> {
-        let mut set = self.sending.lock().unwrap_or_else(|e| e.into_inner());
-        set.insert(delivery_id.to_string()).then(|| Sending {
-            id: delivery_id.to_string(),
-            set: self.sending.clone(),
-        })
     }
 }
 
@@ -159,9 +157,18 @@ impl Outbound {
         Outbound {
             client,
             allow_private,
-            heads_requeued: std::sync::Mutex::new(None),
-            sending: Arc::default(),
+            lanes_repaired: std::sync::Mutex::new(None),
+            senders: Arc::default(),
         }
+    }
+
+    /// Marks the endpoint's sender as running here, unless one already is.
+    pub(crate) fn start_sender(&self, endpoint: &(String, String)) -> Option<Sender> {
+        let mut set = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(endpoint.clone()).then(|| Sender {
+            endpoint: endpoint.clone(),
+            set: self.senders.clone(),
+        })
     }
 }
 
@@ -192,6 +199,19 @@ impl reqwest::dns::Resolve for PublicOnly {
 struct Attempt {
     status: Option<u16>,
     error: Option<String>,
+}
+
+impl Attempt {
+    fn refused(why: &str) -> Attempt {
+        Attempt {
+            status: None,
+            error: Some(why.to_string()),
+        }
+    }
+
+    fn delivered(&self) -> bool {
+        self.status.is_some_and(rules::delivered)
+    }
 }
 
 impl App {
@@ -290,14 +310,10 @@ impl App {
                 } = patch.apply(&webhook.fields(), allow_private)?;
                 (webhook.url, webhook.events, webhook.description) = (url, events, description);
                 if let Some(active) = patch.active {
+                    // Its lanes' heads kept their times: the sender takes them up again.
                     if active && !webhook.active {
                         webhook.disabled_reason = None;
                         webhook.failing_since = None;
-                        // A key of its own: a job keyed as before may have run while it was off.
-                        let resume = format!("resume-{}", new_id("rsm"));
-                        for head in store::lane_heads(sql, &tenant_id, &webhook.id)? {
-                            enqueue_in(sql, &deliver_job(&tenant_id, &head, &resume, now), now)?;
-                        }
                     }
                     webhook.active = active;
                 }
@@ -383,8 +399,6 @@ impl App {
                 d.attempts = 0;
                 d.next_attempt_at = Some(now);
                 store::update_delivery(sql, &tenant_id, &d)?;
-                let key = format!("replay-{}", new_id("rpl"));
-                enqueue_in(sql, &deliver_job(&tenant_id, &d.id, &key, now), now)?;
                 Ok::<_, AppError>(DeliveryView::from(&d))
             })
             .await?;
@@ -423,11 +437,6 @@ impl App {
                 // A lane of its own: a ping neither waits behind events nor holds them up.
                 delivery.lane = format!("ping:{}", delivery.id);
                 store::insert_delivery(sql, &tenant_id, &delivery)?;
-                enqueue_in(
-                    sql,
-                    &deliver_job(&tenant_id, &delivery.id, "ping", now),
-                    now,
-                )?;
                 Ok::<_, AppError>(DeliveryView::from(&delivery))
             })
             .await?;
@@ -435,172 +444,170 @@ impl App {
         Ok(view)
     }
 
-    /// Turns the events after each active endpoint's place in the feed into deliveries and
-    /// queues the head of each lane; returns how many deliveries it added.
-    pub async fn dispatch_webhooks(&self) -> AppResult<u64> {
-        let endpoints = self.db.read(store::active).await?;
-        let requeue = {
+    /// Turns the events after each active endpoint's place in the feed into deliveries (each
+    /// new lane's first one due now); returns the endpoints a sender may have work for.
+    pub async fn dispatch_webhooks(&self) -> AppResult<Vec<(String, String)>> {
+        let endpoints = self.db.read(store::with_work).await?;
+        let repair = {
             let mut last = self
                 .outbound
-                .heads_requeued
+                .lanes_repaired
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            let due = last.is_none_or(|at| at.elapsed() >= REQUEUE_HEADS_EVERY);
+            let due = last.is_none_or(|at| at.elapsed() >= REPAIR_LANES_EVERY);
             if due {
                 *last = Some(std::time::Instant::now());
             }
             due
         };
-        let mut added = 0;
         let pass = std::time::Instant::now();
-        for (tenant_id, id) in endpoints {
+        for (tenant_id, id) in &endpoints {
             // Every endpoint gets at least one batch a pass, so one flooded endpoint cannot
             // starve the others.
             loop {
                 let now = self.now();
                 let (tenant, hook) = (tenant_id.clone(), id.clone());
-                let (batch, more) = self
+                let more = self
                     .db
                     .write(move |sql| dispatch_batch(sql, &tenant, &hook, now))
                     .await?;
-                added += batch;
                 if !more || pass.elapsed() >= DISPATCH_PASS_BUDGET {
                     break;
                 }
             }
-            if requeue {
+            if repair {
                 let now = self.now();
                 let (tenant, hook) = (tenant_id.clone(), id.clone());
                 self.db
                     .write(move |sql| {
-                        for head in store::lane_heads(sql, &tenant, &hook)? {
-                            enqueue_in(sql, &deliver_job(&tenant, &head, "1", now), now)?;
-                        }
-                        Ok::<_, AppError>(())
+                        let heads = store::lane_heads(sql, &tenant, &hook)?;
+                        Ok::<_, AppError>(store::wake(sql, &tenant, &heads, now)?)
                     })
                     .await?;
             }
         }
-        if added > 0 {
-            self.wake_queue();
-        }
-        Ok(added)
+        Ok(endpoints)
     }
 
-    /// One attempt of one delivery (a `webhook.deliver` job): send it unless it waits behind
-    /// an earlier one of its lane, then record how it went and what comes next, and finish the
-    /// job, in one transaction.
-    pub(crate) async fn deliver(
-        &self,
-        tenant_id: &str,
-        delivery_id: &str,
-        job_id: &str,
-        lease: &str,
-    ) -> AppResult<()> {
-        // Held before it is read and until its outcome is written, so that a second job of the
-        // delivery on this instance waits and then reads it as the first left it. (Across
-        // instances a delivery may still go twice: receivers dedupe by `Loyalty-Event-Id`.)
-        let _held = self.wait_to_hold(delivery_id).await?;
-        let (tenant, id) = (tenant_id.to_string(), delivery_id.to_string());
-        let loaded = self
-            .db
-            .read(move |sql| {
-                let Some(d) = store::delivery(sql, &tenant, &id)? else {
-                    return Ok::<_, AppError>(None);
-                };
-                let webhook = store::get(sql, &tenant, &d.webhook_id)?;
-                let blocked = store::waits_behind(sql, &tenant, &d)?;
-                Ok(webhook.map(|w| (d, w, blocked)))
-            })
-            .await?;
-        let attempt = match &loaded {
-            Some((d, w, false))
-                if d.status == DeliveryStatus::Pending && (w.active || is_ping(d)) =>
-            {
-                Some(self.send(w, d).await?)
-            }
-            // Settled, deleted, switched off, or behind another: the lane's head brings it.
-            _ => None,
-        };
-        let now = self.now();
-        let jitter = rand::random::<f64>();
-        let (tenant, job_id, lease) =
-            (tenant_id.to_string(), job_id.to_string(), lease.to_string());
-        self.db
-            .write(move |sql| {
-                if !jobs::finish(sql, &job_id, &lease, now)? {
-                    return Err(AppError::Internal(anyhow::anyhow!(
-                        "job {job_id} was taken over"
-                    )));
-                }
-                let (Some((d, w, _)), Some(attempt)) = (&loaded, &attempt) else {
-                    return Ok(());
-                };
-                let healthy = w.failing_since.is_none();
-                record_attempt(sql, &tenant, &mut d.clone(), attempt, healthy, now, jitter)
-            })
-            .await?;
-        self.wake_queue();
-        Ok(())
-    }
-
-    /// Holds the delivery for this job, waiting while another job of this instance sends it
-    /// (at most the receiver's timeout and a margin; then the job is tried again later).
-    async fn wait_to_hold(&self, delivery_id: &str) -> AppResult<Sending> {
-        let give_up =
-            std::time::Instant::now() + rules::TIMEOUT + std::time::Duration::from_secs(5);
+    /// Sends the endpoint's due deliveries, batch after batch, while this instance holds the
+    /// endpoint's sender lease; returns how many attempts it made.
+    pub(crate) async fn send_due(&self, tenant_id: &str, webhook_id: &str) -> AppResult<u64> {
+        let holder = format!("{}/{}", self.instance(), new_id("snd"));
+        let mut attempts = 0;
         loop {
-            if let Some(held) = self.outbound.hold(delivery_id) {
-                return Ok(held);
-            }
-            if std::time::Instant::now() > give_up {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "delivery {delivery_id} is still being sent by another job"
-                )));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            let now = self.now();
+            let (tenant, id, me) = (
+                tenant_id.to_string(),
+                webhook_id.to_string(),
+                holder.clone(),
+            );
+            let batch = self
+                .db
+                .write(move |sql| {
+                    if !store::claim_sender(sql, &tenant, &id, &me, now, now + SENDER_LEASE)? {
+                        return Ok(None);
+                    }
+                    let webhook = store::get(sql, &tenant, &id)?;
+                    let due = match &webhook {
+                        Some(w) => store::due_heads(sql, &tenant, &id, w.active, now, SEND_BATCH)?,
+                        None => Vec::new(),
+                    };
+                    if due.is_empty() {
+                        store::release_sender(sql, &tenant, &id, &me)?;
+                        return Ok(None);
+                    }
+                    Ok::<_, AppError>(webhook.map(|w| (w, due)))
+                })
+                .await?;
+            let Some((webhook, due)) = batch else {
+                return Ok(attempts);
+            };
+            let outcomes = self.send_all(&webhook, due).await?;
+            attempts += outcomes.len() as u64;
+            let now = self.now();
+            let (tenant, id, me) = (
+                tenant_id.to_string(),
+                webhook_id.to_string(),
+                holder.clone(),
+            );
+            self.db
+                .write(move |sql| {
+                    // Still ours? If another instance took the endpoint over (this one stalled
+                    // past its lease), it sends these again and records them itself.
+                    if !store::claim_sender(sql, &tenant, &id, &me, now, now + SENDER_LEASE)? {
+                        return Err(AppError::Internal(anyhow::anyhow!(
+                            "another instance took over sending to webhook {id}"
+                        )));
+                    }
+                    record_attempts(sql, &tenant, &webhook, &outcomes, now)
+                })
+                .await?;
         }
     }
 
-    /// POSTs the delivery's body, signed with the endpoint's secret.
-    async fn send(&self, webhook: &Webhook, d: &Delivery) -> AppResult<Attempt> {
-        let secret = self.open_secret(&webhook.secret_sealed)?;
+    /// POSTs the deliveries to the endpoint, up to [`SEND_CONCURRENCY`] at once, each signed
+    /// with the endpoint's secret; returns how each went.
+    async fn send_all(
+        &self,
+        webhook: &Webhook,
+        due: Vec<Delivery>,
+    ) -> AppResult<Vec<(Delivery, Attempt)>> {
         if !self.outbound.allow_private && !target_is_allowed(&webhook.url) {
-            return Ok(Attempt {
-                status: None,
-                error: Some("the URL points to a private address".into()),
+            let why = "the URL points to a private address";
+            return Ok(due
+                .into_iter()
+                .map(|d| (d, Attempt::refused(why)))
+                .collect());
+        }
+        let secret: Arc<str> = self.open_secret(&webhook.secret_sealed)?.into();
+        let url: Arc<str> = webhook.url.as_str().into();
+        let slots = Arc::new(tokio::sync::Semaphore::new(SEND_CONCURRENCY));
+        let mut sending = tokio::task::JoinSet::new();
+        for d in due {
+            let (client, url, secret) = (self.outbound.client.clone(), url.clone(), secret.clone());
+            let (slots, t) = (slots.clone(), self.now().as_second());
+            sending.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let attempt = post(&client, &url, &secret, &d, t).await;
+                (d, attempt)
             });
         }
-        let t = self.now().as_second();
-        let sent = self
-            .outbound
-            .client
-            .post(&webhook.url)
-            .header("Content-Type", "application/json")
-            .header("Loyalty-Event-Id", &d.event_id)
-            .header("Loyalty-Event-Type", &d.event_type)
-            .header(
-                "Loyalty-Signature",
-                rules::signature(&secret, t, d.body.as_bytes()),
-            )
-            .body(d.body.clone())
-            .send()
-            .await;
-        Ok(match sent {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let error =
-                    (!rules::delivered(status)).then(|| format!("the endpoint answered {status}"));
-                Attempt {
-                    status: Some(status),
-                    error,
-                }
+        let mut outcomes = Vec::new();
+        while let Some(done) = sending.join_next().await {
+            outcomes.push(done.map_err(|e| AppError::Internal(e.into()))?);
+        }
+        Ok(outcomes)
+    }
+}
+
+/// One signed POST of a delivery's body.
+async fn post(client: &reqwest::Client, url: &str, secret: &str, d: &Delivery, t: i64) -> Attempt {
+    let sent = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Loyalty-Event-Id", &d.event_id)
+        .header("Loyalty-Event-Type", &d.event_type)
+        .header(
+            "Loyalty-Signature",
+            rules::signature(secret, t, d.body.as_bytes()),
+        )
+        .body(d.body.clone())
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let error =
+                (!rules::delivered(status)).then(|| format!("the endpoint answered {status}"));
+            Attempt {
+                status: Some(status),
+                error,
             }
-            Err(error) => Attempt {
-                status: None,
-                error: Some(describe(&error)),
-            },
-        })
+        }
+        Err(error) => Attempt {
+            status: None,
+            error: Some(describe(&error)),
+        },
     }
 }
 
@@ -640,35 +647,12 @@ fn describe(error: &reqwest::Error) -> String {
     }
 }
 
-/// The job for one attempt of a delivery (`attempt` makes each attempt's key its own).
-fn deliver_job(
-    tenant_id: &str,
-    delivery_id: &str,
-    attempt: &str,
-    due: Timestamp,
-) -> loyalty_store::repo::queue::NewJob {
-    loyalty_store::repo::queue::NewJob {
-        payload: serde_json::json!({ "delivery_id": delivery_id }),
-        max_attempts: 3,
-        ..job(
-            JobKind::WebhookDeliver,
-            tenant_id,
-            format!("{delivery_id}:{attempt}"),
-            due,
-        )
-    }
-}
-
-/// Reads one batch of the feed after the endpoint's place, adds its deliveries, moves the
-/// place on, queues the lane heads. Returns (added, whether more may follow).
-fn dispatch_batch(
-    sql: &mut dyn Sql,
-    tenant_id: &str,
-    id: &str,
-    now: Timestamp,
-) -> AppResult<(u64, bool)> {
+/// Reads one batch of the feed after the endpoint's place, adds its deliveries (the first of
+/// each lane that had none pending is due now; the rest wait behind it) and moves the place
+/// on. Returns whether more may follow.
+fn dispatch_batch(sql: &mut dyn Sql, tenant_id: &str, id: &str, now: Timestamp) -> AppResult<bool> {
     let Some(mut webhook) = store::get_for_update(sql, tenant_id, id)?.filter(|w| w.active) else {
-        return Ok((0, false));
+        return Ok(false);
     };
     let filter = TypeFilter::parse("events", &webhook.events.join(","))?;
     let feed = events::feed(
@@ -679,12 +663,10 @@ fn dispatch_batch(
         DISPATCH_BATCH,
     )?;
     let Some(last) = feed.last() else {
-        return Ok((0, false));
+        return Ok(false);
     };
     let more = feed.len() as i64 == DISPATCH_BATCH;
     webhook.cursor = last.position;
-    // A lane that has a pending delivery already has its head queued (its successor is
-    // queued when it settles); only the lanes that had none get a job now.
     let lanes: Vec<&str> = {
         let mut seen = std::collections::HashSet::new();
         feed.iter()
@@ -693,94 +675,99 @@ fn dispatch_batch(
             .collect()
     };
     let mut busy = store::busy_lanes(sql, tenant_id, &webhook.id, &lanes)?;
-    let mut heads = Vec::new();
-    let mut added = 0;
-    for event in &feed {
-        let body = serde_json::json!({
-            "id": event.id, "type": event.kind.as_str(), "created_at": event.created_at, "data": event.data,
-        })
-        .to_string();
-        let delivery = Delivery::pending(
-            &webhook.id,
-            (&event.id, event.kind.as_str()),
-            event.member_id.clone().unwrap_or_default(),
-            event.position,
-            body,
-            now,
-        );
-        if store::insert_delivery(sql, tenant_id, &delivery)? {
-            added += 1;
-            if busy.insert(delivery.lane.clone()) {
-                heads.push(delivery.id);
+    let deliveries: Vec<Delivery> = feed
+        .iter()
+        .map(|event| {
+            let body = serde_json::json!({
+                "id": event.id, "type": event.kind.as_str(), "created_at": event.created_at, "data": event.data,
+            })
+            .to_string();
+            let mut delivery = Delivery::pending(
+                &webhook.id,
+                (&event.id, event.kind.as_str()),
+                event.member_id.clone().unwrap_or_default(),
+                event.position,
+                body,
+                now,
+            );
+            if !busy.insert(delivery.lane.clone()) {
+                delivery.next_attempt_at = None;
             }
-        }
-    }
+            delivery
+        })
+        .collect();
+    store::insert_deliveries(sql, tenant_id, &deliveries)?;
     store::update(sql, tenant_id, &webhook)?;
-    for head in heads {
-        enqueue_in(sql, &deliver_job(tenant_id, &head, "1", now), now)?;
-    }
-    Ok((added, more))
+    Ok(more)
 }
 
 fn is_ping(d: &Delivery) -> bool {
     d.event_type == EventType::Ping.as_str()
 }
 
-/// Records an attempt: delivered (the lane's next goes), or failed and retried on the
-/// schedule, or failed for good (the lane's next goes); an endpoint failing for days is
-/// switched off, with an activity entry.
-fn record_attempt(
+/// Records a batch of attempts: each delivered (its lane's next becomes due), or failed and
+/// due again on the schedule, or failed for good (its lane's next becomes due); then the
+/// endpoint's health.
+fn record_attempts(
     sql: &mut dyn Sql,
     tenant_id: &str,
-    d: &mut Delivery,
-    attempt: &Attempt,
-    was_healthy: bool,
+    webhook: &Webhook,
+    outcomes: &[(Delivery, Attempt)],
     now: Timestamp,
-    jitter: f64,
 ) -> AppResult<()> {
-    d.attempts += 1;
-    d.last_status_code = attempt.status.map(i64::from);
-    d.last_error = attempt.error.clone();
-    let delivered = attempt.status.is_some_and(rules::delivered);
-    let retry = (!delivered && !is_ping(d))
-        .then(|| rules::retry_at(d.attempts, now, jitter))
-        .flatten();
-    match (delivered, retry) {
-        (true, _) => {
-            d.status = DeliveryStatus::Delivered;
-            d.delivered_at = Some(now);
-            d.next_attempt_at = None;
+    let mut delivered: std::collections::BTreeMap<u16, Vec<&str>> = Default::default();
+    let mut settled_lanes = Vec::new();
+    let (mut any_delivered, mut any_failed) = (false, false);
+    for (d, attempt) in outcomes {
+        if let Some(status) = attempt.status.filter(|_| attempt.delivered()) {
+            delivered.entry(status).or_default().push(d.id.as_str());
+            settled_lanes.push(d.lane.as_str());
+            any_delivered |= !is_ping(d);
+            continue;
         }
-        (false, Some(at)) => {
-            d.next_attempt_at = Some(at);
-            let attempt_key = (d.attempts + 1).to_string();
-            enqueue_in(sql, &deliver_job(tenant_id, &d.id, &attempt_key, at), now)?;
+        any_failed |= !is_ping(d);
+        let mut after = d.clone();
+        after.attempts += 1;
+        after.last_status_code = attempt.status.map(i64::from);
+        after.last_error = attempt.error.clone();
+        // A test is tried once: the admin is watching, and it is not worth a day of retries.
+        after.next_attempt_at = (!is_ping(d))
+            .then(|| rules::retry_at(after.attempts, now, rand::random::<f64>()))
+            .flatten();
+        if after.next_attempt_at.is_none() {
+            after.status = DeliveryStatus::Failed;
+            settled_lanes.push(d.lane.as_str());
         }
-        (false, None) => {
-            d.status = DeliveryStatus::Failed;
-            d.next_attempt_at = None;
-        }
+        store::update_delivery(sql, tenant_id, &after)?;
     }
-    store::update_delivery(sql, tenant_id, d)?;
-    if d.status != DeliveryStatus::Pending
-        && let Some(next) = store::lane_head(sql, tenant_id, &d.webhook_id, &d.lane)?
-    {
-        // Keyed by what settled: the next one may have had a job that found it waiting.
-        let after = format!("after-{}-{}", d.id, d.attempts);
-        enqueue_in(sql, &deliver_job(tenant_id, &next, &after, now), now)?;
+    for (status, ids) in &delivered {
+        store::settle_delivered(sql, tenant_id, ids, i64::from(*status), now)?;
     }
-    if is_ping(d) || (delivered && was_healthy) {
-        // A test says nothing about the endpoint's health; a success of an endpoint that was
-        // not failing changes nothing in it (and skips locking its row, which every delivery
-        // of the endpoint would otherwise queue behind).
-        return Ok(());
+    store::wake_lanes(sql, tenant_id, &webhook.id, &settled_lanes, now)?;
+    // Successes of an endpoint that was not failing change nothing in it (and skip locking its
+    // row, which the dispatcher holds while it reads the feed).
+    if any_failed || (any_delivered && webhook.failing_since.is_some()) {
+        record_health(sql, tenant_id, &webhook.id, !any_delivered, now)?;
     }
-    // Read again, locked: the endpoint may have changed while the request was out.
-    let Some(mut webhook) = store::get_for_update(sql, tenant_id, &d.webhook_id)? else {
+    Ok(())
+}
+
+/// Records whether the endpoint is failing — it is while its deliveries fail without a
+/// success in between — and switches off one that has failed for days, with an activity
+/// entry.
+fn record_health(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+    failing: bool,
+    now: Timestamp,
+) -> AppResult<()> {
+    // Read again, locked: the endpoint may have changed while the requests were out.
+    let Some(mut webhook) = store::get_for_update(sql, tenant_id, webhook_id)? else {
         return Ok(());
     };
     let before = webhook.clone();
-    if delivered {
+    if !failing {
         webhook.failing_since = None;
     } else {
         webhook.failing_since = webhook.failing_since.or(Some(now));

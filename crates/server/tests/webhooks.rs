@@ -254,6 +254,46 @@ on_both_backends! {
         assert_eq!(app.get(&format!("/api/v1/webhooks/{id}")).await.status, StatusCode::NOT_FOUND);
     }
 
+    async fn two_instances_send_a_backlog_once_each_in_order_per_member(db) {
+        let app = spawn_app(db).await;
+        let receiver = Receiver::default();
+        let url = receiver.start().await;
+        let (id, _) = endpoint(&app, &url, json!(["points.*"])).await;
+        app.patch(&format!("/api/v1/webhooks/{id}"), json!({"active": false})).await;
+        let mut members = Vec::new();
+        for n in 0..30 {
+            members.push(app.new_member(&format!("09012{n:05}")).await);
+        }
+        for round in 1..=4 {
+            for member in &members {
+                let given = app.post(&format!("/api/v1/members/{member}/points/adjustments"),
+                                     json!({"points": round, "reason": format!("Lần {round}")})).await;
+                assert_eq!(given.status, StatusCode::CREATED, "{:?}", given.body);
+            }
+        }
+        // A second instance on the same database, with its own runner and senders: the
+        // endpoint's sender lease lets one of them send at a time.
+        let other = app.app.clone().with_private_webhooks(true);
+        let other_queue = other.start_queue();
+        app.patch(&format!("/api/v1/webhooks/{id}"), json!({"active": true})).await;
+
+        let got = receiver.wait_for("the backlog", |got| got.len() >= 120).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let got_all = receiver.received();
+        assert_eq!(got_all.len(), 120, "each event once");
+        let unique: std::collections::HashSet<&str> = got.iter().map(|g| g.event_id.as_str()).collect();
+        assert_eq!(unique.len(), 120);
+        for member in &members {
+            let rounds: Vec<i64> = got_all.iter()
+                .map(|g| serde_json::from_slice::<Value>(&g.body).unwrap())
+                .filter(|b| b["data"]["member_id"] == member.as_str())
+                .map(|b| b["data"]["entry"]["points"].as_i64().unwrap_or_default())
+                .collect();
+            assert_eq!(rounds, vec![1, 2, 3, 4], "{member}'s events in the order they happened");
+        }
+        other_queue.stop().await;
+    }
+
     async fn private_targets_are_refused_without_the_flag_and_bad_endpoints_name_their_field(db) {
         let app = spawn_app(db).await;
         let strict = app.app.clone().with_private_webhooks(false);

@@ -210,6 +210,50 @@ pub fn insert_delivery(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Resu
     )? == 1)
 }
 
+/// Adds deliveries (skipping any event the endpoint already has one for), many rows to a
+/// statement; returns how many were added.
+pub fn insert_deliveries(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    deliveries: &[Delivery],
+) -> Result<u64, DbError> {
+    let mut added = 0;
+    for chunk in deliveries.chunks(50) {
+        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into()];
+        let mut rows = Vec::with_capacity(chunk.len());
+        for d in chunk {
+            let first = values.len() + 1;
+            values.extend([
+                d.id.as_str().into(),
+                d.webhook_id.as_str().into(),
+                d.event_id.as_str().into(),
+                d.event_type.as_str().into(),
+                d.lane.as_str().into(),
+                d.position.tx.into(),
+                d.position.seq.into(),
+                d.body.as_str().into(),
+                d.status.as_str().into(),
+                d.attempts.into(),
+                ms(d.created_at).into(),
+                d.next_attempt_at.map(ms).into(),
+            ]);
+            let marks: Vec<String> = (first..first + 12).map(|n| format!("${n}")).collect();
+            rows.push(format!("($1, {})", marks.join(", ")));
+        }
+        added += sql.execute(
+            &format!(
+                "insert into webhook_deliveries (tenant_id, id, webhook_id, event_id, event_type,
+                     lane, event_tx, event_seq, body, status, attempts, created_at, next_attempt_at)
+                 values {}
+                 on conflict (tenant_id, webhook_id, event_id) do nothing",
+                rows.join(", ")
+            ),
+            &values,
+        )?;
+    }
+    Ok(added)
+}
+
 pub fn delivery(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Delivery>, DbError> {
     let rows = sql.query(
         &format!(
@@ -283,19 +327,12 @@ pub fn busy_lanes(
     let mut busy = std::collections::HashSet::new();
     for chunk in lanes.chunks(400) {
         let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into(), webhook_id.into()];
-        let marks: Vec<String> = chunk
-            .iter()
-            .map(|lane| {
-                values.push((*lane).into());
-                format!("${}", values.len())
-            })
-            .collect();
+        let marks = marks_for(&mut values, chunk);
         let rows = sql.query(
             &format!(
                 "select distinct lane from webhook_deliveries
                  where tenant_id = $1 and webhook_id = $2 and status = 'pending'
-                   and lane in ({})",
-                marks.join(", ")
+                   and lane in ({marks})"
             ),
             &values,
         )?;
@@ -306,37 +343,179 @@ pub fn busy_lanes(
     Ok(busy)
 }
 
-/// The oldest pending delivery of one lane, if any.
-pub fn lane_head(
+/// Takes (or keeps) the endpoint's sender lease for `holder` until `until`, unless another
+/// holder's lease is still running; returns whether `holder` has it. One sender per endpoint
+/// at a time, across instances, so that no delivery goes out twice at once.
+pub fn claim_sender(
     sql: &mut dyn Sql,
     tenant_id: &str,
     webhook_id: &str,
-    lane: &str,
-) -> Result<Option<String>, DbError> {
-    let rows = sql.query(
-        "select id from webhook_deliveries
-         where tenant_id = $1 and webhook_id = $2 and lane = $3 and status = 'pending'
-         order by event_tx, event_seq limit 1",
-        params![tenant_id, webhook_id, lane],
-    )?;
-    rows.first().map(|row| row.get("id")).transpose()
+    holder: &str,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<bool, DbError> {
+    Ok(sql.execute(
+        "update webhooks set sender = $3, sender_until = $5
+         where tenant_id = $1 and id = $2
+           and (sender_until is null or sender_until <= $4 or sender = $3)",
+        params![tenant_id, webhook_id, holder, ms(now), ms(until)],
+    )? == 1)
 }
 
-/// Whether a pending delivery of the same lane comes before `d`.
-pub fn waits_behind(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Result<bool, DbError> {
-    let count: i64 = sql.query_scalar(
-        "select count(*) from webhook_deliveries e
-         where e.tenant_id = $1 and e.webhook_id = $2 and e.lane = $3 and e.status = 'pending'
-           and (e.event_tx, e.event_seq) < ($4, $5)",
-        params![
-            tenant_id,
-            d.webhook_id.as_str(),
-            d.lane.as_str(),
-            d.position.tx,
-            d.position.seq
-        ],
+/// Lets go of the endpoint's sender lease, if `holder` has it.
+pub fn release_sender(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+    holder: &str,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update webhooks set sender_until = null
+         where tenant_id = $1 and id = $2 and sender = $3",
+        params![tenant_id, webhook_id, holder],
     )?;
-    Ok(count > 0)
+    Ok(())
+}
+
+/// Endpoints a sender may have work for: the active ones, and the others with a test ping
+/// waiting (a ping goes out even to an endpoint that is off).
+pub fn with_work(sql: &mut dyn Sql) -> Result<Vec<(String, String)>, DbError> {
+    let rows = sql.query(
+        "select tenant_id, id from webhooks w
+         where active or exists (
+             select 1 from webhook_deliveries d
+             where d.tenant_id = w.tenant_id and d.webhook_id = w.id and d.status = 'pending'
+               and d.lane >= 'ping:' and d.lane < 'ping;')
+         order by tenant_id, id",
+        params![],
+    )?;
+    rows.iter()
+        .map(|row| Ok((row.get("tenant_id")?, row.get("id")?)))
+        .collect()
+}
+
+/// Up to `limit` pending deliveries of the endpoint that are due and head their lane, the
+/// longest-waiting first; only pings when the endpoint is off.
+pub fn due_heads(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+    active: bool,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<Delivery>, DbError> {
+    let rows = sql.query(
+        &format!(
+            "select {DELIVERY_COLUMNS} from webhook_deliveries d
+             where d.tenant_id = $1 and d.webhook_id = $2 and d.status = 'pending'
+               and d.next_attempt_at is not null and d.next_attempt_at <= $3
+               and ($4 or d.event_type = 'ping')
+               and not exists (
+                   select 1 from webhook_deliveries e
+                   where e.tenant_id = d.tenant_id and e.webhook_id = d.webhook_id
+                     and e.lane = d.lane and e.status = 'pending'
+                     and (e.event_tx, e.event_seq) < (d.event_tx, d.event_seq))
+             order by d.next_attempt_at limit $5"
+        ),
+        params![tenant_id, webhook_id, ms(now), active, limit],
+    )?;
+    rows.iter().map(delivery_from_row).collect()
+}
+
+/// Marks delivered, in one statement, the deliveries that the endpoint answered with `status`.
+pub fn settle_delivered(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    ids: &[&str],
+    status: i64,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    for chunk in ids.chunks(400) {
+        let mut values: Vec<crate::sql::Value<'_>> =
+            vec![tenant_id.into(), status.into(), ms(now).into()];
+        let marks = marks_for(&mut values, chunk);
+        sql.execute(
+            &format!(
+                "update webhook_deliveries set status = 'delivered', attempts = attempts + 1,
+                     last_status_code = $2, last_error = null, next_attempt_at = null,
+                     delivered_at = $3
+                 where tenant_id = $1 and id in ({marks})"
+            ),
+            &values,
+        )?;
+    }
+    Ok(())
+}
+
+/// Makes the oldest pending delivery of each of `lanes` due now, unless it has its own time
+/// already (a retry's, or a replay's): called when the deliveries before them settled.
+pub fn wake_lanes(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+    lanes: &[&str],
+    now: Timestamp,
+) -> Result<(), DbError> {
+    for chunk in lanes.chunks(400) {
+        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into(), webhook_id.into()];
+        let marks = marks_for(&mut values, chunk);
+        let heads = match sql.backend() {
+            Backend::Postgres => format!(
+                "select distinct on (lane) id from webhook_deliveries
+                 where tenant_id = $1 and webhook_id = $2 and status = 'pending'
+                   and lane in ({marks})
+                 order by lane, event_tx, event_seq"
+            ),
+            Backend::Sqlite => format!(
+                "select id, min(event_seq) from webhook_deliveries
+                 where tenant_id = $1 and webhook_id = $2 and status = 'pending'
+                   and lane in ({marks})
+                 group by lane"
+            ),
+        };
+        let rows = sql.query(&heads, &values)?;
+        let ids = rows
+            .iter()
+            .map(|row| row.get::<String>("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        wake(sql, tenant_id, &ids, now)?;
+    }
+    Ok(())
+}
+
+/// Makes the pending deliveries `ids` due now, unless they have a time of their own.
+pub fn wake(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    ids: &[String],
+    now: Timestamp,
+) -> Result<(), DbError> {
+    for chunk in ids.chunks(400) {
+        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into(), ms(now).into()];
+        let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let marks = marks_for(&mut values, &ids);
+        sql.execute(
+            &format!(
+                "update webhook_deliveries set next_attempt_at = $2
+                 where tenant_id = $1 and status = 'pending' and next_attempt_at is null
+                   and id in ({marks})"
+            ),
+            &values,
+        )?;
+    }
+    Ok(())
+}
+
+/// Appends `items` to `values` as parameters; returns their placeholders.
+fn marks_for<'a>(values: &mut Vec<crate::sql::Value<'a>>, items: &[&'a str]) -> String {
+    items
+        .iter()
+        .map(|item| {
+            values.push((*item).into());
+            format!("${}", values.len())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Writes how the delivery stands after an attempt (or a replay).
