@@ -33,6 +33,7 @@ pub mod tenants;
 pub mod throttle;
 pub mod tiers;
 pub mod vouchers;
+pub mod webhook_sender;
 pub mod webhooks;
 
 use std::collections::HashMap;

@@ -32,8 +32,9 @@ pub const LEASE: SignedDuration = SignedDuration::from_secs(25);
 const RENEW_EVERY: Duration = Duration::from_secs(8);
 /// How often an idle runner looks for due jobs (an enqueue in this instance wakes it sooner).
 const POLL_EVERY: Duration = Duration::from_secs(1);
-/// How often the runner turns new events into webhook deliveries.
-const DISPATCH_EVERY: Duration = Duration::from_millis(500);
+/// How often the runner starts a webhook sender for each endpoint that has none running (a
+/// sender sends until its endpoint has nothing due, then ends).
+const SENDERS_EVERY: Duration = Duration::from_millis(500);
 /// Jobs one instance runs at a time (webhook deliveries have their own senders): the heavy
 /// periodic passes are few and keyed, probes and tier re-evaluations short.
 const SLOTS: usize = 16;
@@ -224,16 +225,16 @@ impl App {
         let mut running = JoinSet::new();
         // Webhook senders, one per endpoint with work, beside the jobs' slots.
         let mut senders = JoinSet::new();
-        let mut dispatched = std::time::Instant::now() - DISPATCH_EVERY;
+        let mut dispatched = std::time::Instant::now() - SENDERS_EVERY;
         loop {
             while running.try_join_next().is_some() {}
             while senders.try_join_next().is_some() {}
-            if dispatched.elapsed() >= DISPATCH_EVERY {
+            if dispatched.elapsed() >= SENDERS_EVERY {
                 dispatched = std::time::Instant::now();
-                match self.dispatch_webhooks().await {
+                match self.webhook_endpoints_with_work().await {
                     Ok(endpoints) => self.start_senders(endpoints, &mut senders),
                     Err(error) => {
-                        tracing::warn!(%error, "dispatching webhook deliveries failed; trying again")
+                        tracing::warn!(%error, "looking for webhook work failed; trying again")
                     }
                 }
             }

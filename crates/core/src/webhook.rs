@@ -324,7 +324,7 @@ pub struct Webhook {
     pub active: bool,
     /// Why the endpoint was switched off by the server (after failing for days).
     pub disabled_reason: Option<String>,
-    /// Where in the events feed the dispatcher has reached for this endpoint.
+    /// Where in the events feed the sender has reached for this endpoint.
     pub cursor: Position,
     pub failing_since: Option<Timestamp>,
     pub created_at: Timestamp,

@@ -77,7 +77,7 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 
-    /// Waits until `done` holds for what was received (the dispatcher and the queue run on
+    /// Waits until `done` holds for what was received (the senders run on
     /// their own time), failing after 30 s.
     async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
         for _ in 0..300 {

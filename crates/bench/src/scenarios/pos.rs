@@ -19,7 +19,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
 }
 
 /// `pos-webhook`: `pos` with an endpoint subscribed to every event, a receiver on 127.0.0.1 and
-/// the queue running (dispatcher and deliveries), as a server with integrations runs.
+/// the queue and the webhook sender running, as a server with integrations runs.
 pub async fn with_webhook(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     run_with(options, true).await
 }

@@ -1,7 +1,7 @@
 //! `webhooks`: how fast events reach a receiver. Orders are posted while the endpoint is
 //! switched off (their events wait in the feed); then it is switched on and the run measures
 //! until a local receiver on 127.0.0.1 (answering 200 at once) has had every event once —
-//! the dispatcher reading the feed, the queue's delivery jobs, signing and HTTP included.
+//! the sender reading the feed, signing, HTTP and recording included.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

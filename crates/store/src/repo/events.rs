@@ -91,25 +91,35 @@ pub fn feed(
         ),
         &values,
     )?;
-    rows.iter()
-        .map(|row| {
-            let kind: String = row.get("type")?;
-            let data: String = row.get("data")?;
-            Ok(Event {
-                id: row.get("id")?,
-                kind: EventType::parse(&kind)
-                    .ok_or_else(|| DbError::Decode(format!("event type {kind}")))?,
-                member_id: row.get("member_id")?,
-                created_at: ts(row, "created_at")?,
-                data: serde_json::from_str(&data)
-                    .map_err(|e| DbError::Decode(format!("event data: {e}")))?,
-                position: Position {
-                    tx: row.get("tx")?,
-                    seq: row.get("seq")?,
-                },
-            })
-        })
-        .collect()
+    rows.iter().map(from_row).collect()
+}
+
+/// The tenant's event at `seq`, if it is still kept.
+pub fn at(sql: &mut dyn Sql, tenant_id: &str, seq: i64) -> Result<Option<Event>, DbError> {
+    let rows = sql.query(
+        "select seq, tx, id, type, member_id, created_at, data from events
+         where seq = $1 and tenant_id = $2",
+        params![seq, tenant_id],
+    )?;
+    rows.first().map(from_row).transpose()
+}
+
+fn from_row(row: &crate::sql::Row) -> Result<Event, DbError> {
+    let kind: String = row.get("type")?;
+    let data: String = row.get("data")?;
+    Ok(Event {
+        id: row.get("id")?,
+        kind: EventType::parse(&kind)
+            .ok_or_else(|| DbError::Decode(format!("event type {kind}")))?,
+        member_id: row.get("member_id")?,
+        created_at: ts(row, "created_at")?,
+        data: serde_json::from_str(&data)
+            .map_err(|e| DbError::Decode(format!("event data: {e}")))?,
+        position: Position {
+            tx: row.get("tx")?,
+            seq: row.get("seq")?,
+        },
+    })
 }
 
 /// Where the tenant's feed ends now (the start for a new webhook endpoint).

@@ -64,7 +64,7 @@ pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Webhoo
 }
 
 /// The endpoint, locked for the transaction (PostgreSQL; SQLite's writers take turns), so
-/// that two dispatchers never read the same stretch of the feed for it at once.
+/// that its health is read and written by one transaction at a time.
 pub fn get_for_update(
     sql: &mut dyn Sql,
     tenant_id: &str,
@@ -127,8 +127,22 @@ pub fn update(sql: &mut dyn Sql, tenant_id: &str, w: &Webhook) -> Result<(), DbE
     Ok(())
 }
 
+/// Moves the endpoint's place in the events feed.
+pub fn set_cursor(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    cursor: Position,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update webhooks set cursor_tx = $3, cursor_seq = $4 where tenant_id = $1 and id = $2",
+        params![tenant_id, id, cursor.tx, cursor.seq],
+    )?;
+    Ok(())
+}
+
 /// Writes whether the endpoint is on and how its deliveries have been going, leaving its
-/// place in the feed (the dispatcher's) alone.
+/// place in the feed (the sender's) alone.
 pub fn update_health(sql: &mut dyn Sql, tenant_id: &str, w: &Webhook) -> Result<(), DbError> {
     sql.execute(
         "update webhooks set active = $3, disabled_reason = $4, failing_since = $5, updated_at = $6
@@ -218,7 +232,7 @@ pub fn insert_deliveries(
     deliveries: &[Delivery],
 ) -> Result<u64, DbError> {
     let mut added = 0;
-    for chunk in deliveries.chunks(50) {
+    for chunk in deliveries.chunks(40) {
         let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into()];
         let mut rows = Vec::with_capacity(chunk.len());
         for d in chunk {
@@ -236,14 +250,18 @@ pub fn insert_deliveries(
                 d.attempts.into(),
                 ms(d.created_at).into(),
                 d.next_attempt_at.map(ms).into(),
+                d.last_status_code.into(),
+                d.last_error.as_deref().into(),
+                d.delivered_at.map(ms).into(),
             ]);
-            let marks: Vec<String> = (first..first + 12).map(|n| format!("${n}")).collect();
+            let marks: Vec<String> = (first..first + 15).map(|n| format!("${n}")).collect();
             rows.push(format!("($1, {})", marks.join(", ")));
         }
         added += sql.execute(
             &format!(
                 "insert into webhook_deliveries (tenant_id, id, webhook_id, event_id, event_type,
-                     lane, event_tx, event_seq, body, status, attempts, created_at, next_attempt_at)
+                     lane, event_tx, event_seq, body, status, attempts, created_at, next_attempt_at,
+                     last_status_code, last_error, delivered_at)
                  values {}
                  on conflict (tenant_id, webhook_id, event_id) do nothing",
                 rows.join(", ")
@@ -326,13 +344,12 @@ pub fn busy_lanes(
 ) -> Result<std::collections::HashSet<String>, DbError> {
     let mut busy = std::collections::HashSet::new();
     for chunk in lanes.chunks(400) {
-        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into(), webhook_id.into()];
-        let marks = marks_for(&mut values, chunk);
+        let mut values = Vec::new();
+        let lanes = rows_in(sql.backend(), &mut values, &[tenant_id, webhook_id], chunk);
         let rows = sql.query(
             &format!(
                 "select distinct lane from webhook_deliveries
-                 where tenant_id = $1 and webhook_id = $2 and status = 'pending'
-                   and lane in ({marks})"
+                 where status = 'pending' and (tenant_id, webhook_id, lane) in ({lanes})"
             ),
             &values,
         )?;
@@ -404,17 +421,19 @@ pub fn due_heads(
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<Delivery>, DbError> {
+    // The head check is a subquery with a limit, run per candidate with its lane (never
+    // flattened into a join that would walk every pending delivery per candidate).
     let rows = sql.query(
         &format!(
             "select {DELIVERY_COLUMNS} from webhook_deliveries d
              where d.tenant_id = $1 and d.webhook_id = $2 and d.status = 'pending'
                and d.next_attempt_at is not null and d.next_attempt_at <= $3
                and ($4 or d.event_type = 'ping')
-               and not exists (
-                   select 1 from webhook_deliveries e
+               and d.id = (
+                   select e.id from webhook_deliveries e
                    where e.tenant_id = d.tenant_id and e.webhook_id = d.webhook_id
                      and e.lane = d.lane and e.status = 'pending'
-                     and (e.event_tx, e.event_seq) < (d.event_tx, d.event_seq))
+                   order by e.event_tx, e.event_seq limit 1)
              order by d.next_attempt_at limit $5"
         ),
         params![tenant_id, webhook_id, ms(now), active, limit],
@@ -431,15 +450,14 @@ pub fn settle_delivered(
     now: Timestamp,
 ) -> Result<(), DbError> {
     for chunk in ids.chunks(400) {
-        let mut values: Vec<crate::sql::Value<'_>> =
-            vec![tenant_id.into(), status.into(), ms(now).into()];
-        let marks = marks_for(&mut values, chunk);
+        let mut values: Vec<crate::sql::Value<'_>> = vec![status.into(), ms(now).into()];
+        let ids = rows_in(sql.backend(), &mut values, &[tenant_id], chunk);
         sql.execute(
             &format!(
                 "update webhook_deliveries set status = 'delivered', attempts = attempts + 1,
-                     last_status_code = $2, last_error = null, next_attempt_at = null,
-                     delivered_at = $3
-                 where tenant_id = $1 and id in ({marks})"
+                     last_status_code = $1, last_error = null, next_attempt_at = null,
+                     delivered_at = $2
+                 where (tenant_id, id) in ({ids})"
             ),
             &values,
         )?;
@@ -457,19 +475,17 @@ pub fn wake_lanes(
     now: Timestamp,
 ) -> Result<(), DbError> {
     for chunk in lanes.chunks(400) {
-        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into(), webhook_id.into()];
-        let marks = marks_for(&mut values, chunk);
+        let mut values = Vec::new();
+        let lanes = rows_in(sql.backend(), &mut values, &[tenant_id, webhook_id], chunk);
         let heads = match sql.backend() {
             Backend::Postgres => format!(
                 "select distinct on (lane) id from webhook_deliveries
-                 where tenant_id = $1 and webhook_id = $2 and status = 'pending'
-                   and lane in ({marks})
+                 where status = 'pending' and (tenant_id, webhook_id, lane) in ({lanes})
                  order by lane, event_tx, event_seq"
             ),
             Backend::Sqlite => format!(
                 "select id, min(event_seq) from webhook_deliveries
-                 where tenant_id = $1 and webhook_id = $2 and status = 'pending'
-                   and lane in ({marks})
+                 where status = 'pending' and (tenant_id, webhook_id, lane) in ({lanes})
                  group by lane"
             ),
         };
@@ -491,14 +507,13 @@ pub fn wake(
     now: Timestamp,
 ) -> Result<(), DbError> {
     for chunk in ids.chunks(400) {
-        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into(), ms(now).into()];
+        let mut values: Vec<crate::sql::Value<'_>> = vec![ms(now).into()];
         let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let marks = marks_for(&mut values, &ids);
+        let ids = rows_in(sql.backend(), &mut values, &[tenant_id], &ids);
         sql.execute(
             &format!(
-                "update webhook_deliveries set next_attempt_at = $2
-                 where tenant_id = $1 and status = 'pending' and next_attempt_at is null
-                   and id in ({marks})"
+                "update webhook_deliveries set next_attempt_at = $1
+                 where status = 'pending' and next_attempt_at is null and (tenant_id, id) in ({ids})"
             ),
             &values,
         )?;
@@ -506,23 +521,43 @@ pub fn wake(
     Ok(())
 }
 
-/// Appends `items` to `values` as parameters; returns their placeholders.
-fn marks_for<'a>(values: &mut Vec<crate::sql::Value<'a>>, items: &[&'a str]) -> String {
-    items
+/// The right side of a row-value `in`: one row per item, the `fixed` values followed by the
+/// item, each row with parameters of its own (appended to `values`). PostgreSQL plans a list of
+/// rows as an index probe per row, whatever the table's statistics say (a young table has none)
+/// — unless a parameter is shared by every row: its cached generic plan then took the shared
+/// `tenant_id = $1` out and walked the tenant's whole table. SQLite, which takes rows only from
+/// a subquery, gets a `values` list.
+fn rows_in<'a>(
+    backend: Backend,
+    values: &mut Vec<crate::sql::Value<'a>>,
+    fixed: &[&'a str],
+    items: &[&'a str],
+) -> String {
+    let rows: Vec<String> = items
         .iter()
         .map(|item| {
-            values.push((*item).into());
-            format!("${}", values.len())
+            let marks: Vec<String> = fixed
+                .iter()
+                .chain(std::iter::once(item))
+                .map(|value| {
+                    values.push((*value).into());
+                    format!("${}", values.len())
+                })
+                .collect();
+            format!("({})", marks.join(", "))
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    match backend {
+        Backend::Postgres => rows.join(", "),
+        Backend::Sqlite => format!("values {}", rows.join(", ")),
+    }
 }
 
 /// Writes how the delivery stands after an attempt (or a replay).
 pub fn update_delivery(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Result<(), DbError> {
     sql.execute(
         "update webhook_deliveries set status = $3, attempts = $4, last_status_code = $5,
-             last_error = $6, next_attempt_at = $7, delivered_at = $8
+             last_error = $6, next_attempt_at = $7, delivered_at = $8, body = $9
          where tenant_id = $1 and id = $2",
         params![
             tenant_id,
@@ -532,7 +567,8 @@ pub fn update_delivery(sql: &mut dyn Sql, tenant_id: &str, d: &Delivery) -> Resu
             d.last_status_code,
             d.last_error.as_deref(),
             d.next_attempt_at.map(ms),
-            d.delivered_at.map(ms)
+            d.delivered_at.map(ms),
+            d.body.as_str()
         ],
     )?;
     Ok(())

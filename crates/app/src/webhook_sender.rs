@@ -1,0 +1,516 @@
+//! The webhook sender: one per endpoint at a time (a lease on the endpoint's row, across
+//! instances), sending straight from the events feed.
+//!
+//! A turn takes the due heads of the endpoint's lanes (retries, replays, test pings, deliveries
+//! whose turn came) and the events after the endpoint's place in the feed, sends them
+//! concurrently — a member's events one after another, each after the one before it was
+//! delivered — and records the turn in one transaction: a row per new delivery (written once,
+//! already settled when it went through at the first try, without its body, which the event
+//! gives back for a replay), the heads' outcomes, the lanes' next heads, the endpoint's new
+//! place and health. Delivering every event at full till load thus costs the tills' writer
+//! about one narrow row per event, not a delivery row, its update and a job per attempt.
+//!
+//! A lane is a member's events ('' for events without a member): while one of its deliveries
+//! is pending (failed and waiting for its retry), the lane's later events wait behind it as
+//! pending rows without a time, and become due when it settles.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use loyalty_core::event::{EventType, Position, TypeFilter};
+use loyalty_core::id::new_id;
+use loyalty_core::tenancy::{Actor, ActorKind, Scope};
+use loyalty_core::webhook::{self as rules, Delivery, DeliveryStatus, Webhook};
+use loyalty_store::Sql;
+use loyalty_store::repo::events;
+use loyalty_store::repo::webhooks as store;
+
+use crate::activity::{Change, record};
+use crate::webhooks::WebhookView;
+use crate::{App, AppError, AppResult, Ctx};
+
+/// Deliveries one turn takes: large enough that a turn's few statements cost little per event,
+/// small enough that one slow receiver holds back little.
+const TURN: i64 = 256;
+/// Requests one sender has in flight at once.
+const CONCURRENCY: usize = 32;
+/// How long a sender holds its endpoint before another instance may take over (longer than a
+/// turn can take: the receivers' 10 s timeout, a few rounds, and the recording after).
+const LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// How often the pass that starts the senders also makes every pending lane's head due again,
+/// repairing a lane whose head lost its time.
+const REPAIR_LANES_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How one attempt went.
+pub(crate) struct Attempt {
+    status: Option<u16>,
+    error: Option<String>,
+}
+
+impl Attempt {
+    fn refused(why: &str) -> Attempt {
+        Attempt {
+            status: None,
+            error: Some(why.to_string()),
+        }
+    }
+
+    fn delivered(&self) -> bool {
+        self.status.is_some_and(rules::delivered)
+    }
+}
+
+/// What one turn of a sender works on.
+struct Turn {
+    webhook: Webhook,
+    /// Pending deliveries due now, each the oldest pending one of its lane.
+    heads: Vec<Delivery>,
+    /// Deliveries of the feed's events after the endpoint's place, in the feed's order (not
+    /// stored yet), and the place after them.
+    fresh: Vec<Delivery>,
+    cursor: Option<Position>,
+    /// Lanes with a pending delivery: their fresh deliveries wait behind it.
+    busy: HashSet<String>,
+}
+
+/// How a turn went: attempts at heads and at fresh deliveries, and the fresh deliveries that
+/// wait behind their lane's pending one.
+#[derive(Default)]
+struct Sent {
+    heads: Vec<(Delivery, Attempt)>,
+    fresh: Vec<(Delivery, Attempt)>,
+    waiting: Vec<Delivery>,
+}
+
+impl App {
+    /// The endpoints a sender may have work for (every few seconds also making every pending
+    /// lane's head due again).
+    pub async fn webhook_endpoints_with_work(&self) -> AppResult<Vec<(String, String)>> {
+        let endpoints = self.db.read(store::with_work).await?;
+        let repair = {
+            let mut last = self
+                .outbound
+                .lanes_repaired
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|at| at.elapsed() >= REPAIR_LANES_EVERY);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if repair {
+            let (now, all) = (self.now(), endpoints.clone());
+            self.db
+                .write(move |sql| {
+                    for (tenant, hook) in &all {
+                        let heads = store::lane_heads(sql, tenant, hook)?;
+                        store::wake(sql, tenant, &heads, now)?;
+                    }
+                    Ok::<_, AppError>(())
+                })
+                .await?;
+        }
+        Ok(endpoints)
+    }
+
+    /// Sends the endpoint's due deliveries and new events, turn after turn, while this
+    /// instance holds the endpoint's sender lease; returns how many attempts it made.
+    pub(crate) async fn send_due(&self, tenant_id: &str, webhook_id: &str) -> AppResult<u64> {
+        let holder = format!("{}/{}", self.instance(), new_id("snd"));
+        let mut attempts = 0;
+        loop {
+            let now = self.now();
+            let (tenant, id, me) = (
+                tenant_id.to_string(),
+                webhook_id.to_string(),
+                holder.clone(),
+            );
+            let turn = self
+                .db
+                .write(move |sql| take_turn(sql, &tenant, &id, &me, now))
+                .await?;
+            let Some(turn) = turn else {
+                return Ok(attempts);
+            };
+            let (webhook, cursor) = (turn.webhook.clone(), turn.cursor);
+            let sent = self.send_turn(turn).await?;
+            attempts += (sent.heads.len() + sent.fresh.len()) as u64;
+            let now = self.now();
+            let (tenant, id, me) = (
+                tenant_id.to_string(),
+                webhook_id.to_string(),
+                holder.clone(),
+            );
+            self.db
+                .write(move |sql| {
+                    // Still ours? If another instance took the endpoint over (this one stalled
+                    // past its lease), it sends these again and records them itself.
+                    if !store::claim_sender(sql, &tenant, &id, &me, now, now + LEASE)? {
+                        return Err(AppError::Internal(anyhow::anyhow!(
+                            "another instance took over sending to webhook {id}"
+                        )));
+                    }
+                    record_turn(sql, &tenant, &webhook, &sent, cursor, now)
+                })
+                .await?;
+        }
+    }
+
+    /// Sends a turn's heads and fresh deliveries in rounds: each round the next delivery of
+    /// every lane whose previous one (in this turn) went through.
+    async fn send_turn(&self, turn: Turn) -> AppResult<Sent> {
+        let Turn {
+            webhook,
+            heads,
+            fresh,
+            busy,
+            ..
+        } = turn;
+        let mut sent = Sent::default();
+        let mut lanes: Vec<VecDeque<Delivery>> = Vec::new();
+        let mut lane_of: HashMap<String, usize> = HashMap::new();
+        for d in fresh {
+            if busy.contains(&d.lane) {
+                sent.waiting.push(d);
+                continue;
+            }
+            let at = *lane_of.entry(d.lane.clone()).or_insert_with(|| {
+                lanes.push(VecDeque::new());
+                lanes.len() - 1
+            });
+            lanes[at].push_back(d);
+        }
+        sent.heads = self.send_all(&webhook, heads).await?;
+        loop {
+            let round: Vec<Delivery> = lanes.iter_mut().filter_map(VecDeque::pop_front).collect();
+            if round.is_empty() {
+                break;
+            }
+            for (d, attempt) in self.send_all(&webhook, round).await? {
+                if !attempt.delivered() {
+                    // The lane's later events wait behind this one's retry.
+                    if let Some(&at) = lane_of.get(&d.lane) {
+                        sent.waiting.extend(lanes[at].drain(..));
+                    }
+                }
+                sent.fresh.push((d, attempt));
+            }
+        }
+        Ok(sent)
+    }
+
+    /// POSTs the deliveries to the endpoint, up to [`CONCURRENCY`] at once, each signed with
+    /// the endpoint's secret; returns how each went.
+    async fn send_all(
+        &self,
+        webhook: &Webhook,
+        due: Vec<Delivery>,
+    ) -> AppResult<Vec<(Delivery, Attempt)>> {
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.outbound.allow_private && !target_is_allowed(&webhook.url) {
+            let why = "the URL points to a private address";
+            return Ok(due
+                .into_iter()
+                .map(|d| (d, Attempt::refused(why)))
+                .collect());
+        }
+        let secret: Arc<str> = self.open_secret(&webhook.secret_sealed)?.into();
+        let url: Arc<str> = webhook.url.as_str().into();
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        let mut sending = tokio::task::JoinSet::new();
+        for d in due {
+            let (client, url, secret) = (self.outbound.client.clone(), url.clone(), secret.clone());
+            let (slots, t) = (slots.clone(), self.now().as_second());
+            sending.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let attempt = post(&client, &url, &secret, &d, t).await;
+                (d, attempt)
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(done) = sending.join_next().await {
+            outcomes.push(done.map_err(|e| AppError::Internal(e.into()))?);
+        }
+        Ok(outcomes)
+    }
+}
+
+/// The body a delivery of `event` sends: the same bytes on every attempt and on a replay.
+pub(crate) fn body_of(event: &events::Event) -> String {
+    serde_json::json!({
+        "id": event.id, "type": event.kind.as_str(), "created_at": event.created_at, "data": event.data,
+    })
+    .to_string()
+}
+
+/// Takes the endpoint's sender lease and reads what the turn works on; `None` (and the lease
+/// let go) when there is nothing, or another instance sends for the endpoint.
+fn take_turn(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    holder: &str,
+    now: Timestamp,
+) -> AppResult<Option<Turn>> {
+    if !store::claim_sender(sql, tenant_id, id, holder, now, now + LEASE)? {
+        return Ok(None);
+    }
+    let Some(webhook) = store::get(sql, tenant_id, id)? else {
+        return Ok(None);
+    };
+    let heads = store::due_heads(sql, tenant_id, id, webhook.active, now, TURN)?;
+    let room = TURN - heads.len() as i64;
+    let feed = if webhook.active && room > 0 {
+        let filter = TypeFilter::parse("events", &webhook.events.join(","))?;
+        events::feed(sql, tenant_id, &filter.types(), webhook.cursor, room)?
+    } else {
+        Vec::new()
+    };
+    if heads.is_empty() && feed.is_empty() {
+        store::release_sender(sql, tenant_id, id, holder)?;
+        return Ok(None);
+    }
+    let fresh: Vec<Delivery> = feed
+        .iter()
+        .map(|event| {
+            Delivery::pending(
+                &webhook.id,
+                (&event.id, event.kind.as_str()),
+                event.member_id.clone().unwrap_or_default(),
+                event.position,
+                body_of(event),
+                now,
+            )
+        })
+        .collect();
+    let lanes: Vec<&str> = {
+        let mut seen = HashSet::new();
+        fresh
+            .iter()
+            .map(|d| d.lane.as_str())
+            .filter(|lane| seen.insert(*lane))
+            .collect()
+    };
+    let busy = store::busy_lanes(sql, tenant_id, id, &lanes)?;
+    Ok(Some(Turn {
+        cursor: feed.last().map(|e| e.position),
+        webhook,
+        heads,
+        fresh,
+        busy,
+    }))
+}
+
+/// One signed POST of a delivery's body.
+async fn post(client: &reqwest::Client, url: &str, secret: &str, d: &Delivery, t: i64) -> Attempt {
+    let sent = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Loyalty-Event-Id", &d.event_id)
+        .header("Loyalty-Event-Type", &d.event_type)
+        .header(
+            "Loyalty-Signature",
+            rules::signature(secret, t, d.body.as_bytes()),
+        )
+        .body(d.body.clone())
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let error =
+                (!rules::delivered(status)).then(|| format!("the endpoint answered {status}"));
+            Attempt {
+                status: Some(status),
+                error,
+            }
+        }
+        Err(error) => Attempt {
+            status: None,
+            error: Some(describe(&error)),
+        },
+    }
+}
+
+/// An IP-literal URL is checked here: name resolution (where the rest are checked) never
+/// sees it.
+fn target_is_allowed(url: &str) -> bool {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Ipv4(ip)) => rules::is_public(ip.into()),
+        Some(url::Host::Ipv6(ip)) => rules::is_public(ip.into()),
+        Some(url::Host::Domain(_)) => true,
+        None => false,
+    }
+}
+
+/// A transport error in a line an admin can act on (the chain, without the URL's secrets).
+fn describe(error: &reqwest::Error) -> String {
+    let what = if error.is_timeout() {
+        "no answer within 10 s"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "the request failed"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        cause = inner.to_string();
+        source = inner.source();
+    }
+    if cause.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {cause}")
+    }
+}
+
+fn is_ping(d: &Delivery) -> bool {
+    d.event_type == EventType::Ping.as_str()
+}
+
+/// Applies an attempt to a delivery: delivered, or due again on the schedule, or failed for
+/// good (a test ping is tried once: the admin is watching, and it is not worth a day of
+/// retries).
+fn after_attempt(d: &Delivery, attempt: &Attempt, now: Timestamp) -> Delivery {
+    let mut after = d.clone();
+    after.attempts += 1;
+    after.last_status_code = attempt.status.map(i64::from);
+    after.last_error = attempt.error.clone();
+    if attempt.delivered() {
+        after.status = DeliveryStatus::Delivered;
+        after.delivered_at = Some(now);
+        after.next_attempt_at = None;
+        return after;
+    }
+    after.next_attempt_at = (!is_ping(d))
+        .then(|| rules::retry_at(after.attempts, now, rand::random::<f64>()))
+        .flatten();
+    if after.next_attempt_at.is_none() {
+        after.status = DeliveryStatus::Failed;
+    }
+    after
+}
+
+/// Records a turn: the fresh deliveries as new rows (one delivered at its first try without
+/// its body: the event gives it back for a replay), the heads' outcomes, the next heads of
+/// the lanes that moved on, the endpoint's new place and its health.
+fn record_turn(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook: &Webhook,
+    sent: &Sent,
+    cursor: Option<Position>,
+    now: Timestamp,
+) -> AppResult<()> {
+    let (mut any_delivered, mut any_failed) = (false, false);
+    let mut rows = Vec::with_capacity(sent.fresh.len() + sent.waiting.len());
+    for (d, attempt) in &sent.fresh {
+        let mut row = after_attempt(d, attempt, now);
+        if attempt.delivered() {
+            row.body = String::new();
+            any_delivered = true;
+        } else {
+            any_failed = true;
+        }
+        rows.push(row);
+    }
+    rows.extend(sent.waiting.iter().map(|d| Delivery {
+        next_attempt_at: None,
+        ..d.clone()
+    }));
+    store::insert_deliveries(sql, tenant_id, &rows)?;
+
+    let mut delivered: std::collections::BTreeMap<u16, Vec<&str>> = Default::default();
+    let mut settled_lanes = Vec::new();
+    for (d, attempt) in &sent.heads {
+        if let Some(status) = attempt.status.filter(|_| attempt.delivered()) {
+            delivered.entry(status).or_default().push(d.id.as_str());
+            settled_lanes.push(d.lane.as_str());
+            any_delivered |= !is_ping(d);
+            continue;
+        }
+        any_failed |= !is_ping(d);
+        let after = after_attempt(d, attempt, now);
+        if after.status != DeliveryStatus::Pending {
+            settled_lanes.push(d.lane.as_str());
+        }
+        store::update_delivery(sql, tenant_id, &after)?;
+    }
+    for (status, ids) in &delivered {
+        store::settle_delivered(sql, tenant_id, ids, i64::from(*status), now)?;
+    }
+    store::wake_lanes(sql, tenant_id, &webhook.id, &settled_lanes, now)?;
+    if let Some(cursor) = cursor {
+        store::set_cursor(sql, tenant_id, &webhook.id, cursor)?;
+    }
+    // Successes of an endpoint that was not failing change nothing in it.
+    if any_failed || (any_delivered && webhook.failing_since.is_some()) {
+        record_health(sql, tenant_id, &webhook.id, !any_delivered, now)?;
+    }
+    Ok(())
+}
+
+/// Records whether the endpoint is failing — it is while its deliveries fail without a
+/// success in between — and switches off one that has failed for days, with an activity
+/// entry.
+fn record_health(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook_id: &str,
+    failing: bool,
+    now: Timestamp,
+) -> AppResult<()> {
+    // Read again, locked: the endpoint may have changed while the requests were out.
+    let Some(mut webhook) = store::get_for_update(sql, tenant_id, webhook_id)? else {
+        return Ok(());
+    };
+    let before = webhook.clone();
+    if !failing {
+        webhook.failing_since = None;
+    } else {
+        webhook.failing_since = webhook.failing_since.or(Some(now));
+        if webhook.active && rules::should_disable(webhook.failing_since, now) {
+            webhook.active = false;
+            webhook.disabled_reason = Some(format!(
+                "switched off after failing since {}",
+                webhook.failing_since.unwrap_or(now)
+            ));
+            let ctx = Ctx {
+                tenant_id: tenant_id.into(),
+                actor: Actor {
+                    kind: ActorKind::System,
+                    id: None,
+                    name: Some("webhooks".into()),
+                },
+                scopes: vec![Scope::Admin],
+            };
+            let change = Change {
+                entity: "webhook",
+                id: &webhook.id,
+                action: "disable",
+            };
+            let (was, is) = (WebhookView::from(&before), WebhookView::from(&webhook));
+            record(
+                sql,
+                &ctx,
+                now,
+                change,
+                serde_json::to_value(was).ok(),
+                serde_json::to_value(is).ok(),
+            )?;
+        }
+    }
+    if webhook != before {
+        webhook.updated_at = now;
+        store::update_health(sql, tenant_id, &webhook)?;
+    }
+    Ok(())
+}
