@@ -119,13 +119,30 @@ impl App {
     /// instance holds the endpoint's sender lease; returns how many attempts it made.
     pub(crate) async fn send_due(&self, tenant_id: &str, webhook_id: &str) -> AppResult<u64> {
         let holder = format!("{}/{}", self.instance(), new_id("snd"));
+        let sent = self.send_turns(tenant_id, webhook_id, &holder).await;
+        if sent.is_err() {
+            // Let the endpoint go at once rather than when the lease runs out: the next pass
+            // starts a new sender.
+            let (tenant, id) = (tenant_id.to_string(), webhook_id.to_string());
+            let released = self
+                .db
+                .write(move |sql| store::release_sender(sql, &tenant, &id, &holder))
+                .await;
+            if let Err(error) = released {
+                tracing::warn!(%error, "letting a webhook endpoint go failed; its lease will run out");
+            }
+        }
+        sent
+    }
+
+    async fn send_turns(&self, tenant_id: &str, webhook_id: &str, holder: &str) -> AppResult<u64> {
         let mut attempts = 0;
         loop {
             let now = self.now();
             let (tenant, id, me) = (
                 tenant_id.to_string(),
                 webhook_id.to_string(),
-                holder.clone(),
+                holder.to_string(),
             );
             let turn = self
                 .db
@@ -141,7 +158,7 @@ impl App {
             let (tenant, id, me) = (
                 tenant_id.to_string(),
                 webhook_id.to_string(),
-                holder.clone(),
+                holder.to_string(),
             );
             self.db
                 .write(move |sql| {
