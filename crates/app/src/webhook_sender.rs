@@ -10,6 +10,9 @@
 //! place and health. Delivering every event at full till load thus costs the tills' writer
 //! about one narrow row per event, not a delivery row, its update and a job per attempt.
 //!
+//! While the tills saturate the database's writer, a sender waits between turns: deliveries
+//! are asynchronous, customers at the till are not.
+//!
 //! A lane is a member's events ('' for events without a member): while one of its deliveries
 //! is pending (failed and waiting for its retry), the lane's later events wait behind it as
 //! pending rows without a time, and become due when it settles.
@@ -41,6 +44,43 @@ const LEASE: SignedDuration = SignedDuration::from_secs(60);
 /// How often the pass that starts the senders also makes every pending lane's head due again,
 /// repairing a lane whose head lost its time.
 const REPAIR_LANES_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// While the other writes keep the database's writer this busy (a share of the time, over the
+/// last [`PRESSURE_WINDOW`], with several actions grouped in each commit: tills, not this
+/// sender), a sender waits [`GIVE_WAY`] between turns. Deliveries are asynchronous by contract;
+/// a customer at the till is not: on a saturated machine the tills keep their pace and the
+/// deliveries catch up when the rush is over.
+const SATURATED_BUSY: f64 = 0.8;
+const SATURATED_ACTIONS_PER_COMMIT: f64 = 4.0;
+const PRESSURE_WINDOW: std::time::Duration = std::time::Duration::from_millis(500);
+const GIVE_WAY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The writer's recent load, sampled at most once per [`PRESSURE_WINDOW`].
+#[derive(Default)]
+pub(crate) struct Pressure {
+    last: Option<(std::time::Instant, loyalty_store::WriteStats)>,
+    saturated: bool,
+}
+
+impl Pressure {
+    /// Whether the writer was saturated by others over the last window, as of `at`.
+    fn saturated(&mut self, at: std::time::Instant, now: loyalty_store::WriteStats) -> bool {
+        match self.last {
+            Some((then, _)) if at.duration_since(then) < PRESSURE_WINDOW => {}
+            Some((then, before)) => {
+                let elapsed = at.duration_since(then).as_secs_f64();
+                let busy = (now.busy.saturating_sub(before.busy)).as_secs_f64() / elapsed;
+                let groups = now.groups.saturating_sub(before.groups).max(1) as f64;
+                let per_commit = now.actions.saturating_sub(before.actions) as f64 / groups;
+                self.saturated =
+                    busy >= SATURATED_BUSY && per_commit >= SATURATED_ACTIONS_PER_COMMIT;
+                self.last = Some((at, now));
+            }
+            None => self.last = Some((at, now)),
+        }
+        self.saturated
+    }
+}
 
 /// How one attempt went.
 pub(crate) struct Attempt {
@@ -136,6 +176,15 @@ impl App {
     }
 
     async fn send_turns(&self, tenant_id: &str, webhook_id: &str, holder: &str) -> AppResult<u64> {
+        // Looked at first with a reader: an idle endpoint then costs no write (no commit).
+        let (tenant, id, now) = (tenant_id.to_string(), webhook_id.to_string(), self.now());
+        if !self
+            .db
+            .read(move |sql| has_work(sql, &tenant, &id, now))
+            .await?
+        {
+            return Ok(0);
+        }
         let mut attempts = 0;
         loop {
             let now = self.now();
@@ -172,7 +221,20 @@ impl App {
                     record_turn(sql, &tenant, &webhook, &sent, cursor, now)
                 })
                 .await?;
+            if self.writer_saturated() {
+                tokio::time::sleep(GIVE_WAY).await;
+            }
         }
+    }
+
+    fn writer_saturated(&self) -> bool {
+        let stats = self.db.write_stats();
+        let mut pressure = self
+            .outbound
+            .pressure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pressure.saturated(std::time::Instant::now(), stats)
     }
 
     /// Sends a turn's heads and fresh deliveries in rounds: each round the next delivery of
@@ -320,6 +382,21 @@ fn take_turn(
         fresh,
         busy,
     }))
+}
+
+/// Whether the endpoint has a due delivery or, switched on, an event after its place.
+fn has_work(sql: &mut dyn Sql, tenant_id: &str, id: &str, now: Timestamp) -> AppResult<bool> {
+    let Some(webhook) = store::get(sql, tenant_id, id)? else {
+        return Ok(false);
+    };
+    if !store::due_heads(sql, tenant_id, id, webhook.active, now, 1)?.is_empty() {
+        return Ok(true);
+    }
+    if !webhook.active {
+        return Ok(false);
+    }
+    let filter = TypeFilter::parse("events", &webhook.events.join(","))?;
+    Ok(!events::feed(sql, tenant_id, &filter.types(), webhook.cursor, 1)?.is_empty())
 }
 
 /// One signed POST of a delivery's body.
@@ -530,4 +607,43 @@ fn record_health(
         store::update_health(sql, tenant_id, &webhook)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use loyalty_store::WriteStats;
+
+    use super::Pressure;
+
+    fn stats(groups: u64, actions: u64, busy_ms: u64) -> WriteStats {
+        WriteStats {
+            groups,
+            actions,
+            busy: Duration::from_millis(busy_ms),
+            committing: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn senders_give_way_only_while_others_saturate_the_writer() {
+        let start = Instant::now();
+        let mut pressure = Pressure::default();
+        assert!(
+            !pressure.saturated(start, stats(0, 0, 0)),
+            "nothing known yet"
+        );
+        // Tills: 90% busy, 11 orders per commit.
+        let later = start + Duration::from_millis(600);
+        assert!(pressure.saturated(later, stats(50, 550, 540)));
+        // Within the window the verdict stands.
+        assert!(pressure.saturated(later + Duration::from_millis(100), stats(50, 550, 540)));
+        // The sender alone: busy, but one or two actions per commit.
+        let alone = later + Duration::from_millis(600);
+        assert!(!pressure.saturated(alone, stats(350, 850, 1080)));
+        // Tills, but with room to spare.
+        let quiet = alone + Duration::from_millis(600);
+        assert!(!pressure.saturated(quiet, stats(380, 1180, 1200)));
+    }
 }

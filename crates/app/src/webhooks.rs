@@ -97,6 +97,8 @@ pub struct Outbound {
     pub(crate) allow_private: bool,
     /// When this instance last made every pending lane's head due again.
     pub(crate) lanes_repaired: std::sync::Mutex<Option<std::time::Instant>>,
+    /// How busy the database's writer has been lately (senders give way to the tills).
+    pub(crate) pressure: std::sync::Mutex<crate::webhook_sender::Pressure>,
     /// Endpoints this instance runs a sender for now (tenant, endpoint).
     senders: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
 }
@@ -130,6 +132,7 @@ impl Outbound {
             client,
             allow_private,
             lanes_repaired: std::sync::Mutex::new(None),
+            pressure: Default::default(),
             senders: Arc::default(),
         }
     }
