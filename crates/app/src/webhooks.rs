@@ -370,10 +370,11 @@ impl App {
         Ok(view)
     }
 
-    /// Queues a `ping` to the endpoint, sent at once by the queue (also to an endpoint that is
-    /// switched off, to check it before switching it on again). It is logged as a delivery and
-    /// tried once: the admin is watching, and a failed test is not worth a day of retries.
-    /// The request does not wait for the endpoint (which may take its full 10 s).
+    /// Queues a `ping` to the endpoint, sent within half a second by the endpoint's sender
+    /// (also to an endpoint that is switched off, to check it before switching it on again).
+    /// It is logged as a delivery and tried once: the admin is watching, and a failed test is
+    /// not worth a day of retries. The request does not wait for the endpoint (which may take
+    /// its full 10 s).
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id, id = %id))]
     pub async fn ping_webhook(&self, ctx: &Ctx, id: String) -> AppResult<DeliveryView> {
         ctx.require(Access::Admin)?;
