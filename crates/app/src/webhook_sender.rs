@@ -38,9 +38,11 @@ use crate::{App, AppError, AppResult, Ctx};
 const TURN: i64 = 256;
 /// Requests one sender has in flight at once.
 const CONCURRENCY: usize = 32;
-/// How long a sender holds its endpoint before another instance may take over (longer than a
-/// turn can take: the receivers' 10 s timeout, a few rounds, and the recording after).
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// How long a sender holds its endpoint before another instance may take over: a killed
+/// instance's endpoints are sent to again within this time.
+const LEASE: SignedDuration = SignedDuration::from_secs(30);
+/// A turn that has run this long (rounds of slow receivers) renews the lease between rounds.
+const RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 /// How often the pass that starts the senders also makes every pending lane's head due again,
 /// repairing a lane whose head lost its time.
 const REPAIR_LANES_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -112,6 +114,15 @@ struct Turn {
     cursor: Option<Position>,
     /// Lanes with a pending delivery: their fresh deliveries wait behind it.
     busy: HashSet<String>,
+}
+
+/// The sender lease a turn runs under.
+struct Lease<'a> {
+    tenant_id: &'a str,
+    webhook_id: &'a str,
+    holder: &'a str,
+    /// When it was last taken or renewed.
+    taken: std::time::Instant,
 }
 
 /// How a turn went: attempts at heads and at fresh deliveries, and the fresh deliveries that
@@ -201,7 +212,13 @@ impl App {
                 return Ok(attempts);
             };
             let (webhook, cursor) = (turn.webhook.clone(), turn.cursor);
-            let sent = self.send_turn(turn).await?;
+            let lease = Lease {
+                tenant_id,
+                webhook_id,
+                holder,
+                taken: std::time::Instant::now(),
+            };
+            let sent = self.send_turn(turn, lease).await?;
             attempts += (sent.heads.len() + sent.fresh.len()) as u64;
             let now = self.now();
             let (tenant, id, me) = (
@@ -227,6 +244,32 @@ impl App {
         }
     }
 
+    /// Renews the sender's lease when its turn has run for [`RENEW_AFTER`]; fails when another
+    /// instance has taken the endpoint over.
+    async fn renew_if_long(&self, lease: &mut Lease<'_>) -> AppResult<()> {
+        if lease.taken.elapsed() < RENEW_AFTER {
+            return Ok(());
+        }
+        let now = self.now();
+        let (tenant, id, me) = (
+            lease.tenant_id.to_string(),
+            lease.webhook_id.to_string(),
+            lease.holder.to_string(),
+        );
+        let kept = self
+            .db
+            .write(move |sql| store::claim_sender(sql, &tenant, &id, &me, now, now + LEASE))
+            .await?;
+        if !kept {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "another instance took over sending to webhook {}",
+                lease.webhook_id
+            )));
+        }
+        lease.taken = std::time::Instant::now();
+        Ok(())
+    }
+
     fn writer_saturated(&self) -> bool {
         let stats = self.db.write_stats();
         let mut pressure = self
@@ -239,7 +282,7 @@ impl App {
 
     /// Sends a turn's heads and fresh deliveries in rounds: each round the next delivery of
     /// every lane whose previous one (in this turn) went through.
-    async fn send_turn(&self, turn: Turn) -> AppResult<Sent> {
+    async fn send_turn(&self, turn: Turn, mut lease: Lease<'_>) -> AppResult<Sent> {
         let Turn {
             webhook,
             heads,
@@ -267,6 +310,7 @@ impl App {
             if round.is_empty() {
                 break;
             }
+            self.renew_if_long(&mut lease).await?;
             for (d, attempt) in self.send_all(&webhook, round).await? {
                 if !attempt.delivered() {
                     // The lane's later events wait behind this one's retry.

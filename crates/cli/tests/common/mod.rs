@@ -26,12 +26,18 @@ pub fn serve(url: &str) -> (Child, String) {
 
 /// `loyalty serve` on a free port with these options; returns the process and its base URL.
 pub fn serve_with(url: &str, options: &[&str]) -> (Child, String) {
-    let mut child = loyalty(url)
+    let mut command = loyalty(url);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .args(options)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start loyalty serve");
+        .stderr(Stdio::piped());
+    spawn_serve(command)
+}
+
+/// Starts a prepared `loyalty serve … --log-format json` (stderr piped) and waits until it
+/// listens; returns the process and its base URL.
+pub fn spawn_serve(mut command: Command) -> (Child, String) {
+    let mut child = command.spawn().expect("start loyalty serve");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let address = loop {
         let line = lines
