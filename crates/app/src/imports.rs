@@ -12,6 +12,7 @@
 //! Opening points are one `adjust` entry with reason `import`; a wrong one is corrected with an
 //! adjustment, which the activity log keeps.
 
+use loyalty_core::consent::ConsentSource;
 use loyalty_core::event::{EventType, Raised, member_changed};
 use loyalty_core::limits::checked_total;
 use std::collections::{HashMap, HashSet};
@@ -629,6 +630,14 @@ fn create_members(
         created.push(m);
     }
     members::insert_many(sql, tenant_id, &created)?;
+    let consent: Vec<_> = created
+        .iter()
+        .flat_map(|m| {
+            let granted = &m.profile.consent;
+            crate::consent::changes_of(ctx, ConsentSource::Import, &m.id, None, granted, now)
+        })
+        .collect();
+    loyalty_store::repo::consent::record(sql, tenant_id, &consent)?;
     entries::insert_many(sql, tenant_id, &lots)?;
     let tier_moved = crate::tiers::write_moves(sql, tenant_id, &tier_changes)?;
     // Each new member, then its opening points as the adjustment they are in the ledger, then
@@ -701,6 +710,8 @@ fn update_members(
         m.updated_at = now;
         if profile_changed {
             members::update_profile(sql, tenant_id, &m)?;
+            let (was, is) = (&before.profile.consent, &m.profile.consent);
+            crate::consent::record(sql, ctx, ConsentSource::Import, &m.id, Some(was), is, now)?;
         }
         let mut book = Book::with(m, tenant_id, now, Some(ctx.actor.clone()));
         book.catch_up(sql)?;

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod catalog;
 pub mod connections;
+pub mod consent;
 pub mod context;
 pub mod error;
 pub mod events;

@@ -2,6 +2,7 @@
 
 use crate::events::raise;
 use loyalty_core::code::{MEMBER_CODE_LEN, random_code};
+use loyalty_core::consent::ConsentSource;
 use loyalty_core::event::{EventType, member_changed};
 use loyalty_core::id::MemberId;
 use loyalty_core::input::member::{MemberIn, MemberPatchIn};
@@ -42,6 +43,9 @@ impl App {
                 ensure_contacts_free(sql, &ctx2.tenant_id, &profile, None)?;
                 let member = new_member(sql, &ctx2.tenant_id, profile.clone(), &source, now)?;
                 members::insert(sql, &ctx2.tenant_id, &member)?;
+                let from = ConsentSource::of(&ctx2.actor);
+                let consent = &member.profile.consent;
+                crate::consent::record(sql, &ctx2, from, &member.id, None, consent, now)?;
                 let change = Change {
                     entity: "member",
                     id: &member.id,
@@ -115,6 +119,9 @@ impl App {
                 ensure_contacts_free(sql, &ctx2.tenant_id, &after.profile, Some(&id))?;
                 after.updated_at = now;
                 members::update_profile(sql, &ctx2.tenant_id, &after)?;
+                let (was, is) = (&before.profile.consent, &after.profile.consent);
+                let from = ConsentSource::of(&ctx2.actor);
+                crate::consent::record(sql, &ctx2, from, &id, Some(was), is, now)?;
                 let change = Change {
                     entity: "member",
                     id: &id,

@@ -11,6 +11,7 @@ pub mod birthday;
 pub mod book;
 pub mod clock;
 pub mod code;
+pub mod consent;
 pub mod earning;
 pub mod email;
 pub mod error;

@@ -356,3 +356,49 @@ pub async fn activate_member(
     let member = app.activate_member(&ctx, id).await?;
     Ok(Json(one(&app, &ctx, member, None).await?))
 }
+
+/// One change of a member's marketing consent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentChangeOut {
+    /// `email`, `sms` or `zalo`.
+    pub channel: String,
+    pub granted: bool,
+    pub source: loyalty_core::consent::ConsentSource,
+    pub actor: crate::api::activity::ActorOut,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+}
+
+impl From<loyalty_core::consent::ConsentChange> for ConsentChangeOut {
+    fn from(c: loyalty_core::consent::ConsentChange) -> Self {
+        ConsentChangeOut {
+            channel: c.channel,
+            granted: c.granted,
+            source: c.source,
+            actor: crate::api::activity::ActorOut {
+                kind: c.actor.kind.as_str().to_string(),
+                id: c.actor.id,
+                name: c.actor.name,
+            },
+            at: c.at,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{id}/consent-history", tag = "members",
+    params(("id" = String, Path), super::catalog::ListQuery),
+    responses((status = 200, description = "Every consent change (API, admin UI, import, portal, unsubscribe), newest first", body = List<ConsentChangeOut>),
+        (status = 404, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn get_consent_history(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<MemberId>,
+    ApiQuery(query): ApiQuery<super::catalog::ListQuery>,
+) -> ApiResult<Json<List<ConsentChangeOut>>> {
+    let page = page(query.limit, query.cursor.as_deref())?;
+    Ok(Json(List::from_paged(
+        app.consent_history(&ctx, id, page).await?,
+        ConsentChangeOut::from,
+    )))
+}

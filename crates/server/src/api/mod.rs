@@ -80,6 +80,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(members::activate_member))
         .routes(routes!(points::get_points))
         .routes(routes!(points::get_ledger))
+        .routes(routes!(members::get_consent_history))
         .routes(routes!(points::adjust_points))
         .routes(routes!(points::get_program, points::put_program))
         .routes(routes!(orders::post_order, orders::list_orders))

@@ -6,6 +6,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod brands;
 pub mod connections;
+pub mod consent;
 pub mod events;
 pub mod idempotency;
 pub mod imports;

@@ -1,0 +1,89 @@
+//! The consent history: appended in the transaction of each consent change.
+
+use loyalty_core::consent::{ConsentChange, ConsentSource};
+use loyalty_core::tenancy::{Actor, ActorKind};
+
+use super::{ms, ts};
+use crate::params;
+use crate::sql::{DbError, Row, Sql, Value};
+use crate::{Page, Paged};
+
+/// Appends the entries, many to a statement.
+pub fn record(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    changes: &[ConsentChange],
+) -> Result<(), DbError> {
+    for chunk in changes.chunks(50) {
+        let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
+        let mut rows = Vec::with_capacity(chunk.len());
+        for c in chunk {
+            let first = values.len() + 1;
+            values.extend([
+                c.id.as_str().into(),
+                c.member_id.as_str().into(),
+                c.channel.as_str().into(),
+                c.granted.into(),
+                c.source.as_str().into(),
+                c.actor.kind.as_str().into(),
+                c.actor.id.as_deref().into(),
+                c.actor.name.as_deref().into(),
+                ms(c.at).into(),
+            ]);
+            let marks: Vec<String> = (first..first + 9).map(|n| format!("${n}")).collect();
+            rows.push(format!("($1, {})", marks.join(", ")));
+        }
+        sql.execute(
+            &format!(
+                "insert into consent_history (tenant_id, id, member_id, channel, granted, source,
+                     actor_kind, actor_id, actor_name, at)
+                 values {}",
+                rows.join(", ")
+            ),
+            &values,
+        )?;
+    }
+    Ok(())
+}
+
+/// A member's history, newest first; the cursor continues towards older entries.
+pub fn list(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_id: &str,
+    page: &Page,
+) -> Result<Paged<ConsentChange>, DbError> {
+    let rows = sql.query(
+        "select id, member_id, channel, granted, source, actor_kind, actor_id, actor_name, at
+         from consent_history
+         where tenant_id = $1 and member_id = $2 and id < $3
+         order by id desc limit $4",
+        params![
+            tenant_id,
+            member_id,
+            page.after.as_deref().unwrap_or("\u{10FFFF}"),
+            page.limit + 1
+        ],
+    )?;
+    let entries = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Paged::from_rows(entries, page.limit, |c| &c.id))
+}
+
+fn from_row(row: &Row) -> Result<ConsentChange, DbError> {
+    let (kind, source): (String, String) = (row.get("actor_kind")?, row.get("source")?);
+    Ok(ConsentChange {
+        id: row.get("id")?,
+        member_id: row.get("member_id")?,
+        channel: row.get("channel")?,
+        granted: row.get("granted")?,
+        source: ConsentSource::parse(&source)
+            .ok_or_else(|| DbError::Decode(format!("consent source {source}")))?,
+        actor: Actor {
+            kind: ActorKind::parse(&kind)
+                .ok_or_else(|| DbError::Decode(format!("unknown actor kind {kind}")))?,
+            id: row.get("actor_id")?,
+            name: row.get("actor_name")?,
+        },
+        at: ts(row, "at")?,
+    })
+}
