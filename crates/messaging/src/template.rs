@@ -1,0 +1,397 @@
+//! Templates: text with `{{ … }}` variables in a sandboxed language (minijinja: no file
+//! access, no way out of the values given, execution bounded by fuel), with API.md's filters
+//! `vnd` (`1.250.000 ₫`) and `date` (`dd/mm/yyyy` in the shop's time zone). A template is
+//! rendered for a sample member when it is saved, so that a mistake is reported then, naming
+//! the field, and not when a campaign sends it.
+
+use std::collections::BTreeMap;
+
+use jiff::tz::TimeZone;
+use loyalty_core::Invalid;
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::sms;
+
+/// Steps a render may take: far more than any message needs, few enough that a loop written
+/// to run for ever stops at once.
+const FUEL: u64 = 20_000;
+/// The longest text a template may produce.
+pub const MAX_RENDERED_CHARS: usize = 100_000;
+
+/// Renders templates for one shop.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Renderer {
+    /// A renderer whose `date` filter reads times in `zone` (the shop's).
+    pub fn new(zone: TimeZone) -> Renderer {
+        let mut env = Environment::new();
+        // A variable that is not there is a mistake to report, not an empty string to send.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.add_filter("vnd", vnd);
+        env.add_filter("date", move |value: Value| date(&zone, value));
+        Renderer { env }
+    }
+
+    /// `source` rendered with `context` (the member, voucher, shop and links of API.md).
+    pub fn render(&self, source: &str, context: &serde_json::Value) -> Result<String, String> {
+        let rendered = self
+            .env
+            .render_str(source, Value::from_serialize(context))
+            .map_err(|e| describe(&e))?;
+        if rendered.chars().count() > MAX_RENDERED_CHARS {
+            return Err(format!(
+                "renders to more than {MAX_RENDERED_CHARS} characters"
+            ));
+        }
+        Ok(rendered)
+    }
+}
+
+/// A rendering error in a line a marketer can act on.
+fn describe(error: &Error) -> String {
+    let what = match error.kind() {
+        ErrorKind::UndefinedError => "uses a variable that does not exist",
+        ErrorKind::SyntaxError => "is not a valid template",
+        ErrorKind::UnknownFilter => "uses a filter that does not exist",
+        ErrorKind::OutOfFuel => "takes too long to render",
+        _ => "cannot be rendered",
+    };
+    match error.detail() {
+        Some(detail) => format!("{what}: {detail}"),
+        None => what.to_string(),
+    }
+}
+
+/// `1250000 | vnd` → `1.250.000 ₫`.
+fn vnd(value: Value) -> Result<String, Error> {
+    let dong = i64::try_from(value.clone()).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("vnd needs a whole number of đồng, not {value}"),
+        )
+    })?;
+    let digits = dong.unsigned_abs().to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    let sign = if dong < 0 { "-" } else { "" };
+    Ok(format!("{sign}{grouped} ₫"))
+}
+
+/// A date (`2026-12-24`) or a time (`2026-12-24T03:00:00Z`, read in the shop's zone) as
+/// `24/12/2026`.
+fn date(zone: &TimeZone, value: Value) -> Result<String, Error> {
+    let text = value.as_str().map(str::to_string).unwrap_or_default();
+    let day = text
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.to_zoned_datetime(zone.clone()).date())
+        .or_else(|_| text.parse::<jiff::civil::Date>())
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("date needs a date or a time, not {value}"),
+            )
+        })?;
+    Ok(day.strftime("%d/%m/%Y").to_string())
+}
+
+/// An e-mail template: subject, HTML body, and a text body (derived by the mail client when
+/// absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplate {
+    pub subject: String,
+    pub html: String,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// An SMS template; `unaccented` strips tone marks, as many brandname routes require.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsTemplate {
+    pub text: String,
+    #[serde(default)]
+    pub unaccented: bool,
+}
+
+/// A Zalo ZNS template: the template Zalo approved, and its parameters as templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZnsTemplate {
+    pub template_id: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// A message rendered for one member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "channel", rename_all = "snake_case")]
+pub enum Rendered {
+    Email {
+        subject: String,
+        html: String,
+        text: Option<String>,
+    },
+    Sms {
+        text: String,
+        length: sms::Length,
+    },
+    Zns {
+        template_id: String,
+        params: BTreeMap<String, String>,
+    },
+}
+
+/// Renders each field, collecting every field's error (named under `prefix`).
+fn field(
+    renderer: &Renderer,
+    errors: &mut Invalid,
+    name: String,
+    source: &str,
+    context: &serde_json::Value,
+) -> String {
+    match renderer.render(source, context) {
+        Ok(text) => text,
+        Err(why) => {
+            errors.push_coded(name, "template", why);
+            String::new()
+        }
+    }
+}
+
+impl EmailTemplate {
+    pub fn render(
+        &self,
+        renderer: &Renderer,
+        context: &serde_json::Value,
+        prefix: &str,
+    ) -> Result<Rendered, Invalid> {
+        let mut errors = Invalid::default();
+        let subject = field(
+            renderer,
+            &mut errors,
+            format!("{prefix}.subject"),
+            &self.subject,
+            context,
+        );
+        if subject.trim().is_empty() && errors.0.is_empty() {
+            errors.push_coded(format!("{prefix}.subject"), "required", "renders empty");
+        }
+        let html = field(
+            renderer,
+            &mut errors,
+            format!("{prefix}.html"),
+            &self.html,
+            context,
+        );
+        let text = self.text.as_deref().map(|source| {
+            field(
+                renderer,
+                &mut errors,
+                format!("{prefix}.text"),
+                source,
+                context,
+            )
+        });
+        errors.into_result(|| Rendered::Email {
+            subject,
+            html,
+            text,
+        })
+    }
+}
+
+impl SmsTemplate {
+    pub fn render(
+        &self,
+        renderer: &Renderer,
+        context: &serde_json::Value,
+        prefix: &str,
+    ) -> Result<Rendered, Invalid> {
+        let mut errors = Invalid::default();
+        let mut text = field(
+            renderer,
+            &mut errors,
+            format!("{prefix}.text"),
+            &self.text,
+            context,
+        );
+        if self.unaccented {
+            text = sms::unaccented(&text);
+        }
+        if text.trim().is_empty() && errors.0.is_empty() {
+            errors.push_coded(format!("{prefix}.text"), "required", "renders empty");
+        }
+        let length = sms::length(&text);
+        errors.into_result(|| Rendered::Sms { text, length })
+    }
+}
+
+impl ZnsTemplate {
+    /// Checked locally, with no call to Zalo: the template id is there and every parameter
+    /// renders, non-empty, for the member.
+    pub fn render(
+        &self,
+        renderer: &Renderer,
+        context: &serde_json::Value,
+        prefix: &str,
+    ) -> Result<Rendered, Invalid> {
+        let mut errors = Invalid::default();
+        if self.template_id.trim().is_empty() {
+            errors.required(format!("{prefix}.template_id"));
+        }
+        let mut params = BTreeMap::new();
+        for (name, source) in &self.params {
+            let at = format!("{prefix}.params.{name}");
+            let value = field(renderer, &mut errors, at.clone(), source, context);
+            if value.trim().is_empty() && !errors.0.iter().any(|e| e.field == at) {
+                errors.push_coded(
+                    at,
+                    "required",
+                    "renders empty: Zalo refuses an empty parameter",
+                );
+            }
+            params.insert(name.clone(), value);
+        }
+        errors.into_result(|| Rendered::Zns {
+            template_id: self.template_id.clone(),
+            params,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn renderer() -> Renderer {
+        Renderer::new(TimeZone::get("Asia/Ho_Chi_Minh").unwrap())
+    }
+
+    fn member() -> serde_json::Value {
+        json!({
+            "member": {"name": "Nguyễn Thị Lan", "first_name": "Lan", "points": 1250,
+                       "tier": "Vàng", "member_code": "AB12CD34", "points_expiring": 300,
+                       "points_expiring_at": "2026-12-31T16:59:59Z"},
+            "voucher": {"code": "TRIAN-7KQ2", "valid_until": "2026-12-24"},
+            "shop": {"name": "Cà Phê Sáng"},
+            "spent": 1250000,
+            "portal_url": "https://loyalty.example.vn/m/ca-phe-sang",
+            "unsubscribe_url": "https://loyalty.example.vn/u/abc"
+        })
+    }
+
+    #[test]
+    fn variables_and_filters_render_the_vietnamese_way() {
+        let r = renderer();
+        let text = r
+            .render(
+                "Chào {{ member.first_name }}, {{ shop.name }} tặng mã {{ voucher.code }} đến {{ voucher.valid_until | date }}; {{ member.points_expiring }} điểm hết hạn ngày {{ member.points_expiring_at | date }}. Đã mua {{ spent | vnd }}.",
+                &member(),
+            )
+            .unwrap();
+        // (16:59:59 UTC on the 31st is 23:59:59 that day in Hồ Chí Minh City.)
+        assert_eq!(
+            text,
+            "Chào Lan, Cà Phê Sáng tặng mã TRIAN-7KQ2 đến 24/12/2026; 300 điểm hết hạn ngày 31/12/2026. Đã mua 1.250.000 ₫."
+        );
+        assert_eq!(r.render("{{ 0 | vnd }}", &member()).unwrap(), "0 ₫");
+        assert_eq!(
+            r.render("{{ -5000 | vnd }}", &member()).unwrap(),
+            "-5.000 ₫"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_at_save_time() {
+        let r = renderer();
+        let unknown = r.render("{{ member.nmae }}", &member()).unwrap_err();
+        assert!(unknown.contains("does not exist"), "{unknown}");
+        assert!(
+            r.render("{{ member.name ", &member())
+                .unwrap_err()
+                .contains("not a valid template")
+        );
+        assert!(
+            r.render("{{ member.name | shout }}", &member())
+                .unwrap_err()
+                .contains("filter")
+        );
+        assert!(r.render("{{ member.name | vnd }}", &member()).is_err());
+        // A loop that would run for ever stops at once.
+        let endless = r
+            .render(
+                "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+                &member(),
+            )
+            .unwrap_err();
+        assert!(endless.contains("too long"), "{endless}");
+
+        let email = EmailTemplate {
+            subject: "Quà cho {{ member.first_name }}".into(),
+            html: "<p>{{ voucher.cdoe }}</p>".into(),
+            text: Some("{{ shop.nam }}".into()),
+        };
+        let invalid = email
+            .render(&r, &member(), "channels[0].template")
+            .unwrap_err();
+        let fields: Vec<&str> = invalid.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["channels[0].template.html", "channels[0].template.text"]
+        );
+    }
+
+    #[test]
+    fn an_sms_is_measured_after_its_marks_are_stripped() {
+        let r = renderer();
+        let sms = SmsTemplate {
+            text: "Cảm ơn {{ member.first_name }} đã ghé {{ shop.name }}".into(),
+            unaccented: true,
+        };
+        let Rendered::Sms { text, length } = sms.render(&r, &member(), "template").unwrap() else {
+            panic!("an SMS");
+        };
+        assert_eq!(text, "Cam on Lan da ghe Ca Phe Sang");
+        assert_eq!(length.encoding, sms::Encoding::Gsm7);
+        assert_eq!(length.segments, 1);
+    }
+
+    #[test]
+    fn a_zns_template_needs_its_id_and_every_parameter() {
+        let r = renderer();
+        let mut zns = ZnsTemplate {
+            template_id: "231677".into(),
+            params: BTreeMap::from([
+                ("customer_name".into(), "{{ member.name }}".into()),
+                ("point".into(), "{{ member.points }}".into()),
+            ]),
+        };
+        let rendered = zns.render(&r, &member(), "template").unwrap();
+        assert_eq!(
+            rendered,
+            Rendered::Zns {
+                template_id: "231677".into(),
+                params: BTreeMap::from([
+                    ("customer_name".into(), "Nguyễn Thị Lan".into()),
+                    ("point".into(), "1250".into()),
+                ]),
+            }
+        );
+        zns.template_id = " ".into();
+        zns.params.insert("note".into(), "{{ '' }}".into());
+        let invalid = zns.render(&r, &member(), "template").unwrap_err();
+        let fields: Vec<&str> = invalid.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["template.template_id", "template.params.note"]);
+    }
+}
