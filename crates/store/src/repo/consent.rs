@@ -5,7 +5,7 @@ use loyalty_core::tenancy::{Actor, ActorKind};
 
 use super::{ms, ts};
 use crate::params;
-use crate::sql::{DbError, Row, Sql, Value};
+use crate::sql::{DbError, Row, Sql, Value, row_placeholders};
 use crate::{Page, Paged};
 
 /// Appends the entries, many to a statement.
@@ -15,11 +15,11 @@ pub fn record(
     changes: &[ConsentChange],
 ) -> Result<(), DbError> {
     for chunk in changes.chunks(50) {
-        let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * 10);
         let mut rows = Vec::with_capacity(chunk.len());
-        for c in chunk {
-            let first = values.len() + 1;
+        for (i, c) in chunk.iter().enumerate() {
             values.extend([
+                tenant_id.into(),
                 c.id.as_str().into(),
                 c.member_id.as_str().into(),
                 c.channel.as_str().into(),
@@ -30,8 +30,7 @@ pub fn record(
                 c.actor.name.as_deref().into(),
                 ms(c.at).into(),
             ]);
-            let marks: Vec<String> = (first..first + 9).map(|n| format!("${n}")).collect();
-            rows.push(format!("($1, {})", marks.join(", ")));
+            rows.push(row_placeholders(i, 10, 1));
         }
         sql.execute(
             &format!(

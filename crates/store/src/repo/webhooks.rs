@@ -233,11 +233,11 @@ pub fn insert_deliveries(
 ) -> Result<u64, DbError> {
     let mut added = 0;
     for chunk in deliveries.chunks(40) {
-        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into()];
+        let mut values: Vec<crate::sql::Value<'_>> = Vec::with_capacity(chunk.len() * 16);
         let mut rows = Vec::with_capacity(chunk.len());
-        for d in chunk {
-            let first = values.len() + 1;
+        for (i, d) in chunk.iter().enumerate() {
             values.extend([
+                tenant_id.into(),
                 d.id.as_str().into(),
                 d.webhook_id.as_str().into(),
                 d.event_id.as_str().into(),
@@ -254,8 +254,7 @@ pub fn insert_deliveries(
                 d.last_error.as_deref().into(),
                 d.delivered_at.map(ms).into(),
             ]);
-            let marks: Vec<String> = (first..first + 15).map(|n| format!("${n}")).collect();
-            rows.push(format!("($1, {})", marks.join(", ")));
+            rows.push(crate::sql::row_placeholders(i, 16, 1));
         }
         added += sql.execute(
             &format!(
