@@ -43,9 +43,10 @@ const CONCURRENCY: usize = 32;
 const LEASE: SignedDuration = SignedDuration::from_secs(30);
 /// A turn that has run this long (rounds of slow receivers) renews the lease between rounds.
 const RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
-/// How often the pass that starts the senders also makes every pending lane's head due again,
-/// repairing a lane whose head lost its time.
-const REPAIR_LANES_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often (and at an instance's first pass) the pass that starts the senders also makes
+/// every pending lane's head due again, repairing a lane whose head lost its time — nothing
+/// known loses it; this is a net, and a walk of every pending delivery, so it runs rarely.
+const REPAIR_LANES_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// While the other writes keep the database's writer this busy (a share of the time, over the
 /// last [`PRESSURE_WINDOW`], with several actions grouped in each commit: tills, not this
@@ -135,7 +136,7 @@ struct Sent {
 }
 
 impl App {
-    /// The endpoints a sender may have work for (every few seconds also making every pending
+    /// The endpoints a sender may have work for (now and then also making every pending
     /// lane's head due again).
     pub async fn webhook_endpoints_with_work(&self) -> AppResult<Vec<(String, String)>> {
         let endpoints = self.db.read(store::with_work).await?;
@@ -152,16 +153,15 @@ impl App {
             due
         };
         if repair {
-            let (now, all) = (self.now(), endpoints.clone());
-            self.db
-                .write(move |sql| {
-                    for (tenant, hook) in &all {
-                        let heads = store::lane_heads(sql, tenant, hook)?;
-                        store::wake(sql, tenant, &heads, now)?;
-                    }
-                    Ok::<_, AppError>(())
-                })
-                .await?;
+            for (tenant, hook) in endpoints.clone() {
+                let now = self.now();
+                self.db
+                    .write(move |sql| {
+                        let heads = store::lane_heads(sql, &tenant, &hook)?;
+                        Ok::<_, AppError>(store::wake(sql, &tenant, &heads, now)?)
+                    })
+                    .await?;
+            }
         }
         Ok(endpoints)
     }
