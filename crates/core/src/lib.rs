@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod limits;
 pub mod lunar;
 pub mod member;
+pub mod messaging;
 pub mod opening;
 pub mod order;
 pub mod order_change;
