@@ -385,14 +385,7 @@ fn take_turn(
     let Some(webhook) = store::get(sql, tenant_id, id)? else {
         return Ok(None);
     };
-    let heads = store::due_heads(sql, tenant_id, id, webhook.active, now, TURN)?;
-    let room = TURN - heads.len() as i64;
-    let feed = if webhook.active && room > 0 {
-        let filter = TypeFilter::parse("events", &webhook.events.join(","))?;
-        events::feed(sql, tenant_id, &filter.types(), webhook.cursor, room)?
-    } else {
-        Vec::new()
-    };
+    let (heads, feed) = pending_work(sql, tenant_id, &webhook, now, TURN)?;
     if heads.is_empty() && feed.is_empty() {
         store::release_sender(sql, tenant_id, id, holder)?;
         return Ok(None);
@@ -433,14 +426,28 @@ fn has_work(sql: &mut dyn Sql, tenant_id: &str, id: &str, now: Timestamp) -> App
     let Some(webhook) = store::get(sql, tenant_id, id)? else {
         return Ok(false);
     };
-    if !store::due_heads(sql, tenant_id, id, webhook.active, now, 1)?.is_empty() {
-        return Ok(true);
-    }
-    if !webhook.active {
-        return Ok(false);
-    }
-    let filter = TypeFilter::parse("events", &webhook.events.join(","))?;
-    Ok(!events::feed(sql, tenant_id, &filter.types(), webhook.cursor, 1)?.is_empty())
+    let (heads, feed) = pending_work(sql, tenant_id, &webhook, now, 1)?;
+    Ok(!heads.is_empty() || !feed.is_empty())
+}
+
+/// Up to `limit` of the endpoint's work: its due lane heads, then (switched on) the events
+/// after its place that its filter takes.
+fn pending_work(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    webhook: &Webhook,
+    now: Timestamp,
+    limit: i64,
+) -> AppResult<(Vec<Delivery>, Vec<events::Event>)> {
+    let heads = store::due_heads(sql, tenant_id, &webhook.id, webhook.active, now, limit)?;
+    let room = limit - heads.len() as i64;
+    let feed = if webhook.active && room > 0 {
+        let filter = TypeFilter::parse("events", &webhook.events.join(","))?;
+        events::feed(sql, tenant_id, &filter.types(), webhook.cursor, room)?
+    } else {
+        Vec::new()
+    };
+    Ok((heads, feed))
 }
 
 /// One signed POST of a delivery's body.

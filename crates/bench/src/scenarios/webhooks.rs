@@ -150,7 +150,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         errors: (expected.saturating_sub(delivered) + orders.saturating_sub(posted)) as u64,
         rss_mb: crate::rss_mb(),
         settings: format!(
-            "{settings}; {expected} events of {posted} orders by {} members, delivered signed to a loopback receiver by one instance's queue",
+            "{settings}; {expected} events of {posted} orders by {} members, delivered signed to a loopback receiver by one instance's webhook sender",
             shop.members.len()
         ),
         ..Report::default()

@@ -93,17 +93,6 @@ pub fn list(sql: &mut dyn Sql, tenant_id: &str, page: &Page) -> Result<Paged<Web
     Ok(Paged::from_rows(hooks, page.limit, |w| &w.id))
 }
 
-/// Every active endpoint of every tenant: (tenant, endpoint id).
-pub fn active(sql: &mut dyn Sql) -> Result<Vec<(String, String)>, DbError> {
-    let rows = sql.query(
-        "select tenant_id, id from webhooks where active order by tenant_id, id",
-        params![],
-    )?;
-    rows.iter()
-        .map(|row| Ok((row.get("tenant_id")?, row.get("id")?)))
-        .collect()
-}
-
 pub fn update(sql: &mut dyn Sql, tenant_id: &str, w: &Webhook) -> Result<(), DbError> {
     sql.execute(
         "update webhooks set url = $3, events = $4, description = $5, active = $6,
