@@ -237,6 +237,13 @@ impl App {
                         tracing::warn!(%error, "looking for webhook work failed; trying again")
                     }
                 }
+                match self.message_channels_with_work().await {
+                    Ok(channels) => self.start_message_senders(channels, &mut senders),
+                    Err(error) => {
+                        tracing::warn!(%error, "looking for messages to send failed; trying again")
+                    }
+                }
+                self.start_campaigns_pass(&mut senders);
             }
             let free = SLOTS.saturating_sub(running.len());
             if free > 0 {
@@ -304,6 +311,39 @@ impl App {
                 }
             });
         }
+    }
+
+    /// Starts a sender for each channel with messages due that has none running here.
+    fn start_message_senders(&self, channels: Vec<(String, String)>, senders: &mut JoinSet<()>) {
+        for channel in channels {
+            let Some(running) = self.outbound.start_sender(&channel) else {
+                continue;
+            };
+            let app = self.clone();
+            senders.spawn(async move {
+                let _running = running;
+                let (tenant_id, channel_id) = &channel;
+                if let Err(error) = app.send_channel(tenant_id, channel_id).await {
+                    tracing::warn!(%error, channel = %channel_id, "sending messages failed; trying again");
+                }
+            });
+        }
+    }
+
+    /// Moves campaigns on (scheduled ones start, audiences are written, finished ones end),
+    /// one pass at a time in this instance.
+    fn start_campaigns_pass(&self, senders: &mut JoinSet<()>) {
+        let key = ("*".to_string(), "campaigns".to_string());
+        let Some(running) = self.outbound.start_sender(&key) else {
+            return;
+        };
+        let app = self.clone();
+        senders.spawn(async move {
+            let _running = running;
+            if let Err(error) = app.advance_campaigns().await {
+                tracing::warn!(%error, "moving campaigns on failed; trying again");
+            }
+        });
     }
 
     /// Claims up to `limit` due jobs under a lease of its own: `instance/claim`, so that a run

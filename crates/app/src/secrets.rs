@@ -26,6 +26,9 @@ const PREFIX: &str = "x1:";
 #[derive(Clone)]
 pub struct SecretKey {
     cipher: XChaCha20Poly1305,
+    /// A key of its own for the links the server signs (unsubscribe, open, click), derived
+    /// from the secret key so that one backup keeps both.
+    links: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -51,8 +54,15 @@ impl SecretKey {
     pub fn from_hex(text: &str) -> Result<SecretKey, KeyError> {
         let bytes = hex::decode(text.trim()).map_err(|_| KeyError::Malformed)?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Malformed)?;
+        use sha2::Digest;
+        let links = sha2::Sha256::new()
+            .chain_update(b"loyalty signed links")
+            .chain_update(key)
+            .finalize()
+            .into();
         Ok(SecretKey {
             cipher: XChaCha20Poly1305::new(&key.into()),
+            links,
         })
     }
 
@@ -61,12 +71,7 @@ impl SecretKey {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
         let text = hex::encode(key);
-        (
-            SecretKey {
-                cipher: XChaCha20Poly1305::new(&key.into()),
-            },
-            text,
-        )
+        (SecretKey::from_hex(&text).expect("64 hex characters"), text)
     }
 
     /// The key from `LOYALTY_SECRET_KEY` (given as `from_env`), else from the key file, created
@@ -105,6 +110,22 @@ impl SecretKey {
             .encrypt(XNonce::from_slice(&nonce), plain.as_bytes())
             .expect("XChaCha20-Poly1305 seals any text");
         format!("{PREFIX}{}{}", hex::encode(nonce), hex::encode(sealed))
+    }
+
+    /// The signature of a link's `data` (24 hex characters of an HMAC-SHA256), for links
+    /// that must not be guessed or altered: unsubscribe, e-mail opens and clicks.
+    pub fn sign_link(&self, data: &str) -> String {
+        use hmac::Mac;
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.links).expect("any key length");
+        mac.update(data.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..12])
+    }
+
+    /// Whether `signature` is `data`'s, compared in constant time.
+    pub fn verify_link(&self, data: &str, signature: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.sign_link(data).as_bytes().ct_eq(signature.as_bytes()))
     }
 
     pub fn open(&self, sealed: &str) -> Option<String> {

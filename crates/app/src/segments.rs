@@ -53,7 +53,7 @@ pub const SAMPLE_SIZE: i64 = 20;
 
 impl App {
     /// Compiles a tree for this tenant: tiers by name or id, ages from today in its zone.
-    async fn compile(&self, ctx: &Ctx, conditions: &Value) -> AppResult<Compiled> {
+    pub(crate) async fn compile(&self, ctx: &Ctx, conditions: &Value) -> AppResult<Compiled> {
         let info = self.tenant(ctx).await?;
         let tree = segment::parse(conditions, "conditions", &info.zone)?;
         let ladder = self.ladder(&ctx.tenant_id).await?;

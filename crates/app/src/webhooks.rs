@@ -94,6 +94,9 @@ impl From<&Delivery> for DeliveryView {
 /// resolution refuses private addresses unless the server allows them.
 pub struct Outbound {
     pub(crate) client: reqwest::Client,
+    /// The messaging providers' client: the same resolver, a longer timeout (an SMS gateway
+    /// answers slower than a webhook receiver should).
+    pub(crate) providers: reqwest::Client,
     pub(crate) allow_private: bool,
     /// When this instance last made every pending lane's head due again.
     pub(crate) lanes_repaired: std::sync::Mutex<Option<std::time::Instant>>,
@@ -128,8 +131,18 @@ impl Outbound {
             .dns_resolver(Arc::new(PublicOnly { allow_private }))
             .build()
             .expect("the webhook HTTP client builds");
+        let providers = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("loyalty-messaging/1")
+            .pool_max_idle_per_host(64)
+            .dns_resolver(Arc::new(PublicOnly { allow_private }))
+            .build()
+            .expect("the providers' HTTP client builds");
         Outbound {
             client,
+            providers,
             allow_private,
             lanes_repaired: std::sync::Mutex::new(None),
             pressure: Default::default(),

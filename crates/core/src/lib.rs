@@ -9,6 +9,7 @@ pub mod amount;
 pub mod backoff;
 pub mod birthday;
 pub mod book;
+pub mod campaign;
 pub mod clock;
 pub mod code;
 pub mod consent;

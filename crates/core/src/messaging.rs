@@ -74,15 +74,29 @@ pub fn choose(
     member: &Recipient,
     purpose: Purpose,
 ) -> Result<usize, Suppressed> {
+    route(channels, member, purpose).map(|route| route[0])
+}
+
+/// The indexes of every one of `channels` the member can receive for `purpose`, in the
+/// campaign's order (the first is sent; the others are the fallbacks after a permanent
+/// failure), or why none.
+pub fn route(
+    channels: &[ChannelKind],
+    member: &Recipient,
+    purpose: Purpose,
+) -> Result<Vec<usize>, Suppressed> {
     let advertising = purpose == Purpose::Advertising;
     if advertising && member.blocked {
         return Err(Suppressed::Blocked);
     }
-    if let Some(at) = channels
+    let open: Vec<usize> = channels
         .iter()
-        .position(|&kind| member.has_address(kind) && (!advertising || member.consents(kind)))
-    {
-        return Ok(at);
+        .enumerate()
+        .filter(|&(_, &kind)| member.has_address(kind) && (!advertising || member.consents(kind)))
+        .map(|(at, _)| at)
+        .collect();
+    if !open.is_empty() {
+        return Ok(open);
     }
     let reachable: Vec<ChannelKind> = channels
         .iter()
@@ -104,6 +118,93 @@ pub fn within_weekly_cap(sent: &[Timestamp], now: Timestamp, max: u32) -> bool {
     let since = now - SignedDuration::from_hours(7 * 24);
     let recent = sent.iter().filter(|&&at| at > since && at <= now).count();
     recent < max as usize
+}
+
+/// What a sender does with a message after the provider's answer (or its silence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Recorded as sent.
+    Sent,
+    /// Tried again at this time, on the same channel, with the same reference.
+    Retry(Timestamp),
+    /// Refused for good here: moved to the next channel of the route.
+    Fallback,
+    /// Failed for good, with why.
+    Failed(String),
+}
+
+/// How a provider answered, as far as the decision needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Sent,
+    Permanent(String),
+    Temporary(String),
+    /// No answer after the request left.
+    Unknown(String),
+}
+
+/// Attempts of one message on one channel before it fails (about 8 hours of backoff).
+pub const MAX_SEND_ATTEMPTS: i64 = 8;
+
+/// The decision after attempt number `attempts` on a channel: a permanent refusal falls back
+/// when another channel remains; a temporary one is retried with backoff; an unanswered one is
+/// retried only where the provider recognises the reference (`idempotent`) — elsewhere the
+/// member may already have it, and a second message is worse than none.
+pub fn after_send(
+    answer: &Answer,
+    attempts: i64,
+    has_fallback: bool,
+    idempotent: bool,
+    now: Timestamp,
+    jitter: f64,
+) -> Next {
+    let retry = |why: &str| match crate::backoff::retry_at(attempts, MAX_SEND_ATTEMPTS, now, jitter)
+    {
+        Some(at) => Next::Retry(at),
+        None => Next::Failed(format!("gave up after {attempts} attempts: {why}")),
+    };
+    match answer {
+        Answer::Sent => Next::Sent,
+        Answer::Permanent(_) if has_fallback => Next::Fallback,
+        Answer::Permanent(why) => Next::Failed(why.clone()),
+        Answer::Temporary(why) => retry(why),
+        Answer::Unknown(why) if idempotent => retry(why),
+        Answer::Unknown(why) => Next::Failed(format!("outcome unknown, not sent again: {why}")),
+    }
+}
+
+/// A provider's rate limit: at most `per_second` sends a second on average, bursts of up to
+/// one second's worth. Time is given, so it is tested without waiting.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    per_second: f64,
+    tokens: f64,
+    at_ms: i64,
+}
+
+impl TokenBucket {
+    pub fn new(per_second: u32, now_ms: i64) -> TokenBucket {
+        let per_second = f64::from(per_second.max(1));
+        TokenBucket {
+            per_second,
+            tokens: per_second,
+            at_ms: now_ms,
+        }
+    }
+
+    /// Takes a token: `0` when one was there, else how many milliseconds until one is (taken
+    /// then, so successive callers queue one behind another).
+    pub fn take(&mut self, now_ms: i64) -> i64 {
+        let elapsed = (now_ms - self.at_ms).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.per_second);
+        self.at_ms = now_ms.max(self.at_ms);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            0
+        } else {
+            (-self.tokens / self.per_second * 1000.0).ceil() as i64
+        }
+    }
 }
 
 /// The hours, in the shop's time zone, when nothing is sent: from `from` to `to`, across
@@ -201,6 +302,67 @@ mod tests {
             Err(Suppressed::Blocked)
         );
         assert_eq!(choose(&campaign, &blocked, Purpose::CustomerCare), Ok(0));
+    }
+
+    #[test]
+    fn the_route_lists_every_channel_in_order_for_the_fallback() {
+        use ChannelKind::{Email, Sms, Zalo};
+        let both = Recipient {
+            consent: Consent {
+                email: true,
+                sms: true,
+                zalo: true,
+            },
+            ..lan()
+        };
+        assert_eq!(
+            route(&[Zalo, Sms, Email], &both, Purpose::Advertising),
+            Ok(vec![0, 1, 2])
+        );
+        assert_eq!(
+            route(&[Zalo, Sms, Email], &lan(), Purpose::Advertising),
+            Ok(vec![2])
+        );
+    }
+
+    #[test]
+    fn after_a_send_permanent_falls_back_temporary_retries_unknown_depends() {
+        let now: Timestamp = "2026-12-06T03:00:00Z".parse().unwrap();
+        let refused = Answer::Permanent("ZNS -114".into());
+        assert_eq!(
+            after_send(&refused, 1, true, true, now, 0.5),
+            Next::Fallback
+        );
+        assert!(matches!(
+            after_send(&refused, 1, false, true, now, 0.5),
+            Next::Failed(_)
+        ));
+        let busy = Answer::Temporary("503".into());
+        assert!(matches!(after_send(&busy, 1, true, false, now, 0.5), Next::Retry(at) if at > now));
+        assert!(matches!(
+            after_send(&busy, MAX_SEND_ATTEMPTS, true, false, now, 0.5),
+            Next::Failed(_)
+        ));
+        let silent = Answer::Unknown("timeout".into());
+        assert!(matches!(
+            after_send(&silent, 1, true, true, now, 0.5),
+            Next::Retry(_)
+        ));
+        assert!(matches!(
+            after_send(&silent, 1, true, false, now, 0.5),
+            Next::Failed(why) if why.contains("not sent again")
+        ));
+    }
+
+    #[test]
+    fn the_bucket_lets_a_seconds_worth_through_then_paces() {
+        let mut bucket = TokenBucket::new(10, 0);
+        let waits: Vec<i64> = (0..12).map(|_| bucket.take(0)).collect();
+        assert_eq!(&waits[..10], &[0; 10]);
+        assert_eq!(waits[10], 100);
+        assert_eq!(waits[11], 200);
+        // A second later the debt is paid and a few tokens are back.
+        assert_eq!(bucket.take(1_000), 0);
     }
 
     #[test]

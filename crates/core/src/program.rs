@@ -25,6 +25,8 @@ pub struct Program {
     pub activation: ActivationSettings,
     #[serde(default)]
     pub tiers: TierSettings,
+    #[serde(default)]
+    pub messaging: MessagingSettings,
 }
 
 fn default_currency() -> String {
@@ -45,6 +47,7 @@ impl Default for Program {
             redeem: RedeemSettings::default(),
             activation: ActivationSettings::default(),
             tiers: TierSettings::default(),
+            messaging: MessagingSettings::default(),
         }
     }
 }
@@ -218,6 +221,48 @@ pub enum Downgrade {
     AtReview,
 }
 
+/// How the shop messages its members (API.md "Channels and messages").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagingSettings {
+    /// Hours in the shop's time zone when nothing is sent (`{"from": "21:00", "to": "08:00"}`).
+    pub quiet_hours: Option<QuietHoursSetting>,
+    /// Advertising messages a member may get in a rolling week, campaigns and automations
+    /// together.
+    pub max_per_member_per_week: i64,
+    pub sender_name: Option<String>,
+}
+
+impl Default for MessagingSettings {
+    fn default() -> Self {
+        MessagingSettings {
+            quiet_hours: Some(QuietHoursSetting {
+                from: "21:00".into(),
+                to: "08:00".into(),
+            }),
+            max_per_member_per_week: 3,
+            sender_name: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursSetting {
+    pub from: String,
+    pub to: String,
+}
+
+impl MessagingSettings {
+    pub fn quiet_hours(&self) -> Option<crate::messaging::QuietHours> {
+        self.quiet_hours
+            .as_ref()
+            .and_then(|q| crate::messaging::QuietHours::parse(&q.from, &q.to))
+    }
+}
+
 impl Program {
     /// When points earned at `earned_at` become spendable: after the pending days, counted in
     /// the tenant's calendar.
@@ -295,6 +340,22 @@ impl Program {
             max,
         );
         crate::limits::amount(&mut e, "earn.min_order", self.earn.min_order);
+        if let Some(q) = &self.messaging.quiet_hours
+            && crate::messaging::QuietHours::parse(&q.from, &q.to).is_none()
+        {
+            e.push_coded(
+                "messaging.quiet_hours",
+                "invalid",
+                "two different times of day, such as 21:00 and 08:00",
+            );
+        }
+        crate::limits::within(
+            &mut e,
+            "messaging.max_per_member_per_week",
+            self.messaging.max_per_member_per_week,
+            0,
+            100,
+        );
         if !(0..=365).contains(&self.earn.pending_days) {
             e.push_bounded(
                 "earn.pending_days",

@@ -3,12 +3,12 @@
 //! (70, and 67 a part). Vietnamese with tone marks is UCS-2; many brandname routes ask for the
 //! text without them (`unaccented`), which brings it back to GSM-7 at more than twice the room.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 /// How a text is encoded on the air.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     Gsm7,
@@ -16,7 +16,7 @@ pub enum Encoding {
 }
 
 /// What a text costs as an SMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Length {
     pub encoding: Encoding,
     /// Septets (GSM-7) or UTF-16 code units (UCS-2).

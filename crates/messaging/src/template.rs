@@ -132,7 +132,7 @@ pub struct ZnsTemplate {
 }
 
 /// A message rendered for one member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "channel", rename_all = "snake_case")]
 pub enum Rendered {
     Email {
@@ -266,6 +266,68 @@ impl ZnsTemplate {
             params,
         })
     }
+}
+
+/// A channel's template, by the kind of channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Template {
+    Email(EmailTemplate),
+    Sms(SmsTemplate),
+    Zns(ZnsTemplate),
+}
+
+impl Template {
+    /// The template of `value` for a channel of `kind` (fields named under `prefix`).
+    pub fn parse(
+        kind: loyalty_core::messaging::ChannelKind,
+        value: &serde_json::Value,
+        prefix: &str,
+    ) -> Result<Template, Invalid> {
+        use loyalty_core::messaging::ChannelKind;
+        let parsed = match kind {
+            ChannelKind::Email => serde_json::from_value(value.clone()).map(Template::Email),
+            ChannelKind::Sms => serde_json::from_value(value.clone()).map(Template::Sms),
+            ChannelKind::Zalo => serde_json::from_value(value.clone()).map(Template::Zns),
+        };
+        parsed.map_err(|e| {
+            let expected = match kind {
+                ChannelKind::Email => "{\"subject\", \"html\", \"text\"}",
+                ChannelKind::Sms => "{\"text\", \"unaccented\"}",
+                ChannelKind::Zalo => "{\"template_id\", \"params\"}",
+            };
+            Invalid::one(prefix, "invalid", format!("expected {expected}: {e}"))
+        })
+    }
+
+    pub fn render(
+        &self,
+        renderer: &Renderer,
+        context: &serde_json::Value,
+        prefix: &str,
+    ) -> Result<Rendered, Invalid> {
+        match self {
+            Template::Email(t) => t.render(renderer, context, prefix),
+            Template::Sms(t) => t.render(renderer, context, prefix),
+            Template::Zns(t) => t.render(renderer, context, prefix),
+        }
+    }
+}
+
+/// `text` safe inside HTML.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

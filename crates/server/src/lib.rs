@@ -6,6 +6,7 @@ pub mod api;
 pub mod extract;
 pub mod hooks;
 pub mod idempotency;
+mod message_hooks;
 pub mod paging;
 pub mod problem;
 pub mod ui;
@@ -73,6 +74,7 @@ pub fn router_with(app: App, options: ServerOptions) -> Router {
     )
     .merge(ui::routes())
     .merge(hooks::routes())
+    .merge(message_hooks::routes())
     .fallback(|uri: Uri, headers: HeaderMap| async move {
         // A browser gets a page; an API client a problem document.
         if uri.path().starts_with("/api/") {

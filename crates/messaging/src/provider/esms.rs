@@ -31,6 +31,9 @@ pub struct Settings {
     pub sandbox: bool,
     #[serde(default)]
     pub price_per_message: Option<i64>,
+    /// The provider's rate limit for this account (sends a second).
+    #[serde(default)]
+    pub max_per_second: Option<u32>,
 }
 
 fn customer_care() -> String {

@@ -225,6 +225,13 @@ pub fn price_per_message(settings: &Value) -> i64 {
     settings["price_per_message"].as_i64().unwrap_or(0).max(0)
 }
 
+/// A channel's rate limit in sends a second (`settings.max_per_second`, 30 unless set).
+pub fn max_per_second(settings: &Value) -> u32 {
+    settings["max_per_second"]
+        .as_u64()
+        .map_or(30, |n| n.clamp(1, 10_000) as u32)
+}
+
 /// Settings of one type, each unknown or mistyped field named.
 fn parse<T: DeserializeOwned>(settings: &Value) -> Result<T, Invalid> {
     serde_path_to_error::deserialize(settings).map_err(|e| {

@@ -38,6 +38,9 @@ pub struct Settings {
     pub development: bool,
     #[serde(default)]
     pub price_per_message: Option<i64>,
+    /// The provider's rate limit for this account (sends a second).
+    #[serde(default)]
+    pub max_per_second: Option<u32>,
 }
 
 impl Settings {

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod events;
 pub mod imports;
 pub mod members;
+pub mod messaging;
 pub mod orders;
 pub mod points;
 pub mod rules;
@@ -39,6 +40,7 @@ use utoipa_axum::routes;
     tags(
         (name = "members", description = "Members and customers (thành viên, khách hàng)"),
         (name = "orders", description = "Orders: the earning path, cancel, refunds"),
+        (name = "messaging", description = "Channels (Zalo ZNS, SMS, e-mail), campaigns and their messages"),
         (name = "webhooks", description = "Outbound webhooks: endpoints, deliveries, replay, test"),
         (name = "connections", description = "Web-store and POS connections (Haravan, Shopify, Sapo, KiotViet) and what came in on them"),
         (name = "points", description = "A member's points: balance, ledger, adjustments"),
@@ -85,6 +87,23 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(points::get_program, points::put_program))
         .routes(routes!(orders::post_order, orders::list_orders))
         .routes(routes!(orders::export_orders))
+        .routes(routes!(messaging::create_channel, messaging::list_channels))
+        .routes(routes!(
+            messaging::get_channel,
+            messaging::update_channel,
+            messaging::delete_channel
+        ))
+        .routes(routes!(messaging::test_channel))
+        .routes(routes!(
+            messaging::create_campaign,
+            messaging::list_campaigns
+        ))
+        .routes(routes!(messaging::get_campaign, messaging::update_campaign))
+        .routes(routes!(messaging::launch_campaign))
+        .routes(routes!(messaging::cancel_campaign))
+        .routes(routes!(messaging::test_campaign))
+        .routes(routes!(messaging::campaign_report))
+        .routes(routes!(messaging::list_messages))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

@@ -86,3 +86,46 @@ fn from_row(row: &Row) -> Result<ConsentChange, DbError> {
         at: ts(row, "at")?,
     })
 }
+
+/// For each of the members, the channels whose consent was last withdrawn through an
+/// unsubscribe link (API.md's `unsubscribed` reason, as against `no_consent`).
+pub fn unsubscribed(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<String>>, DbError> {
+    let mut last: std::collections::HashMap<(String, String), (String, bool, String)> =
+        std::collections::HashMap::new();
+    for chunk in member_ids.chunks(400) {
+        let mut values = Vec::new();
+        let list = super::rows_in(sql.backend(), &mut values, &[tenant_id], chunk);
+        let rows = sql.query(
+            &format!(
+                "select member_id, channel, id, granted, source from consent_history
+                 where (tenant_id, member_id) in ({list})"
+            ),
+            &values,
+        )?;
+        for row in rows {
+            let key = (
+                row.get::<String>("member_id")?,
+                row.get::<String>("channel")?,
+            );
+            let entry = (
+                row.get::<String>("id")?,
+                row.get::<bool>("granted")?,
+                row.get::<String>("source")?,
+            );
+            if last.get(&key).is_none_or(|seen| seen.0 < entry.0) {
+                last.insert(key, entry);
+            }
+        }
+    }
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for ((member, channel), (_, granted, source)) in last {
+        if !granted && source == "unsubscribe" {
+            out.entry(member).or_default().push(channel);
+        }
+    }
+    Ok(out)
+}

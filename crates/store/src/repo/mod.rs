@@ -13,6 +13,7 @@ pub mod imports;
 pub mod leases;
 pub mod ledger;
 pub mod members;
+pub mod messaging;
 pub mod orders;
 pub mod products;
 pub mod queue;
@@ -66,4 +67,36 @@ pub(crate) fn like_contains(text: &str) -> String {
     }
     out.push('%');
     out
+}
+
+/// The right side of a row-value `in`: one row per item, the `fixed` values followed by the
+/// item, each row with parameters of its own (appended to `values`). PostgreSQL plans a list of
+/// rows as an index probe per row, whatever the table's statistics say (a young table has none)
+/// — unless a parameter is shared by every row: its cached generic plan then took the shared
+/// `tenant_id = $1` out and walked the tenant's whole table. SQLite, which takes rows only from
+/// a subquery, gets a `values` list.
+pub(crate) fn rows_in<'a>(
+    backend: crate::sql::Backend,
+    values: &mut Vec<crate::sql::Value<'a>>,
+    fixed: &[&'a str],
+    items: &[&'a str],
+) -> String {
+    let rows: Vec<String> = items
+        .iter()
+        .map(|item| {
+            let marks: Vec<String> = fixed
+                .iter()
+                .chain(std::iter::once(item))
+                .map(|value| {
+                    values.push((*value).into());
+                    format!("${}", values.len())
+                })
+                .collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    match backend {
+        crate::sql::Backend::Postgres => rows.join(", "),
+        crate::sql::Backend::Sqlite => format!("values {}", rows.join(", ")),
+    }
 }

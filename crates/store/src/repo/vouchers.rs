@@ -487,3 +487,44 @@ pub fn member_codes(
     out.sort_by(|a, b| a.0.code.cmp(&b.0.code));
     Ok(out)
 }
+
+/// Issues one code to each member, many to a statement; returns the (code, member) pairs
+/// written (a code already taken is not, and the caller draws again).
+pub fn insert_member_codes(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    program_id: &str,
+    codes: &[(String, String)],
+    issued_via: &str,
+    now: Timestamp,
+) -> Result<Vec<(String, String)>, DbError> {
+    let mut inserted = Vec::with_capacity(codes.len());
+    for chunk in codes.chunks(400) {
+        let mut query = String::from(
+            "insert into vouchers (tenant_id, code, program_id, member_id, uses, issued_via, created_at) values ",
+        );
+        let mut values: Vec<Value<'_>> = vec![
+            tenant_id.into(),
+            program_id.into(),
+            issued_via.into(),
+            ms(now).into(),
+        ];
+        for (i, (code, member)) in chunk.iter().enumerate() {
+            if i > 0 {
+                query.push_str(", ");
+            }
+            query.push_str(&format!(
+                "($1, ${}, $2, ${}, 0, $3, $4)",
+                5 + 2 * i,
+                6 + 2 * i
+            ));
+            values.push(code.as_str().into());
+            values.push(member.as_str().into());
+        }
+        query.push_str(" on conflict (tenant_id, code) do nothing returning code, member_id");
+        for row in sql.query(&query, &values)? {
+            inserted.push((row.at(0)?, row.at(1)?));
+        }
+    }
+    Ok(inserted)
+}

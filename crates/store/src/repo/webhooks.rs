@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use loyalty_core::event::Position;
 use loyalty_core::webhook::{Delivery, DeliveryStatus, Webhook};
 
-use super::{json, ms, to_json, ts, ts_opt};
+use super::{json, ms, rows_in, to_json, ts, ts_opt};
 use crate::params;
 use crate::sql::{Backend, DbError, Row, Sql};
 use crate::{Page, Paged};
@@ -507,38 +507,6 @@ pub fn wake(
         )?;
     }
     Ok(())
-}
-
-/// The right side of a row-value `in`: one row per item, the `fixed` values followed by the
-/// item, each row with parameters of its own (appended to `values`). PostgreSQL plans a list of
-/// rows as an index probe per row, whatever the table's statistics say (a young table has none)
-/// — unless a parameter is shared by every row: its cached generic plan then took the shared
-/// `tenant_id = $1` out and walked the tenant's whole table. SQLite, which takes rows only from
-/// a subquery, gets a `values` list.
-fn rows_in<'a>(
-    backend: Backend,
-    values: &mut Vec<crate::sql::Value<'a>>,
-    fixed: &[&'a str],
-    items: &[&'a str],
-) -> String {
-    let rows: Vec<String> = items
-        .iter()
-        .map(|item| {
-            let marks: Vec<String> = fixed
-                .iter()
-                .chain(std::iter::once(item))
-                .map(|value| {
-                    values.push((*value).into());
-                    format!("${}", values.len())
-                })
-                .collect();
-            format!("({})", marks.join(", "))
-        })
-        .collect();
-    match backend {
-        Backend::Postgres => rows.join(", "),
-        Backend::Sqlite => format!("values {}", rows.join(", ")),
-    }
 }
 
 /// Writes how the delivery stands after an attempt (or a replay).

@@ -1,0 +1,266 @@
+//! What comes back after a send: the providers' delivery reports at
+//! `/hooks/messages/{channel}` (verified each provider's way before anything is read), the
+//! unsubscribe link (`/u/{message}.{signature}`: consent for that channel off, recorded in the
+//! consent history), and e-mail opens and clicks through our pixel and redirect.
+
+use loyalty_core::campaign::{Message, MessageStatus};
+use loyalty_core::clock::from_millis;
+use loyalty_core::consent::ConsentSource;
+use loyalty_core::messaging::ChannelKind;
+use loyalty_core::tenancy::{Actor, ActorKind};
+use loyalty_messaging::provider::{self, Callback, CallbackRefusal, ReportEvent};
+use loyalty_store::repo::{members, messaging as store};
+
+use crate::{App, AppError, AppResult, Ctx};
+
+/// Why a delivery report was not taken.
+#[derive(Debug)]
+pub enum ReportRefusal {
+    NotFound,
+    BadSignature,
+    Malformed(String),
+    Failed(AppError),
+}
+
+/// What an unsubscribe link leads to.
+#[derive(Debug, Clone)]
+pub struct Unsubscribe {
+    pub shop: String,
+    /// `email`, `sms` or `zalo`.
+    pub channel: String,
+    /// Whether consent for it is already off.
+    pub done: bool,
+}
+
+impl App {
+    /// Verifies and applies a provider's delivery report; returns how many messages it moved.
+    pub async fn receive_message_report(
+        &self,
+        channel_id: &str,
+        mut callback: Callback,
+    ) -> Result<usize, ReportRefusal> {
+        let id = channel_id.to_string();
+        let found = self
+            .db
+            .read(move |sql| store::find_channel(sql, &id))
+            .await
+            .map_err(|e| ReportRefusal::Failed(e.into()))?;
+        let Some((tenant_id, channel)) = found else {
+            return Err(ReportRefusal::NotFound);
+        };
+        let open = self.open_channel(channel).map_err(ReportRefusal::Failed)?;
+        callback.now_s = self.now().as_second();
+        let secret = open
+            .secrets
+            .get("callback_secret")
+            .cloned()
+            .unwrap_or_default();
+        let reports = provider::read_callback(
+            open.kind,
+            &open.channel.settings,
+            &open.secrets,
+            &secret,
+            &callback,
+        )
+        .map_err(|r| match r {
+            CallbackRefusal::BadSignature => ReportRefusal::BadSignature,
+            CallbackRefusal::Malformed(why) => ReportRefusal::Malformed(why),
+        })?;
+        let now = self.now();
+        let channel_id = open.channel.id.clone();
+        self.db
+            .write(move |sql| {
+                let mut moved = 0;
+                for report in &reports {
+                    let found = match (&report.reference, &report.provider_id) {
+                        (Some(reference), _) => store::get_message(sql, &tenant_id, reference)?
+                            .filter(|m| m.channel_id.as_deref() == Some(channel_id.as_str())),
+                        (None, Some(pid)) => {
+                            store::message_by_provider_id(sql, &tenant_id, &channel_id, pid)?
+                        }
+                        (None, None) => None,
+                    };
+                    let Some(mut m) = found else { continue };
+                    let at = report.at_ms.map(from_millis).unwrap_or(now);
+                    if apply(&mut m, &report.event, at) {
+                        store::save_message(sql, &tenant_id, &m)?;
+                        moved += 1;
+                    }
+                }
+                Ok::<_, AppError>(moved)
+            })
+            .await
+            .map_err(ReportRefusal::Failed)
+    }
+
+    /// The message an unsubscribe (or tracking) link names, if its signature holds.
+    async fn linked_message(&self, token: &str) -> AppResult<Option<(String, Message)>> {
+        let Some((id, signature)) = token.rsplit_once('.') else {
+            return Ok(None);
+        };
+        let Some(key) = &self.secret_key else {
+            return Ok(None);
+        };
+        if !key.verify_link(id, signature) {
+            return Ok(None);
+        }
+        let id = id.to_string();
+        Ok(self
+            .db
+            .read(move |sql| {
+                let rows = sql.query(
+                    "select tenant_id from messages where id = $1",
+                    loyalty_store::params![id.as_str()],
+                )?;
+                let Some(tenant) = rows
+                    .first()
+                    .map(|r| r.get::<String>("tenant_id"))
+                    .transpose()?
+                else {
+                    return Ok::<_, AppError>(None);
+                };
+                Ok(store::get_message(sql, &tenant, &id)?.map(|m| (tenant, m)))
+            })
+            .await?)
+    }
+
+    /// What the unsubscribe page shows, or `None` for a link that is not ours.
+    pub async fn unsubscribe_page(&self, token: &str) -> AppResult<Option<Unsubscribe>> {
+        let Some((tenant_id, message)) = self.linked_message(token).await? else {
+            return Ok(None);
+        };
+        let (Some(member_id), Some(kind)) = (message.member_id.clone(), channel_kind(&message))
+        else {
+            return Ok(None);
+        };
+        let info = self.tenant_by_id(&tenant_id).await?;
+        let member = self
+            .db
+            .read(move |sql| members::get(sql, &tenant_id, &member_id))
+            .await?;
+        let Some(member) = member else {
+            return Ok(None);
+        };
+        Ok(Some(Unsubscribe {
+            shop: info.tenant.name.clone(),
+            channel: consent_channel(kind).to_string(),
+            done: !consent_of(&member.profile.consent, kind),
+        }))
+    }
+
+    /// Turns the linked channel's consent off (recorded as `unsubscribe`).
+    pub async fn unsubscribe(&self, token: &str) -> AppResult<Option<Unsubscribe>> {
+        let Some((tenant_id, message)) = self.linked_message(token).await? else {
+            return Ok(None);
+        };
+        let (Some(member_id), Some(kind)) = (message.member_id.clone(), channel_kind(&message))
+        else {
+            return Ok(None);
+        };
+        let ctx = Ctx {
+            actor: Actor {
+                kind: ActorKind::System,
+                id: Some(member_id.clone()),
+                name: Some("unsubscribe link".into()),
+            },
+            ..Ctx::cli(&tenant_id)
+        };
+        let now = self.now();
+        let (tenant, member) = (tenant_id.clone(), member_id.clone());
+        self.db
+            .write(move |sql| {
+                let Some(mut found) = members::get_for_update(sql, &tenant, &member)? else {
+                    return Ok::<_, AppError>(());
+                };
+                let before = found.profile.consent.clone();
+                match kind {
+                    ChannelKind::Email => found.profile.consent.email = false,
+                    ChannelKind::Sms => found.profile.consent.sms = false,
+                    ChannelKind::Zalo => found.profile.consent.zalo = false,
+                }
+                if before == found.profile.consent {
+                    return Ok(());
+                }
+                found.updated_at = now;
+                members::update_profile(sql, &tenant, &found)?;
+                crate::consent::record(
+                    sql,
+                    &ctx,
+                    ConsentSource::Unsubscribe,
+                    &member,
+                    Some(&before),
+                    &found.profile.consent,
+                    now,
+                )?;
+                Ok(())
+            })
+            .await?;
+        self.unsubscribe_page(token).await
+    }
+
+    /// Records an e-mail open (the pixel) or click (the redirect) of a signed link.
+    pub async fn track_message(&self, token: &str, clicked: bool) -> AppResult<()> {
+        let Some((tenant_id, mut message)) = self.linked_message(token).await? else {
+            return Ok(());
+        };
+        let event = if clicked {
+            ReportEvent::Clicked
+        } else {
+            ReportEvent::Opened
+        };
+        if apply(&mut message, &event, self.now()) {
+            self.db
+                .write(move |sql| store::save_message(sql, &tenant_id, &message))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies a report to a message; `false` when it changes nothing (a late or repeated one).
+fn apply(m: &mut Message, event: &ReportEvent, at: jiff::Timestamp) -> bool {
+    match event {
+        ReportEvent::Delivered if m.status == MessageStatus::Sent => {
+            m.status = MessageStatus::Delivered;
+            m.delivered_at = Some(at);
+            true
+        }
+        ReportEvent::Failed(why)
+            if matches!(m.status, MessageStatus::Sent | MessageStatus::Delivered) =>
+        {
+            m.status = MessageStatus::Failed;
+            m.reason = Some(why.chars().take(500).collect());
+            true
+        }
+        ReportEvent::Opened if m.opened_at.is_none() => {
+            m.opened_at = Some(at);
+            true
+        }
+        ReportEvent::Clicked if m.clicked_at.is_none() => {
+            m.clicked_at = Some(at);
+            m.opened_at.get_or_insert(at);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn channel_kind(m: &Message) -> Option<ChannelKind> {
+    provider::ChannelType::parse(m.channel_type.as_deref()?).map(|t| t.kind())
+}
+
+fn consent_channel(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Email => "email",
+        ChannelKind::Sms => "sms",
+        ChannelKind::Zalo => "zalo",
+    }
+}
+
+fn consent_of(consent: &loyalty_core::member::Consent, kind: ChannelKind) -> bool {
+    match kind {
+        ChannelKind::Email => consent.email,
+        ChannelKind::Sms => consent.sms,
+        ChannelKind::Zalo => consent.zalo,
+    }
+}
