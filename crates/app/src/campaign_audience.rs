@@ -264,7 +264,7 @@ impl App {
                 blocked: member.status == MemberStatus::Blocked,
                 has_phone: member.profile.phone.is_some(),
                 has_email: member.profile.email.is_some(),
-                consent: member.profile.consent.clone(),
+                consent: member.profile.consent,
                 unsubscribed: unsubscribed
                     .get(member.id.as_str())
                     .map(|chs| chs.iter().filter_map(|c| kind_of(c)).collect())

@@ -683,7 +683,16 @@ impl App {
             vouchers_redeemed: redeemed,
             ..Default::default()
         };
-        for (status, reason, channel_id, n, cost, opened, clicked) in counts {
+        for line in counts {
+            let store::CountLine {
+                status,
+                reason,
+                channel_id,
+                messages: n,
+                cost,
+                opened,
+                clicked,
+            } = line;
             report.audience += n;
             report.opened += opened;
             report.clicked += clicked;

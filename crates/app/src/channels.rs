@@ -216,7 +216,7 @@ impl App {
     }
 
     pub async fn channel(&self, ctx: &Ctx, id: String) -> AppResult<ChannelView> {
-        ctx.require(Access::Read)?;
+        ctx.require(Access::Admin)?;
         let open = self.load_channel(&ctx.tenant_id, &id).await?;
         Ok(self.view(&open.channel, &open.secrets))
     }
@@ -232,7 +232,7 @@ impl App {
     }
 
     pub async fn channels(&self, ctx: &Ctx) -> AppResult<Vec<ChannelView>> {
-        ctx.require(Access::Read)?;
+        ctx.require(Access::Admin)?;
         let tenant_id = ctx.tenant_id.to_string();
         let all = self
             .db

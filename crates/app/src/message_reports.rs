@@ -105,8 +105,7 @@ impl App {
             return Ok(None);
         }
         let id = id.to_string();
-        Ok(self
-            .db
+        self.db
             .read(move |sql| {
                 let rows = sql.query(
                     "select tenant_id from messages where id = $1",
@@ -121,7 +120,7 @@ impl App {
                 };
                 Ok(store::get_message(sql, &tenant, &id)?.map(|m| (tenant, m)))
             })
-            .await?)
+            .await
     }
 
     /// What the unsubscribe page shows, or `None` for a link that is not ours.
@@ -172,7 +171,7 @@ impl App {
                 let Some(mut found) = members::get_for_update(sql, &tenant, &member)? else {
                     return Ok::<_, AppError>(());
                 };
-                let before = found.profile.consent.clone();
+                let before = found.profile.consent;
                 match kind {
                     ChannelKind::Email => found.profile.consent.email = false,
                     ChannelKind::Sms => found.profile.consent.sms = false,

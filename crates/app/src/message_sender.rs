@@ -58,6 +58,7 @@ impl App {
                     })
                     .await?;
                 if !held {
+                    tracing::debug!(channel = %channel_id, "another instance sends for this channel");
                     return Ok(());
                 }
                 let open = self.load_channel(tenant_id, channel_id).await?;
@@ -71,7 +72,9 @@ impl App {
                 let bucket = bucket.get_or_insert_with(|| {
                     TokenBucket::new(provider::max_per_second(&open.channel.settings), now_ms())
                 });
-                if self.send_message_turn(tenant_id, open, bucket).await? == 0 {
+                let taken = self.send_message_turn(tenant_id, open, bucket).await?;
+                tracing::debug!(channel = %channel_id, taken, "a sender's turn");
+                if taken == 0 {
                     return Ok(());
                 }
             }
@@ -138,8 +141,10 @@ impl App {
                     due.into_iter()
                         .filter(|m| claimed.contains(&m.id))
                         .map(|mut m| {
+                            // As the claim left the row: one more attempt, no time.
                             m.attempts += 1;
                             m.status = MessageStatus::Sending;
+                            m.next_attempt_at = None;
                             m
                         })
                         .collect::<Vec<_>>(),

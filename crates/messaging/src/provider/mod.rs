@@ -225,11 +225,12 @@ pub fn price_per_message(settings: &Value) -> i64 {
     settings["price_per_message"].as_i64().unwrap_or(0).max(0)
 }
 
-/// A channel's rate limit in sends a second (`settings.max_per_second`, 30 unless set).
+/// A channel's rate limit in sends a second (`settings.max_per_second`, 100 unless set:
+/// eSMS and Zalo accounts start around there; a shop raises it with its provider's limit).
 pub fn max_per_second(settings: &Value) -> u32 {
     settings["max_per_second"]
         .as_u64()
-        .map_or(30, |n| n.clamp(1, 10_000) as u32)
+        .map_or(100, |n| n.clamp(1, 10_000) as u32)
 }
 
 /// Settings of one type, each unknown or mistyped field named.

@@ -3,7 +3,8 @@
 //! an integrator and a reviewer read, and what the route × scope test walks. It follows the
 //! admin UI's roles: `read` reads what a viewer sees (members, orders, the program, reports);
 //! `pos` adds what a cashier does at the till; the activity log, the events feed, exports, import reports, keys
-//! and staff, and every change to the program or to saved segments are `admin`'s.
+//! and staff, the messaging channels, and every change to the program, to saved segments or to
+//! campaigns are `admin`'s.
 
 use axum::http::Method;
 use loyalty_core::tenancy::Access;
@@ -34,7 +35,9 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/webhooks/{id}/deliveries")
         | ("GET", "/api/v1/connections")
         | ("GET", "/api/v1/connections/{id}")
-        | ("GET", "/api/v1/connections/{id}/deliveries") => Admin,
+        | ("GET", "/api/v1/connections/{id}/deliveries")
+        | ("GET", "/api/v1/channels")
+        | ("GET", "/api/v1/channels/{id}") => Admin,
         // Counting and previewing read nothing they do not show.
         ("POST", "/api/v1/segments/preview") | ("POST", "/api/v1/earn-rules/preview") => Read,
         ("GET", _) => Read,
@@ -59,6 +62,14 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("POST", "/api/v1/webhooks/{id}/test")
         | ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay")
         | ("POST", "/api/v1/connections")
+        | ("POST", "/api/v1/channels")
+        | ("PATCH" | "DELETE", "/api/v1/channels/{id}")
+        | ("POST", "/api/v1/channels/{id}/test")
+        | ("POST", "/api/v1/campaigns")
+        | ("PATCH", "/api/v1/campaigns/{id}")
+        | ("POST", "/api/v1/campaigns/{id}/launch")
+        | ("POST", "/api/v1/campaigns/{id}/cancel")
+        | ("POST", "/api/v1/campaigns/{id}/test")
         | ("PATCH" | "DELETE", "/api/v1/connections/{id}")
         | ("POST", "/api/v1/earn-rules")
         | ("PATCH" | "DELETE", "/api/v1/earn-rules/{id}")

@@ -540,7 +540,7 @@ pub fn due_messages(
     sql.query(
         &format!(
             "select {MESSAGE_COLUMNS} from messages
-             where channel_id = $2 and next_attempt_at <= $3 and tenant_id = $1
+             where channel_id = $2 and next_attempt_at <= $3 and tenant_id = $1 and status = 'queued'
              order by next_attempt_at limit $4"
         ),
         params![tenant_id, channel_id, ms(now), limit],
@@ -632,15 +632,14 @@ pub fn recent_advertising(
     since: Timestamp,
 ) -> Result<HashMap<String, i64>, DbError> {
     let mut counts = HashMap::new();
-    let since = ms(since).to_string();
     for chunk in member_ids.chunks(400) {
         let mut values = Vec::new();
         let list = rows_in(sql.backend(), &mut values, &[tenant_id], chunk);
-        values.push(Value::from(since.as_str()));
+        values.push(Value::from(ms(since)));
         let at = values.len();
         let query = format!(
             "select member_id, count(*) as n from messages
-             where (tenant_id, member_id) in ({list}) and created_at > cast(${at} as bigint)
+             where (tenant_id, member_id) in ({list}) and created_at > ${at}
                and purpose = 'advertising' and test = false
                and status in ('queued', 'sending', 'sent', 'delivered')
              group by member_id"
@@ -698,15 +697,27 @@ pub fn list_messages(
     Ok(Paged::from_rows(found, page.limit, |m| &m.id))
 }
 
+/// A campaign's messages of one status (and suppression reason) on one channel.
+#[derive(Debug, Clone)]
+pub struct CountLine {
+    pub status: String,
+    pub reason: Option<String>,
+    pub channel_id: Option<String>,
+    pub messages: i64,
+    pub cost: i64,
+    pub opened: i64,
+    pub clicked: i64,
+}
+
 /// A campaign's messages counted by status and reason.
 pub fn campaign_counts(
     sql: &mut dyn Sql,
     tenant_id: &str,
     campaign_id: &str,
-) -> Result<Vec<(String, Option<String>, Option<String>, i64, i64, i64, i64)>, DbError> {
+) -> Result<Vec<CountLine>, DbError> {
     sql.query(
         "select status, case when status = 'suppressed' then reason end as reason, channel_id,
-             count(*) as n, coalesce(sum(cost), 0) as cost,
+             count(*) as n, cast(coalesce(sum(cost), 0) as bigint) as cost,
              count(opened_at) as opened, count(clicked_at) as clicked
          from messages where tenant_id = $1 and campaign_id = $2 and test = false
          group by status, case when status = 'suppressed' then reason end, channel_id",
@@ -714,15 +725,15 @@ pub fn campaign_counts(
     )?
     .iter()
     .map(|r| {
-        Ok((
-            r.get("status")?,
-            r.get("reason")?,
-            r.get("channel_id")?,
-            r.get("n")?,
-            r.get("cost")?,
-            r.get("opened")?,
-            r.get("clicked")?,
-        ))
+        Ok(CountLine {
+            status: r.get("status")?,
+            reason: r.get("reason")?,
+            channel_id: r.get("channel_id")?,
+            messages: r.get("n")?,
+            cost: r.get("cost")?,
+            opened: r.get("opened")?,
+            clicked: r.get("clicked")?,
+        })
     })
     .collect()
 }
@@ -737,7 +748,8 @@ pub fn campaign_attribution(
 ) -> Result<(i64, i64, i64, i64), DbError> {
     let window = days.saturating_mul(86_400_000);
     let rows = sql.query(
-        "select count(o.id) as orders, coalesce(sum(o.total - o.refunded_amount), 0) as revenue
+        "select count(o.id) as orders,
+             cast(coalesce(sum(o.total - o.refunded_amount), 0) as bigint) as revenue
          from messages m
          join orders o on o.tenant_id = m.tenant_id and o.member_id = m.member_id
          where m.tenant_id = $1 and m.campaign_id = $2 and m.test = false
