@@ -23,8 +23,12 @@ use crate::{App, AppError, AppResult, Ctx};
 
 /// How long a sender's lease lasts unless renewed (each turn renews it).
 const LEASE: SignedDuration = SignedDuration::from_secs(30);
-/// Messages one turn takes.
+/// Messages one turn takes from a provider that recognises a repeated reference: a kill
+/// mid-turn costs nothing but a resend it ignores.
 const TURN: i64 = 256;
+/// Messages one turn takes from a provider that does not (SMTP, SendGrid, Mailgun): all sent
+/// at once, so a kill leaves at most these few of unknown outcome (failed, never resent).
+const TURN_WITHOUT_REFERENCE: i64 = IN_FLIGHT as i64;
 /// Requests in flight to one provider.
 const IN_FLIGHT: usize = 32;
 
@@ -131,10 +135,15 @@ impl App {
     ) -> AppResult<usize> {
         let (tenant, id) = (tenant_id.to_string(), open.channel.id.clone());
         let now = self.now();
+        let turn = if open.kind.idempotent() {
+            TURN
+        } else {
+            TURN_WITHOUT_REFERENCE
+        };
         let claimed = self
             .db
             .write(move |sql| {
-                let due = store::due_messages(sql, &tenant, &id, now, TURN)?;
+                let due = store::due_messages(sql, &tenant, &id, now, turn)?;
                 let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
                 let claimed = store::claim_messages(sql, &tenant, &ids)?;
                 Ok::<_, AppError>(
