@@ -2,6 +2,7 @@
 //! its work is done) and returns its reports.
 
 pub mod baseline;
+pub mod campaign;
 pub mod expiry;
 pub mod pos;
 pub mod segments;
@@ -21,6 +22,7 @@ pub const NAMES: &[&str] = &[
     "import",
     "segment",
     "webhooks",
+    "campaign",
 ];
 
 pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
@@ -34,6 +36,7 @@ pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<R
         "import" => segments::import(options).await.map(|r| vec![r]),
         "segment" => segments::segment(options).await,
         "webhooks" => webhooks::run(options).await.map(|r| vec![r]),
+        "campaign" => campaign::run(options).await,
         other => anyhow::bail!(
             "unknown scenario {other}; choose one of {}",
             NAMES.join(", ")
