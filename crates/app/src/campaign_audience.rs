@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// Members decided and written per transaction.
-const PAGE: i64 = 500;
+const PAGE: i64 = 1_000;
 
 /// What a page needs that does not change while the audience is written.
 pub(crate) struct Plan {
@@ -246,15 +246,15 @@ impl App {
         };
         let ids: Vec<&str> = page.iter().map(|m| m.id.as_str()).collect();
         let unsubscribed = consent::unsubscribed(sql, tenant_id, &ids)?;
-        let recent = if plan.purpose == Purpose::Advertising {
-            store::recent_advertising(
+        let recent = match (plan.purpose, ids.first(), ids.last()) {
+            (Purpose::Advertising, Some(first), Some(last)) => store::recent_advertising(
                 sql,
                 tenant_id,
-                &ids,
+                first,
+                last,
                 now - SignedDuration::from_hours(7 * 24),
-            )?
-        } else {
-            HashMap::new()
+            )?,
+            _ => HashMap::new(),
         };
         let kinds: Vec<ChannelKind> = plan.channels.iter().map(|c| c.1.kind()).collect();
         let send_at = plan.quiet.map_or(now, |q| q.next_allowed(now, &plan.zone));

@@ -143,21 +143,9 @@ impl App {
         let claimed = self
             .db
             .write(move |sql| {
-                let due = store::due_messages(sql, &tenant, &id, now, turn)?;
-                let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
-                let claimed = store::claim_messages(sql, &tenant, &ids)?;
-                Ok::<_, AppError>(
-                    due.into_iter()
-                        .filter(|m| claimed.contains(&m.id))
-                        .map(|mut m| {
-                            // As the claim left the row: one more attempt, no time.
-                            m.attempts += 1;
-                            m.status = MessageStatus::Sending;
-                            m.next_attempt_at = None;
-                            m
-                        })
-                        .collect::<Vec<_>>(),
-                )
+                let mut claimed = store::claim_due(sql, &tenant, &id, now, turn)?;
+                claimed.sort_by_key(|m| m.created_at);
+                Ok::<_, AppError>(claimed)
             })
             .await?;
         if claimed.is_empty() {
@@ -326,7 +314,14 @@ impl App {
         let tenant = tenant_id.to_string();
         self.db
             .write(move |sql| {
-                for m in &decided {
+                // Those sent in one statement; the others (few) one by one.
+                let sent: Vec<(&str, Option<&str>)> = decided
+                    .iter()
+                    .filter(|m| m.status == MessageStatus::Sent)
+                    .map(|m| (m.id.as_str(), m.provider_message_id.as_deref()))
+                    .collect();
+                store::settle_sent(sql, &tenant, &sent, now, price)?;
+                for m in decided.iter().filter(|m| m.status != MessageStatus::Sent) {
                     store::save_message(sql, &tenant, m)?;
                 }
                 Ok::<_, AppError>(())

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use loyalty_core::campaign::{Campaign, CampaignStatus, Channel, Message, MessageStatus};
 use loyalty_core::messaging::Purpose;
 
-use super::{json, ms, rows_in, to_json, ts, ts_opt};
+use super::{json, ms, to_json, ts, ts_opt};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value, row_placeholders};
 use crate::{Page, Paged};
@@ -500,6 +500,49 @@ pub fn save_message(sql: &mut dyn Sql, tenant_id: &str, m: &Message) -> Result<(
     Ok(())
 }
 
+/// Records messages the provider took, many to a statement: (id, the provider's id).
+pub fn settle_sent(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    sent: &[(&str, Option<&str>)],
+    sent_at: Timestamp,
+    cost: i64,
+) -> Result<(), DbError> {
+    for chunk in sent.chunks(400) {
+        let mut values: Vec<Value<'_>> = vec![tenant_id.into(), ms(sent_at).into(), cost.into()];
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(id, provider_id)| {
+                values.push((*id).into());
+                values.push((*provider_id).into());
+                format!("(${}, ${})", values.len() - 1, values.len())
+            })
+            .collect();
+        // The provider's id is text (or null); PostgreSQL needs the column's type named.
+        let list = match sql.backend() {
+            crate::sql::Backend::Postgres => format!(
+                "select * from (values {}) as v(id, provider_id)",
+                rows.join(", ")
+            ),
+            crate::sql::Backend::Sqlite => format!(
+                "select column1 as id, column2 as provider_id from (values {})",
+                rows.join(", ")
+            ),
+        };
+        sql.execute(
+            &format!(
+                "update messages set status = 'sent', sent_at = $2, cost = $3, reason = null,
+                     context = null, fallbacks = null, next_attempt_at = null,
+                     provider_message_id = v.provider_id
+                 from ({list}) as v
+                 where messages.tenant_id = $1 and messages.id = v.id"
+            ),
+            &values,
+        )?;
+    }
+    Ok(())
+}
+
 pub fn get_message(
     sql: &mut dyn Sql,
     tenant_id: &str,
@@ -529,19 +572,30 @@ pub fn message_by_provider_id(
     rows.first().map(message_from_row).transpose()
 }
 
-/// The channel's due messages, earliest first.
-pub fn due_messages(
+/// Claims the channel's due messages, earliest first: each marked `sending` with one more
+/// attempt and no time, in one statement over the due index.
+pub fn claim_due(
     sql: &mut dyn Sql,
     tenant_id: &str,
     channel_id: &str,
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<Message>, DbError> {
+    // Rows another transaction holds are skipped on PostgreSQL (one sender per channel holds
+    // the lease; this only keeps a stray claim from waiting).
+    let lock = match sql.backend() {
+        crate::sql::Backend::Postgres => " for update skip locked",
+        crate::sql::Backend::Sqlite => "",
+    };
     sql.query(
         &format!(
-            "select {MESSAGE_COLUMNS} from messages
-             where channel_id = $2 and next_attempt_at <= $3 and tenant_id = $1 and status = 'queued'
-             order by next_attempt_at limit $4"
+            "update messages set status = 'sending', attempts = attempts + 1, next_attempt_at = null
+             where tenant_id = $1 and id in (
+                 select id from messages
+                 where channel_id = $2 and next_attempt_at <= $3 and tenant_id = $1
+                   and status = 'queued'
+                 order by next_attempt_at limit $4{lock})
+             returning {MESSAGE_COLUMNS}"
         ),
         params![tenant_id, channel_id, ms(now), limit],
     )?
@@ -567,32 +621,6 @@ pub fn cut_off_messages(
     .iter()
     .map(message_from_row)
     .collect()
-}
-
-/// Marks the messages `sending` (one more attempt each) if they are still queued; returns
-/// those it claimed.
-pub fn claim_messages(
-    sql: &mut dyn Sql,
-    tenant_id: &str,
-    ids: &[&str],
-) -> Result<Vec<String>, DbError> {
-    let mut claimed = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(400) {
-        let mut values = Vec::new();
-        let list = rows_in(sql.backend(), &mut values, &[tenant_id], chunk);
-        for row in sql.query(
-            &format!(
-                "update messages set status = 'sending', attempts = attempts + 1,
-                     next_attempt_at = null
-                 where status = 'queued' and (tenant_id, id) in ({list})
-                 returning id"
-            ),
-            &values,
-        )? {
-            claimed.push(row.get("id")?);
-        }
-    }
-    Ok(claimed)
 }
 
 /// Stops a campaign's unsent messages.
@@ -623,30 +651,27 @@ pub fn campaign_unsettled(
     Ok(n > 0)
 }
 
-/// Advertising messages each member was sent, or is about to be, since `since` (the weekly
-/// cap counts campaigns and automations together; test sends count nowhere).
+/// Advertising messages each member with an id from `first` to `last` was sent, or is about
+/// to be, since `since` (the weekly cap counts campaigns and automations together; test sends
+/// count nowhere). One range of the member index, whatever the table's statistics say: a page
+/// of the audience is a range of member ids.
 pub fn recent_advertising(
     sql: &mut dyn Sql,
     tenant_id: &str,
-    member_ids: &[&str],
+    first: &str,
+    last: &str,
     since: Timestamp,
 ) -> Result<HashMap<String, i64>, DbError> {
     let mut counts = HashMap::new();
-    for chunk in member_ids.chunks(400) {
-        let mut values = Vec::new();
-        let list = rows_in(sql.backend(), &mut values, &[tenant_id], chunk);
-        values.push(Value::from(ms(since)));
-        let at = values.len();
-        let query = format!(
-            "select member_id, count(*) as n from messages
-             where (tenant_id, member_id) in ({list}) and created_at > ${at}
-               and purpose = 'advertising' and test = false
-               and status in ('queued', 'sending', 'sent', 'delivered')
-             group by member_id"
-        );
-        for row in sql.query(&query, &values)? {
-            counts.insert(row.get("member_id")?, row.get("n")?);
-        }
+    for row in sql.query(
+        "select member_id, count(*) as n from messages
+         where tenant_id = $1 and member_id >= $2 and member_id <= $3 and created_at > $4
+           and purpose = 'advertising' and test = false
+           and status in ('queued', 'sending', 'sent', 'delivered')
+         group by member_id",
+        params![tenant_id, first, last, ms(since)],
+    )? {
+        counts.insert(row.get("member_id")?, row.get("n")?);
     }
     Ok(counts)
 }
