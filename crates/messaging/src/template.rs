@@ -22,24 +22,48 @@ pub const MAX_RENDERED_CHARS: usize = 100_000;
 /// Renders templates for one shop.
 pub struct Renderer {
     env: Environment<'static>,
+    /// The same, escaping every value for HTML (an e-mail's HTML body: a member named
+    /// `<b>` stays text).
+    html: Environment<'static>,
 }
 
 impl Renderer {
     /// A renderer whose `date` filter reads times in `zone` (the shop's).
     pub fn new(zone: TimeZone) -> Renderer {
-        let mut env = Environment::new();
-        // A variable that is not there is a mistake to report, not an empty string to send.
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_fuel(Some(FUEL));
-        env.add_filter("vnd", vnd);
-        env.add_filter("date", move |value: Value| date(&zone, value));
-        Renderer { env }
+        let environment = |escape: minijinja::AutoEscape| {
+            let mut env = Environment::new();
+            // A variable that is not there is a mistake to report, not an empty string to send.
+            env.set_undefined_behavior(UndefinedBehavior::Strict);
+            env.set_fuel(Some(FUEL));
+            env.add_filter("vnd", vnd);
+            let zone = zone.clone();
+            env.add_filter("date", move |value: Value| date(&zone, value));
+            env.set_auto_escape_callback(move |_| escape.clone());
+            env
+        };
+        Renderer {
+            env: environment(minijinja::AutoEscape::None),
+            html: environment(minijinja::AutoEscape::Html),
+        }
     }
 
     /// `source` rendered with `context` (the member, voucher, shop and links of API.md).
     pub fn render(&self, source: &str, context: &serde_json::Value) -> Result<String, String> {
-        let rendered = self
-            .env
+        self.render_in(&self.env, source, context)
+    }
+
+    /// `source` rendered as HTML: every value escaped.
+    pub fn render_html(&self, source: &str, context: &serde_json::Value) -> Result<String, String> {
+        self.render_in(&self.html, source, context)
+    }
+
+    fn render_in(
+        &self,
+        env: &Environment<'static>,
+        source: &str,
+        context: &serde_json::Value,
+    ) -> Result<String, String> {
+        let rendered = env
             .render_str(source, Value::from_serialize(context))
             .map_err(|e| describe(&e))?;
         if rendered.chars().count() > MAX_RENDERED_CHARS {
@@ -158,7 +182,12 @@ fn field(
     source: &str,
     context: &serde_json::Value,
 ) -> String {
-    match renderer.render(source, context) {
+    let rendered = if name.ends_with(".html") {
+        renderer.render_html(source, context)
+    } else {
+        renderer.render(source, context)
+    };
+    match rendered {
         Ok(text) => text,
         Err(why) => {
             errors.push_coded(name, "template", why);
@@ -372,6 +401,27 @@ mod tests {
             r.render("{{ -5000 | vnd }}", &member()).unwrap(),
             "-5.000 ₫"
         );
+    }
+
+    #[test]
+    fn an_html_body_escapes_the_members_values_and_a_text_body_does_not() {
+        let context = serde_json::json!({"member": {"name": "<b>Lan</b> & co"}});
+        let email = EmailTemplate {
+            subject: "Chào {{ member.name }}".into(),
+            html: "<p>{{ member.name }}</p>".into(),
+            text: Some("{{ member.name }}".into()),
+        };
+        let Rendered::Email {
+            subject,
+            html,
+            text,
+        } = email.render(&renderer(), &context, "t").unwrap()
+        else {
+            panic!("an e-mail")
+        };
+        assert_eq!(html, "<p>&lt;b&gt;Lan&lt;&#x2f;b&gt; &amp; co</p>");
+        assert_eq!(subject, "Chào <b>Lan</b> & co");
+        assert_eq!(text.as_deref(), Some("<b>Lan</b> & co"));
     }
 
     #[test]
