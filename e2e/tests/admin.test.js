@@ -654,6 +654,83 @@ test("the admin UI from first run to a segment", async (t) => {
       await page.waitForURL(/\/integrations$/);
       assert.equal(await page.locator("#connections").getByRole("link", { name: "Cửa hàng Shopify" }).count(), 0);
     });
+
+    await t.test("a campaign: an SMS channel tested, a draft previewed for a real member, launched, each member messaged once", async () => {
+      const sms = [];
+      const esms = createServer((req, res) => {
+        let body = "";
+        req.on("data", (chunk) => { body += chunk; });
+        req.on("end", () => {
+          const message = JSON.parse(body || "{}");
+          sms.push(message);
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ CodeResult: "100", CountRegenerate: 0, SMSID: `sms-${sms.length}` }));
+        });
+      });
+      await new Promise((resolve) => esms.listen(0, "127.0.0.1", resolve));
+      try {
+        // Whatever the hour the test runs at: no quiet hours.
+        const program = await (await fetch(BASE + "/api/v1/program", { headers: { authorization: `Bearer ${apiKey}` } })).json();
+        program.messaging.quiet_hours = null;
+        await api(apiKey, "PUT", "/api/v1/program", program);
+        await api(apiKey, "POST", "/api/v1/members", { name: "Phạm Thu Hà", phone: "0971000001", consent: { sms: true } });
+        await api(apiKey, "POST", "/api/v1/members", { name: "Đỗ Minh Quân", phone: "0971000002", consent: { sms: true } });
+        await api(apiKey, "POST", "/api/v1/members", { name: "Không Nhận Tin", phone: "0971000003" });
+
+        await page.goto(BASE + "/campaigns");
+        await page.locator("#channel-type").selectOption("sms_esms");
+        await page.locator("#channel-name").fill("eSMS CSKH");
+        await page.locator("#channel-brandname").fill("CAPHE");
+        await page.locator("#channel-api_base").fill(`http://127.0.0.1:${esms.address().port}`);
+        await page.locator("#channel-price").fill("800");
+        await page.locator("#channel-api_key").fill("esms-key");
+        await page.locator("#channel-secret_key").fill("esms-secret");
+        await page.getByRole("button", { name: "Thêm kênh" }).click();
+        await page.waitForURL(/\/campaigns$/);
+        const row = page.locator("#channels tbody tr").filter({ hasText: "eSMS CSKH" });
+        await row.locator("input[name=to]").fill("0909000111");
+        await row.getByRole("button", { name: "Gửi thử" }).click();
+        await page.locator("#notice").filter({ hasText: "Đã gửi thử đến 0909000111" }).waitFor();
+        assert.equal(sms.at(-1).Phone, "0909000111");
+        assert.equal(sms.at(-1).Brandname, "CAPHE");
+
+        await page.getByRole("link", { name: "Tạo chiến dịch" }).click();
+        await page.locator("#campaign-name").fill("Tri ân tháng 12");
+        await page.locator("#campaign-channel-1").selectOption({ label: "eSMS CSKH (sms_esms)" });
+        await page.locator("#t1-text").fill("Chào {{ member.nickname }}");
+        await page.getByRole("button", { name: "Lưu nháp" }).click();
+        // A template that does not render is refused, naming the field.
+        await page.locator(".field-error").filter({ hasText: "channels[0].template.text" }).waitFor();
+        await page.locator("#t1-text").fill("Chào {{ member.first_name }}, bạn có {{ member.points }} điểm tại {{ shop.name }}");
+        await page.getByRole("button", { name: "Lưu nháp" }).click();
+        await page.waitForURL(/\/campaigns\/cmp_/);
+        await page.locator("#campaign-status").filter({ hasText: "Nháp" }).waitFor();
+        assert.match(await page.locator("#preview-1").textContent(), /^Chào \S+, bạn có \d+ điểm/);
+        await page.locator("#test-to").fill("0909000222");
+        await page.getByRole("button", { name: "Gửi thử" }).click();
+        await page.locator("#notice").filter({ hasText: "Đã gửi thử" }).waitFor();
+        assert.equal(sms.at(-1).Phone, "0909000222");
+        await page.getByRole("button", { name: "Bắt đầu gửi" }).click();
+        for (let i = 0; i < 100 && !(await page.locator("#campaign-status").filter({ hasText: "Đã xong" }).count()); i++) {
+          await page.waitForTimeout(300);
+          await page.reload();
+        }
+        await page.locator("#campaign-status").filter({ hasText: "Đã xong" }).waitFor();
+        const to = (phone) => sms.filter((m) => m.Phone === phone).length;
+        assert.equal(to("0971000001"), 1);
+        assert.equal(to("0971000002"), 1);
+        assert.equal(to("0971000003"), 0, "no consent, no advertising");
+        assert.match(sms.find((m) => m.Phone === "0971000001").Content, /^Chào Hà, bạn có 0 điểm/);
+        assert.ok(Number(await page.locator("#report-sent").textContent()) >= 2);
+        assert.ok(Number(await page.locator("#report-no-consent").textContent()) >= 1);
+        await shot(page, "campaign");
+        await page.goto(BASE + "/campaigns");
+        await page.locator("#campaigns").getByRole("link", { name: "Tri ân tháng 12" }).waitFor();
+        await shot(page, "campaigns");
+      } finally {
+        esms.close();
+      }
+    });
   } finally {
     await browser.close();
   }

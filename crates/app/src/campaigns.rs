@@ -849,3 +849,110 @@ impl App {
         Ok(found.map(MessageView::from))
     }
 }
+
+/// A campaign's message rendered for one member of its audience, per channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub member_id: Option<String>,
+    pub member_name: Option<String>,
+    /// (channel name, channel type, the message or why it does not render).
+    pub channels: Vec<(
+        String,
+        String,
+        Result<loyalty_messaging::template::Rendered, String>,
+    )>,
+}
+
+impl App {
+    /// The campaign's templates rendered for the first member of its audience (the sample
+    /// member when the audience is empty), as the wizard shows before the launch.
+    pub async fn campaign_preview(&self, ctx: &Ctx, id: String) -> AppResult<Preview> {
+        ctx.require(Access::Read)?;
+        let campaign = self.load_campaign(&ctx.tenant_id, &id).await?;
+        let info = self.tenant(ctx).await?;
+        let plan = self.plan(&ctx.tenant_id, &campaign).await?;
+        let tenant_id = ctx.tenant_id.to_string();
+        let first = match &plan.compiled {
+            Some(compiled) => {
+                let compiled = compiled.clone();
+                self.db
+                    .read(move |sql| {
+                        loyalty_store::repo::segments::members(
+                            sql,
+                            &compiled,
+                            &Page {
+                                after: None,
+                                limit: 1,
+                            },
+                        )
+                    })
+                    .await?
+                    .items
+                    .into_iter()
+                    .next()
+            }
+            None => {
+                let ids = plan.listed.clone();
+                self.db
+                    .read(move |sql| {
+                        let refs: Vec<&str> = ids.iter().take(50).map(String::as_str).collect();
+                        loyalty_store::repo::members::get_many(sql, &tenant_id, &refs)
+                    })
+                    .await?
+                    .into_iter()
+                    .min_by(|a, b| a.id.cmp(&b.id))
+            }
+        };
+        let renderer = Renderer::new(info.zone.clone());
+        let message = Message {
+            id: "msg_preview".into(),
+            campaign_id: Some(campaign.id.clone()),
+            automation_id: None,
+            member_id: None,
+            channel_id: None,
+            channel_type: None,
+            fallbacks: None,
+            to: None,
+            purpose: campaign.purpose,
+            status: MessageStatus::Queued,
+            reason: None,
+            body: None,
+            context: None,
+            voucher_code: plan
+                .program
+                .as_ref()
+                .map(|p| format!("{}XXXXXX", p.code_prefix)),
+            provider_message_id: None,
+            cost: 0,
+            attempts: 0,
+            next_attempt_at: None,
+            test: true,
+            created_at: self.now(),
+            sent_at: None,
+            delivered_at: None,
+            opened_at: None,
+            clicked_at: None,
+        };
+        let context = match &first {
+            Some(member) => self.recipient_context(&plan, member, &message),
+            None => sample_context(&info.tenant.name, None),
+        };
+        let mut channels = Vec::new();
+        for (channel_id, kind, template, _) in &plan.channels {
+            let name = self
+                .load_channel(&ctx.tenant_id, channel_id)
+                .await
+                .map(|o| o.channel.name)
+                .unwrap_or_default();
+            let rendered = template
+                .render(&renderer, &context, "template")
+                .map_err(|e| e.to_string());
+            channels.push((name, kind.as_str().to_string(), rendered));
+        }
+        Ok(Preview {
+            member_id: first.as_ref().map(|m| m.id.to_string()),
+            member_name: first.and_then(|m| m.profile.name),
+            channels,
+        })
+    }
+}

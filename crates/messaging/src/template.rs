@@ -38,7 +38,7 @@ impl Renderer {
             env.add_filter("vnd", vnd);
             let zone = zone.clone();
             env.add_filter("date", move |value: Value| date(&zone, value));
-            env.set_auto_escape_callback(move |_| escape.clone());
+            env.set_auto_escape_callback(move |_| escape);
             env
         };
         Renderer {

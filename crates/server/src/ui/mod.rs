@@ -5,6 +5,7 @@
 mod access;
 mod account;
 mod activity;
+mod campaigns;
 mod charts;
 mod dashboard;
 mod format;
@@ -63,6 +64,20 @@ pub fn routes() -> Router<App> {
         .route("/orders/{id}", get(orders::show))
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/orders/{id}/refunds", post(orders::refund))
+        .route("/campaigns", get(campaigns::list))
+        .route(
+            "/campaigns/new",
+            get(campaigns::new_form).post(campaigns::create),
+        )
+        .route("/campaigns/channels", post(campaigns::create_channel))
+        .route(
+            "/campaigns/channels/{id}/test",
+            post(campaigns::test_channel),
+        )
+        .route("/campaigns/{id}", get(campaigns::show))
+        .route("/campaigns/{id}/test", post(campaigns::test))
+        .route("/campaigns/{id}/launch", post(campaigns::launch))
+        .route("/campaigns/{id}/cancel", post(campaigns::cancel))
         .route("/integrations", get(integrations::show))
         .route("/integrations/webhooks", post(integrations::create_webhook))
         .route("/integrations/webhooks/{id}", get(integrations::webhook))
