@@ -705,7 +705,7 @@ test("the admin UI from first run to a segment", async (t) => {
         await page.getByRole("button", { name: "Lưu nháp" }).click();
         await page.waitForURL(/\/campaigns\/cmp_/);
         await page.locator("#campaign-status").filter({ hasText: "Nháp" }).waitFor();
-        assert.match(await page.locator("#preview-1").textContent(), /^Chào \S+, bạn có \d+ điểm/);
+        assert.match(await page.locator("#preview-1").textContent(), /^QC Chào \S+, bạn có \d+ điểm/);
         await page.locator("#test-to").fill("0909000222");
         await page.getByRole("button", { name: "Gửi thử" }).click();
         await page.locator("#notice").filter({ hasText: "Đã gửi thử" }).waitFor();
@@ -720,7 +720,7 @@ test("the admin UI from first run to a segment", async (t) => {
         assert.equal(to("0971000001"), 1);
         assert.equal(to("0971000002"), 1);
         assert.equal(to("0971000003"), 0, "no consent, no advertising");
-        assert.match(sms.find((m) => m.Phone === "0971000001").Content, /^Chào Hà, bạn có 0 điểm/);
+        assert.match(sms.find((m) => m.Phone === "0971000001").Content, /^QC Chào Hà, bạn có 0 điểm/, "advertising carries the QC label");
         assert.ok(Number(await page.locator("#report-sent").textContent()) >= 2);
         assert.ok(Number(await page.locator("#report-no-consent").textContent()) >= 1);
         await shot(page, "campaign");

@@ -369,6 +369,7 @@ impl App {
                     .render(&renderer, &context, "template")
                 {
                     Ok(rendered) => {
+                        let rendered = rendered.for_purpose(plan.purpose);
                         message.body = serde_json::to_value(&rendered).ok();
                         if message.fallbacks.is_some() {
                             message.context = Some(context);

@@ -628,7 +628,8 @@ impl App {
             let template = parse_template(open.kind, &wanted.template, "template")?;
             let content = template
                 .render(&renderer, &sample, "template")
-                .map_err(AppError::Invalid)?;
+                .map_err(AppError::Invalid)?
+                .for_purpose(campaign.purpose);
             let message = Message {
                 id: new_id("msg"),
                 campaign_id: Some(campaign.id.clone()),
@@ -946,6 +947,7 @@ impl App {
                 .unwrap_or_default();
             let rendered = template
                 .render(&renderer, &context, "template")
+                .map(|r| r.for_purpose(campaign.purpose))
                 .map_err(|e| e.to_string());
             channels.push((name, kind.as_str().to_string(), rendered));
         }

@@ -382,6 +382,7 @@ fn fall_back(
     let context = m.context.clone().unwrap_or_default();
     match template.render(renderer, &context, "template") {
         Ok(rendered) => {
+            let rendered = rendered.for_purpose(m.purpose);
             m.channel_id = Some(channel_id);
             m.channel_type = Some(kind.as_str().to_string());
             m.to = address;

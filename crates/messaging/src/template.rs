@@ -343,6 +343,25 @@ impl Template {
     }
 }
 
+impl Rendered {
+    /// The message as sent for `purpose`: an advertising SMS carries the `QC` label Vietnam's
+    /// anti-spam rules require (measured again with it).
+    pub fn for_purpose(self, purpose: loyalty_core::messaging::Purpose) -> Rendered {
+        match self {
+            Rendered::Sms { text, .. }
+                if purpose == loyalty_core::messaging::Purpose::Advertising =>
+            {
+                let text = sms::labelled_advertising(&text);
+                Rendered::Sms {
+                    length: sms::length(&text),
+                    text,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 /// `text` safe inside HTML.
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

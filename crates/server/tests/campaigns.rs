@@ -166,7 +166,7 @@ on_both_backends! {
         assert_eq!((zns_got, sms_got), (zns, sms));
         assert_eq!(doubles.smtp.received().len() as i64, email);
         assert!(doubles.http.counts().values().all(|&n| n == 1), "a member messaged twice");
-        assert!(http.iter().filter(|r| r.provider == "esms").all(|r| r.content.starts_with("Chao ")), "unaccented SMS");
+        assert!(http.iter().filter(|r| r.provider == "esms").all(|r| r.content.starts_with("QC Chao ")), "unaccented advertising SMS, labelled QC");
         let listed = app.get(&format!("/api/v1/messages?campaign_id={id}&status=suppressed&limit=5")).await;
         assert_eq!(listed.body["items"].as_array().unwrap().len(), 5, "{:?}", listed.body);
         app.assert_verified().await;
