@@ -216,6 +216,14 @@ on_both_backends! {
         assert_eq!(signed.status(), StatusCode::OK);
         let report = app.get(&format!("/api/v1/campaigns/{id}/report")).await.body;
         assert_eq!(report["delivered"], 2, "{report}");
+
+        // The recipients with their status, as CSV.
+        let csv = app.client.get(format!("{}/api/v1/campaigns/{id}/export", app.base)).bearer_auth(&app.key)
+            .send().await.unwrap().text().await.unwrap();
+        let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(lines[0], "message_id,member_id,to,channel_type,status,reason,voucher_code,cost,sent_at,delivered_at,opened_at");
+        assert_eq!(lines.len(), 3, "{csv}");
+        assert!(lines.iter().any(|l| l.contains("+84901234567,sms_esms,delivered")), "{csv}");
     }
 
     async fn quiet_hours_hold_the_cap_suppresses_and_an_unsubscribe_sticks(db) {

@@ -235,3 +235,25 @@ pub async fn list_messages(
         |m| m,
     )))
 }
+
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/export", tag = "messaging", params(("id" = String, Path)),
+    responses((status = 200, description = "The campaign's recipients with their status as CSV (UTF-8 with BOM), streamed", content_type = "text/csv"),
+        (status = 404, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn export_campaign(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    let zone = app.campaign_export(&ctx, &id).await?;
+    let header = app.campaign_export_header();
+    let filename = format!("campaign-{id}.csv");
+    Ok(super::segments::stream_csv(
+        header,
+        filename,
+        move |after| {
+            let (app, ctx, id, zone) = (app.clone(), ctx.clone(), id.clone(), zone.clone());
+            async move { app.campaign_export_page(&ctx, &id, &zone, after).await }
+        },
+    ))
+}

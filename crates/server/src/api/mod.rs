@@ -103,6 +103,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(messaging::cancel_campaign))
         .routes(routes!(messaging::test_campaign))
         .routes(routes!(messaging::campaign_report))
+        .routes(routes!(messaging::export_campaign))
         .routes(routes!(messaging::list_messages))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(

@@ -36,6 +36,7 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/connections")
         | ("GET", "/api/v1/connections/{id}")
         | ("GET", "/api/v1/connections/{id}/deliveries")
+        | ("GET", "/api/v1/campaigns/{id}/export")
         | ("GET", "/api/v1/channels")
         | ("GET", "/api/v1/channels/{id}") => Admin,
         // Counting and previewing read nothing they do not show.

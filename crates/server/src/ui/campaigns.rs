@@ -560,3 +560,17 @@ pub async fn cancel(
         .map_err(|e| UiError::App(staff.lang, e))?;
     Ok(Redirect::to(&format!("/campaigns/{id}")).into_response())
 }
+
+/// The campaign's recipients with their status, as the API's CSV.
+pub async fn export(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    let lang = staff.lang;
+    let ctx = staff.session.ctx;
+    match crate::api::messaging::export_campaign(State(app), crate::extract::Auth(ctx), Path(id))
+        .await
+    {
+        Ok(response) => Ok(response),
+        Err(crate::problem::ApiError::App(error)) => Err(UiError::App(lang, error)),
+        Err(_) => Err(UiError::NotFound(lang)),
+    }
+}

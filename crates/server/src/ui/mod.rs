@@ -76,6 +76,7 @@ pub fn routes() -> Router<App> {
         )
         .route("/campaigns/{id}", get(campaigns::show))
         .route("/campaigns/{id}/test", post(campaigns::test))
+        .route("/campaigns/{id}/export.csv", get(campaigns::export))
         .route("/campaigns/{id}/launch", post(campaigns::launch))
         .route("/campaigns/{id}/cancel", post(campaigns::cancel))
         .route("/integrations", get(integrations::show))
