@@ -401,18 +401,26 @@ fn get_many_with(
 ) -> Result<Vec<Member>, DbError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let query = format!(
-            concat!(
-                "select ",
-                member_columns!(),
-                " from members where tenant_id = $1 and id in ({}){}"
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * 2);
+        let filter = match sql.backend() {
+            // Rows of (tenant, id), each with parameters of its own: PostgreSQL plans them as
+            // an index probe per row, where `tenant_id = $1 and id in (…)` let a cached generic
+            // plan walk the tenant's members (150 ms a page of 1,000 at a million members).
+            crate::Backend::Postgres => format!(
+                "(tenant_id, id) in ({})",
+                super::rows_in(sql.backend(), &mut values, &[tenant_id], chunk)
             ),
-            placeholders.join(", "),
-            suffix
+            crate::Backend::Sqlite => {
+                values.push(tenant_id.into());
+                values.extend(chunk.iter().map(|id| Value::from(*id)));
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                format!("tenant_id = $1 and id in ({})", marks.join(", "))
+            }
+        };
+        let query = format!(
+            concat!("select ", member_columns!(), " from members where {}{}"),
+            filter, suffix
         );
-        let mut values: Vec<Value<'_>> = vec![tenant_id.into()];
-        values.extend(chunk.iter().map(|id| Value::from(*id)));
         for row in sql.query(&query, &values)? {
             found.push(from_row(&row)?);
         }

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use loyalty_core::campaign::{Campaign, CampaignStatus, Channel, Message, MessageStatus};
 use loyalty_core::messaging::Purpose;
 
-use super::{json, ms, to_json, ts, ts_opt};
+use super::{json, ms, rows_in, to_json, ts, ts_opt};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value, row_placeholders};
 use crate::{Page, Paged};
@@ -500,7 +500,9 @@ pub fn save_message(sql: &mut dyn Sql, tenant_id: &str, m: &Message) -> Result<(
     Ok(())
 }
 
-/// Records messages the provider took, many to a statement: (id, the provider's id).
+/// Records messages the provider took, many to a statement: (id, the provider's id). The rows
+/// are named by a row-value list (an index probe each, whatever the statistics of a table that
+/// grew by a million rows a minute ago say) and the provider's ids chosen by a `case`.
 pub fn settle_sent(
     sql: &mut dyn Sql,
     tenant_id: &str,
@@ -508,34 +510,26 @@ pub fn settle_sent(
     sent_at: Timestamp,
     cost: i64,
 ) -> Result<(), DbError> {
-    for chunk in sent.chunks(400) {
-        let mut values: Vec<Value<'_>> = vec![tenant_id.into(), ms(sent_at).into(), cost.into()];
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|(id, provider_id)| {
-                values.push((*id).into());
-                values.push((*provider_id).into());
-                format!("(${}, ${})", values.len() - 1, values.len())
-            })
-            .collect();
-        // The provider's id is text (or null); PostgreSQL needs the column's type named.
-        let list = match sql.backend() {
-            crate::sql::Backend::Postgres => format!(
-                "select * from (values {}) as v(id, provider_id)",
-                rows.join(", ")
-            ),
-            crate::sql::Backend::Sqlite => format!(
-                "select column1 as id, column2 as provider_id from (values {})",
-                rows.join(", ")
-            ),
-        };
+    for chunk in sent.chunks(200) {
+        let mut values: Vec<Value<'_>> = vec![ms(sent_at).into(), cost.into()];
+        let mut cases = String::new();
+        for (id, provider_id) in chunk {
+            values.push((*id).into());
+            values.push((*provider_id).into());
+            cases.push_str(&format!(
+                " when ${} then ${}",
+                values.len() - 1,
+                values.len()
+            ));
+        }
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
+        let list = rows_in(sql.backend(), &mut values, &[tenant_id], &ids);
         sql.execute(
             &format!(
-                "update messages set status = 'sent', sent_at = $2, cost = $3, reason = null,
+                "update messages set status = 'sent', sent_at = $1, cost = $2, reason = null,
                      context = null, fallbacks = null, next_attempt_at = null,
-                     provider_message_id = v.provider_id
-                 from ({list}) as v
-                 where messages.tenant_id = $1 and messages.id = v.id"
+                     provider_message_id = case id{cases} end
+                 where (tenant_id, id) in ({list})"
             ),
             &values,
         )?;
@@ -573,7 +567,8 @@ pub fn message_by_provider_id(
 }
 
 /// Claims the channel's due messages, earliest first: each marked `sending` with one more
-/// attempt and no time, in one statement over the due index.
+/// attempt and no time. The due ones are one range of the due index; the update names them by
+/// a row-value list (an index probe each, whatever the table's statistics say).
 pub fn claim_due(
     sql: &mut dyn Sql,
     tenant_id: &str,
@@ -581,27 +576,35 @@ pub fn claim_due(
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<Message>, DbError> {
-    // Rows another transaction holds are skipped on PostgreSQL (one sender per channel holds
-    // the lease; this only keeps a stray claim from waiting).
-    let lock = match sql.backend() {
-        crate::sql::Backend::Postgres => " for update skip locked",
-        crate::sql::Backend::Sqlite => "",
-    };
-    sql.query(
-        &format!(
-            "update messages set status = 'sending', attempts = attempts + 1, next_attempt_at = null
-             where tenant_id = $1 and id in (
-                 select id from messages
-                 where channel_id = $2 and next_attempt_at <= $3 and tenant_id = $1
-                   and status = 'queued'
-                 order by next_attempt_at limit $4{lock})
-             returning {MESSAGE_COLUMNS}"
-        ),
-        params![tenant_id, channel_id, ms(now), limit],
-    )?
-    .iter()
-    .map(message_from_row)
-    .collect()
+    let due: Vec<String> = sql
+        .query(
+            "select id from messages
+             where channel_id = $2 and next_attempt_at <= $3 and tenant_id = $1
+               and status = 'queued'
+             order by next_attempt_at limit $4",
+            params![tenant_id, channel_id, ms(now), limit],
+        )?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect::<Result<_, _>>()?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for chunk in due.chunks(200) {
+        let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let mut values = Vec::new();
+        let list = rows_in(sql.backend(), &mut values, &[tenant_id], &ids);
+        for row in sql.query(
+            &format!(
+                "update messages set status = 'sending', attempts = attempts + 1,
+                     next_attempt_at = null
+                 where status = 'queued' and (tenant_id, id) in ({list})
+                 returning {MESSAGE_COLUMNS}"
+            ),
+            &values,
+        )? {
+            claimed.push(message_from_row(&row)?);
+        }
+    }
+    Ok(claimed)
 }
 
 /// Messages of the channel left `sending` by a sender that died mid-call.
