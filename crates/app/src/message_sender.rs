@@ -282,6 +282,7 @@ impl App {
                     m.status = MessageStatus::Failed;
                     m.reason = Some(truncate(&why));
                     m.context = None;
+                    m.next_attempt_at = None;
                 }
                 Next::Fallback => {
                     if let Some(campaign_id) = m.campaign_id.clone()
