@@ -590,27 +590,18 @@ pub fn claim_due(
         .collect::<Result<_, _>>()?;
     let mut claimed = Vec::with_capacity(due.len());
     for chunk in due.chunks(200) {
-        // (tenant, id, 'queued') rows: the status rides in the row values, so the plan is a
-        // primary-key probe per row (a separate `status = 'queued'` made PostgreSQL walk the
-        // campaign index of every queued message: a second a turn).
-        let mut values: Vec<Value<'_>> = Vec::with_capacity(chunk.len() * 2);
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|id| {
-                values.push(tenant_id.into());
-                values.push(id.as_str().into());
-                format!("(${}, ${}, 'queued')", values.len() - 1, values.len())
-            })
-            .collect();
-        let list = match sql.backend() {
-            crate::sql::Backend::Postgres => rows.join(", "),
-            crate::sql::Backend::Sqlite => format!("values {}", rows.join(", ")),
-        };
+        // Named by (tenant, id) rows; "still queued" is asked as "still has a time" (only
+        // queued messages have one): a filter on the status let PostgreSQL, seeing one tenant
+        // and one status in every row, walk the campaign index of every queued message (a
+        // second a turn at a million) instead of probing the primary key.
+        let mut values = Vec::with_capacity(chunk.len() * 2);
+        let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let list = rows_in(sql.backend(), &mut values, &[tenant_id], &ids);
         for row in sql.query(
             &format!(
                 "update messages set status = 'sending', attempts = attempts + 1,
                      next_attempt_at = null
-                 where (tenant_id, id, status) in ({list})
+                 where (tenant_id, id) in ({list}) and next_attempt_at is not null
                  returning {MESSAGE_COLUMNS}"
             ),
             &values,
