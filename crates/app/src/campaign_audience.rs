@@ -422,30 +422,9 @@ impl App {
 
 fn new_message(plan: &Plan, member: &Member, now: Timestamp) -> Message {
     Message {
-        id: new_id("msg"),
         campaign_id: Some(plan.campaign_id.clone()),
-        automation_id: None,
         member_id: Some(member.id.to_string()),
-        channel_id: None,
-        channel_type: None,
-        fallbacks: None,
-        to: None,
-        purpose: plan.purpose,
-        status: MessageStatus::Queued,
-        reason: None,
-        body: None,
-        context: None,
-        voucher_code: None,
-        provider_message_id: None,
-        cost: 0,
-        attempts: 0,
-        next_attempt_at: None,
-        test: false,
-        created_at: now,
-        sent_at: None,
-        delivered_at: None,
-        opened_at: None,
-        clicked_at: None,
+        ..Message::new(new_id("msg"), plan.purpose, now)
     }
 }
 

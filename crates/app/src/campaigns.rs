@@ -631,30 +631,15 @@ impl App {
                 .map_err(AppError::Invalid)?
                 .for_purpose(campaign.purpose);
             let message = Message {
-                id: new_id("msg"),
                 campaign_id: Some(campaign.id.clone()),
-                automation_id: None,
-                member_id: None,
-                channel_id: Some(open.channel.id.clone()),
-                channel_type: Some(open.channel.channel_type.clone()),
-                fallbacks: None,
-                to: Some(to),
-                purpose: campaign.purpose,
-                status: MessageStatus::Sending,
-                reason: Some("test".into()),
-                body: serde_json::to_value(&content).ok(),
-                context: None,
-                voucher_code: None,
-                provider_message_id: None,
-                cost: 0,
-                attempts: 1,
-                next_attempt_at: None,
-                test: true,
-                created_at: self.now(),
-                sent_at: None,
-                delivered_at: None,
-                opened_at: None,
-                clicked_at: None,
+                ..Message::test_send(
+                    new_id("msg"),
+                    campaign.purpose,
+                    &open.channel,
+                    to,
+                    serde_json::to_value(&content).ok(),
+                    self.now(),
+                )
             };
             let reopened = self.open_channel(open.channel.clone())?;
             answers.push(self.send_now(&ctx.tenant_id, reopened, message).await?);
@@ -906,33 +891,13 @@ impl App {
         };
         let renderer = Renderer::new(info.zone.clone());
         let message = Message {
-            id: "msg_preview".into(),
             campaign_id: Some(campaign.id.clone()),
-            automation_id: None,
-            member_id: None,
-            channel_id: None,
-            channel_type: None,
-            fallbacks: None,
-            to: None,
-            purpose: campaign.purpose,
-            status: MessageStatus::Queued,
-            reason: None,
-            body: None,
-            context: None,
             voucher_code: plan
                 .program
                 .as_ref()
                 .map(|p| format!("{}XXXXXX", p.code_prefix)),
-            provider_message_id: None,
-            cost: 0,
-            attempts: 0,
-            next_attempt_at: None,
             test: true,
-            created_at: self.now(),
-            sent_at: None,
-            delivered_at: None,
-            opened_at: None,
-            clicked_at: None,
+            ..Message::new("msg_preview".into(), campaign.purpose, self.now())
         };
         let context = match &first {
             Some(member) => self.recipient_context(&plan, member, &message),

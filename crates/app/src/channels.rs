@@ -362,32 +362,14 @@ impl App {
             }
             None => default_test_content(open.kind, &info.tenant.name)?,
         };
-        let message = Message {
-            id: new_id("msg"),
-            campaign_id: None,
-            automation_id: None,
-            member_id: None,
-            channel_id: Some(open.channel.id.clone()),
-            channel_type: Some(open.channel.channel_type.clone()),
-            fallbacks: None,
-            to: Some(to.clone()),
-            purpose: Purpose::CustomerCare,
-            status: MessageStatus::Sending,
-            reason: Some("test".into()),
-            body: serde_json::to_value(&content).ok(),
-            context: None,
-            voucher_code: None,
-            provider_message_id: None,
-            cost: 0,
-            attempts: 1,
-            next_attempt_at: None,
-            test: true,
-            created_at: self.now(),
-            sent_at: None,
-            delivered_at: None,
-            opened_at: None,
-            clicked_at: None,
-        };
+        let message = Message::test_send(
+            new_id("msg"),
+            Purpose::CustomerCare,
+            &open.channel,
+            to.clone(),
+            serde_json::to_value(&content).ok(),
+            self.now(),
+        );
         self.send_now(&ctx.tenant_id, open, message).await
     }
 

@@ -193,3 +193,57 @@ pub struct Message {
     pub opened_at: Option<Timestamp>,
     pub clicked_at: Option<Timestamp>,
 }
+
+impl Message {
+    /// A message with nothing but its id, purpose and time: the callers fill in the rest.
+    pub fn new(id: String, purpose: Purpose, created_at: Timestamp) -> Message {
+        Message {
+            id,
+            campaign_id: None,
+            automation_id: None,
+            member_id: None,
+            channel_id: None,
+            channel_type: None,
+            fallbacks: None,
+            to: None,
+            purpose,
+            status: MessageStatus::Queued,
+            reason: None,
+            body: None,
+            context: None,
+            voucher_code: None,
+            provider_message_id: None,
+            cost: 0,
+            attempts: 0,
+            next_attempt_at: None,
+            test: false,
+            created_at,
+            sent_at: None,
+            delivered_at: None,
+            opened_at: None,
+            clicked_at: None,
+        }
+    }
+
+    /// A test send ("tin nháp") to `to`, sent at once and counted nowhere.
+    pub fn test_send(
+        id: String,
+        purpose: Purpose,
+        channel: &Channel,
+        to: String,
+        body: Option<Value>,
+        created_at: Timestamp,
+    ) -> Message {
+        Message {
+            channel_id: Some(channel.id.clone()),
+            channel_type: Some(channel.channel_type.clone()),
+            to: Some(to),
+            status: MessageStatus::Sending,
+            reason: Some("test".into()),
+            body,
+            attempts: 1,
+            test: true,
+            ..Message::new(id, purpose, created_at)
+        }
+    }
+}
