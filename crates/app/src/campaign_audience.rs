@@ -4,6 +4,7 @@
 //! rendered, given their own voucher code, and written `queued` or `suppressed` in one
 //! transaction per page with the campaign's place. A page written twice writes nothing twice
 //! (the unique (campaign, member) index), so a restart resumes where the last commit was.
+//! The campaign preview renders the same way for the audience's first member.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,10 +14,12 @@ use loyalty_core::campaign::{Audience, Campaign, CampaignStatus, Message, Messag
 use loyalty_core::id::new_id;
 use loyalty_core::member::{Member, MemberStatus};
 use loyalty_core::messaging::{self as rules, ChannelKind, Purpose, Recipient, Suppressed};
+use loyalty_core::tenancy::Access;
 use loyalty_messaging::provider::{self, ChannelType};
 use loyalty_messaging::template::{Renderer, Template};
 use loyalty_store::repo::{consent, members, messaging as store, segments, vouchers};
 use loyalty_store::{Page, Sql};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{App, AppError, AppResult, Ctx};
@@ -465,5 +468,93 @@ pub(crate) fn address(member: &Member, kind: ChannelType) -> Option<String> {
             .phone
             .as_ref()
             .map(|p| p.as_str().to_string()),
+    }
+}
+
+/// A campaign's message rendered for one member of its audience, per channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub member_id: Option<String>,
+    pub member_name: Option<String>,
+    /// (channel name, channel type, the message or why it does not render).
+    pub channels: Vec<(
+        String,
+        String,
+        Result<loyalty_messaging::template::Rendered, String>,
+    )>,
+}
+
+impl App {
+    /// The campaign's templates rendered for the first member of its audience (the sample
+    /// member when the audience is empty), as the wizard shows before the launch.
+    pub async fn campaign_preview(&self, ctx: &Ctx, id: String) -> AppResult<Preview> {
+        ctx.require(Access::Read)?;
+        let campaign = self.load_campaign(&ctx.tenant_id, &id).await?;
+        let info = self.tenant(ctx).await?;
+        let plan = self.plan(&ctx.tenant_id, &campaign).await?;
+        let tenant_id = ctx.tenant_id.to_string();
+        let first = match &plan.compiled {
+            Some(compiled) => {
+                let compiled = compiled.clone();
+                self.db
+                    .read(move |sql| {
+                        loyalty_store::repo::segments::members(
+                            sql,
+                            &compiled,
+                            &Page {
+                                after: None,
+                                limit: 1,
+                            },
+                        )
+                    })
+                    .await?
+                    .items
+                    .into_iter()
+                    .next()
+            }
+            None => {
+                let ids = plan.listed.clone();
+                self.db
+                    .read(move |sql| {
+                        let refs: Vec<&str> = ids.iter().take(50).map(String::as_str).collect();
+                        loyalty_store::repo::members::get_many(sql, &tenant_id, &refs)
+                    })
+                    .await?
+                    .into_iter()
+                    .min_by(|a, b| a.id.cmp(&b.id))
+            }
+        };
+        let renderer = Renderer::new(info.zone.clone());
+        let message = Message {
+            campaign_id: Some(campaign.id.clone()),
+            voucher_code: plan
+                .program
+                .as_ref()
+                .map(|p| format!("{}XXXXXX", p.code_prefix)),
+            test: true,
+            ..Message::new("msg_preview".into(), campaign.purpose, self.now())
+        };
+        let context = match &first {
+            Some(member) => self.recipient_context(&plan, member, &message),
+            None => crate::campaigns::sample_context(&info.tenant.name, None),
+        };
+        let mut channels = Vec::new();
+        for (channel_id, kind, template, _) in &plan.channels {
+            let name = self
+                .load_channel(&ctx.tenant_id, channel_id)
+                .await
+                .map(|o| o.channel.name)
+                .unwrap_or_default();
+            let rendered = template
+                .render(&renderer, &context, "template")
+                .map(|r| r.for_purpose(campaign.purpose))
+                .map_err(|e| e.to_string());
+            channels.push((name, kind.as_str().to_string(), rendered));
+        }
+        Ok(Preview {
+            member_id: first.as_ref().map(|m| m.id.to_string()),
+            member_name: first.and_then(|m| m.profile.name),
+            channels,
+        })
     }
 }

@@ -6,6 +6,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod auth;
 pub mod campaign_audience;
+pub mod campaign_results;
 pub mod campaigns;
 pub mod catalog;
 pub mod channels;

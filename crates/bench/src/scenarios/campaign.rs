@@ -137,7 +137,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     ])
 }
 
-fn suppressed(report: &loyalty_app::campaigns::CampaignReport) -> i64 {
+fn suppressed(report: &loyalty_app::campaign_results::CampaignReport) -> i64 {
     let s = &report.suppressed;
     s.no_consent + s.no_address + s.frequency_cap + s.unsubscribed + s.blocked
 }

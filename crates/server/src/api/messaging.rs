@@ -6,10 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use loyalty_app::App;
-use loyalty_app::campaigns::{
-    CampaignIn, CampaignPatch, CampaignReport, CampaignTestIn, CampaignView, MessageFilter,
-    MessageView,
-};
+use loyalty_app::campaign_results::{CampaignReport, MessageFilter, MessageView};
+use loyalty_app::campaigns::{CampaignIn, CampaignPatch, CampaignTestIn, CampaignView};
 use loyalty_app::channels::{ChannelIn, ChannelPatch, ChannelView, TestIn, TestSend};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
