@@ -696,6 +696,9 @@ test("the admin UI from first run to a segment", async (t) => {
         assert.equal(sms.at(-1).Brandname, "CAPHE");
 
         await page.getByRole("link", { name: "Tạo chiến dịch" }).click();
+        // The audience's size, counted as the form opens (every member: at least the three).
+        await page.locator("#audience-count").filter({ hasText: /^\d[\d.,]*$/ }).waitFor();
+        assert.ok(Number((await page.locator("#audience-count").textContent()).replace(/\D/g, "")) >= 3);
         await page.locator("#campaign-name").fill("Tri ân tháng 12");
         await page.locator("#campaign-channel-1").selectOption({ label: "eSMS CSKH (sms_esms)" });
         await page.locator("#t1-text").fill("Chào {{ member.nickname }}");
@@ -703,6 +706,7 @@ test("the admin UI from first run to a segment", async (t) => {
         // A template that does not render is refused, naming the field.
         await page.locator(".field-error").filter({ hasText: "channels[0].template.text" }).waitFor();
         await page.locator("#t1-text").fill("Chào {{ member.first_name }}, bạn có {{ member.points }} điểm tại {{ shop.name }}");
+        await shot(page, "campaign-new");
         await page.getByRole("button", { name: "Lưu nháp" }).click();
         await page.waitForURL(/\/campaigns\/cmp_/);
         await page.locator("#campaign-status").filter({ hasText: "Nháp" }).waitFor();

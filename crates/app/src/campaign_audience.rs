@@ -29,7 +29,10 @@ const PAGE: i64 = 1_000;
 
 /// What a page needs that does not change while the audience is written.
 pub(crate) struct Plan {
+    pub tenant_id: String,
     pub campaign_id: String,
+    /// E-mail links through our redirect, with our open pixel.
+    pub track_email: bool,
     pub purpose: Purpose,
     pub shop: String,
     pub zone: jiff::tz::TimeZone,
@@ -42,6 +45,9 @@ pub(crate) struct Plan {
     pub compiled: Option<segments::Compiled>,
     pub listed: Vec<String>,
 }
+
+/// Audience pages between two refreshes of the messages' statistics.
+const STATISTICS_EVERY: u64 = 50;
 
 impl App {
     /// Moves every campaign on: a scheduled one whose time came starts sending; a sending one
@@ -86,8 +92,21 @@ impl App {
             }
             CampaignStatus::Sending if !campaign.audience_done => {
                 let plan = Arc::new(self.plan(tenant_id, &campaign).await?);
-                while !self.write_audience_page(tenant_id, &plan).await? {}
-                Ok(())
+                let mut pages = 0;
+                loop {
+                    let done = self.write_audience_page(tenant_id, &plan).await?;
+                    pages += 1;
+                    // The table grew by a page a transaction: the planner's idea of it must
+                    // keep up, whether or not autovacuum is there to tell it.
+                    if done || pages % STATISTICS_EVERY == 0 {
+                        self.db
+                            .write(|sql| Ok::<_, AppError>(store::refresh_statistics(sql)?))
+                            .await?;
+                    }
+                    if done {
+                        return Ok(());
+                    }
+                }
             }
             CampaignStatus::Sending => {
                 let (tenant, id) = (tenant_id.to_string(), id.to_string());
@@ -168,7 +187,9 @@ impl App {
         };
         let messaging = &info.program.messaging;
         Ok(Plan {
+            tenant_id: tenant_id.to_string(),
             campaign_id: campaign.id.clone(),
+            track_email: campaign.track_email,
             purpose: campaign.purpose,
             shop: info.tenant.name.clone(),
             zone: info.zone.clone(),
@@ -372,7 +393,10 @@ impl App {
                     .render(&renderer, &context, "template")
                 {
                     Ok(rendered) => {
-                        let rendered = rendered.for_purpose(plan.purpose);
+                        let mut rendered = rendered.for_purpose(plan.purpose);
+                        if plan.track_email {
+                            rendered = self.tracked(tenant_id, &message.id, rendered);
+                        }
                         message.body = serde_json::to_value(&rendered).ok();
                         if message.fallbacks.is_some() {
                             message.context = Some(context);
@@ -417,7 +441,7 @@ impl App {
             member,
             tier,
             voucher,
-            &self.unsubscribe_link(&message.id),
+            &self.unsubscribe_link(&plan.tenant_id, &message.id),
             "",
         )
     }

@@ -1,6 +1,6 @@
 //! What comes back after a send: the providers' delivery reports at
 //! `/hooks/messages/{channel}` (verified each provider's way before anything is read), the
-//! unsubscribe link (`/u/{message}.{signature}`: consent for that channel off, recorded in the
+//! unsubscribe link (`/u/{token}`, see `message_links`: consent for that channel off, recorded in the
 //! consent history), and e-mail opens and clicks through our pixel and redirect.
 
 use loyalty_core::campaign::{Message, MessageStatus};
@@ -11,6 +11,7 @@ use loyalty_core::tenancy::{Actor, ActorKind};
 use loyalty_messaging::provider::{self, Callback, CallbackRefusal, ReportEvent};
 use loyalty_store::repo::{members, messaging as store};
 
+use crate::message_links::LinkPurpose;
 use crate::{App, AppError, AppResult, Ctx};
 
 /// Why a delivery report was not taken.
@@ -93,39 +94,12 @@ impl App {
             .map_err(ReportRefusal::Failed)
     }
 
-    /// The message an unsubscribe (or tracking) link names, if its signature holds.
-    async fn linked_message(&self, token: &str) -> AppResult<Option<(String, Message)>> {
-        let Some((id, signature)) = token.rsplit_once('.') else {
-            return Ok(None);
-        };
-        let Some(key) = &self.secret_key else {
-            return Ok(None);
-        };
-        if !key.verify_link(id, signature) {
-            return Ok(None);
-        }
-        let id = id.to_string();
-        self.db
-            .read(move |sql| {
-                let rows = sql.query(
-                    "select tenant_id from messages where id = $1",
-                    loyalty_store::params![id.as_str()],
-                )?;
-                let Some(tenant) = rows
-                    .first()
-                    .map(|r| r.get::<String>("tenant_id"))
-                    .transpose()?
-                else {
-                    return Ok::<_, AppError>(None);
-                };
-                Ok(store::get_message(sql, &tenant, &id)?.map(|m| (tenant, m)))
-            })
-            .await
-    }
-
     /// What the unsubscribe page shows, or `None` for a link that is not ours.
     pub async fn unsubscribe_page(&self, token: &str) -> AppResult<Option<Unsubscribe>> {
-        let Some((tenant_id, message)) = self.linked_message(token).await? else {
+        let Some((tenant_id, message)) = self
+            .linked_message(token, LinkPurpose::Unsubscribe, "")
+            .await?
+        else {
             return Ok(None);
         };
         let (Some(member_id), Some(kind)) = (message.member_id.clone(), channel_kind(&message))
@@ -149,7 +123,10 @@ impl App {
 
     /// Turns the linked channel's consent off (recorded as `unsubscribe`).
     pub async fn unsubscribe(&self, token: &str) -> AppResult<Option<Unsubscribe>> {
-        let Some((tenant_id, message)) = self.linked_message(token).await? else {
+        let Some((tenant_id, message)) = self
+            .linked_message(token, LinkPurpose::Unsubscribe, "")
+            .await?
+        else {
             return Ok(None);
         };
         let (Some(member_id), Some(kind)) = (message.member_id.clone(), channel_kind(&message))
@@ -197,23 +174,36 @@ impl App {
         self.unsubscribe_page(token).await
     }
 
-    /// Records an e-mail open (the pixel) or click (the redirect) of a signed link.
-    pub async fn track_message(&self, token: &str, clicked: bool) -> AppResult<()> {
-        let Some((tenant_id, mut message)) = self.linked_message(token).await? else {
+    /// Records that a member opened or clicked a message (first time only; one statement, so
+    /// a delivery report arriving at the same moment is not overwritten).
+    pub(crate) async fn record_report(
+        &self,
+        tenant_id: &str,
+        message: Message,
+        seen: Seen,
+    ) -> AppResult<()> {
+        let known = match seen {
+            Seen::Opened => message.opened_at.is_some(),
+            Seen::Clicked => message.clicked_at.is_some(),
+        };
+        if known {
             return Ok(());
-        };
-        let event = if clicked {
-            ReportEvent::Clicked
-        } else {
-            ReportEvent::Opened
-        };
-        if apply(&mut message, &event, self.now()) {
-            self.db
-                .write(move |sql| store::save_message(sql, &tenant_id, &message))
-                .await?;
         }
+        let (tenant, now) = (tenant_id.to_string(), self.now());
+        self.db
+            .write(move |sql| {
+                store::mark_seen(sql, &tenant, &message.id, seen == Seen::Clicked, now)
+            })
+            .await?;
         Ok(())
     }
+}
+
+/// What our own links saw a member do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    Opened,
+    Clicked,
 }
 
 /// Applies a report to a message; `false` when it changes nothing (a late or repeated one).

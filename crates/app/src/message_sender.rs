@@ -46,6 +46,7 @@ impl App {
     pub(crate) async fn send_channel(&self, tenant_id: &str, channel_id: &str) -> AppResult<()> {
         let holder = format!("{}/{}", self.instance, new_id("snd"));
         let mut bucket: Option<TokenBucket> = None;
+        let mut place: Option<store::QueuePlace> = None;
         let mut first = true;
         let outcome = async {
             loop {
@@ -76,9 +77,13 @@ impl App {
                 let bucket = bucket.get_or_insert_with(|| {
                     TokenBucket::new(provider::max_per_second(&open.channel.settings), now_ms())
                 });
-                let taken = self.send_message_turn(tenant_id, open, bucket).await?;
+                let from_start = place.is_none();
+                let taken = self
+                    .send_message_turn(tenant_id, open, bucket, &mut place)
+                    .await?;
                 tracing::debug!(channel = %channel_id, taken, "a sender's turn");
-                if taken == 0 {
+                // Nothing after the place: look once more from the start before stopping.
+                if taken == 0 && from_start {
                     return Ok(());
                 }
             }
@@ -126,12 +131,14 @@ impl App {
         Ok(())
     }
 
-    /// One turn: claim, send, record. Returns how many messages it took.
+    /// One turn: claim, send, record. Returns how many messages it took. `place` is where the
+    /// last full turn stopped in the queue; after a short one the next reads from the start.
     async fn send_message_turn(
         &self,
         tenant_id: &str,
         mut open: Open,
         bucket: &mut TokenBucket,
+        place: &mut Option<store::QueuePlace>,
     ) -> AppResult<usize> {
         let (tenant, id) = (tenant_id.to_string(), open.channel.id.clone());
         let now = self.now();
@@ -140,14 +147,19 @@ impl App {
         } else {
             TURN_WITHOUT_REFERENCE
         };
-        let claimed = self
+        let after = place.take();
+        let (claimed, reached) = self
             .db
             .write(move |sql| {
-                let mut claimed = store::claim_due(sql, &tenant, &id, now, turn)?;
+                let (mut claimed, reached) =
+                    store::claim_due(sql, &tenant, &id, now, after.as_ref(), turn)?;
                 claimed.sort_by_key(|m| m.created_at);
-                Ok::<_, AppError>(claimed)
+                Ok::<_, AppError>((claimed, reached))
             })
             .await?;
+        if claimed.len() as i64 == turn {
+            *place = reached;
+        }
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -238,7 +250,7 @@ impl App {
         let zone = info.zone.clone();
         let price = provider::price_per_message(&open.channel.settings);
         let idempotent = open.kind.idempotent();
-        let mut templates: HashMap<String, Vec<(String, ChannelType, Template)>> = HashMap::new();
+        let mut templates: HashMap<String, CampaignTemplates> = HashMap::new();
         let mut decided = Vec::with_capacity(claimed.len());
         for (mut m, outcome) in claimed.into_iter().zip(outcomes) {
             let answer = match &outcome {
@@ -293,17 +305,23 @@ impl App {
                             self.campaign_templates(tenant_id, &campaign_id).await?,
                         );
                     }
-                    let channels = m
+                    let (track, channels) = m
                         .campaign_id
                         .as_ref()
                         .and_then(|c| templates.get(c))
                         .cloned()
                         .unwrap_or_default();
+                    let id = m.id.clone();
+                    let tracker = |r: Rendered| match track {
+                        true => self.tracked(tenant_id, &id, r),
+                        false => r,
+                    };
                     fall_back(
                         &mut m,
                         &channels,
                         &Renderer::new(zone.clone()),
                         &answer_text(&answer),
+                        &tracker,
                     );
                     if m.status == MessageStatus::Queued {
                         m.next_attempt_at = Some(quiet.map_or(now, |q| q.next_allowed(now, &zone)));
@@ -330,12 +348,12 @@ impl App {
             .await
     }
 
-    /// A campaign's channels with their templates.
+    /// Whether a campaign tracks e-mail, and its channels with their templates.
     async fn campaign_templates(
         &self,
         tenant_id: &str,
         campaign_id: &str,
-    ) -> AppResult<Vec<(String, ChannelType, Template)>> {
+    ) -> AppResult<CampaignTemplates> {
         let campaign = self.load_campaign(tenant_id, campaign_id).await?;
         let mut out = Vec::new();
         for wanted in &campaign.channels {
@@ -344,26 +362,21 @@ impl App {
                 out.push((open.channel.id.clone(), open.kind, t));
             }
         }
-        Ok(out)
-    }
-
-    /// `/u/{message}.{signature}`: the unsubscribe link a message carries.
-    pub(crate) fn unsubscribe_link(&self, message_id: &str) -> String {
-        match &self.secret_key {
-            Some(key) => {
-                self.public_link(&format!("/u/{message_id}.{}", key.sign_link(message_id)))
-            }
-            None => String::new(),
-        }
+        Ok((campaign.track_email, out))
     }
 }
 
-/// Moves a message to the next channel of its route, rendered for it; failed if it cannot.
+/// Whether a campaign tracks e-mail, and its channels with their templates.
+type CampaignTemplates = (bool, Vec<(String, ChannelType, Template)>);
+
+/// Moves a message to the next channel of its route, rendered for it (and `track`ed); failed
+/// if it cannot.
 fn fall_back(
     m: &mut Message,
     channels: &[(String, ChannelType, Template)],
     renderer: &Renderer,
     why: &str,
+    track: &dyn Fn(Rendered) -> Rendered,
 ) {
     let mut hops: Vec<serde_json::Value> = m
         .fallbacks
@@ -383,7 +396,7 @@ fn fall_back(
     let context = m.context.clone().unwrap_or_default();
     match template.render(renderer, &context, "template") {
         Ok(rendered) => {
-            let rendered = rendered.for_purpose(m.purpose);
+            let rendered = track(rendered.for_purpose(m.purpose));
             m.channel_id = Some(channel_id);
             m.channel_type = Some(kind.as_str().to_string());
             m.to = address;

@@ -9,3 +9,4 @@ pub mod doubles;
 pub mod provider;
 pub mod sms;
 pub mod template;
+pub mod tracking;

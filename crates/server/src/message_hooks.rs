@@ -1,14 +1,15 @@
 //! What comes back from outside after a message: providers' delivery reports at
 //! `/hooks/messages/{channel}` (verified the provider's way; no API key), and the member's
-//! one-button unsubscribe page at `/u/{token}`.
+//! one-button unsubscribe page at `/u/{token}`, and our e-mail open pixel (`/t/o/{token}`)
+//! and click redirect (`/t/c/{token}?u=…`).
 
 use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use loyalty_app::App;
 use loyalty_app::message_reports::{ReportRefusal, Unsubscribe};
@@ -18,6 +19,62 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/hooks/messages/{channel}", get(report).post(report))
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/t/o/{token}", get(opened))
+        .route("/t/c/{token}", get(clicked))
+}
+
+/// A transparent 1×1 GIF.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// The pixel, whatever the token: a mail reader gets its image either way, and a failed
+/// write loses one open, not the e-mail's looks.
+async fn opened(State(app): State<App>, Path(token): Path<String>) -> Response {
+    if let Err(error) = app.track_open(&token).await {
+        tracing::warn!(%error, "an e-mail open not recorded");
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store, max-age=0"),
+        ],
+        PIXEL,
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ClickQuery {
+    u: Option<String>,
+}
+
+/// Where the e-mail's link pointed, when the link is ours; a plain page otherwise (never a
+/// redirect to an address we did not sign).
+async fn clicked(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    Query(query): Query<ClickQuery>,
+) -> Response {
+    let address = query.u.unwrap_or_default();
+    match app.track_click(&token, &address).await {
+        Ok(Some(target)) => Redirect::to(&target).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            "Liên kết không hợp lệ / Link not valid",
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "an e-mail click not recorded");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Vui lòng thử lại / Please try again",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn report(

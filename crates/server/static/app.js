@@ -76,3 +76,33 @@
   tree.addEventListener("input", refresh);
   addRow();
 })();
+
+// The campaign form's live audience count: the chosen segment's conditions (every member
+// when none is chosen) counted by the segment builder's endpoint.
+(function () {
+  "use strict";
+  const form = document.getElementById("campaign-form");
+  if (!form) return;
+  const select = document.getElementById("campaign-segment");
+  const count = document.getElementById("audience-count");
+  let asked = 0;
+  async function refresh() {
+    const option = select.selectedOptions[0];
+    const conditions = option && option.dataset.conditions
+      ? JSON.parse(option.dataset.conditions) : { all: [] };
+    const mine = ++asked;
+    count.textContent = "…";
+    const response = await fetch("/segments/count", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-csrf-token": form.dataset.csrf },
+      body: JSON.stringify({ conditions }),
+      credentials: "same-origin",
+    }).catch(() => null);
+    if (mine !== asked) return;
+    const body = response && response.ok ? await response.json().catch(() => null) : null;
+    count.textContent = body && typeof body.count === "number"
+      ? new Intl.NumberFormat(document.documentElement.lang).format(body.count) : "—";
+  }
+  select.addEventListener("change", refresh);
+  refresh();
+})();

@@ -2,7 +2,8 @@
 //! and Zalo ZNS over HTTP), on SQLite and PostgreSQL: the expected sent and suppressed counts for
 //! an audience of mixed consent and addresses, each member messaged once, a permanent refusal
 //! falling back to the next channel, a temporary one retried, quiet hours holding a send, the
-//! weekly cap, unsubscribe, and delivery reports with good and bad signatures.
+//! weekly cap, unsubscribe, delivery reports with good and bad signatures, and e-mail opens and
+//! clicks through our own pixel and redirect.
 
 mod common;
 
@@ -314,5 +315,75 @@ on_both_backends! {
         assert_eq!(cancelled.body["status"], "cancelled");
         let relaunch = app.post(&format!("/api/v1/campaigns/{id}/launch"), json!({})).await;
         assert_eq!(relaunch.status, StatusCode::CONFLICT);
+    }
+
+    async fn a_scheduled_e_mail_waits_for_its_time_and_opens_and_clicks_come_back_through_our_links(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let http = ProviderDouble::start().await;
+        let mail = app.post("/api/v1/channels", json!({"type": "email_sendgrid", "name": "SendGrid",
+            "settings": {"from": "hi@caphe.vn", "api_base": http.base()}, "secrets": {"api_key": "SG.x"}})).await;
+        assert_eq!(mail.status, StatusCode::CREATED, "{:?}", mail.body);
+        let email = json!({"email": true});
+        let lan = member(&app, json!({"email": "lan@example.vn", "name": "Trần Thị Lan", "consent": email})).await;
+        let an = member(&app, json!({"email": "an@example.vn", "name": "Lê An", "consent": email})).await;
+        let channels = json!([{"channel_id": mail.body["id"], "template": {"subject": "Menu mới",
+            "html": "<p>Chào {{ member.first_name }}</p><a href=\"https://caphe.vn/menu?mon=1&amp;size=L\">Xem menu</a> <a href=\"{{ unsubscribe_url }}\">Hủy</a>"}}]);
+        // Scheduled for 12:00 in Hà Nội: held until then.
+        let id = launch(&app, json!({"name": "Menu", "audience": {"member_ids": [lan, an]}, "channels": channels,
+            "track_email": true, "send_at": "2026-12-07T12:00:00+07:00"})).await;
+        assert_eq!(app.get(&format!("/api/v1/campaigns/{id}")).await.body["status"], "scheduled");
+        for _ in 0..20 {
+            app.app.wake_queue();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(http.received().len(), 0, "sent before its time");
+        app.clock.set("2026-12-07T05:00:00Z".parse::<Timestamp>().unwrap());
+        let report = finish(&app, &id).await;
+        assert_eq!(report["sent"], 2, "{report}");
+
+        let sent = http.received();
+        // As a mail reader reads it (the renderer writes `/` in values as `&#x2f;`).
+        let html = sent.iter().find(|r| r.to == "lan@example.vn").unwrap().content.replace("&#x2f;", "/");
+        let href = |html: &str, at: &str| -> String {
+            let from = html.find(at).unwrap_or_else(|| panic!("no {at} in {html}"));
+            let rest = &html[from..];
+            rest[..rest.find('"').unwrap()].replace("&amp;", "&")
+        };
+        let pixel = href(&html, "/t/o/");
+        let click = href(&html, "/t/c/");
+        assert!(html.contains("/u/"), "the unsubscribe link stays ours, untracked");
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+        // The pixel: an image, and Lan's message opened (once, however often it loads).
+        for _ in 0..2 {
+            let image = client.get(format!("{}{pixel}", app.base)).send().await.unwrap();
+            assert_eq!(image.status(), StatusCode::OK);
+            assert_eq!(image.headers()["content-type"], "image/gif");
+        }
+        let report = app.get(&format!("/api/v1/campaigns/{id}/report")).await.body;
+        assert_eq!((report["opened"].as_i64(), report["clicked"].as_i64()), (Some(1), Some(0)), "{report}");
+
+        // The click: to the shop's page with its query intact, and counted.
+        let went = client.get(format!("{}{click}", app.base)).send().await.unwrap();
+        assert_eq!(went.status(), StatusCode::SEE_OTHER);
+        assert_eq!(went.headers()["location"], "https://caphe.vn/menu?mon=1&size=L");
+        let report = app.get(&format!("/api/v1/campaigns/{id}/report")).await.body;
+        assert_eq!((report["opened"].as_i64(), report["clicked"].as_i64()), (Some(1), Some(1)), "{report}");
+
+        // Never an open redirect: another address, a forged or an unsubscribe token go nowhere.
+        let token = &click["/t/c/".len()..click.find('?').unwrap()];
+        let elsewhere = client.get(format!("{}/t/c/{token}?u=https%3A%2F%2Fevil.example", app.base)).send().await.unwrap();
+        assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+        let unsubscribe = href(&html, "/u/");
+        let unsubscribe_token = &unsubscribe[unsubscribe.find("/u/").unwrap() + 3..];
+        let reused = client.get(format!("{}/t/c/{unsubscribe_token}?u=https%3A%2F%2Fcaphe.vn%2Fmenu%3Fmon%3D1%26size%3DL", app.base)).send().await.unwrap();
+        assert_eq!(reused.status(), StatusCode::NOT_FOUND);
+        let forged = client.get(format!("{}{}", app.base, pixel.replace(".", "x"))).send().await.unwrap();
+        assert_eq!(forged.status(), StatusCode::OK, "a mail reader always gets its image");
+        let report = app.get(&format!("/api/v1/campaigns/{id}/report")).await.body;
+        assert_eq!((report["opened"].as_i64(), report["clicked"].as_i64()), (Some(1), Some(1)), "{report}");
+        let messages = app.get(&format!("/api/v1/messages?campaign_id={id}&member_id={lan}")).await;
+        assert!(messages.body["items"][0]["clicked_at"].is_string(), "{:?}", messages.body);
     }
 }

@@ -25,9 +25,10 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     let db = target.open(None)?;
     let settings = target.settings(&db);
     let (server, app) = Server::start(db.clone())?;
-    let shop = setup::shop(&app, options.members.max(1)).await?;
+    let members = options.members.max(1);
+    let shop = setup::shop_unlisted(&app, members).await?;
     let load = crate::target::load_runtime()?;
-    let double = load.spawn(ProviderDouble::start()).await?;
+    let double = load.spawn(ProviderDouble::start_counting()).await?;
 
     // No quiet hours: the run measures sending whatever the hour.
     let mut program = app.program(&shop.ctx).await.map_err(failed)?;
@@ -70,6 +71,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
         .await
         .map_err(failed)?;
 
+    let rss_before = crate::rss_mb();
     let queue = app.start_queue();
     let started = Instant::now();
     app.launch_campaign(&shop.ctx, campaign.id.clone())
@@ -78,14 +80,16 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     let limit = Duration::from_secs_f64(options.duration_s.max(60.0) * 20.0);
     let mut audience_s = None;
     let mut expected = None;
+    let mut rss_peak: Option<f64> = None;
     let sent = loop {
-        let got = double.received().len();
+        let got = double.taken();
+        rss_peak = higher(rss_peak, crate::rss_mb());
         if audience_s.is_none() {
             let view = app
                 .campaign(&shop.ctx, campaign.id.clone())
                 .await
                 .map_err(failed)?;
-            if view.audience_count >= shop.members.len() as i64 {
+            if view.audience_count >= members as i64 {
                 audience_s = Some(started.elapsed().as_secs_f64());
                 let report = app
                     .campaign_report(&shop.ctx, campaign.id.clone())
@@ -100,12 +104,16 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let elapsed = started.elapsed().as_secs_f64();
-    let rss = crate::rss_mb();
+    let rss = higher(rss_peak, crate::rss_mb());
+    let memory = format!(
+        "RSS of the whole bench process (server, queue, double): {} MB before the launch, {} MB at most while sending",
+        rss_before.map_or("?".into(), |m| format!("{m:.0}")),
+        rss.map_or("?".into(), |m| format!("{m:.0}"))
+    );
     queue.stop().await;
     load.shutdown_background();
     server.stop();
     db.close();
-    let members = shop.members.len();
     let audience_s = audience_s.unwrap_or(elapsed);
     let expected = expected.unwrap_or(members);
     Ok(vec![
@@ -117,7 +125,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
             ops_per_s: members as f64 / audience_s,
             rss_mb: rss,
             settings: format!(
-                "{settings}; {members} members decided, rendered and enqueued or suppressed ({expected} to send), while the sender sends"
+                "{settings}; {members} members decided, rendered and enqueued or suppressed ({expected} to send), while the sender sends; {memory}"
             ),
             ..Report::default()
         },
@@ -130,7 +138,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
             errors: expected.saturating_sub(sent) as u64,
             rss_mb: rss,
             settings: format!(
-                "{settings}; {sent} SMS handed to a loopback eSMS double, from the launch (audience included) to the last"
+                "{settings}; {sent} SMS handed to a loopback eSMS double, from the launch (audience included) to the last; {memory}"
             ),
             ..Report::default()
         },
@@ -140,4 +148,11 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
 fn suppressed(report: &loyalty_app::campaign_results::CampaignReport) -> i64 {
     let s = &report.suppressed;
     s.no_consent + s.no_address + s.frequency_cap + s.unsubscribed + s.blocked
+}
+
+fn higher(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }

@@ -15,6 +15,16 @@ pub struct Shop {
 
 /// A tenant with `members` members created through the real use-case, many at a time.
 pub async fn shop(app: &App, members: usize) -> anyhow::Result<Shop> {
+    populate(app, members, true).await
+}
+
+/// The same shop without the list of its members in memory (a scenario that measures memory
+/// and never names a member).
+pub async fn shop_unlisted(app: &App, members: usize) -> anyhow::Result<Shop> {
+    populate(app, members, false).await
+}
+
+async fn populate(app: &App, members: usize, listed: bool) -> anyhow::Result<Shop> {
     let created = app
         .create_tenant(NewTenant {
             name: "Bench Café".into(),
@@ -29,7 +39,7 @@ pub async fn shop(app: &App, members: usize) -> anyhow::Result<Shop> {
     // measure their scenario, not the set-up.
     let mut generator = Generator::new(4);
     let now = app.now();
-    let mut ids = Vec::with_capacity(members);
+    let mut ids = Vec::with_capacity(if listed { members } else { 0 });
     let mut start = 0;
     while start < members {
         let end = (start + 5_000).min(members);
@@ -46,7 +56,9 @@ pub async fn shop(app: &App, members: usize) -> anyhow::Result<Shop> {
                         now,
                     )
                 };
-                ids.push((member.id.to_string(), person.phone.clone()));
+                if listed {
+                    ids.push((member.id.to_string(), person.phone.clone()));
+                }
                 member
             })
             .collect();

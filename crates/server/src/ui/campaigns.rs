@@ -243,6 +243,11 @@ pub struct CampaignForm {
     channel_1: String,
     #[serde(default)]
     channel_2: String,
+    /// `2026-12-24T09:00` in the shop's time zone, or empty to send at launch.
+    #[serde(default)]
+    send_at: String,
+    #[serde(default)]
+    track_email: String,
     #[serde(flatten)]
     templates: BTreeMap<String, String>,
 }
@@ -369,15 +374,38 @@ pub async fn create(
             segment_id: form.segment.clone(),
         }
     };
+    let send_at = match form.send_at.trim() {
+        "" => None,
+        local => {
+            let zone = app
+                .tenant(ctx)
+                .await
+                .map_err(|e| UiError::App(staff.lang, e))?
+                .zone
+                .clone();
+            match local
+                .parse::<jiff::civil::DateTime>()
+                .ok()
+                .and_then(|at| zone.to_ambiguous_timestamp(at).compatible().ok())
+            {
+                Some(at) => Some(at),
+                None => {
+                    let why = super::i18n::text(staff.lang, "campaigns.send_at_invalid");
+                    return new_page(&app, &staff, form, vec![("send_at".into(), why.into())])
+                        .await;
+                }
+            }
+        }
+    };
     let input = CampaignIn {
         name: form.name.clone(),
         audience,
         channels: chosen,
         voucher_program_id: Some(form.voucher_program.clone()).filter(|p| !p.is_empty()),
-        send_at: None,
+        send_at,
         attribution_days: form.attribution_days.trim().parse().ok(),
         purpose: Some(form.purpose.clone()).filter(|p| !p.is_empty()),
-        track_email: None,
+        track_email: Some(form.track_email == "on"),
     };
     match app.create_campaign(ctx, input).await {
         Ok(created) => Ok(Redirect::to(&format!("/campaigns/{}", created.id)).into_response()),
@@ -465,6 +493,8 @@ async fn campaign_page(app: &App, staff: &Staff, id: String, notice: Option<Stri
     let bars = [
         ("campaigns.sent", report.sent),
         ("campaigns.delivered", report.delivered),
+        ("campaigns.opened", report.opened),
+        ("campaigns.clicked", report.clicked),
         ("campaigns.queued", report.queued),
         ("campaigns.failed", report.failed),
         (

@@ -325,7 +325,10 @@ pub fn search(
     Ok(Paged::from_rows(members, page.limit, |m| &m.id))
 }
 
-fn from_row(row: &Row) -> Result<Member, DbError> {
+/// The columns `from_row` reads, for queries of other modules that return members.
+pub(crate) const COLUMNS: &str = member_columns!();
+
+pub(crate) fn from_row(row: &Row) -> Result<Member, DbError> {
     let status: String = row.get("status")?;
     let gender: Option<String> = row.get("gender")?;
     let birthday: Option<String> = row.get("birthday")?;

@@ -566,28 +566,51 @@ pub fn message_by_provider_id(
     rows.first().map(message_from_row).transpose()
 }
 
-/// Claims the channel's due messages, earliest first: each marked `sending` with one more
-/// attempt and no time. The due ones are one range of the due index; the update names them by
-/// a row-value list (an index probe each, whatever the table's statistics say).
+/// Where a sender's last claim stopped in its channel's queue: (time, id) of the last message
+/// it took.
+pub type QueuePlace = (Timestamp, String);
+
+/// Claims the channel's due messages, earliest first, after `after` when given: each marked
+/// `sending` with one more attempt and no time. Returns them and the place to read on from.
+/// The due ones are one range of the due index; the update names them by a row-value list (an
+/// index probe each, whatever the table's statistics say).
+///
+/// A place only saves walking entries already taken (PostgreSQL keeps a dead one per claimed
+/// message until vacuum); a message written behind it by a transaction that committed late is
+/// found when the sender reads from the start again, which it does whenever a claim comes back
+/// short.
 pub fn claim_due(
     sql: &mut dyn Sql,
     tenant_id: &str,
     channel_id: &str,
     now: Timestamp,
+    after: Option<&QueuePlace>,
     limit: i64,
-) -> Result<Vec<Message>, DbError> {
-    let due: Vec<String> = sql
-        .query(
-            // Only queued messages have a time, so the due index alone answers (a filter on
-            // the status let PostgreSQL prefer the campaign index and sort).
-            "select id from messages
+) -> Result<(Vec<Message>, Option<QueuePlace>), DbError> {
+    // Only queued messages have a time, so the due index alone answers (a filter on the
+    // status let PostgreSQL prefer the campaign index and sort).
+    let rows = match after {
+        Some((at, id)) => sql.query(
+            "select id, next_attempt_at from messages
+             where channel_id = $2 and (next_attempt_at, id) > ($5, $6)
+               and next_attempt_at <= $3 and tenant_id = $1
+             order by next_attempt_at, id limit $4",
+            params![tenant_id, channel_id, ms(now), limit, ms(*at), id.as_str()],
+        )?,
+        None => sql.query(
+            "select id, next_attempt_at from messages
              where channel_id = $2 and next_attempt_at <= $3 and tenant_id = $1
-             order by next_attempt_at limit $4",
+             order by next_attempt_at, id limit $4",
             params![tenant_id, channel_id, ms(now), limit],
-        )?
-        .iter()
-        .map(|r| r.get("id"))
-        .collect::<Result<_, _>>()?;
+        )?,
+    };
+    let mut due = Vec::with_capacity(rows.len());
+    let mut place = None;
+    for row in &rows {
+        let id: String = row.get("id")?;
+        place = Some((ts(row, "next_attempt_at")?, id.clone()));
+        due.push(id);
+    }
     let mut claimed = Vec::with_capacity(due.len());
     for chunk in due.chunks(200) {
         // Named by (tenant, id) rows; "still queued" is asked as "still has a time" (only
@@ -609,7 +632,36 @@ pub fn claim_due(
             claimed.push(message_from_row(&row)?);
         }
     }
-    Ok(claimed)
+    Ok((claimed, place))
+}
+
+/// Tells PostgreSQL's planner how the messages table looks now (a campaign just wrote tens of
+/// thousands of rows into it; without fresh statistics, plans were chosen for an empty table:
+/// a turn's update walked every message of the tenant). SQLite's planner needs none.
+pub fn refresh_statistics(sql: &mut dyn Sql) -> Result<(), DbError> {
+    if sql.backend() == crate::Backend::Postgres {
+        sql.execute("analyze messages", &[])?;
+    }
+    Ok(())
+}
+
+/// Records a member's first open (and, for a click, first click) of a message.
+pub fn mark_seen(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    clicked: bool,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    let statement = if clicked {
+        "update messages set opened_at = coalesce(opened_at, $3),
+             clicked_at = coalesce(clicked_at, $3)
+         where tenant_id = $1 and id = $2"
+    } else {
+        "update messages set opened_at = coalesce(opened_at, $3) where tenant_id = $1 and id = $2"
+    };
+    sql.execute(statement, params![tenant_id, id, ms(at)])?;
+    Ok(())
 }
 
 /// Messages of the channel left `sending` by a sender that died mid-call.
