@@ -6,6 +6,7 @@
 
 pub mod adjustment;
 pub mod amount;
+pub mod automation;
 pub mod backoff;
 pub mod birthday;
 pub mod book;

@@ -105,4 +105,35 @@
   }
   select.addEventListener("change", refresh);
   refresh();
+
+  // Each channel slot shows the template fields of its channel's kind (none: all of them).
+  form.querySelectorAll("fieldset").forEach((slot) => {
+    const channel = slot.querySelector("select");
+    function kinds() {
+      const type = (channel.selectedOptions[0] && channel.selectedOptions[0].dataset.type) || "";
+      const kind = type.startsWith("sms") ? "sms" : type.startsWith("zalo") ? "zalo" : type.startsWith("email") ? "email" : "";
+      slot.querySelectorAll(".template-field").forEach((field) => {
+        field.hidden = kind !== "" && field.dataset.kind !== kind;
+      });
+    }
+    channel.addEventListener("change", kinds);
+    kinds();
+  });
+})();
+
+// The channel form shows only the fields of the chosen type (without JavaScript: all of them,
+// with a hint to fill those the channel needs).
+(function () {
+  "use strict";
+  const type = document.getElementById("channel-type");
+  if (!type) return;
+  const hint = document.querySelector("#channel-form .hint");
+  function show() {
+    document.querySelectorAll("#channel-form .channel-field").forEach((field) => {
+      field.hidden = !field.dataset.types.split(" ").includes(type.value);
+    });
+    if (hint) hint.hidden = true;
+  }
+  type.addEventListener("change", show);
+  show();
 })();

@@ -79,6 +79,19 @@ impl ChannelType {
         )
     }
 
+    /// The settings a channel of this type reads (besides `price_per_message` and
+    /// `max_per_second`, which every type has).
+    pub fn setting_names(self) -> &'static [&'static str] {
+        match self {
+            ChannelType::EmailSmtp => &["host", "port", "tls", "from"],
+            ChannelType::EmailSendgrid => &["from", "api_base"],
+            ChannelType::EmailMailgun => &["from", "domain", "api_base"],
+            ChannelType::SmsEsms => &["brandname", "sms_type", "api_base"],
+            ChannelType::SmsVietguys => &["from", "api_base"],
+            ChannelType::ZaloZns => &["app_id", "oa_id", "api_base", "oauth_base"],
+        }
+    }
+
     /// The secrets a channel of this type keeps (encrypted at rest, never shown).
     pub fn secret_names(self) -> &'static [&'static str] {
         match self {

@@ -18,6 +18,7 @@ use loyalty_core::campaign::{Audience, CampaignChannel, CampaignStatus};
 use loyalty_core::records::SavedSegment;
 use loyalty_core::tenancy::Permission;
 use loyalty_core::voucher::VoucherProgram;
+use loyalty_messaging::provider::ChannelType;
 use loyalty_messaging::template::Rendered;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -106,6 +107,18 @@ impl CampaignsPage {
 
     fn field(&self, name: &str) -> &str {
         self.form.fields.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// The channel types a form field belongs to (`sms_esms zalo_zns`), for the script that
+    /// shows only the chosen type's fields.
+    fn types_of(&self, field: &str) -> String {
+        TYPES
+            .iter()
+            .filter_map(|(code, _)| ChannelType::parse(code))
+            .filter(|t| t.setting_names().contains(&field) || t.secret_names().contains(&field))
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
