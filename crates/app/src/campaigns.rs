@@ -194,6 +194,73 @@ pub(crate) fn sample_context(shop: &str, voucher_until: Option<Timestamp>) -> Va
 }
 
 impl App {
+    /// Checks channels with their templates (each rendered for the sample member) and a voucher
+    /// program of unique codes, naming fields under `prefix` and `program_field`; what is wrong,
+    /// all at once. Campaigns and automations' `send` steps share it.
+    pub(crate) async fn check_sends(
+        &self,
+        ctx: &Ctx,
+        wanted: &[CampaignChannel],
+        prefix: &str,
+        program_id: Option<&str>,
+        program_field: &str,
+    ) -> AppResult<Invalid> {
+        let mut errors = Invalid::default();
+        let info = self.tenant(ctx).await?;
+        let renderer = Renderer::new(info.zone.clone());
+        let sample = sample_context(&info.tenant.name, None);
+        let tenant_id = ctx.tenant_id.to_string();
+        let ids: Vec<String> = wanted.iter().map(|ch| ch.channel_id.clone()).collect();
+        let program_id = program_id.map(str::to_string);
+        let (channels, program) = self
+            .db
+            .read(move |sql| {
+                let mut found = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    found.push(store::get_channel(sql, &tenant_id, id)?);
+                }
+                let program = match &program_id {
+                    Some(id) => vouchers::get_program(sql, &tenant_id, id)?.map(Some),
+                    None => Some(None),
+                };
+                Ok::<_, AppError>((found, program))
+            })
+            .await?;
+        for (i, (one, found)) in wanted.iter().zip(&channels).enumerate() {
+            let at = format!("{prefix}[{i}]");
+            let Some(channel) = found else {
+                errors.push_coded(format!("{at}.channel_id"), "not_found", "no such channel");
+                continue;
+            };
+            if wanted[..i].iter().any(|o| o.channel_id == one.channel_id) {
+                errors.push_coded(format!("{at}.channel_id"), "duplicate", "listed twice");
+            }
+            let Some(kind) = ChannelType::parse(&channel.channel_type) else {
+                continue;
+            };
+            match Template::parse(kind.kind(), &one.template, &format!("{at}.template")) {
+                Ok(template) => {
+                    if let Err(invalid) =
+                        template.render(&renderer, &sample, &format!("{at}.template"))
+                    {
+                        errors.0.extend(invalid.0);
+                    }
+                }
+                Err(invalid) => errors.0.extend(invalid.0),
+            }
+        }
+        match program {
+            None => errors.push_coded(program_field, "not_found", "no such voucher program"),
+            Some(Some(p)) if p.code_kind != CodeKind::Unique => errors.push_coded(
+                program_field,
+                "voucher.shared_program",
+                "each recipient gets a code of their own: choose a program of unique codes",
+            ),
+            Some(_) => {}
+        }
+        Ok(errors)
+    }
+
     /// Checks a campaign's fields against the tenant's channels, segments and programs, and
     /// renders every template for the sample member; all mistakes at once.
     async fn check_campaign(&self, ctx: &Ctx, c: &Campaign) -> AppResult<()> {
@@ -217,71 +284,31 @@ impl App {
                 "list 1 to 5 channels, in the order to try them",
             );
         }
-        let info = self.tenant(ctx).await?;
-        let renderer = Renderer::new(info.zone.clone());
-        let sample = sample_context(&info.tenant.name, None);
-        let tenant_id = ctx.tenant_id.to_string();
-        let ids: Vec<String> = c.channels.iter().map(|ch| ch.channel_id.clone()).collect();
-        let program_id = c.voucher_program_id.clone();
         let segment_id = match &c.audience {
             Audience::Segment { segment_id } => Some(segment_id.clone()),
             _ => None,
         };
-        let (channels, program, segment) = self
-            .db
-            .read(move |sql| {
-                let mut found = Vec::with_capacity(ids.len());
-                for id in &ids {
-                    found.push(store::get_channel(sql, &tenant_id, id)?);
-                }
-                let program = match &program_id {
-                    Some(id) => vouchers::get_program(sql, &tenant_id, id)?.map(Some),
-                    None => Some(None),
-                };
-                let segment = match &segment_id {
-                    Some(id) => {
-                        Some(loyalty_store::repo::segments::get(sql, &tenant_id, id)?.is_some())
-                    }
-                    None => None,
-                };
-                Ok::<_, AppError>((found, program, segment))
-            })
-            .await?;
-        for (i, (wanted, found)) in c.channels.iter().zip(&channels).enumerate() {
-            let at = format!("channels[{i}]");
-            let Some(channel) = found else {
-                errors.push_coded(format!("{at}.channel_id"), "not_found", "no such channel");
-                continue;
-            };
-            if c.channels[..i]
-                .iter()
-                .any(|o| o.channel_id == wanted.channel_id)
-            {
-                errors.push_coded(format!("{at}.channel_id"), "duplicate", "listed twice");
-            }
-            let Some(kind) = ChannelType::parse(&channel.channel_type) else {
-                continue;
-            };
-            match Template::parse(kind.kind(), &wanted.template, &format!("{at}.template")) {
-                Ok(template) => {
-                    if let Err(invalid) =
-                        template.render(&renderer, &sample, &format!("{at}.template"))
-                    {
-                        errors.0.extend(invalid.0);
-                    }
-                }
-                Err(invalid) => errors.0.extend(invalid.0),
-            }
-        }
-        match program {
-            None => errors.push_coded("voucher_program_id", "not_found", "no such voucher program"),
-            Some(Some(p)) if p.code_kind != CodeKind::Unique => errors.push_coded(
+        errors.0.extend(
+            self.check_sends(
+                ctx,
+                &c.channels,
+                "channels",
+                c.voucher_program_id.as_deref(),
                 "voucher_program_id",
-                "voucher.shared_program",
-                "each recipient gets a code of their own: choose a program of unique codes",
+            )
+            .await?
+            .0,
+        );
+        let tenant_id = ctx.tenant_id.to_string();
+        let segment = match segment_id {
+            Some(id) => Some(
+                self.db
+                    .read(move |sql| loyalty_store::repo::segments::get(sql, &tenant_id, &id))
+                    .await?
+                    .is_some(),
             ),
-            Some(_) => {}
-        }
+            None => None,
+        };
         match &c.audience {
             Audience::Segment { .. } if segment == Some(false) => {
                 errors.push_coded("audience.segment_id", "not_found", "no such segment")

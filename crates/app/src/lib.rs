@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod automations;
 pub mod campaign_audience;
 pub mod campaign_results;
 pub mod campaigns;

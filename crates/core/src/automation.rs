@@ -19,8 +19,38 @@ pub const MAX_STEPS: usize = 30;
 /// The longest `wait` (a year): a run is not a calendar.
 pub const MAX_WAIT_DAYS: i64 = 366;
 
+/// A journey a marketer sets up once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Automation {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    pub trigger: Trigger,
+    pub steps: Vec<Step>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Trigger {
+    /// The trigger's type as API.md names it (`birthday`, `order_paid`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Trigger::MemberCreated => "member_created",
+            Trigger::MemberActivated => "member_activated",
+            Trigger::OrderPaid { .. } => "order_paid",
+            Trigger::TierChanged { .. } => "tier_changed",
+            Trigger::Birthday { .. } => "birthday",
+            Trigger::NoPurchase { .. } => "no_purchase",
+            Trigger::PointsExpiring { .. } => "points_expiring",
+            Trigger::ReferralCompleted => "referral_completed",
+            Trigger::SegmentEntered { .. } => "segment_entered",
+        }
+    }
+}
+
 /// What starts a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
     MemberCreated,
@@ -58,6 +88,7 @@ pub enum Trigger {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     #[default]
@@ -68,6 +99,7 @@ pub enum Direction {
 
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     Send {
@@ -93,6 +125,7 @@ pub enum Step {
     },
     /// A segment condition tree on the member; false ends the run (`stopped`).
     Condition {
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         conditions: Value,
     },
     Webhook {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod automations;
 pub mod catalog;
 pub mod connections;
 pub mod events;
@@ -41,6 +42,7 @@ use utoipa_axum::routes;
         (name = "members", description = "Members and customers (thành viên, khách hàng)"),
         (name = "orders", description = "Orders: the earning path, cancel, refunds"),
         (name = "messaging", description = "Channels (Zalo ZNS, SMS, e-mail), campaigns and their messages"),
+        (name = "automations", description = "Journeys that run by themselves: birthday, thank-you, win-back, tier-up, points expiring"),
         (name = "webhooks", description = "Outbound webhooks: endpoints, deliveries, replay, test"),
         (name = "connections", description = "Web-store and POS connections (Haravan, Shopify, Sapo, KiotViet) and what came in on them"),
         (name = "points", description = "A member's points: balance, ledger, adjustments"),
@@ -105,6 +107,14 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(messaging::campaign_report))
         .routes(routes!(messaging::export_campaign))
         .routes(routes!(messaging::list_messages))
+        .routes(routes!(
+            automations::create_automation,
+            automations::list_automations
+        ))
+        .routes(routes!(
+            automations::get_automation,
+            automations::update_automation
+        ))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

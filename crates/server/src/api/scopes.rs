@@ -4,7 +4,7 @@
 //! admin UI's roles: `read` reads what a viewer sees (members, orders, the program, reports);
 //! `pos` adds what a cashier does at the till; the activity log, the events feed, exports, import reports, keys
 //! and staff, the messaging channels, and every change to the program, to saved segments or to
-//! campaigns are `admin`'s.
+//! campaigns and automations are `admin`'s.
 
 use axum::http::Method;
 use loyalty_core::tenancy::Access;
@@ -71,6 +71,8 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("POST", "/api/v1/campaigns/{id}/launch")
         | ("POST", "/api/v1/campaigns/{id}/cancel")
         | ("POST", "/api/v1/campaigns/{id}/test")
+        | ("POST", "/api/v1/automations")
+        | ("PATCH", "/api/v1/automations/{id}")
         | ("PATCH" | "DELETE", "/api/v1/connections/{id}")
         | ("POST", "/api/v1/earn-rules")
         | ("PATCH" | "DELETE", "/api/v1/earn-rules/{id}")

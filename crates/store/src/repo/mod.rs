@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod api_keys;
+pub mod automations;
 pub mod brands;
 pub mod connections;
 pub mod consent;
