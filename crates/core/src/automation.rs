@@ -346,6 +346,56 @@ impl RunStatus {
     }
 }
 
+/// One member going through an automation's steps for one occurrence of its trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub id: String,
+    pub automation_id: String,
+    pub member_id: String,
+    /// The trigger's once-key (`birthday:2027`, `order:ord_…`).
+    pub occurrence: String,
+    pub status: RunStatus,
+    /// The step to do next (its index).
+    pub step: i64,
+    /// The steps as they were when the run started.
+    pub steps: Vec<Step>,
+    /// What earlier steps left for later ones (`voucher.code`, the order).
+    pub context: Value,
+    /// `[{"step", "at", "result"}, …]`.
+    pub log: Vec<Value>,
+    /// When the next step is due (none once the run ended).
+    pub next_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Run {
+    /// A run starting now for `member` at the automation's first step.
+    pub fn start(
+        id: String,
+        automation: &Automation,
+        member_id: &str,
+        occurrence: String,
+        context: Value,
+        now: Timestamp,
+    ) -> Run {
+        Run {
+            id,
+            automation_id: automation.id.clone(),
+            member_id: member_id.to_string(),
+            occurrence,
+            status: RunStatus::Waiting,
+            step: 0,
+            steps: automation.steps.clone(),
+            context,
+            log: Vec::new(),
+            next_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// What a step came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepOutcome {

@@ -1,10 +1,11 @@
 //! Automations and their runs (migration 0018).
 
-use loyalty_core::automation::Automation;
+use jiff::Timestamp;
+use loyalty_core::automation::{Automation, Run, RunStatus};
 
-use super::{json, ms, to_json, ts};
+use super::{json, ms, to_json, ts, ts_opt};
 use crate::params;
-use crate::sql::{DbError, Row, Sql, Value};
+use crate::sql::{DbError, Row, Sql, Value, row_placeholders};
 
 const COLUMNS: &str = "id, name, active, trigger_type, trigger, steps, created_at, updated_at";
 
@@ -92,4 +93,151 @@ pub fn active_with_trigger(
     .iter()
     .map(from_row)
     .collect()
+}
+
+const RUN_COLUMNS: &str =
+    "id, automation_id, member_id, occurrence, status, step, steps, context, log,
+     next_at, created_at, updated_at";
+const RUN_WIDTH: usize = 13;
+
+fn run_from_row(row: &Row) -> Result<Run, DbError> {
+    let status: String = row.get("status")?;
+    Ok(Run {
+        id: row.get("id")?,
+        automation_id: row.get("automation_id")?,
+        member_id: row.get("member_id")?,
+        occurrence: row.get("occurrence")?,
+        status: RunStatus::parse(&status)
+            .ok_or_else(|| DbError::Decode(format!("run status {status}")))?,
+        step: row.get("step")?,
+        steps: json(row, "steps")?,
+        context: json(row, "context")?,
+        log: json(row, "log")?,
+        next_at: ts_opt(row, "next_at")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+fn push_run<'a>(values: &mut Vec<Value<'a>>, tenant_id: &'a str, r: &'a Run) {
+    values.extend([
+        tenant_id.into(),
+        r.id.as_str().into(),
+        r.automation_id.as_str().into(),
+        r.member_id.as_str().into(),
+        r.occurrence.as_str().into(),
+        r.status.as_str().into(),
+        r.step.into(),
+        to_json(&r.steps).into(),
+        to_json(&r.context).into(),
+        to_json(&r.log).into(),
+        r.next_at.map(ms).into(),
+        ms(r.created_at).into(),
+        ms(r.updated_at).into(),
+    ]);
+}
+
+/// Starts runs, many to a statement; a run already started for its (automation, member,
+/// occurrence) is left as it is. Returns how many started.
+pub fn start_runs(sql: &mut dyn Sql, tenant_id: &str, runs: &[Run]) -> Result<u64, DbError> {
+    let mut started = 0;
+    for chunk in runs.chunks(50) {
+        let mut values = Vec::with_capacity(chunk.len() * RUN_WIDTH);
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (i, r) in chunk.iter().enumerate() {
+            push_run(&mut values, tenant_id, r);
+            rows.push(row_placeholders(i, RUN_WIDTH, 1));
+        }
+        started += sql.execute(
+            &format!(
+                "insert into automation_runs (tenant_id, {RUN_COLUMNS}) values {}
+                 on conflict (tenant_id, automation_id, member_id, occurrence) do nothing",
+                rows.join(", ")
+            ),
+            &values,
+        )?;
+    }
+    Ok(started)
+}
+
+/// Runs of every tenant whose next step is due, earliest first: (tenant, run id).
+pub fn due_runs(
+    sql: &mut dyn Sql,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<(String, String)>, DbError> {
+    sql.query(
+        "select tenant_id, id from automation_runs where next_at <= $1 order by next_at, id limit $2",
+        params![ms(now), limit],
+    )?
+    .iter()
+    .map(|r| Ok((r.get("tenant_id")?, r.get("id")?)))
+    .collect()
+}
+
+/// A run to move on: on PostgreSQL the row stays locked until the transaction ends.
+pub fn get_run_for_update(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<Run>, DbError> {
+    let lock = sql.backend().for_update();
+    sql.query(
+        &format!(
+            "select {RUN_COLUMNS} from automation_runs where tenant_id = $1 and id = $2{lock}"
+        ),
+        params![tenant_id, id],
+    )?
+    .first()
+    .map(run_from_row)
+    .transpose()
+}
+
+/// Writes where a run is after a step.
+pub fn save_run(sql: &mut dyn Sql, tenant_id: &str, r: &Run) -> Result<(), DbError> {
+    sql.execute(
+        "update automation_runs set status = $3, step = $4, context = $5, log = $6, next_at = $7,
+             updated_at = $8
+         where tenant_id = $1 and id = $2",
+        params![
+            tenant_id,
+            r.id.as_str(),
+            r.status.as_str(),
+            r.step,
+            to_json(&r.context),
+            to_json(&r.log),
+            r.next_at.map(ms),
+            ms(r.updated_at)
+        ],
+    )?;
+    Ok(())
+}
+
+/// An automation's runs, newest first, optionally of one member.
+pub fn runs(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    automation_id: &str,
+    member_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Run>, DbError> {
+    let rows = match member_id {
+        Some(member) => sql.query(
+            &format!(
+                "select {RUN_COLUMNS} from automation_runs
+                 where tenant_id = $1 and member_id = $3 and automation_id = $2
+                 order by created_at desc, id desc limit $4"
+            ),
+            params![tenant_id, automation_id, member, limit],
+        )?,
+        None => sql.query(
+            &format!(
+                "select {RUN_COLUMNS} from automation_runs
+                 where tenant_id = $1 and automation_id = $2
+                 order by created_at desc, id desc limit $3"
+            ),
+            params![tenant_id, automation_id, limit],
+        )?,
+    };
+    rows.iter().map(run_from_row).collect()
 }
