@@ -1,11 +1,11 @@
 //! Automations (API.md "Automations"): a journey set up once — a trigger and its steps —
 //! checked when saved (core's rules, then the channels, templates, programs and segments the
 //! steps name), switched on and off, edited (an edit applies to runs that start after it).
-//! Running them is the queue runner's (issue 16, next).
+//! Runs are started by `automation_starts` and moved on by `automation_steps`.
 
 use jiff::Timestamp;
 use loyalty_core::Invalid;
-use loyalty_core::automation::{self as rules, Automation, Step, Trigger};
+use loyalty_core::automation::{self as rules, Automation, RunStatus, Step, Trigger};
 use loyalty_core::id::new_id;
 use loyalty_core::tenancy::Access;
 use loyalty_store::repo::{automations as store, segments};
@@ -67,7 +67,59 @@ impl From<&Automation> for AutomationView {
     }
 }
 
+/// A member's way through an automation (API.md: `GET /api/v1/automations/{id}/runs`).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunView {
+    pub id: String,
+    pub member_id: String,
+    /// The trigger's occurrence the run is for (`birthday:2027`, `order:ord_…`).
+    pub occurrence: String,
+    pub status: RunStatus,
+    /// The step to do next.
+    pub step: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub next_at: Option<Timestamp>,
+    /// What each step did: `{"step", "at", "result"}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub log: Vec<serde_json::Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+}
+
+/// Most runs one read returns (newest first).
+const RUNS_SHOWN: i64 = 200;
+
 impl App {
+    /// An automation's runs, newest first, optionally of one member.
+    pub async fn automation_runs(
+        &self,
+        ctx: &Ctx,
+        id: String,
+        member_id: Option<String>,
+    ) -> AppResult<Vec<RunView>> {
+        ctx.require(Access::Read)?;
+        self.load_automation(&ctx.tenant_id, &id).await?;
+        let tenant_id = ctx.tenant_id.to_string();
+        let runs = self
+            .db
+            .read(move |sql| store::runs(sql, &tenant_id, &id, member_id.as_deref(), RUNS_SHOWN))
+            .await?;
+        Ok(runs
+            .into_iter()
+            .map(|r| RunView {
+                id: r.id,
+                member_id: r.member_id,
+                occurrence: r.occurrence,
+                status: r.status,
+                step: r.step,
+                next_at: r.next_at,
+                log: r.log,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
     /// Every mistake of an automation at once: core's rules, then what its steps name.
     async fn check_automation(&self, ctx: &Ctx, a: &Automation) -> AppResult<()> {
         let mut errors = Invalid::default();
@@ -91,7 +143,7 @@ impl App {
         }
         for (i, step) in a.steps.iter().enumerate() {
             match step {
-                Step::Send { channels } => {
+                Step::Send { channels, .. } => {
                     if channels.len() > MAX_CHANNELS {
                         errors.push_bounded(
                             format!("steps[{i}].channels"),
@@ -151,7 +203,8 @@ impl App {
         let ctx2 = ctx.clone();
         self.db
             .write(move |sql| {
-                store::insert(sql, &ctx2.tenant_id, &automation)?;
+                let from = loyalty_store::repo::events::newest_position(sql, &ctx2.tenant_id)?;
+                store::insert(sql, &ctx2.tenant_id, &automation, from)?;
                 let view = AutomationView::from(&automation);
                 let change = Change {
                     entity: "automation",

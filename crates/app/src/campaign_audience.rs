@@ -455,7 +455,7 @@ fn new_message(plan: &Plan, member: &Member, now: Timestamp) -> Message {
     }
 }
 
-fn suppress(message: &mut Message, why: Suppressed) {
+pub(crate) fn suppress(message: &mut Message, why: Suppressed) {
     message.status = MessageStatus::Suppressed;
     message.reason = Some(
         match why {

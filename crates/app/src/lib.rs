@@ -5,6 +5,8 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod automation_starts;
+pub mod automation_steps;
 pub mod automations;
 pub mod campaign_audience;
 pub mod campaign_results;

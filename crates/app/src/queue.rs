@@ -244,6 +244,7 @@ impl App {
                     }
                 }
                 self.start_campaigns_pass(&mut senders);
+                self.start_automations_pass(&mut senders);
             }
             let free = SLOTS.saturating_sub(running.len());
             if free > 0 {
@@ -342,6 +343,25 @@ impl App {
             let _running = running;
             if let Err(error) = app.advance_campaigns().await {
                 tracing::warn!(%error, "moving campaigns on failed; trying again");
+            }
+        });
+    }
+
+    /// Starts the runs automations' triggers found, then does the due runs' next steps, one
+    /// pass at a time in this instance.
+    fn start_automations_pass(&self, senders: &mut JoinSet<()>) {
+        let key = ("*".to_string(), "automations".to_string());
+        let Some(running) = self.outbound.start_sender(&key) else {
+            return;
+        };
+        let app = self.clone();
+        senders.spawn(async move {
+            let _running = running;
+            if let Err(error) = app.start_automation_runs().await {
+                tracing::warn!(%error, "starting automation runs failed; trying again");
+            }
+            if let Err(error) = app.run_automation_steps().await {
+                tracing::warn!(%error, "automation steps failed; trying again");
             }
         });
     }

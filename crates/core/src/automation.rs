@@ -104,6 +104,10 @@ pub enum Direction {
 pub enum Step {
     Send {
         channels: Vec<CampaignChannel>,
+        /// `advertising` (the default: consent needed, the weekly cap, `QC` on SMS) or
+        /// `customer_care` (a thank-you, a points notice).
+        #[serde(default)]
+        purpose: Option<String>,
     },
     IssueVoucher {
         voucher_program_id: String,
@@ -183,7 +187,17 @@ pub fn check(trigger: &Trigger, steps: &[Step]) -> Result<(), Invalid> {
     for (i, step) in steps.iter().enumerate() {
         let field = |name: &str| format!("steps[{i}].{name}");
         match step {
-            Step::Send { channels } if channels.is_empty() => errors.required(field("channels")),
+            Step::Send { channels, purpose } => {
+                if channels.is_empty() {
+                    errors.required(field("channels"));
+                }
+                if purpose
+                    .as_deref()
+                    .is_some_and(|p| crate::messaging::Purpose::parse(p).is_none())
+                {
+                    errors.push_coded(field("purpose"), "invalid", "advertising or customer_care");
+                }
+            }
             Step::IssueVoucher { voucher_program_id } if voucher_program_id.trim().is_empty() => {
                 errors.required(field("voucher_program_id"))
             }
@@ -314,6 +328,7 @@ pub fn order_matches(min_total: Option<i64>, index: Option<i64>, total: i64, nth
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Waiting,

@@ -1,17 +1,56 @@
-//! Automations through the API, on SQLite and PostgreSQL: API.md's birthday journey saved and
-//! read back, every mistake named by its field, switched off and edited. (Running them comes
-//! with the rest of issue 16.)
+//! Automations on SQLite and PostgreSQL against a local eSMS double: API.md's birthday journey
+//! saved, checked (every mistake named by its field), switched off and edited; a thank-you that
+//! waits two hours of the test clock and thanks once per order; a birthday greeted with one
+//! voucher and one message, and not again on the next passes.
 
 mod common;
 
-use common::spawn_app;
+use std::time::Duration;
+
+use common::{TestApp, spawn_app};
+use jiff::{SignedDuration, Timestamp};
+use loyalty_messaging::doubles::ProviderDouble;
 use loyalty_store::on_both_backends;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// 10:00 in Hà Nội on 7 December 2026, outside the quiet hours.
+const MORNING: &str = "2026-12-07T03:00:00Z";
+
+async fn esms(app: &TestApp, double: &ProviderDouble) -> String {
+    let sms = app.post("/api/v1/channels", json!({"type": "sms_esms", "name": "eSMS",
+        "settings": {"brandname": "CAPHE", "api_base": double.base()}, "secrets": {"api_key": "k", "secret_key": "s"}})).await;
+    assert_eq!(sms.status, StatusCode::CREATED, "{:?}", sms.body);
+    sms.body["id"].as_str().unwrap().to_string()
+}
+
+/// Lets the queue runner make a few passes.
+async fn passes(app: &TestApp, n: usize) {
+    for _ in 0..n {
+        app.app.wake_queue();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+}
+
+/// Waits (a few seconds at most) until the double holds `n` messages.
+async fn until_received(app: &TestApp, double: &ProviderDouble, n: usize) {
+    for _ in 0..100 {
+        if double.received().len() >= n {
+            return;
+        }
+        passes(app, 1).await;
+    }
+    panic!("{} messages, not {n}", double.received().len());
+}
+
+fn order(member_id: &str, external_id: &str) -> Value {
+    json!({"source": "pos", "external_id": external_id, "member_id": member_id, "total": 120_000})
+}
 
 on_both_backends! {
     async fn a_birthday_journey_is_saved_checked_switched_off_and_edited(db) {
         let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
         let sms = app.post("/api/v1/channels", json!({"type": "sms_esms", "name": "eSMS",
             "settings": {"brandname": "CAPHE"}, "secrets": {"api_key": "k", "secret_key": "s"}})).await;
         assert_eq!(sms.status, StatusCode::CREATED, "{:?}", sms.body);
@@ -67,5 +106,87 @@ on_both_backends! {
         assert_eq!(app.get(&format!("/api/v1/automations/{id}")).await.body["steps"][2]["duration"], "P3D");
         let missing = app.get("/api/v1/automations/aut_nope").await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn a_thank_you_waits_two_hours_and_thanks_once_per_order(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let double = ProviderDouble::start().await;
+        let channel = esms(&app, &double).await;
+        let created = app.post("/api/v1/automations", json!({"name": "Cảm ơn sau mua hàng",
+            "trigger": {"type": "order_paid"},
+            "steps": [{"type": "wait", "duration": "PT2H"},
+                      {"type": "send", "purpose": "customer_care",
+                       "channels": [{"channel_id": channel, "template": {"text": "Cảm ơn {{ member.first_name }} đã ghé quán!", "unaccented": true}}]}]})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Trần Thị Lan"})).await;
+        let lan = lan.body["id"].as_str().unwrap().to_string();
+        let paid = app.post("/api/v1/orders", order(&lan, "HD-1")).await;
+        assert_eq!(paid.status, StatusCode::CREATED, "{:?}", paid.body);
+
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 0, "thanked before the two hours");
+        app.clock.advance(SignedDuration::from_mins(121));
+        until_received(&app, &double, 1).await;
+        assert_eq!(double.received()[0].content, "Cam on Lan da ghe quan!", "customer care: no QC label, no consent needed");
+        // The same order again (a retried post) and more passes: still one.
+        app.post("/api/v1/orders", order(&lan, "HD-1")).await;
+        app.clock.advance(SignedDuration::from_hours(3));
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 1);
+        // A new order: a new thank-you, two hours later.
+        let second = app.post("/api/v1/orders", order(&lan, "HD-2")).await;
+        assert_eq!(second.status, StatusCode::CREATED, "{:?}", second.body);
+        passes(&app, 5).await;
+        assert_eq!(double.received().len(), 1);
+        app.clock.advance(SignedDuration::from_mins(121));
+        until_received(&app, &double, 2).await;
+        passes(&app, 5).await;
+        assert_eq!(double.received().len(), 2);
+    }
+
+    async fn a_birthday_gets_one_voucher_and_one_message_and_no_more(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let double = ProviderDouble::start().await;
+        let channel = esms(&app, &double).await;
+        let program = app.post("/api/v1/voucher-programs", json!({"name": "Sinh nhật", "type": "fixed", "value": 50000,
+            "codes": {"kind": "unique", "prefix": "SN-", "length": 8}})).await;
+        let program = program.body["id"].as_str().unwrap().to_string();
+        let sms = json!({"sms": true});
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Trần Thị Lan", "birthday": "1990-12-07", "consent": sms})).await;
+        let lan = lan.body["id"].as_str().unwrap().to_string();
+        app.post("/api/v1/members", json!({"phone": "0901234568", "name": "Lê An", "birthday": "--12-08", "consent": sms})).await;
+        let created = app.post("/api/v1/automations", json!({"name": "Chúc mừng sinh nhật",
+            "trigger": {"type": "birthday", "days_before": 0},
+            "steps": [{"type": "issue_voucher", "voucher_program_id": program},
+                      {"type": "send", "channels": [{"channel_id": channel, "template": {"text": "Chuc mung sinh nhat {{ member.first_name }}! Ma qua: {{ voucher.code }}"}}]}]})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+
+        until_received(&app, &double, 1).await;
+        let text = double.received()[0].content.clone();
+        assert!(text.starts_with("QC Chuc mung sinh nhat Lan! Ma qua: SN-"), "{text}");
+        let code = text.rsplit(' ').next().unwrap().to_string();
+        let codes = app.get(&format!("/api/v1/members/{lan}/vouchers")).await;
+        assert!(codes.body.to_string().contains(&code), "the code sent is Lan's: {:?}", codes.body);
+        // Later passes the same day, and an hour on: nothing more.
+        passes(&app, 10).await;
+        app.clock.advance(SignedDuration::from_mins(61));
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 1, "{:?}", double.received());
+        // The next day is An's birthday (no year given): An's turn, not Lan's again.
+        app.clock.advance(SignedDuration::from_hours(24));
+        until_received(&app, &double, 2).await;
+        passes(&app, 10).await;
+        let to: Vec<String> = double.received().iter().map(|r| r.to.clone()).collect();
+        assert_eq!(to, ["0901234567", "0901234568"]);
+        let id = created.body["id"].as_str().unwrap();
+        let runs = app.get(&format!("/api/v1/automations/{id}/runs?member_id={lan}")).await;
+        assert_eq!(runs.status, StatusCode::OK, "{:?}", runs.body);
+        let runs = runs.body.as_array().unwrap().clone();
+        assert_eq!(runs.len(), 1, "one run for Lan: {runs:?}");
+        assert_eq!(runs[0]["occurrence"], "birthday:2026");
+        assert_eq!(runs[0]["status"], "done");
+        assert_eq!(runs[0]["log"].as_array().unwrap().len(), 2, "{runs:?}");
     }
 }

@@ -41,7 +41,7 @@ on_both_backends! {
         let now: Timestamp = "2026-12-06T03:00:00Z".parse().unwrap();
         let automation = thank_you(now);
         let stored = automation.clone();
-        db.write(move |sql| automations::insert(sql, "t1", &stored))
+        db.write(move |sql| automations::insert(sql, "t1", &stored, loyalty_core::event::Position { tx: 0, seq: 0 }))
         .await
         .unwrap();
         let run = |id: &str, member: &str, order: &str, at: Timestamp| {

@@ -5,9 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use loyalty_app::App;
-use loyalty_app::automations::{AutomationIn, AutomationPatch, AutomationView};
+use loyalty_app::automations::{AutomationIn, AutomationPatch, AutomationView, RunView};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::problem::{ApiResult, Problem};
 
 #[utoipa::path(post, path = "/api/v1/automations", tag = "automations", request_body = AutomationIn,
@@ -61,4 +63,25 @@ pub async fn update_automation(
     ApiJson(patch): ApiJson<AutomationPatch>,
 ) -> ApiResult<Json<AutomationView>> {
     Ok(Json(app.update_automation(&ctx, id, patch).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    /// Only this member's runs.
+    pub member_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/automations/{id}/runs", tag = "automations",
+    params(("id" = String, Path), RunsQuery),
+    responses((status = 200, description = "The newest 200 runs, each with what its steps did", body = Vec<RunView>),
+        (status = 404, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn automation_runs(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<RunsQuery>,
+) -> ApiResult<Json<Vec<RunView>>> {
+    Ok(Json(app.automation_runs(&ctx, id, query.member_id).await?))
 }

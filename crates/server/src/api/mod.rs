@@ -115,6 +115,7 @@ pub fn routes() -> OpenApiRouter<App> {
             automations::get_automation,
             automations::update_automation
         ))
+        .routes(routes!(automations::automation_runs))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

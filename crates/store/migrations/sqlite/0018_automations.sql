@@ -12,6 +12,11 @@ create table automations (
     trigger_type text not null,
     trigger text not null,
     steps text not null,
+    -- Where an event trigger has read the tenant's event feed to.
+    feed_tx bigint not null,
+    feed_seq bigint not null,
+    -- When a periodic trigger (birthday, no purchase, points expiring) last looked.
+    passed_at bigint,
     created_at bigint not null,
     updated_at bigint not null,
     primary key (tenant_id, id)

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 use loyalty_core::automation::{Automation, Run, RunStatus};
+use loyalty_core::event::Position;
 
 use super::{json, ms, to_json, ts, ts_opt};
 use crate::params;
@@ -36,14 +37,148 @@ fn values<'a>(tenant_id: &'a str, a: &'a Automation) -> Vec<Value<'a>> {
     .to_vec()
 }
 
-pub fn insert(sql: &mut dyn Sql, tenant_id: &str, a: &Automation) -> Result<(), DbError> {
+/// Writes a new automation; an event trigger reads the feed from `from` (the newest event when
+/// it was saved: it acts on what happens from then on).
+pub fn insert(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    a: &Automation,
+    from: Position,
+) -> Result<(), DbError> {
+    let mut values = values(tenant_id, a);
+    values.push(from.tx.into());
+    values.push(from.seq.into());
     sql.execute(
         &format!(
-            "insert into automations (tenant_id, {COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "insert into automations (tenant_id, {COLUMNS}, feed_tx, feed_seq)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ),
-        &values(tenant_id, a),
+        &values,
     )?;
     Ok(())
+}
+
+/// An active automation, with where it has read the event feed to and when it last looked at
+/// the members.
+#[derive(Debug, Clone)]
+pub struct Active {
+    pub tenant_id: String,
+    pub automation: Automation,
+    pub place: Position,
+    pub passed_at: Option<Timestamp>,
+}
+
+/// Every tenant's active automations whose trigger is one of `types`.
+pub fn active_of_types(sql: &mut dyn Sql, types: &[&str]) -> Result<Vec<Active>, DbError> {
+    let mut values: Vec<Value<'_>> = Vec::with_capacity(types.len());
+    let marks: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            values.push((*t).into());
+            format!("${}", i + 1)
+        })
+        .collect();
+    sql.query(
+        &format!(
+            "select tenant_id, {COLUMNS}, feed_tx, feed_seq, passed_at from automations
+             where active and trigger_type in ({}) order by tenant_id, created_at, id",
+            marks.join(", ")
+        ),
+        &values,
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Active {
+            tenant_id: r.get("tenant_id")?,
+            automation: from_row(r)?,
+            place: Position {
+                tx: r.get("feed_tx")?,
+                seq: r.get("feed_seq")?,
+            },
+            passed_at: ts_opt(r, "passed_at")?,
+        })
+    })
+    .collect()
+}
+
+/// Moves an automation's place in the event feed on.
+pub fn set_place(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    place: Position,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update automations set feed_tx = $3, feed_seq = $4 where tenant_id = $1 and id = $2",
+        params![tenant_id, id, place.tx, place.seq],
+    )?;
+    Ok(())
+}
+
+/// Records when a periodic trigger last looked at the members.
+pub fn set_passed(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    sql.execute(
+        "update automations set passed_at = $3 where tenant_id = $1 and id = $2",
+        params![tenant_id, id, ms(at)],
+    )?;
+    Ok(())
+}
+
+/// A page of members (after `after`, by id) whose birthday falls on one of `month_days`
+/// (`12-25`): (id, birthday as stored).
+pub fn birthday_page(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    month_days: &[String],
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, String)>, DbError> {
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into(), after.into(), limit.into()];
+    let likes: Vec<String> = month_days
+        .iter()
+        .map(|md| {
+            values.push(format!("%-{md}").into());
+            format!("birthday like ${}", values.len())
+        })
+        .collect();
+    sql.query(
+        &format!(
+            "select id, birthday from members
+             where tenant_id = $1 and id > $2 and birthday is not null and ({})
+             order by id limit $3",
+            likes.join(" or ")
+        ),
+        &values,
+    )?
+    .iter()
+    .map(|r| Ok((r.get("id")?, r.get("birthday")?)))
+    .collect()
+}
+
+/// A page of members whose last purchase was in [`from`, `to`): (id, last purchase).
+pub fn lapsed_page(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, Timestamp)>, DbError> {
+    sql.query(
+        "select id, last_order_at from members
+         where tenant_id = $1 and id > $2 and last_order_at >= $3 and last_order_at < $4
+         order by id limit $5",
+        params![tenant_id, after, ms(from), ms(to), limit],
+    )?
+    .iter()
+    .map(|r| Ok((r.get("id")?, ts(r, "last_order_at")?)))
+    .collect()
 }
 
 pub fn update(sql: &mut dyn Sql, tenant_id: &str, a: &Automation) -> Result<(), DbError> {
@@ -186,6 +321,17 @@ pub fn get_run_for_update(
         &format!(
             "select {RUN_COLUMNS} from automation_runs where tenant_id = $1 and id = $2{lock}"
         ),
+        params![tenant_id, id],
+    )?
+    .first()
+    .map(run_from_row)
+    .transpose()
+}
+
+/// A run as it is.
+pub fn runs_by_id(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Run>, DbError> {
+    sql.query(
+        &format!("select {RUN_COLUMNS} from automation_runs where tenant_id = $1 and id = $2"),
         params![tenant_id, id],
     )?
     .first()

@@ -361,6 +361,25 @@ pub fn count(sql: &mut dyn Sql, compiled: &Compiled) -> Result<i64, DbError> {
     )
 }
 
+/// Whether one member is in the segment (an automation's `condition` step).
+pub fn has_member(
+    sql: &mut dyn Sql,
+    compiled: &Compiled,
+    member_id: &str,
+) -> Result<bool, DbError> {
+    let mut values = compiled.values.clone();
+    values.push(Value::from(member_id.to_string()));
+    let n: i64 = sql.query_scalar(
+        &format!(
+            "select count(*) from members m where {} and m.id = ${}",
+            compiled.clause,
+            values.len()
+        ),
+        &values,
+    )?;
+    Ok(n > 0)
+}
+
 /// The segment's members after `page.after`, in id order.
 pub fn members(
     sql: &mut dyn Sql,

@@ -1,0 +1,371 @@
+//! Doing automation runs' steps (decision 0016): due runs are taken earliest first, and each
+//! step is done in one transaction with the move past it, under the run's row lock — a kill
+//! before the commit leaves the step to be done again whole, after it the step is done once.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use loyalty_core::automation::{self as rules, RunStatus, Step, StepOutcome};
+use loyalty_core::campaign::{Message, MessageStatus};
+use loyalty_core::id::new_id;
+use loyalty_core::member::MemberStatus;
+use loyalty_core::messaging::{self as messaging_rules, ChannelKind, Purpose, Recipient};
+use loyalty_messaging::provider::ChannelType;
+use loyalty_messaging::template::{Renderer, Template};
+use loyalty_store::Sql;
+use loyalty_store::repo::{automations as store, consent, members, messaging, segments, vouchers};
+use serde_json::{Value, json};
+
+use crate::campaign_audience::{address, kind_of, suppress};
+use crate::{App, AppError, AppResult, Ctx};
+
+/// Runs taken in one pass.
+const DUE_PAGE: i64 = 200;
+
+/// What a step needs that is read before its transaction (the tenant's settings, a condition's
+/// compiled query, a send step's channels).
+struct Prepared {
+    shop: String,
+    zone: jiff::tz::TimeZone,
+    quiet: Option<messaging_rules::QuietHours>,
+    weekly_cap: i64,
+    tiers: HashMap<String, String>,
+    condition: Option<segments::Compiled>,
+    channels: Vec<(String, ChannelType, Template)>,
+    active: bool,
+}
+
+impl App {
+    /// Does the next step of every due run.
+    pub(crate) async fn run_automation_steps(&self) -> AppResult<()> {
+        let now = self.now();
+        let due = self
+            .db
+            .read(move |sql| store::due_runs(sql, now, DUE_PAGE))
+            .await?;
+        for (tenant_id, run_id) in due {
+            if let Err(error) = self.run_step(&tenant_id, &run_id).await {
+                tracing::warn!(%error, run = %run_id, "an automation step failed; trying again");
+            }
+        }
+        Ok(())
+    }
+
+    async fn prepare(&self, tenant_id: &str, run_id: &str) -> AppResult<Option<Prepared>> {
+        let (tenant, id) = (tenant_id.to_string(), run_id.to_string());
+        let found = self
+            .db
+            .read(move |sql| {
+                let Some(run) = store::runs_by_id(sql, &tenant, &id)? else {
+                    return Ok::<_, AppError>(None);
+                };
+                let automation = store::get(sql, &tenant, &run.automation_id)?;
+                Ok(Some((run, automation.is_some_and(|a| a.active))))
+            })
+            .await?;
+        let Some((run, active)) = found else {
+            return Ok(None);
+        };
+        let ctx = Ctx::cli(tenant_id);
+        let info = self.tenant(&ctx).await?;
+        let step = run.steps.get(run.step as usize);
+        let condition = match step {
+            Some(Step::Condition { conditions }) => Some(self.compile(&ctx, conditions).await?),
+            _ => None,
+        };
+        let mut channels = Vec::new();
+        if let Some(Step::Send {
+            channels: wanted, ..
+        }) = step
+        {
+            for one in wanted {
+                // A channel deleted since is skipped; the others still carry the message.
+                if let Ok(open) = self.load_channel(tenant_id, &one.channel_id).await
+                    && let Ok(template) =
+                        Template::parse(open.kind.kind(), &one.template, "template")
+                {
+                    channels.push((open.channel.id.clone(), open.kind, template));
+                }
+            }
+        }
+        let tiers = self
+            .ladder(tenant_id)
+            .await?
+            .iter()
+            .map(|t| (t.id.clone(), t.name.clone()))
+            .collect();
+        Ok(Some(Prepared {
+            shop: info.tenant.name.clone(),
+            zone: info.zone.clone(),
+            quiet: info.program.messaging.quiet_hours(),
+            weekly_cap: info.program.messaging.max_per_member_per_week,
+            tiers,
+            condition,
+            channels,
+            active,
+        }))
+    }
+
+    /// One step of one run, in one transaction with the move past it.
+    async fn run_step(&self, tenant_id: &str, run_id: &str) -> AppResult<()> {
+        let Some(prepared) = self.prepare(tenant_id, run_id).await? else {
+            return Ok(());
+        };
+        let (app, tenant, id) = (self.clone(), tenant_id.to_string(), run_id.to_string());
+        let now = self.now();
+        self.db
+            .write(move |sql| {
+                let Some(mut run) = store::get_run_for_update(sql, &tenant, &id)? else {
+                    return Ok(());
+                };
+                // Another instance did this step already, or it is not due yet.
+                if run.status != RunStatus::Waiting || run.next_at.is_none_or(|at| at > now) {
+                    return Ok(());
+                }
+                let index = run.step as usize;
+                // A wait counts from when its step was due, not from when a pass got to it.
+                let due = run.next_at.unwrap_or(now);
+                let outcome = match run.steps.get(index).cloned() {
+                    _ if !prepared.active => StepOutcome::ConditionFalse,
+                    None => StepOutcome::Done,
+                    Some(step) => app.do_step(
+                        sql,
+                        &tenant,
+                        &mut run.context,
+                        &run.member_id,
+                        &run.automation_id,
+                        &step,
+                        &prepared,
+                        due,
+                        now,
+                    )?,
+                };
+                let result = match &outcome {
+                    StepOutcome::Done => "done".to_string(),
+                    StepOutcome::WaitUntil(at) => format!("waits until {at}"),
+                    StepOutcome::ConditionFalse if !prepared.active => {
+                        "automation switched off".into()
+                    }
+                    StepOutcome::ConditionFalse => "condition not met".into(),
+                    StepOutcome::Failed(why) => format!("failed: {why}"),
+                };
+                run.log
+                    .push(json!({"step": index, "at": now.to_string(), "result": result}));
+                let (status, step, next_at) =
+                    rules::after_step(index, run.steps.len(), &outcome, now);
+                run.status = status;
+                run.step = step as i64;
+                run.next_at = next_at;
+                run.updated_at = now;
+                store::save_run(sql, &tenant, &run)?;
+                Ok::<_, AppError>(())
+            })
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn do_step(
+        &self,
+        sql: &mut dyn Sql,
+        tenant_id: &str,
+        context: &mut Value,
+        member_id: &str,
+        automation_id: &str,
+        step: &Step,
+        prepared: &Prepared,
+        due: Timestamp,
+        now: Timestamp,
+    ) -> AppResult<StepOutcome> {
+        Ok(match step {
+            Step::Wait { duration } => match rules::wait_until(due, duration, &prepared.zone) {
+                Some(at) => StepOutcome::WaitUntil(at),
+                None => StepOutcome::Failed(format!("wait {duration}")),
+            },
+            Step::Condition { .. } => match &prepared.condition {
+                Some(compiled) if segments::has_member(sql, compiled, member_id)? => {
+                    StepOutcome::Done
+                }
+                _ => StepOutcome::ConditionFalse,
+            },
+            Step::Tag { add, remove } => {
+                let Some(mut member) = members::get_for_update(sql, tenant_id, member_id)? else {
+                    return Ok(StepOutcome::Failed("the member is gone".into()));
+                };
+                member.profile.tags.retain(|t| !remove.contains(t));
+                for tag in add {
+                    if !member.profile.tags.contains(tag) {
+                        member.profile.tags.push(tag.clone());
+                    }
+                }
+                member.updated_at = now;
+                members::update_profile(sql, tenant_id, &member)?;
+                StepOutcome::Done
+            }
+            Step::IssueVoucher { voucher_program_id } => {
+                let Some(program) = vouchers::get_program(sql, tenant_id, voucher_program_id)?
+                else {
+                    return Ok(StepOutcome::Failed("the voucher program is gone".into()));
+                };
+                let mut issued = Vec::new();
+                for _ in 0..20 {
+                    let code = format!(
+                        "{}{}",
+                        program.code_prefix,
+                        loyalty_core::code::random_code(program.code_length as usize)
+                    );
+                    issued = vouchers::insert_member_codes(
+                        sql,
+                        tenant_id,
+                        &program.id,
+                        &[(code, member_id.to_string())],
+                        "automation",
+                        now,
+                    )?;
+                    if !issued.is_empty() {
+                        break;
+                    }
+                }
+                let Some((code, _)) = issued.first() else {
+                    return Ok(StepOutcome::Failed("no free voucher code".into()));
+                };
+                crate::events::raise(
+                    sql,
+                    tenant_id,
+                    now,
+                    &[crate::vouchers::issued_event(
+                        code,
+                        Some(&program.id),
+                        Some(member_id),
+                        program.valid_until,
+                    )],
+                )?;
+                context["voucher"] = json!({"code": code, "valid_until": program.valid_until.map(|t| t.to_string())});
+                StepOutcome::Done
+            }
+            Step::Send { purpose, .. } => {
+                let purpose = purpose
+                    .as_deref()
+                    .and_then(Purpose::parse)
+                    .unwrap_or(Purpose::Advertising);
+                self.send_step(
+                    sql,
+                    tenant_id,
+                    context,
+                    member_id,
+                    automation_id,
+                    purpose,
+                    prepared,
+                    now,
+                )?
+            }
+            Step::GivePoints { .. } | Step::Webhook { .. } => {
+                StepOutcome::Failed("this step is not built yet".into())
+            }
+        })
+    }
+
+    /// A `send` step: the member's message written `queued` (or suppressed, with the reason),
+    /// decided by the campaigns' rules; the channel's sender delivers it.
+    #[allow(clippy::too_many_arguments)]
+    fn send_step(
+        &self,
+        sql: &mut dyn Sql,
+        tenant_id: &str,
+        context: &Value,
+        member_id: &str,
+        automation_id: &str,
+        purpose: Purpose,
+        prepared: &Prepared,
+        now: Timestamp,
+    ) -> AppResult<StepOutcome> {
+        let Some(member) = members::get(sql, tenant_id, member_id)? else {
+            return Ok(StepOutcome::Failed("the member is gone".into()));
+        };
+        let unsubscribed = consent::unsubscribed(sql, tenant_id, &[member_id])?;
+        let recipient = Recipient {
+            blocked: member.status == MemberStatus::Blocked,
+            has_phone: member.profile.phone.is_some(),
+            has_email: member.profile.email.is_some(),
+            consent: member.profile.consent,
+            unsubscribed: unsubscribed
+                .get(member_id)
+                .map(|chs| chs.iter().filter_map(|c| kind_of(c)).collect())
+                .unwrap_or_default(),
+        };
+        let mut message = Message {
+            automation_id: Some(automation_id.to_string()),
+            member_id: Some(member_id.to_string()),
+            ..Message::new(new_id("msg"), purpose, now)
+        };
+        let kinds: Vec<ChannelKind> = prepared.channels.iter().map(|c| c.1.kind()).collect();
+        let recent = match purpose {
+            Purpose::Advertising => messaging::recent_advertising(
+                sql,
+                tenant_id,
+                member_id,
+                member_id,
+                now - jiff::SignedDuration::from_hours(7 * 24),
+            )?
+            .get(member_id)
+            .copied()
+            .unwrap_or(0),
+            Purpose::CustomerCare => 0,
+        };
+        match messaging_rules::route(&kinds, &recipient, purpose) {
+            Err(why) => suppress(&mut message, why),
+            Ok(_) if purpose == Purpose::Advertising && recent >= prepared.weekly_cap => {
+                suppress(&mut message, messaging_rules::Suppressed::FrequencyCap)
+            }
+            Ok(route) => {
+                let tier = member
+                    .tier_id
+                    .as_ref()
+                    .and_then(|id| prepared.tiers.get(id))
+                    .map(String::as_str);
+                let voucher = context["voucher"]["code"].as_str().map(|code| {
+                    (
+                        code,
+                        context["voucher"]["valid_until"]
+                            .as_str()
+                            .and_then(|t| t.parse().ok()),
+                    )
+                });
+                let variables = crate::campaigns::member_context(
+                    &prepared.shop,
+                    &member,
+                    tier,
+                    voucher,
+                    &self.unsubscribe_link(tenant_id, &message.id),
+                    "",
+                );
+                // The first channel the member can receive (falling back to the next on a
+                // permanent refusal is the campaigns' and comes with the rest of issue 16).
+                let (channel_id, kind, template) = &prepared.channels[route[0]];
+                match template.render(
+                    &Renderer::new(prepared.zone.clone()),
+                    &variables,
+                    "template",
+                ) {
+                    Ok(rendered) => {
+                        message.channel_id = Some(channel_id.clone());
+                        message.channel_type = Some(kind.as_str().to_string());
+                        message.to = address(&member, *kind);
+                        message.body = serde_json::to_value(rendered.for_purpose(purpose)).ok();
+                        message.voucher_code = voucher.map(|(code, _)| code.to_string());
+                        message.next_attempt_at = Some(
+                            prepared
+                                .quiet
+                                .map_or(now, |q| q.next_allowed(now, &prepared.zone)),
+                        );
+                    }
+                    Err(invalid) => {
+                        message.status = MessageStatus::Failed;
+                        message.reason = Some(format!("template: {invalid}"));
+                    }
+                }
+            }
+        }
+        messaging::insert_messages(sql, tenant_id, std::slice::from_ref(&message))?;
+        Ok(StepOutcome::Done)
+    }
+}
