@@ -267,8 +267,12 @@ fn occurrence_of(
             })
         }
         Trigger::TierChanged { direction, tier_id } => {
+            // A member without a tier stands on the lowest step: entering the base tier is
+            // not a move up.
+            let lowest = ranks.values().min().copied().unwrap_or(0);
             let rank = |t: &Value| t["id"].as_str().and_then(|id| ranks.get(id)).copied();
-            let went_up = rank(&data["to"]).unwrap_or(0) > rank(&data["from"]).unwrap_or(0);
+            let went_up =
+                rank(&data["to"]).unwrap_or(lowest) > rank(&data["from"]).unwrap_or(lowest);
             let to = data["to"]["id"].as_str();
             rules::tier_move_matches(*direction, tier_id.as_deref(), went_up, to).then(|| {
                 (

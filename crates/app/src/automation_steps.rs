@@ -10,6 +10,7 @@ use loyalty_core::campaign::{Message, MessageStatus};
 use loyalty_core::id::new_id;
 use loyalty_core::member::MemberStatus;
 use loyalty_core::messaging::{self as messaging_rules, ChannelKind, Purpose, Recipient};
+use loyalty_core::tenancy::{Actor, ActorKind};
 use loyalty_messaging::provider::ChannelType;
 use loyalty_messaging::template::{Renderer, Template};
 use loyalty_store::Sql;
@@ -32,6 +33,8 @@ struct Prepared {
     tiers: HashMap<String, String>,
     condition: Option<segments::Compiled>,
     channels: Vec<(String, ChannelType, Template)>,
+    /// When points given now expire, by the program.
+    expires_at: Option<Timestamp>,
     active: bool,
 }
 
@@ -102,6 +105,7 @@ impl App {
             tiers,
             condition,
             channels,
+            expires_at: info.program.expires_at(self.now(), &info.zone),
             active,
         }))
     }
@@ -258,9 +262,36 @@ impl App {
                     now,
                 )?
             }
-            Step::GivePoints { .. } | Step::Webhook { .. } => {
-                StepOutcome::Failed("this step is not built yet".into())
+            Step::GivePoints { points, reason } => {
+                let ctx = Ctx {
+                    actor: Actor {
+                        kind: ActorKind::System,
+                        id: Some(automation_id.to_string()),
+                        name: Some("automation".into()),
+                    },
+                    ..Ctx::cli(tenant_id)
+                };
+                let reason = reason.clone().unwrap_or_else(|| "automation".into());
+                match crate::points::adjust_in(
+                    sql,
+                    &ctx,
+                    member_id,
+                    *points,
+                    &reason,
+                    prepared.expires_at,
+                    now,
+                ) {
+                    Ok(_) => StepOutcome::Done,
+                    // Refused (a blocked member, a balance at its ceiling): the run says why.
+                    Err(
+                        refused @ (AppError::Conflict { .. }
+                        | AppError::Invalid(_)
+                        | AppError::NotFound { .. }),
+                    ) => StepOutcome::Failed(refused.to_string()),
+                    Err(error) => return Err(error),
+                }
             }
+            Step::Webhook { .. } => StepOutcome::Failed("this step is not built yet".into()),
         })
     }
 

@@ -371,38 +371,77 @@ impl App {
         let info = self.tenant(ctx).await?;
         let now = self.now();
         let (ctx2, key) = (ctx.clone(), member_id.clone());
+        let expires_at = info.program.expires_at(now, &info.zone);
         self.db
             .write_keyed(&key, move |sql| {
-                let mut book = Book::open(sql, &ctx2.tenant_id, &member_id, now, Some(ctx2.actor.clone()))?
-                    .ok_or(AppError::NotFound { entity: "member" })?;
-                let expires_at = info.program.expires_at(now, &info.zone);
-                let adjustment = adjustment::adjust(&book.member, points, expires_at).map_err(|refusal| match refusal {
-                    AdjustRefusal::MemberBlocked => AppError::conflict("member_blocked", "member_id", refusal.to_string()),
-                    AdjustRefusal::OutOfRange(range) => range.into(),
-                })?;
-                let before = (book.member.points_available, book.member.points_pending, book.member.points_debt);
-                let entry = match adjustment {
-                    Adjustment::Credit { points, expires_at, lifetime_points } => {
-                        book.member.lifetime_points = lifetime_points;
-                        book.credit(sql, adjustment::credit(points, expires_at, &reason, now))?
-                    }
-                    Adjustment::Debit { points } => {
-                        book.spend(sql, EntryKind::Adjust, points, None, Some(&reason), "points")?
-                    }
-                };
-                book.save(sql)?;
-                let after = (book.member.points_available, book.member.points_pending, book.member.points_debt);
-                let change = Change { entity: "member", id: &book.member.id, action: "points_adjust" };
-                let snapshot = |(available, pending, debt): (i64, i64, i64)| {
-                    serde_json::json!({"points": {"available": available, "pending": pending, "debt": debt}})
-                };
-                let mut after_json = snapshot(after);
-                after_json["adjustment"] = serde_json::json!({"points": points, "reason": reason, "entry_id": entry.id});
-                record(sql, &ctx2, now, change, Some(snapshot(before)), Some(after_json))?;
-                let event = crate::events::points_moved(EventType::PointsAdjusted, &book.member, &entry);
-                crate::events::raise(sql, &ctx2.tenant_id, now, &[event])?;
-                Ok((entry, book.member.clone()))
+                adjust_in(sql, &ctx2, &member_id, points, &reason, expires_at, now)
             })
             .await
     }
+}
+
+/// A manual adjustment inside the caller's transaction (the API's, or an automation step's):
+/// the member locked, the ledger written, the activity and the event recorded.
+pub(crate) fn adjust_in(
+    sql: &mut dyn Sql,
+    ctx: &Ctx,
+    member_id: &str,
+    points: i64,
+    reason: &str,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> AppResult<(Entry, Member)> {
+    let mut book = Book::open(sql, &ctx.tenant_id, member_id, now, Some(ctx.actor.clone()))?
+        .ok_or(AppError::NotFound { entity: "member" })?;
+    let adjustment =
+        adjustment::adjust(&book.member, points, expires_at).map_err(|refusal| match refusal {
+            AdjustRefusal::MemberBlocked => {
+                AppError::conflict("member_blocked", "member_id", refusal.to_string())
+            }
+            AdjustRefusal::OutOfRange(range) => range.into(),
+        })?;
+    let before = (
+        book.member.points_available,
+        book.member.points_pending,
+        book.member.points_debt,
+    );
+    let entry = match adjustment {
+        Adjustment::Credit {
+            points,
+            expires_at,
+            lifetime_points,
+        } => {
+            book.member.lifetime_points = lifetime_points;
+            book.credit(sql, adjustment::credit(points, expires_at, reason, now))?
+        }
+        Adjustment::Debit { points } => {
+            book.spend(sql, EntryKind::Adjust, points, None, Some(reason), "points")?
+        }
+    };
+    book.save(sql)?;
+    let after = (
+        book.member.points_available,
+        book.member.points_pending,
+        book.member.points_debt,
+    );
+    let change = Change {
+        entity: "member",
+        id: &book.member.id,
+        action: "points_adjust",
+    };
+    let snapshot = |(available, pending, debt): (i64, i64, i64)| serde_json::json!({"points": {"available": available, "pending": pending, "debt": debt}});
+    let mut after_json = snapshot(after);
+    after_json["adjustment"] =
+        serde_json::json!({"points": points, "reason": reason, "entry_id": entry.id});
+    record(
+        sql,
+        ctx,
+        now,
+        change,
+        Some(snapshot(before)),
+        Some(after_json),
+    )?;
+    let event = crate::events::points_moved(EventType::PointsAdjusted, &book.member, &entry);
+    crate::events::raise(sql, &ctx.tenant_id, now, &[event])?;
+    Ok((entry, book.member.clone()))
 }

@@ -189,4 +189,75 @@ on_both_backends! {
         assert_eq!(runs[0]["status"], "done");
         assert_eq!(runs[0]["log"].as_array().unwrap().len(), 2, "{runs:?}");
     }
+
+    async fn a_win_back_fires_once_per_lapse_and_again_after_a_new_purchase_and_lapse(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let double = ProviderDouble::start().await;
+        let channel = esms(&app, &double).await;
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Trần Thị Lan", "consent": {"sms": true}})).await;
+        let lan = lan.body["id"].as_str().unwrap().to_string();
+        app.post("/api/v1/orders", order(&lan, "HD-1")).await;
+        let created = app.post("/api/v1/automations", json!({"name": "Nhớ bạn",
+            "trigger": {"type": "no_purchase", "days": 60},
+            "steps": [{"type": "give_points", "points": 100, "reason": "Nhớ bạn"},
+                      {"type": "send", "channels": [{"channel_id": channel, "template": {"text": "Lau roi khong gap {{ member.first_name }}, tang ban {{ member.points }} diem"}}]}]})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let points = |body: Value| body["points"]["available"].as_i64().unwrap_or(-1);
+        let before = points(app.get(&format!("/api/v1/members/{lan}")).await.body);
+
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 0, "not lapsed yet");
+        // 60 days without a purchase: one win-back, with its points.
+        app.clock.advance(SignedDuration::from_hours(60 * 24 + 2));
+        until_received(&app, &double, 1).await;
+        assert_eq!(points(app.get(&format!("/api/v1/members/{lan}")).await.body), before + 100);
+        assert!(double.received()[0].content.contains(&format!("tang ban {} diem", before + 100)), "{:?}", double.received());
+        // Days pass, still lapsed: nothing more.
+        for _ in 0..3 {
+            app.clock.advance(SignedDuration::from_hours(24));
+            passes(&app, 10).await;
+        }
+        assert_eq!(double.received().len(), 1);
+        // A new purchase, then 60 more days: a second win-back.
+        app.post("/api/v1/orders", order(&lan, "HD-2")).await;
+        app.clock.advance(SignedDuration::from_hours(30 * 24));
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 1, "the new purchase is recent");
+        app.clock.advance(SignedDuration::from_hours(30 * 24 + 2));
+        until_received(&app, &double, 2).await;
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 2);
+        let id = created.body["id"].as_str().unwrap();
+        let runs = app.get(&format!("/api/v1/automations/{id}/runs")).await.body;
+        assert_eq!(runs.as_array().unwrap().len(), 2, "{runs:?}");
+    }
+
+    async fn a_tier_up_journey_fires_on_the_order_that_crosses_the_threshold(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let double = ProviderDouble::start().await;
+        let channel = esms(&app, &double).await;
+        for (name, rank, threshold) in [("Đồng", 1, 0), ("Bạc", 2, 1_000_000)] {
+            let tier = app.post("/api/v1/tiers", json!({"name": name, "rank": rank, "threshold": threshold})).await;
+            assert_eq!(tier.status, StatusCode::CREATED, "{:?}", tier.body);
+        }
+        app.post("/api/v1/automations", json!({"name": "Chúc mừng lên hạng",
+            "trigger": {"type": "tier_changed", "direction": "up"},
+            "steps": [{"type": "send", "purpose": "customer_care",
+                       "channels": [{"channel_id": channel, "template": {"text": "Chuc mung {{ member.first_name }} len hang {{ member.tier }}"}}]}]})).await;
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Trần Thị Lan"})).await;
+        let lan = lan.body["id"].as_str().unwrap().to_string();
+        let small = json!({"source": "pos", "external_id": "HD-1", "member_id": lan, "total": 600_000});
+        app.post("/api/v1/orders", small).await;
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 0, "joining the base tier is not a move up");
+        let crossing = json!({"source": "pos", "external_id": "HD-2", "member_id": lan, "total": 500_000});
+        app.post("/api/v1/orders", crossing).await;
+        until_received(&app, &double, 1).await;
+        passes(&app, 10).await;
+        let received = double.received();
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].content, "Chuc mung Lan len hang Bạc", "{received:?}");
+    }
 }
