@@ -42,8 +42,9 @@ fn feed_types(trigger: &Trigger) -> &'static [EventType] {
 }
 
 impl App {
-    /// Starts the runs every active automation's trigger has found since it last looked.
-    pub(crate) async fn start_automation_runs(&self) -> AppResult<()> {
+    /// Starts the runs every active automation's trigger has found since it last looked (the
+    /// queue runner calls it each half second; `loyalty bench automations` times it).
+    pub async fn start_automation_runs(&self) -> AppResult<()> {
         let found = self
             .db
             .read(|sql| store::active_of_types(sql, &EVENT_TRIGGERS))

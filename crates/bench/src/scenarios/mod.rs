@@ -1,6 +1,7 @@
 //! One module per scenario. A scenario prepares its data, runs for the asked duration (or until
 //! its work is done) and returns its reports.
 
+pub mod automations;
 pub mod baseline;
 pub mod campaign;
 pub mod expiry;
@@ -23,6 +24,7 @@ pub const NAMES: &[&str] = &[
     "segment",
     "webhooks",
     "campaign",
+    "automations",
 ];
 
 pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
@@ -37,6 +39,7 @@ pub async fn run(scenario: &str, options: &BenchOptions) -> anyhow::Result<Vec<R
         "segment" => segments::segment(options).await,
         "webhooks" => webhooks::run(options).await.map(|r| vec![r]),
         "campaign" => campaign::run(options).await,
+        "automations" => automations::run(options).await.map(|r| vec![r]),
         other => anyhow::bail!(
             "unknown scenario {other}; choose one of {}",
             NAMES.join(", ")
