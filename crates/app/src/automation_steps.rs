@@ -222,7 +222,7 @@ impl App {
                         tenant_id,
                         &program.id,
                         &[(code, member_id.to_string())],
-                        "automation",
+                        &format!("automation:{automation_id}"),
                         now,
                     )?;
                     if !issued.is_empty() {

@@ -188,6 +188,13 @@ on_both_backends! {
         assert_eq!(runs[0]["occurrence"], "birthday:2026");
         assert_eq!(runs[0]["status"], "done");
         assert_eq!(runs[0]["log"].as_array().unwrap().len(), 2, "{runs:?}");
+        // Lan spends her voucher: the report counts it, and her order.
+        let used = app.post("/api/v1/orders", json!({"source": "pos", "external_id": "HD-SN", "member_id": lan,
+            "total": 200_000, "vouchers": [code]})).await;
+        assert_eq!(used.status, StatusCode::CREATED, "{:?}", used.body);
+        let report = app.get(&format!("/api/v1/automations/{id}/report")).await.body;
+        assert_eq!(report, json!({"entered": 2, "done": 2, "stopped": 0, "failed": 0, "messages": 2,
+            "vouchers_issued": 2, "vouchers_redeemed": 1, "orders": 1, "revenue": 200_000}));
     }
 
     async fn a_win_back_fires_once_per_lapse_and_again_after_a_new_purchase_and_lapse(db) {

@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use loyalty_app::App;
-use loyalty_app::automations::{AutomationIn, AutomationPatch, AutomationView, RunView};
+use loyalty_app::automations::{
+    AutomationIn, AutomationPatch, AutomationReport, AutomationView, RunView,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -84,4 +86,15 @@ pub async fn automation_runs(
     ApiQuery(query): ApiQuery<RunsQuery>,
 ) -> ApiResult<Json<Vec<RunView>>> {
     Ok(Json(app.automation_runs(&ctx, id, query.member_id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/automations/{id}/report", tag = "automations", params(("id" = String, Path)),
+    responses((status = 200, body = AutomationReport), (status = 404, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn automation_report(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AutomationReport>> {
+    Ok(Json(app.automation_report(&ctx, id).await?))
 }

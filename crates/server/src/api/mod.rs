@@ -116,6 +116,7 @@ pub fn routes() -> OpenApiRouter<App> {
             automations::update_automation
         ))
         .routes(routes!(automations::automation_runs))
+        .routes(routes!(automations::automation_report))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

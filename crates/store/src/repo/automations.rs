@@ -387,3 +387,69 @@ pub fn runs(
     };
     rows.iter().map(run_from_row).collect()
 }
+
+/// What an automation did (API.md's report): runs by status, messages sent, vouchers issued and
+/// redeemed, and the orders of members within `days` after a message of it, with their revenue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub entered: i64,
+    pub done: i64,
+    pub stopped: i64,
+    pub failed: i64,
+    pub messages: i64,
+    pub vouchers_issued: i64,
+    pub vouchers_redeemed: i64,
+    pub orders: i64,
+    pub revenue: i64,
+}
+
+pub fn totals(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    automation_id: &str,
+    days: i64,
+) -> Result<Totals, DbError> {
+    let mut totals = Totals::default();
+    for row in sql.query(
+        "select status, count(*) as n from automation_runs
+         where tenant_id = $1 and automation_id = $2 group by status",
+        params![tenant_id, automation_id],
+    )? {
+        let status: String = row.get("status")?;
+        let n: i64 = row.get("n")?;
+        totals.entered += n;
+        match status.as_str() {
+            "done" => totals.done = n,
+            "stopped" => totals.stopped = n,
+            "failed" => totals.failed = n,
+            _ => {}
+        }
+    }
+    totals.messages = sql.query_scalar(
+        "select count(*) from messages
+         where tenant_id = $1 and automation_id = $2 and status in ('sent', 'delivered')",
+        params![tenant_id, automation_id],
+    )?;
+    let via = format!("automation:{automation_id}");
+    let row = sql.query_one(
+        "select count(*) as issued, coalesce(sum(case when uses > 0 then 1 else 0 end), 0) as redeemed
+         from vouchers where tenant_id = $1 and issued_via = $2",
+        params![tenant_id, via.as_str()],
+    )?;
+    totals.vouchers_issued = row.get("issued")?;
+    totals.vouchers_redeemed = row.get::<i64>("redeemed")?;
+    let row = sql.query_one(
+        "select count(o.id) as orders,
+             cast(coalesce(sum(o.total - o.refunded_amount), 0) as bigint) as revenue
+         from orders o
+         where o.tenant_id = $1 and o.status in ('paid', 'partially_refunded')
+           and exists (select 1 from messages m
+               where m.tenant_id = o.tenant_id and m.member_id = o.member_id
+                 and m.automation_id = $2 and m.sent_at is not null
+                 and o.placed_at >= m.sent_at and o.placed_at < m.sent_at + $3)",
+        params![tenant_id, automation_id, days.saturating_mul(86_400_000)],
+    )?;
+    totals.orders = row.get("orders")?;
+    totals.revenue = row.get("revenue")?;
+    Ok(totals)
+}
