@@ -28,7 +28,7 @@ const EVENT_TRIGGERS: [&str; 5] = [
     "member_activated",
     "referral_completed",
 ];
-const PERIODIC_TRIGGERS: [&str; 2] = ["birthday", "no_purchase"];
+const PERIODIC_TRIGGERS: [&str; 3] = ["birthday", "no_purchase", "points_expiring"];
 
 fn feed_types(trigger: &Trigger) -> &'static [EventType] {
     match trigger {
@@ -63,7 +63,13 @@ impl App {
             .read(|sql| store::active_of_types(sql, &PERIODIC_TRIGGERS))
             .await?;
         for active in periodic {
-            if active.passed_at.is_some_and(|at| at + PERIODIC_EVERY > now) {
+            // Expiring points are announced per expiry date: once a day is enough (the pass
+            // walks every live lot of the shop).
+            let every = match active.automation.trigger {
+                Trigger::PointsExpiring { .. } => SignedDuration::from_hours(24),
+                _ => PERIODIC_EVERY,
+            };
+            if active.passed_at.is_some_and(|at| at + every > now) {
                 continue;
             }
             if let Err(error) = self
@@ -152,6 +158,7 @@ impl App {
         loop {
             let (tenant, automation2, from) =
                 (tenant_id.to_string(), automation.clone(), after.clone());
+            let info_zone = info.zone.clone();
             let last = self
                 .db
                 .write(move |sql| {
@@ -212,6 +219,22 @@ impl App {
                                 }
                             }
                             page.last().map(|(id, _)| id.clone())
+                        }
+                        Trigger::PointsExpiring { days_before } => {
+                            // Lots expiring from today to `days_before` days ahead, in the
+                            // shop's calendar.
+                            let zone = &info_zone;
+                            let start = today.to_zoned_datetime(zone.clone()).map_err(|e| AppError::Internal(e.into()))?;
+                            let end = start.checked_add(jiff::Span::new().days(days_before + 1)).map_err(|e| AppError::Internal(e.into()))?;
+                            let page = store::expiring_page(sql, &tenant, start.timestamp(), end.timestamp(), &from, MEMBER_PAGE)?;
+                            for (member, first, points) in &page {
+                                let on = first.to_zoned_datetime(zone.clone()).date();
+                                if let Some(key) = rules::expiring_due(on, today, days_before) {
+                                    let context = json!({"points_expiring": points, "points_expiring_at": first.to_string()});
+                                    runs.push(Run::start(new_id("run"), &automation2, member, key, context, now));
+                                }
+                            }
+                            page.last().map(|(id, _, _)| id.clone())
                         }
                         _ => None,
                     };

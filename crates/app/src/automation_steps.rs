@@ -361,7 +361,7 @@ impl App {
                             .and_then(|t| t.parse().ok()),
                     )
                 });
-                let variables = crate::campaigns::member_context(
+                let mut variables = crate::campaigns::member_context(
                     &prepared.shop,
                     &member,
                     tier,
@@ -369,6 +369,12 @@ impl App {
                     &self.unsubscribe_link(tenant_id, &message.id),
                     "",
                 );
+                // What the trigger found: the points about to expire, and when.
+                for field in ["points_expiring", "points_expiring_at"] {
+                    if !context[field].is_null() {
+                        variables["member"][field] = context[field].clone();
+                    }
+                }
                 // The first channel the member can receive (falling back to the next on a
                 // permanent refusal is the campaigns' and comes with the rest of issue 16).
                 let (channel_id, kind, template) = &prepared.channels[route[0]];

@@ -267,4 +267,32 @@ on_both_backends! {
         assert_eq!(received.len(), 1);
         assert_eq!(received[0].content, "Chuc mung Lan len hang Bạc", "{received:?}");
     }
+
+    async fn expiring_points_are_announced_once_days_before_they_expire(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let double = ProviderDouble::start().await;
+        let channel = esms(&app, &double).await;
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Trần Thị Lan"})).await;
+        let lan = lan.body["id"].as_str().unwrap().to_string();
+        // Points earned today expire in twelve months (the default program).
+        app.post("/api/v1/orders", order(&lan, "HD-1")).await;
+        let points = app.get(&format!("/api/v1/members/{lan}")).await.body["points"]["available"].as_i64().unwrap();
+        assert!(points > 0);
+        app.post("/api/v1/automations", json!({"name": "Điểm sắp hết hạn",
+            "trigger": {"type": "points_expiring", "days_before": 7},
+            "steps": [{"type": "send", "purpose": "customer_care",
+                       "channels": [{"channel_id": channel, "template": {"text": "{{ member.points_expiring }} diem cua ban sap het han"}}]}]})).await;
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 0);
+        // Seven days before they expire: announced once, however many passes that week.
+        app.clock.advance(SignedDuration::from_hours(358 * 24));
+        until_received(&app, &double, 1).await;
+        assert_eq!(double.received()[0].content, format!("{points} diem cua ban sap het han"));
+        for _ in 0..3 {
+            app.clock.advance(SignedDuration::from_hours(25));
+            passes(&app, 10).await;
+        }
+        assert_eq!(double.received().len(), 1);
+    }
 }

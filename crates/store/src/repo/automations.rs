@@ -161,6 +161,30 @@ pub fn birthday_page(
     .collect()
 }
 
+/// A page of members (after `after`, by id) with points in lots expiring in [`from`, `to`):
+/// (id, the first such expiry, the points left in those lots). One walk of the live lots in
+/// member order, whatever the window.
+pub fn expiring_page(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    from: Timestamp,
+    to: Timestamp,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, Timestamp, i64)>, DbError> {
+    sql.query(
+        "select member_id, min(expires_at) as first, cast(sum(remaining) as bigint) as points
+         from ledger_entries
+         where tenant_id = $1 and remaining > 0 and member_id > $2
+           and expires_at >= $3 and expires_at < $4
+         group by member_id order by member_id limit $5",
+        params![tenant_id, after, ms(from), ms(to), limit],
+    )?
+    .iter()
+    .map(|r| Ok((r.get("member_id")?, ts(r, "first")?, r.get("points")?)))
+    .collect()
+}
+
 /// A page of members whose last purchase was in [`from`, `to`): (id, last purchase).
 pub fn lapsed_page(
     sql: &mut dyn Sql,
