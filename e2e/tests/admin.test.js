@@ -732,6 +732,22 @@ test("the admin UI from first run to a segment", async (t) => {
         await page.goto(BASE + "/campaigns");
         await page.locator("#campaigns").getByRole("link", { name: "Tri ân tháng 12" }).waitFor();
         await shot(page, "campaigns");
+
+        // A ready-made journey through the same channel: saved off, then switched on.
+        await page.getByRole("link", { name: "Tự động hoá" }).click();
+        await page.waitForURL(/\/automations$/);
+        await page.locator("#preset").selectOption("thank_you");
+        await page.locator("#preset-channel").selectOption({ label: "eSMS CSKH (sms_esms)" });
+        await page.getByRole("button", { name: "Thêm hành trình" }).click();
+        const journey = page.locator("#automations tbody tr").filter({ hasText: "Cảm ơn sau mua hàng" });
+        await journey.filter({ hasText: "Đang tắt" }).waitFor();
+        await journey.getByRole("button", { name: "Bật" }).click();
+        await page.locator("#automations tbody tr").filter({ hasText: "Cảm ơn sau mua hàng" }).filter({ hasText: "Đang bật" }).waitFor();
+        // A birthday gift without a voucher program is refused, in Vietnamese.
+        await page.locator("#preset").selectOption("birthday");
+        await page.getByRole("button", { name: "Thêm hành trình" }).click();
+        await page.locator(".field-error").filter({ hasText: "Quà sinh nhật cần một chương trình voucher" }).waitFor();
+        await shot(page, "automations");
       } finally {
         // The server's pooled connection to the double would keep this process alive.
         esms.closeAllConnections();

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod automation_presets;
 pub mod automation_starts;
 pub mod automation_steps;
 pub mod automations;

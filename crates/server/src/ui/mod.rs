@@ -5,6 +5,7 @@
 mod access;
 mod account;
 mod activity;
+mod automations;
 mod campaigns;
 mod charts;
 mod dashboard;
@@ -64,6 +65,9 @@ pub fn routes() -> Router<App> {
         .route("/orders/{id}", get(orders::show))
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/orders/{id}/refunds", post(orders::refund))
+        .route("/automations", get(automations::list))
+        .route("/automations/presets", post(automations::create_preset))
+        .route("/automations/{id}/switch", post(automations::switch))
         .route("/campaigns", get(campaigns::list))
         .route(
             "/campaigns/new",
