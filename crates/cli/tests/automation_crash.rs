@@ -5,42 +5,25 @@
 //! member has one voucher of the program, one 10-point adjustment and one SMS.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::loyalty;
 use loyalty_messaging::doubles::ProviderDouble;
 use loyalty_store::on_both_backends;
 use serde_json::{Value, json};
 
 const MEMBERS: usize = 150;
 
-fn serve(url: &str, key: &str) -> (Child, String) {
-    let mut command: Command = loyalty(url);
-    command
-        .env("LOYALTY_SECRET_KEY", key)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--jobs-every", "0", "--allow-private-webhooks"])
-        .stderr(Stdio::piped());
-    common::spawn_serve(command)
-}
-
 on_both_backends! {
     async fn a_server_killed_mid_journey_does_every_step_exactly_once_after_restart(db) {
         let url = db.url.expose().to_string();
         let secret_key = "6f".repeat(32);
-        let created = loyalty(&url)
-            .args(["tenant", "create", "--name", "Journey Café", "--owner-email", "o@example.vn", "--owner-password", "mật khẩu 123"])
-            .output()
-            .unwrap();
-        assert!(created.status.success());
-        let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"].as_str().unwrap().to_string();
+        let key = common::create_tenant(&url, "Journey Café");
         let http = ProviderDouble::start().await;
         http.delay(Duration::from_millis(5));
 
-        let (mut server, base) = serve(&url, &secret_key);
+        let (mut server, base) = common::serve_keyed(&url, &secret_key);
         let client = reqwest::Client::new();
         let post = |base: &str, path: &str, body: Value| {
             client.post(format!("{base}{path}")).bearer_auth(&key).json(&body).send()
@@ -83,7 +66,7 @@ on_both_backends! {
         let at_kill = http.received().len();
         assert!(at_kill < MEMBERS, "the kill came after every journey ended: {at_kill}");
 
-        let (mut server, base) = serve(&url, &secret_key);
+        let (mut server, base) = common::serve_keyed(&url, &secret_key);
         let restarted = Instant::now();
         loop {
             let runs: Value = client.get(format!("{base}/api/v1/automations/{id}/runs")).bearer_auth(&key)

@@ -4,13 +4,11 @@
 //! happened, repeats only of what was in flight at the kill.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::loyalty;
 use loyalty_store::on_both_backends;
 use serde_json::{Value, json};
 
@@ -47,30 +45,14 @@ async fn receiver() -> (String, Received) {
     (url, got)
 }
 
-/// `serve` with a secret key and private webhook targets allowed; returns it and its base URL.
-fn serve(url: &str, key: &str) -> (Child, String) {
-    let mut command: Command = loyalty(url);
-    command
-        .env("LOYALTY_SECRET_KEY", key)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--jobs-every", "0", "--allow-private-webhooks"])
-        .stderr(Stdio::piped());
-    common::spawn_serve(command)
-}
-
 on_both_backends! {
     async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart_in_order(db) {
         let url = db.url.expose().to_string();
         let secret_key = "7f".repeat(32);
-        let created = loyalty(&url)
-            .args(["tenant", "create", "--name", "Webhook Café", "--owner-email", "o@example.vn", "--owner-password", "mật khẩu 123"])
-            .output()
-            .unwrap();
-        assert!(created.status.success());
-        let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["api_key"].as_str().unwrap().to_string();
+        let key = common::create_tenant(&url, "Webhook Café");
         let (hook_url, got) = receiver().await;
 
-        let (mut server, base) = serve(&url, &secret_key);
+        let (mut server, base) = common::serve_keyed(&url, &secret_key);
         let client = reqwest::Client::new();
         let endpoint = client.post(format!("{base}/api/v1/webhooks")).bearer_auth(&key)
             .json(&json!({"url": hook_url, "events": ["points.*"]})).send().await.unwrap();
@@ -107,7 +89,7 @@ on_both_backends! {
         let at_kill = got.lock().unwrap().len();
         assert!(at_kill < events, "the kill came after the backlog was sent: {at_kill}");
 
-        let (mut server, _) = serve(&url, &secret_key);
+        let (mut server, _) = common::serve_keyed(&url, &secret_key);
         let killed_at = Instant::now();
         loop {
             let unique: HashSet<String> = got.lock().unwrap().iter().map(|(id, _, _)| id.clone()).collect();

@@ -34,6 +34,37 @@ pub fn serve_with(url: &str, options: &[&str]) -> (Child, String) {
     spawn_serve(command)
 }
 
+/// `loyalty serve` with the server's secret key and private webhook and provider addresses
+/// allowed (the crash tests' local doubles); returns the process and its base URL.
+pub fn serve_keyed(url: &str, secret_key: &str) -> (Child, String) {
+    let mut command = loyalty(url);
+    command
+        .env("LOYALTY_SECRET_KEY", secret_key)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--jobs-every", "0", "--allow-private-webhooks"])
+        .stderr(Stdio::piped());
+    spawn_serve(command)
+}
+
+/// `loyalty tenant create` for a café of this name; returns its API key.
+pub fn create_tenant(url: &str, name: &str) -> String {
+    let created = loyalty(url)
+        .args(["tenant", "create", "--name", name])
+        .args([
+            "--owner-email",
+            "o@example.vn",
+            "--owner-password",
+            "mật khẩu 123",
+        ])
+        .output()
+        .expect("run tenant create");
+    assert!(created.status.success(), "{created:?}");
+    serde_json::from_slice::<Value>(&created.stdout).expect("tenant json")["api_key"]
+        .as_str()
+        .expect("api key")
+        .to_string()
+}
+
 /// Starts a prepared `loyalty serve … --log-format json` (stderr piped) and waits until it
 /// listens; returns the process and its base URL.
 pub fn spawn_serve(mut command: Command) -> (Child, String) {
