@@ -26,6 +26,8 @@ const DUE_PAGE: i64 = 200;
 /// What a step needs that is read before its transaction (the tenant's settings, a condition's
 /// compiled query, a send step's channels).
 struct Prepared {
+    /// The step this was prepared for: another instance may have moved the run on since.
+    step: i64,
     shop: String,
     zone: jiff::tz::TimeZone,
     quiet: Option<messaging_rules::QuietHours>,
@@ -98,6 +100,7 @@ impl App {
             .map(|t| (t.id.clone(), t.name.clone()))
             .collect();
         Ok(Some(Prepared {
+            step: run.step,
             shop: info.tenant.name.clone(),
             zone: info.zone.clone(),
             quiet: info.program.messaging.quiet_hours(),
@@ -123,7 +126,10 @@ impl App {
                     return Ok(());
                 };
                 // Another instance did this step already, or it is not due yet.
-                if run.status != RunStatus::Waiting || run.next_at.is_none_or(|at| at > now) {
+                if run.status != RunStatus::Waiting
+                    || run.step != prepared.step
+                    || run.next_at.is_none_or(|at| at > now)
+                {
                     return Ok(());
                 }
                 let index = run.step as usize;
