@@ -215,6 +215,9 @@ pub fn check(trigger: &Trigger, steps: &[Step]) -> Result<(), Invalid> {
                 if add.is_empty() && remove.is_empty() {
                     errors.required(field("add"));
                 }
+                if add.len() + remove.len() > 20 {
+                    errors.push_bounded(field("add"), "too_many", (1, 20), "at most 20 tags");
+                }
                 if add
                     .iter()
                     .chain(remove)
