@@ -154,6 +154,13 @@ impl App {
         let info = self.tenant(&Ctx::cli(tenant_id)).await?;
         let now = self.now();
         let today = now.to_zoned_datetime(info.zone.clone()).date();
+        let week_ago = today
+            .checked_sub(jiff::Span::new().days(7))
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let first_day = passed_at
+            .map(|at| at.to_zoned_datetime(info.zone.clone()).date())
+            .unwrap_or(today)
+            .clamp(week_ago, today);
         let mut after = String::new();
         loop {
             let (tenant, automation2, from) =
@@ -165,20 +172,31 @@ impl App {
                     let mut runs = Vec::new();
                     let last = match automation2.trigger {
                         Trigger::Birthday { days_before } => {
-                            let target = today
-                                .checked_add(jiff::Span::new().days(days_before))
-                                .map_err(|e| AppError::Internal(e.into()))?;
-                            let mut days =
-                                vec![format!("{:02}-{:02}", target.month(), target.day())];
-                            // 29 February birthdays are greeted on the 28th in other years.
-                            if target.month() == 2 && target.day() == 28 && !target.in_leap_year() {
-                                days.push("02-29".into());
+                            // Today, and the days since the last look (a week at most): a day
+                            // the server was down is greeted late rather than never.
+                            let mut looked = Vec::new();
+                            let mut day = first_day;
+                            while day <= today {
+                                looked.push(day);
+                                day = day.tomorrow().map_err(|e| AppError::Internal(e.into()))?;
+                            }
+                            let mut days = Vec::new();
+                            for d in &looked {
+                                let target = d
+                                    .checked_add(jiff::Span::new().days(days_before))
+                                    .map_err(|e| AppError::Internal(e.into()))?;
+                                days.push(format!("{:02}-{:02}", target.month(), target.day()));
+                                // 29 February birthdays are greeted on the 28th in other years.
+                                if target.month() == 2 && target.day() == 28 && !target.in_leap_year() {
+                                    days.push("02-29".into());
+                                }
                             }
                             let page =
                                 store::birthday_page(sql, &tenant, &days, &from, MEMBER_PAGE)?;
                             for (member, stored) in &page {
-                                let key = Birthday::from_stored(stored)
-                                    .and_then(|b| rules::birthday_due(b, today, days_before));
+                                let key = Birthday::from_stored(stored).and_then(|b| {
+                                    looked.iter().find_map(|d| rules::birthday_due(b, *d, days_before))
+                                });
                                 if let Some(key) = key {
                                     runs.push(Run::start(
                                         new_id("run"),

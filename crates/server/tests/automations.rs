@@ -157,6 +157,7 @@ on_both_backends! {
         let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Trần Thị Lan", "birthday": "1990-12-07", "consent": sms})).await;
         let lan = lan.body["id"].as_str().unwrap().to_string();
         app.post("/api/v1/members", json!({"phone": "0901234568", "name": "Lê An", "birthday": "--12-08", "consent": sms})).await;
+        app.post("/api/v1/members", json!({"phone": "0901234569", "name": "Phạm Bình", "birthday": "1985-12-09", "consent": sms})).await;
         let created = app.post("/api/v1/automations", json!({"name": "Chúc mừng sinh nhật",
             "trigger": {"type": "birthday", "days_before": 0},
             "steps": [{"type": "issue_voucher", "voucher_program_id": program},
@@ -180,6 +181,12 @@ on_both_backends! {
         passes(&app, 10).await;
         let to: Vec<String> = double.received().iter().map(|r| r.to.clone()).collect();
         assert_eq!(to, ["0901234567", "0901234568"]);
+        // Bình's birthday passes while the server is down; the next look greets him late.
+        app.clock.advance(SignedDuration::from_hours(48));
+        until_received(&app, &double, 3).await;
+        passes(&app, 10).await;
+        assert_eq!(double.received().len(), 3);
+        assert_eq!(double.received()[2].to, "0901234569");
         let id = created.body["id"].as_str().unwrap();
         let runs = app.get(&format!("/api/v1/automations/{id}/runs?member_id={lan}")).await;
         assert_eq!(runs.status, StatusCode::OK, "{:?}", runs.body);
@@ -193,8 +200,8 @@ on_both_backends! {
             "total": 200_000, "vouchers": [code]})).await;
         assert_eq!(used.status, StatusCode::CREATED, "{:?}", used.body);
         let report = app.get(&format!("/api/v1/automations/{id}/report")).await.body;
-        assert_eq!(report, json!({"entered": 2, "done": 2, "stopped": 0, "failed": 0, "messages": 2,
-            "vouchers_issued": 2, "vouchers_redeemed": 1, "orders": 1, "revenue": 200_000}));
+        assert_eq!(report, json!({"entered": 3, "done": 3, "stopped": 0, "failed": 0, "messages": 3,
+            "vouchers_issued": 3, "vouchers_redeemed": 1, "orders": 1, "revenue": 200_000}));
     }
 
     async fn a_win_back_fires_once_per_lapse_and_again_after_a_new_purchase_and_lapse(db) {
