@@ -674,7 +674,7 @@ test("the admin UI from first run to a segment", async (t) => {
         const program = await (await fetch(BASE + "/api/v1/program", { headers: { authorization: `Bearer ${apiKey}` } })).json();
         program.messaging.quiet_hours = null;
         await api(apiKey, "PUT", "/api/v1/program", program);
-        await api(apiKey, "POST", "/api/v1/members", { name: "Phạm Thu Hà", phone: "0971000001", consent: { sms: true } });
+        const ha = await api(apiKey, "POST", "/api/v1/members", { name: "Phạm Thu Hà", phone: "0971000001", consent: { sms: true } });
         await api(apiKey, "POST", "/api/v1/members", { name: "Đỗ Minh Quân", phone: "0971000002", consent: { sms: true } });
         await api(apiKey, "POST", "/api/v1/members", { name: "Không Nhận Tin", phone: "0971000003" });
 
@@ -733,12 +733,20 @@ test("the admin UI from first run to a segment", async (t) => {
         await page.locator("#campaigns").getByRole("link", { name: "Tri ân tháng 12" }).waitFor();
         await shot(page, "campaigns");
 
-        // A ready-made journey through the same channel: saved off, then switched on.
+        // A ready-made journey through the same channel: saved off and opened in the editor
+        // (its steps as forms), then switched on from the list.
         await page.getByRole("link", { name: "Tự động hoá" }).click();
         await page.waitForURL(/\/automations$/);
         await page.locator("#preset").selectOption("thank_you");
         await page.locator("#preset-channel").selectOption({ label: "eSMS CSKH (sms_esms)" });
         await page.getByRole("button", { name: "Thêm hành trình" }).click();
+        await page.waitForURL(/\/automations\/aut_/);
+        assert.equal(await page.locator("#trigger-type").inputValue(), "order_paid");
+        assert.equal(await page.locator("#s0-amount").inputValue(), "2");
+        assert.equal(await page.locator("#s0-unit").inputValue(), "hours");
+        assert.match(await page.locator("#s1_t1-text").inputValue(), /cảm ơn/);
+        assert.equal(await page.locator("#s1_t1-subject").isVisible(), false, "an SMS step shows no e-mail fields");
+        await page.getByRole("link", { name: "← Tự động hoá" }).click();
         const journey = page.locator("#automations tbody tr").filter({ hasText: "Cảm ơn sau mua hàng" });
         await journey.filter({ hasText: "Đang tắt" }).waitFor();
         await journey.getByRole("button", { name: "Bật" }).click();
@@ -747,6 +755,52 @@ test("the admin UI from first run to a segment", async (t) => {
         await page.locator("#preset").selectOption("birthday");
         await page.getByRole("button", { name: "Thêm hành trình" }).click();
         await page.locator(".field-error").filter({ hasText: "Quà sinh nhật cần một chương trình voucher" }).waitFor();
+
+        // A journey built in the editor, no JSON: points and a thank-you after each order.
+        await page.getByRole("link", { name: "Tạo hành trình" }).click();
+        await page.waitForURL(/\/automations\/new$/);
+        await page.locator("#automation-name").fill("Tặng điểm sau đơn");
+        await page.locator("#trigger-type").selectOption("order_paid");
+        assert.equal(await page.locator("#trigger-days").isVisible(), false, "only the trigger's own settings show");
+        await page.locator("#s0-channel-1").selectOption({ label: "eSMS CSKH (sms_esms)" });
+        await page.locator("#s0_t1-text").fill("Cảm ơn {{ member.first_name }}, bạn được tặng 50 điểm");
+        await page.locator("#add-kind").selectOption("give_points");
+        await page.locator("#add-step-button").click();
+        await page.locator("#unsaved").waitFor();
+        assert.match(await page.locator("#s0_t1-text").inputValue(), /tặng 50 điểm/, "what was typed stays");
+        await page.locator("#s1-points").fill("mười");
+        await page.locator("#save-automation").click();
+        await page.locator("#step-1 .field-error").filter({ hasText: "Phải là số nguyên" }).waitFor();
+        await page.locator("#s1-points").fill("50");
+        await page.locator("#s1-reason").fill("Cảm ơn đã mua hàng");
+        // Points first, then the message: the step moves up.
+        await page.locator("#step-1").getByRole("button", { name: "Chuyển lên" }).click();
+        await page.locator("#step-0[data-kind=give_points]").waitFor();
+        await shot(page, "automation");
+        await page.locator("#save-automation").click();
+        await page.waitForURL(/\/automations\/aut_/);
+        await page.locator("#unsaved").waitFor({ state: "detached" });
+        assert.equal(await page.locator("#s0-points").inputValue(), "50");
+        assert.match(await page.locator("#s1_t1-text").inputValue(), /tặng 50 điểm/);
+        const editorUrl = page.url();
+
+        // An order of Hà runs it once: 50 points and one thank-you through the double.
+        const thanked = () => sms.filter((m) => /tặng 50 điểm/.test(m.Content)).length;
+        await api(apiKey, "POST", "/api/v1/orders", { source: "pos", external_id: "E2E-AUT-1", member_id: ha.id, total: 150_000 });
+        for (let i = 0; i < 100 && thanked() === 0; i++) await page.waitForTimeout(100);
+        assert.equal(thanked(), 1);
+        assert.match(sms.find((m) => /tặng 50 điểm/.test(m.Content)).Content, /^Cảm ơn Hà/);
+        await page.goto(editorUrl);
+        const run = page.locator("#runs tbody tr").filter({ hasText: "Phạm Thu Hà" });
+        for (let i = 0; i < 50 && !(await run.filter({ hasText: "Hoàn tất" }).count()); i++) {
+          await page.waitForTimeout(200);
+          await page.reload();
+        }
+        await run.filter({ hasText: "Hoàn tất" }).waitFor();
+        assert.equal((await page.locator("#automation-report .stat").first().locator("strong").textContent()).trim(), "1");
+        await run.getByRole("link", { name: "Phạm Thu Hà" }).click();
+        await page.locator("#member-runs tbody tr").filter({ hasText: "Tặng điểm sau đơn" }).filter({ hasText: "Hoàn tất" }).waitFor();
+        await page.goto(BASE + "/automations");
         await shot(page, "automations");
       } finally {
         // The server's pooled connection to the double would keep this process alive.

@@ -72,7 +72,10 @@ impl From<&Automation> for AutomationView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunView {
     pub id: String,
+    pub automation_id: String,
     pub member_id: String,
+    /// The member's name (none when they have none, or were erased).
+    pub member_name: Option<String>,
     /// The trigger's occurrence the run is for (`birthday:2027`, `order:ord_…`).
     pub occurrence: String,
     pub status: RunStatus,
@@ -106,6 +109,25 @@ pub struct AutomationReport {
     pub revenue: i64,
 }
 
+impl From<store::Totals> for AutomationReport {
+    fn from(t: store::Totals) -> Self {
+        AutomationReport {
+            entered: t.entered,
+            done: t.done,
+            stopped: t.stopped,
+            failed: t.failed,
+            messages: t.messages,
+            vouchers_issued: t.vouchers_issued,
+            vouchers_redeemed: t.vouchers_redeemed,
+            orders: t.orders,
+            revenue: t.revenue,
+        }
+    }
+}
+
+/// Runs started and finished and messages sent, per automation (the list's columns).
+pub use store::Counts as AutomationCounts;
+
 /// Days after a message its member's orders are counted for the automation.
 const ATTRIBUTION_DAYS: i64 = 7;
 
@@ -123,44 +145,54 @@ impl App {
         ctx.require(Access::Read)?;
         self.load_automation(&ctx.tenant_id, &id).await?;
         let tenant_id = ctx.tenant_id.to_string();
-        let runs = self
-            .db
-            .read(move |sql| store::runs(sql, &tenant_id, &id, member_id.as_deref(), RUNS_SHOWN))
-            .await?;
-        Ok(runs
-            .into_iter()
-            .map(|r| RunView {
-                id: r.id,
-                member_id: r.member_id,
-                occurrence: r.occurrence,
-                status: r.status,
-                step: r.step,
-                next_at: r.next_at,
-                log: r.log,
-                created_at: r.created_at,
+        self.db
+            .read(move |sql| {
+                let runs = store::runs(sql, &tenant_id, &id, member_id.as_deref(), RUNS_SHOWN)?;
+                run_views(sql, &tenant_id, runs)
             })
-            .collect())
+            .await
+            .map_err(Into::into)
+    }
+
+    /// A member's runs through every automation, newest first (the member's profile).
+    pub async fn member_automation_runs(
+        &self,
+        ctx: &Ctx,
+        member_id: String,
+    ) -> AppResult<Vec<RunView>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.to_string();
+        self.db
+            .read(move |sql| {
+                let runs = store::member_runs(sql, &tenant_id, &member_id, RUNS_SHOWN)?;
+                run_views(sql, &tenant_id, runs)
+            })
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Every automation's runs and messages, for the list.
+    pub async fn automation_counts(
+        &self,
+        ctx: &Ctx,
+    ) -> AppResult<std::collections::HashMap<String, AutomationCounts>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.to_string();
+        Ok(self
+            .db
+            .read(move |sql| store::counts(sql, &tenant_id))
+            .await?)
     }
 
     pub async fn automation_report(&self, ctx: &Ctx, id: String) -> AppResult<AutomationReport> {
         ctx.require(Access::Read)?;
         self.load_automation(&ctx.tenant_id, &id).await?;
         let tenant_id = ctx.tenant_id.to_string();
-        let t = self
+        let totals = self
             .db
             .read(move |sql| store::totals(sql, &tenant_id, &id, ATTRIBUTION_DAYS))
             .await?;
-        Ok(AutomationReport {
-            entered: t.entered,
-            done: t.done,
-            stopped: t.stopped,
-            failed: t.failed,
-            messages: t.messages,
-            vouchers_issued: t.vouchers_issued,
-            vouchers_redeemed: t.vouchers_redeemed,
-            orders: t.orders,
-            revenue: t.revenue,
-        })
+        Ok(totals.into())
     }
 
     /// Every mistake of an automation at once: core's rules, then what its steps name.
@@ -344,4 +376,35 @@ impl App {
             })
             .await
     }
+}
+
+/// Runs as the API shows them, with their members' names (one read for all of them).
+fn run_views(
+    sql: &mut dyn loyalty_store::Sql,
+    tenant_id: &str,
+    runs: Vec<loyalty_core::automation::Run>,
+) -> Result<Vec<RunView>, loyalty_store::DbError> {
+    let mut ids: Vec<&str> = runs.iter().map(|r| r.member_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names: std::collections::HashMap<String, Option<String>> =
+        loyalty_store::repo::members::get_many(sql, tenant_id, &ids)?
+            .into_iter()
+            .map(|m| (String::from(m.id), m.profile.name))
+            .collect();
+    Ok(runs
+        .into_iter()
+        .map(|r| RunView {
+            member_name: names.get(&r.member_id).cloned().flatten(),
+            id: r.id,
+            automation_id: r.automation_id,
+            member_id: r.member_id,
+            occurrence: r.occurrence,
+            status: r.status,
+            step: r.step,
+            next_at: r.next_at,
+            log: r.log,
+            created_at: r.created_at,
+        })
+        .collect())
 }

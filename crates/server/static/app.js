@@ -105,35 +105,41 @@
   }
   select.addEventListener("change", refresh);
   refresh();
-
-  // Each channel slot shows the template fields of its channel's kind (none: all of them).
-  form.querySelectorAll("fieldset").forEach((slot) => {
-    const channel = slot.querySelector("select");
-    function kinds() {
-      const type = (channel.selectedOptions[0] && channel.selectedOptions[0].dataset.type) || "";
-      const kind = type.startsWith("sms") ? "sms" : type.startsWith("zalo") ? "zalo" : type.startsWith("email") ? "email" : "";
-      slot.querySelectorAll(".template-field").forEach((field) => {
-        field.hidden = kind !== "" && field.dataset.kind !== kind;
-      });
-    }
-    channel.addEventListener("change", kinds);
-    kinds();
-  });
 })();
 
-// The channel form shows only the fields of the chosen type (without JavaScript: all of them,
-// with a hint to fill those the channel needs).
+// Each channel slot (a campaign's, an automation's send step) shows the template fields of its
+// channel's kind: none until a channel is chosen (without JavaScript, all of them).
+document.querySelectorAll("fieldset.channel-slot").forEach((slot) => {
+  "use strict";
+  const channel = slot.querySelector("select");
+  function kinds() {
+    const type = (channel.selectedOptions[0] && channel.selectedOptions[0].dataset.type) || "";
+    const kind = type.startsWith("sms") ? "sms" : type.startsWith("zalo") ? "zalo" : type.startsWith("email") ? "email" : "";
+    slot.querySelectorAll(".template-field").forEach((field) => {
+      field.hidden = field.dataset.kind !== kind;
+    });
+  }
+  channel.addEventListener("change", kinds);
+  kinds();
+});
+
+// A select with `data-shows="some-class"` shows only the `.some-class` fields whose
+// `data-types` name its value (the automation trigger's settings).
+document.querySelectorAll("select[data-shows]").forEach((select) => {
+  "use strict";
+  function show() {
+    document.querySelectorAll("." + select.dataset.shows).forEach((field) => {
+      field.hidden = !field.dataset.types.split(" ").includes(select.value);
+    });
+  }
+  select.addEventListener("change", show);
+  show();
+});
+
+// The channel form's type select shows only its type's fields (above); without JavaScript all
+// of them show, with a hint to fill those the channel needs.
 (function () {
   "use strict";
-  const type = document.getElementById("channel-type");
-  if (!type) return;
   const hint = document.querySelector("#channel-form .hint");
-  function show() {
-    document.querySelectorAll("#channel-form .channel-field").forEach((field) => {
-      field.hidden = !field.dataset.types.split(" ").includes(type.value);
-    });
-    if (hint) hint.hidden = true;
-  }
-  type.addEventListener("change", show);
-  show();
+  if (hint && document.getElementById("channel-type")) hint.hidden = true;
 })();

@@ -6,7 +6,7 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::automation_presets::{PRESETS, preset};
-use loyalty_app::automations::{AutomationPatch, AutomationReport, AutomationView};
+use loyalty_app::automations::{AutomationCounts, AutomationPatch, AutomationView};
 use loyalty_app::channels::ChannelView;
 use loyalty_app::{App, AppError};
 use loyalty_core::tenancy::Permission;
@@ -20,7 +20,7 @@ use super::{Chrome, UiError, UiResult, field_errors, form_status, render};
 #[template(path = "automations.html")]
 struct AutomationsPage {
     c: Chrome,
-    automations: Vec<(AutomationView, AutomationReport)>,
+    automations: Vec<(AutomationView, AutomationCounts)>,
     channels: Vec<ChannelView>,
     programs: Vec<VoucherProgram>,
     presets: Vec<&'static str>,
@@ -32,15 +32,17 @@ async fn page(app: &App, staff: &Staff, errors: Vec<String>, notice: Option<Stri
     staff.require(Permission::EditProgram)?;
     let fail = |e| UiError::App(staff.lang, e);
     let ctx = &staff.session.ctx;
-    let mut automations = Vec::new();
-    // A shop has a handful of journeys: a report each is fine.
-    for a in app.automations(ctx).await.map_err(fail)? {
-        let report = app
-            .automation_report(ctx, a.id.clone())
-            .await
-            .map_err(fail)?;
-        automations.push((a, report));
-    }
+    let mut counts = app.automation_counts(ctx).await.map_err(fail)?;
+    let automations = app
+        .automations(ctx)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|a| {
+            let n = counts.remove(&a.id).unwrap_or_default();
+            (a, n)
+        })
+        .collect();
     let channels = app.channels(ctx).await.map_err(fail)?;
     let programs = app
         .voucher_programs(ctx, super::whole_list())
@@ -104,7 +106,7 @@ pub async fn create_preset(
         return page(&app, &staff, vec![t("automations.needs_program")], None).await;
     };
     match app.create_automation(&staff.session.ctx, input).await {
-        Ok(_) => Ok(Redirect::to("/automations").into_response()),
+        Ok(created) => Ok(Redirect::to(&format!("/automations/{}", created.id)).into_response()),
         Err(error @ AppError::Invalid(_)) => {
             let errors = field_errors(&error, staff.lang)
                 .into_iter()

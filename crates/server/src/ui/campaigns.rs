@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::charts::{Bar, rows};
+use super::message_form::Fields;
 use super::session::Staff;
 use super::{Chrome, UiError, UiResult, error_for, field_errors, form_status, render};
 
@@ -262,36 +263,7 @@ pub struct CampaignForm {
     #[serde(default)]
     track_email: String,
     #[serde(flatten)]
-    templates: BTreeMap<String, String>,
-}
-
-impl CampaignForm {
-    fn get(&self, name: &str) -> &str {
-        self.templates.get(name).map(String::as_str).unwrap_or("")
-    }
-
-    /// The template of slot `n` for a channel of `kind` from the form's fields.
-    fn template(&self, n: u8, kind: &str) -> Value {
-        let f = |name: &str| self.get(&format!("t{n}_{name}")).to_string();
-        match kind {
-            "zalo_zns" => {
-                let params: serde_json::Map<String, Value> = f("params")
-                    .lines()
-                    .filter_map(|l| l.split_once('='))
-                    .map(|(k, v)| (k.trim().to_string(), json!(v.trim())))
-                    .filter(|(k, _)| !k.is_empty())
-                    .collect();
-                json!({"template_id": f("template_id"), "params": params})
-            }
-            k if k.starts_with("sms") => {
-                json!({"text": f("text"), "unaccented": self.get(&format!("t{n}_unaccented")) == "on"})
-            }
-            _ => {
-                let text = f("email_text");
-                json!({"subject": f("subject"), "html": f("html"), "text": (!text.trim().is_empty()).then_some(text)})
-            }
-        }
-    }
+    templates: Fields,
 }
 
 #[derive(Template)]
@@ -374,7 +346,9 @@ pub async fn create(
         if let Some(channel) = channels.iter().find(|c| &c.id == id) {
             chosen.push(CampaignChannel {
                 channel_id: channel.id.clone(),
-                template: form.template(n, &channel.channel_type),
+                template: form
+                    .templates
+                    .template(&format!("t{n}"), &channel.channel_type),
             });
         }
     }

@@ -6,6 +6,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
+use loyalty_app::automations::RunView;
 use loyalty_app::tiers::MemberView;
 use loyalty_app::vouchers::MemberVoucher;
 use loyalty_app::{App, AppError};
@@ -248,6 +249,37 @@ async fn refused(
     }
 }
 
+/// The member's automation runs with their journeys' names (a shop has a handful of journeys).
+async fn member_runs(
+    app: &App,
+    staff: &Staff,
+    id: &str,
+) -> Result<Vec<(RunView, String)>, UiError> {
+    let fail = |e| UiError::App(staff.lang, e);
+    let ctx = &staff.session.ctx;
+    let runs = app
+        .member_automation_runs(ctx, id.to_string())
+        .await
+        .map_err(fail)?;
+    if runs.is_empty() {
+        return Ok(vec![]);
+    }
+    let names: std::collections::HashMap<String, String> = app
+        .automations(ctx)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    Ok(runs
+        .into_iter()
+        .map(|run| {
+            let name = names.get(&run.automation_id).cloned().unwrap_or_default();
+            (run, name)
+        })
+        .collect())
+}
+
 // ---- the profile ----
 
 #[derive(Template)]
@@ -269,9 +301,15 @@ struct ProfilePage {
     rewards: Vec<Reward>,
     /// The ladder, for setting a tier by hand (empty when the role may not).
     ladder: Vec<Tier>,
+    /// The automations the member went through: the run and the journey's name.
+    runs: Vec<(RunView, String)>,
 }
 
 impl ProfilePage {
+    fn last_result(&self, run: &RunView) -> String {
+        super::automation_editor::last_result(&self.c, run)
+    }
+
     fn status_key(&self) -> &'static str {
         match self.view.member.status {
             MemberStatus::Customer => "status.customer",
@@ -354,6 +392,7 @@ pub(super) async fn profile_page(
         .map_err(fail)?;
     let info = app.tenant(ctx).await.map_err(fail)?;
     let vouchers = app.member_vouchers(ctx, id.clone()).await.map_err(fail)?;
+    let runs = member_runs(app, staff, &id).await?;
     let about_member = ActivityFilter {
         entity: Some("member".into()),
         entity_id: Some(id.to_string()),
@@ -384,6 +423,7 @@ pub(super) async fn profile_page(
         vec![]
     };
     let page = ProfilePage {
+        runs,
         ladder,
         rewards,
         vouchers,

@@ -5,6 +5,7 @@
 mod access;
 mod account;
 mod activity;
+mod automation_editor;
 mod automations;
 mod campaigns;
 mod charts;
@@ -14,6 +15,7 @@ mod i18n;
 mod imports;
 mod integrations;
 mod members;
+mod message_form;
 mod orders;
 mod program;
 mod rewards;
@@ -68,6 +70,14 @@ pub fn routes() -> Router<App> {
         .route("/automations", get(automations::list))
         .route("/automations/presets", post(automations::create_preset))
         .route("/automations/{id}/switch", post(automations::switch))
+        .route(
+            "/automations/new",
+            get(automation_editor::new_form).post(automation_editor::create),
+        )
+        .route(
+            "/automations/{id}",
+            get(automation_editor::show).post(automation_editor::update),
+        )
         .route("/campaigns", get(campaigns::list))
         .route(
             "/campaigns/new",

@@ -412,6 +412,62 @@ pub fn runs(
     rows.iter().map(run_from_row).collect()
 }
 
+/// A member's runs through every automation, newest first.
+pub fn member_runs(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    member_id: &str,
+    limit: i64,
+) -> Result<Vec<Run>, DbError> {
+    let rows = sql.query(
+        &format!(
+            "select {RUN_COLUMNS} from automation_runs
+             where tenant_id = $1 and member_id = $2
+             order by created_at desc, id desc limit $3"
+        ),
+        params![tenant_id, member_id, limit],
+    )?;
+    rows.iter().map(run_from_row).collect()
+}
+
+/// Runs started, finished and messages sent, of every automation of a tenant at once (the
+/// list's columns; the full report is one automation's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub entered: i64,
+    pub done: i64,
+    pub messages: i64,
+}
+
+pub fn counts(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+) -> Result<std::collections::HashMap<String, Counts>, DbError> {
+    let mut counts = std::collections::HashMap::<String, Counts>::new();
+    for row in sql.query(
+        "select automation_id, count(*) as entered,
+             coalesce(sum(case when status = 'done' then 1 else 0 end), 0) as done
+         from automation_runs where tenant_id = $1 group by automation_id",
+        params![tenant_id],
+    )? {
+        let c = counts.entry(row.get("automation_id")?).or_default();
+        c.entered = row.get("entered")?;
+        c.done = row.get("done")?;
+    }
+    for row in sql.query(
+        "select automation_id, count(*) as n from messages
+         where tenant_id = $1 and automation_id is not null and status in ('sent', 'delivered')
+         group by automation_id",
+        params![tenant_id],
+    )? {
+        counts
+            .entry(row.get("automation_id")?)
+            .or_default()
+            .messages = row.get("n")?;
+    }
+    Ok(counts)
+}
+
 /// What an automation did (API.md's report): runs by status, messages sent, vouchers issued and
 /// redeemed, and the orders of members within `days` after a message of it, with their revenue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
