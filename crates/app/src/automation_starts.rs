@@ -28,7 +28,12 @@ const EVENT_TRIGGERS: [&str; 5] = [
     "member_activated",
     "referral_completed",
 ];
-const PERIODIC_TRIGGERS: [&str; 3] = ["birthday", "no_purchase", "points_expiring"];
+const PERIODIC_TRIGGERS: [&str; 4] = [
+    "birthday",
+    "no_purchase",
+    "points_expiring",
+    "segment_entered",
+];
 
 fn feed_types(trigger: &Trigger) -> &'static [EventType] {
     match trigger {
@@ -151,6 +156,11 @@ impl App {
         automation: &Automation,
         passed_at: Option<Timestamp>,
     ) -> AppResult<()> {
+        if let Trigger::SegmentEntered { segment_id } = &automation.trigger {
+            return self
+                .segment_pass(tenant_id, automation, segment_id, passed_at)
+                .await;
+        }
         let info = self.tenant(&Ctx::cli(tenant_id)).await?;
         let now = self.now();
         let today = now.to_zoned_datetime(info.zone.clone()).date();
@@ -266,6 +276,86 @@ impl App {
             match last {
                 Some(id) => after = id,
                 None => return Ok(()),
+            }
+        }
+    }
+}
+
+impl App {
+    /// Who entered the automation's segment since it last looked: a run each, once per entry
+    /// (the entry's time is its once-key); those who left are forgotten, so coming back is a
+    /// new entry. The first look only notes who is in the segment already.
+    async fn segment_pass(
+        &self,
+        tenant_id: &str,
+        automation: &Automation,
+        segment_id: &str,
+        passed_at: Option<Timestamp>,
+    ) -> AppResult<()> {
+        let (tenant, id) = (tenant_id.to_string(), segment_id.to_string());
+        let segment = self
+            .db
+            .read(move |sql| loyalty_store::repo::segments::get(sql, &tenant, &id))
+            .await?;
+        let now = self.now();
+        let compiled = match segment {
+            Some(segment) => Some(
+                self.compile(&Ctx::cli(tenant_id), &segment.conditions)
+                    .await?,
+            ),
+            None => None, // deleted: nobody enters it
+        };
+        loop {
+            let (tenant, automation2, compiled) =
+                (tenant_id.to_string(), automation.clone(), compiled.clone());
+            let segment_id = segment_id.to_string();
+            let more = self
+                .db
+                .write(move |sql| {
+                    store::lock(sql, &tenant, &automation2.id)?;
+                    let Some(compiled) = &compiled else {
+                        store::set_passed(sql, &tenant, &automation2.id, now)?;
+                        return Ok::<_, AppError>(false);
+                    };
+                    if passed_at.is_none() {
+                        store::segment_baseline(sql, &automation2.id, compiled, now)?;
+                        store::set_passed(sql, &tenant, &automation2.id, now)?;
+                        return Ok(false);
+                    }
+                    let entered = store::segment_entrants(
+                        sql,
+                        &tenant,
+                        &automation2.id,
+                        compiled,
+                        now,
+                        MEMBER_PAGE,
+                    )?;
+                    let occurrence = format!("segment:{}", now.as_millisecond());
+                    let runs: Vec<Run> = entered
+                        .iter()
+                        .map(|member| {
+                            let context = json!({"segment_id": segment_id});
+                            Run::start(
+                                new_id("run"),
+                                &automation2,
+                                member,
+                                occurrence.clone(),
+                                context,
+                                now,
+                            )
+                        })
+                        .collect();
+                    store::start_runs(sql, &tenant, &runs)?;
+                    if (entered.len() as i64) < MEMBER_PAGE {
+                        store::segment_leavers(sql, &automation2.id, compiled)?;
+                        store::set_passed(sql, &tenant, &automation2.id, now)?;
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+                .await?;
+            if !more {
+                return Ok(());
             }
         }
     }

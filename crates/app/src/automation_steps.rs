@@ -34,11 +34,27 @@ struct Prepared {
     weekly_cap: i64,
     tiers: HashMap<String, String>,
     condition: Option<segments::Compiled>,
-    channels: Vec<(String, ChannelType, Template)>,
+    /// A send step's channels in its order: id, type, template, and the template as saved (a
+    /// fallback carries it with the message).
+    channels: Vec<(String, ChannelType, Template, Value)>,
     /// When points given now expire, by the program.
     expires_at: Option<Timestamp>,
     active: bool,
+    /// A `webhook` step's call: made before the step's transaction, its answer decided in it.
+    webhook: Option<WebhookCall>,
 }
+
+/// A `webhook` step's signed POST: to the shop's endpoint at the step's URL, with that
+/// endpoint's secret; `None` as the endpoint when the shop has none there.
+struct WebhookCall {
+    endpoint: Option<(String, String)>,
+    /// `{run}.{step}`: the same on every attempt, so a receiver can tell a repeat.
+    event_id: String,
+    body: String,
+}
+
+/// What the call brought back: delivered, or why not.
+type Called = Option<Result<(), String>>;
 
 impl App {
     /// Does the next step of every due run.
@@ -65,11 +81,47 @@ impl App {
                     return Ok::<_, AppError>(None);
                 };
                 let automation = store::get(sql, &tenant, &run.automation_id)?;
-                Ok(Some((run, automation.is_some_and(|a| a.active))))
+                let webhook = match run.steps.get(run.step as usize) {
+                    Some(Step::Webhook { url }) => Some((
+                        loyalty_store::repo::webhooks::by_url(sql, &tenant, url)?,
+                        members::get(sql, &tenant, &run.member_id)?,
+                    )),
+                    _ => None,
+                };
+                Ok(Some((run, automation.is_some_and(|a| a.active), webhook)))
             })
             .await?;
-        let Some((run, active)) = found else {
+        let Some((run, active, webhook)) = found else {
             return Ok(None);
+        };
+        let webhook = match webhook {
+            Some((endpoint, member)) => {
+                let endpoint = match endpoint {
+                    Some(w) => Some((w.url.clone(), self.open_secret(&w.secret_sealed)?)),
+                    None => None,
+                };
+                let event_id = format!("{}.{}", run.id, run.step);
+                let body = json!({
+                    "id": event_id,
+                    "type": "automation.webhook",
+                    "created_at": self.now().to_string(),
+                    "data": {
+                        "automation_id": run.automation_id,
+                        "run_id": run.id,
+                        "step": run.step,
+                        "occurrence": run.occurrence,
+                        "member": member.as_ref().map(|m| loyalty_core::event::member_data(m)["member"].clone()),
+                        "context": run.context,
+                    }
+                })
+                .to_string();
+                Some(WebhookCall {
+                    endpoint,
+                    event_id,
+                    body,
+                })
+            }
+            None => None,
         };
         let ctx = Ctx::cli(tenant_id);
         let info = self.tenant(&ctx).await?;
@@ -89,7 +141,12 @@ impl App {
                     && let Ok(template) =
                         Template::parse(open.kind.kind(), &one.template, "template")
                 {
-                    channels.push((open.channel.id.clone(), open.kind, template));
+                    channels.push((
+                        open.channel.id.clone(),
+                        open.kind,
+                        template,
+                        one.template.clone(),
+                    ));
                 }
             }
         }
@@ -110,6 +167,7 @@ impl App {
             channels,
             expires_at: info.program.expires_at(self.now(), &info.zone),
             active,
+            webhook,
         }))
     }
 
@@ -117,6 +175,12 @@ impl App {
     async fn run_step(&self, tenant_id: &str, run_id: &str) -> AppResult<()> {
         let Some(prepared) = self.prepare(tenant_id, run_id).await? else {
             return Ok(());
+        };
+        let called = match &prepared.webhook {
+            Some(call) if prepared.active && call.endpoint.is_some() => {
+                Some(self.call_webhook(call).await)
+            }
+            _ => None,
         };
         let (app, tenant, id) = (self.clone(), tenant_id.to_string(), run_id.to_string());
         let now = self.now();
@@ -146,8 +210,9 @@ impl App {
                         &run.automation_id,
                         &step,
                         &prepared,
-                        due,
-                        now,
+                        (due, now),
+                        &called,
+                        &run.log,
                     )?,
                 };
                 let result = match &outcome {
@@ -158,6 +223,13 @@ impl App {
                     }
                     StepOutcome::ConditionFalse => "condition not met".into(),
                     StepOutcome::Failed(why) => format!("failed: {why}"),
+                    StepOutcome::Retry(at) => format!(
+                        "tries again at {at}: {}",
+                        called
+                            .as_ref()
+                            .and_then(|c| c.as_ref().err())
+                            .map_or("", |w| w)
+                    ),
                 };
                 run.log
                     .push(json!({"step": index, "at": now.to_string(), "result": result}));
@@ -183,8 +255,9 @@ impl App {
         automation_id: &str,
         step: &Step,
         prepared: &Prepared,
-        due: Timestamp,
-        now: Timestamp,
+        (due, now): (Timestamp, Timestamp),
+        called: &Called,
+        log: &[Value],
     ) -> AppResult<StepOutcome> {
         Ok(match step {
             Step::Wait { duration } => match rules::wait_until(due, duration, &prepared.zone) {
@@ -297,8 +370,51 @@ impl App {
                     Err(error) => return Err(error),
                 }
             }
-            Step::Webhook { .. } => StepOutcome::Failed("this step is not built yet".into()),
+            Step::Webhook { .. } => match called {
+                Some(Ok(())) => StepOutcome::Done,
+                Some(Err(why)) => {
+                    let tries = log
+                        .iter()
+                        .filter(|e| {
+                            e["step"].as_i64() == Some(prepared.step)
+                                && e["result"]
+                                    .as_str()
+                                    .is_some_and(|r| r.starts_with("tries again"))
+                        })
+                        .count();
+                    match rules::webhook_retry(tries + 1, now) {
+                        Some(at) => StepOutcome::Retry(at),
+                        None => StepOutcome::Failed(why.clone()),
+                    }
+                }
+                None => StepOutcome::Failed("no webhook endpoint of the shop has this URL".into()),
+            },
         })
+    }
+
+    /// A `webhook` step's signed POST (outside any transaction: a receiver is not waited on
+    /// with a run locked). A kill between the call and the step's commit calls again with the
+    /// same `Loyalty-Event-Id`.
+    async fn call_webhook(&self, call: &WebhookCall) -> Result<(), String> {
+        let Some((url, secret)) = &call.endpoint else {
+            return Err("no webhook endpoint of the shop has this URL".into());
+        };
+        if !self.outbound.allow_private && !crate::webhook_sender::target_is_allowed(url) {
+            return Err("the URL points to a private address".into());
+        }
+        let attempt = crate::webhook_sender::post_signed(
+            &self.outbound.client,
+            url,
+            secret,
+            (&call.event_id, "automation.webhook"),
+            &call.body,
+            self.now().as_second(),
+        )
+        .await;
+        match attempt.delivered() {
+            true => Ok(()),
+            false => Err(attempt.error().to_string()),
+        }
     }
 
     /// A `send` step: the member's message written `queued` (or suppressed, with the reason),
@@ -381,9 +497,17 @@ impl App {
                         variables["member"][field] = context[field].clone();
                     }
                 }
-                // The first channel the member can receive (falling back to the next on a
-                // permanent refusal is the campaigns' and comes with the rest of issue 16).
-                let (channel_id, kind, template) = &prepared.channels[route[0]];
+                // The first channel the member can receive; the sender falls back through the
+                // others on a permanent refusal, each hop carrying its template (an edit of
+                // the automation does not change a message already written).
+                let (channel_id, kind, template, _) = &prepared.channels[route[0]];
+                let hops: Vec<Value> = route[1..]
+                    .iter()
+                    .map(|&i| {
+                        let (id, kind, _, saved) = &prepared.channels[i];
+                        json!([i, id, address(&member, *kind), saved])
+                    })
+                    .collect();
                 match template.render(
                     &Renderer::new(prepared.zone.clone()),
                     &variables,
@@ -400,6 +524,10 @@ impl App {
                                 .quiet
                                 .map_or(now, |q| q.next_allowed(now, &prepared.zone)),
                         );
+                        if !hops.is_empty() {
+                            message.fallbacks = Some(Value::Array(hops));
+                            message.context = Some(variables);
+                        }
                     }
                     Err(invalid) => {
                         message.status = MessageStatus::Failed;

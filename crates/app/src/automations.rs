@@ -244,6 +244,24 @@ impl App {
                         .await?;
                     errors.0.extend(found.0);
                 }
+                Step::Webhook { url } => {
+                    // Signed with the secret of the shop's endpoint at that address, whose
+                    // address was checked (public, http/https) when it was added.
+                    let (tenant_id, url) = (ctx.tenant_id.to_string(), url.trim().to_string());
+                    let found = self
+                        .db
+                        .read(move |sql| {
+                            loyalty_store::repo::webhooks::by_url(sql, &tenant_id, &url)
+                        })
+                        .await?;
+                    if found.is_none() {
+                        errors.push_coded(
+                            format!("steps[{i}].url"),
+                            "not_found",
+                            "add this address as a webhook first: its secret signs the call",
+                        );
+                    }
+                }
                 Step::Condition { conditions } if conditions.is_object() => {
                     if let Err(AppError::Invalid(invalid)) = self.compile(ctx, conditions).await {
                         errors.0.extend(invalid.0.into_iter().map(|mut e| {
@@ -358,6 +376,14 @@ impl App {
                     entity: "automation",
                 })?;
                 store::update(sql, &ctx2.tenant_id, &after)?;
+                // A new trigger, or one switched back on, starts from now: the orders made
+                // while it was off are not thanked in a burst, a segment's present members are
+                // not greeted as newcomers, missed days are not caught up.
+                if before.trigger != after.trigger || (!before.active && after.active) {
+                    let from = loyalty_store::repo::events::newest_position(sql, &ctx2.tenant_id)?;
+                    store::set_place(sql, &ctx2.tenant_id, &after.id, from)?;
+                    store::reset_trigger_state(sql, &ctx2.tenant_id, &after.id)?;
+                }
                 let view = AutomationView::from(&after);
                 let change = Change {
                     entity: "automation",

@@ -305,12 +305,11 @@ impl App {
                             self.campaign_templates(tenant_id, &campaign_id).await?,
                         );
                     }
-                    let (track, channels) = m
-                        .campaign_id
-                        .as_ref()
-                        .and_then(|c| templates.get(c))
-                        .cloned()
-                        .unwrap_or_default();
+                    let (track, channels) = match &m.campaign_id {
+                        Some(c) => templates.get(c).cloned().unwrap_or_default(),
+                        // An automation's message carries its hops' templates.
+                        None => (false, self.hop_templates(tenant_id, &m).await),
+                    };
                     let id = m.id.clone();
                     let tracker = |r: Rendered| match track {
                         true => self.tracked(tenant_id, &id, r),
@@ -363,6 +362,35 @@ impl App {
             }
         }
         Ok((campaign.track_email, out))
+    }
+}
+
+impl App {
+    /// The channels a message without a campaign may fall back to, with the templates its hops
+    /// carry (`[index, channel_id, address, template]`); a channel gone since is left out.
+    async fn hop_templates(
+        &self,
+        tenant_id: &str,
+        m: &Message,
+    ) -> Vec<(String, ChannelType, Template)> {
+        let hops = m
+            .fallbacks
+            .as_ref()
+            .and_then(|f| f.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for hop in hops {
+            let (Some(id), Some(saved)) = (hop[1].as_str(), hop.get(3)) else {
+                continue;
+            };
+            if let Ok(open) = self.load_channel(tenant_id, id).await
+                && let Ok(t) = Template::parse(open.kind.kind(), saved, "template")
+            {
+                out.push((open.channel.id.clone(), open.kind, t));
+            }
+        }
+        out
     }
 }
 

@@ -92,15 +92,20 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    fn refused(why: &str) -> Attempt {
+    pub(crate) fn refused(why: &str) -> Attempt {
         Attempt {
             status: None,
             error: Some(why.to_string()),
         }
     }
 
-    fn delivered(&self) -> bool {
+    pub(crate) fn delivered(&self) -> bool {
         self.status.is_some_and(rules::delivered)
+    }
+
+    /// Why it was not delivered, in a line.
+    pub(crate) fn error(&self) -> &str {
+        self.error.as_deref().unwrap_or("not delivered")
     }
 }
 
@@ -452,16 +457,37 @@ fn pending_work(
 
 /// One signed POST of a delivery's body.
 async fn post(client: &reqwest::Client, url: &str, secret: &str, d: &Delivery, t: i64) -> Attempt {
+    post_signed(
+        client,
+        url,
+        secret,
+        (&d.event_id, &d.event_type),
+        &d.body,
+        t,
+    )
+    .await
+}
+
+/// One POST of `body` signed as every webhook is (an automation's `webhook` step too), with
+/// the event's id and type (`Loyalty-Event-Id` is what a receiver deduplicates by).
+pub(crate) async fn post_signed(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    (event_id, event_type): (&str, &str),
+    body: &str,
+    t: i64,
+) -> Attempt {
     let sent = client
         .post(url)
         .header("Content-Type", "application/json")
-        .header("Loyalty-Event-Id", &d.event_id)
-        .header("Loyalty-Event-Type", &d.event_type)
+        .header("Loyalty-Event-Id", event_id)
+        .header("Loyalty-Event-Type", event_type)
         .header(
             "Loyalty-Signature",
-            rules::signature(secret, t, d.body.as_bytes()),
+            rules::signature(secret, t, body.as_bytes()),
         )
-        .body(d.body.clone())
+        .body(body.to_string())
         .send()
         .await;
     match sent {
@@ -483,7 +509,7 @@ async fn post(client: &reqwest::Client, url: &str, secret: &str, d: &Delivery, t
 
 /// An IP-literal URL is checked here: name resolution (where the rest are checked) never
 /// sees it.
-fn target_is_allowed(url: &str) -> bool {
+pub(crate) fn target_is_allowed(url: &str) -> bool {
     match url::Url::parse(url)
         .ok()
         .and_then(|u| u.host().map(|h| h.to_owned()))

@@ -425,6 +425,17 @@ pub enum StepOutcome {
     ConditionFalse,
     /// Could not be done (a program gone, a channel deleted).
     Failed(String),
+    /// Not done this time (a webhook receiver did not answer 2xx): the same step again then.
+    Retry(Timestamp),
+}
+
+/// How long a `webhook` step waits before calling again after its `attempts`-th failed call;
+/// `None` after the last (the run fails): 1 minute, 5, 30, 2 hours, 12 hours.
+pub fn webhook_retry(attempts: usize, now: Timestamp) -> Option<Timestamp> {
+    const AFTER_MINUTES: [i64; 5] = [1, 5, 30, 120, 720];
+    let minutes = AFTER_MINUTES.get(attempts.checked_sub(1)?)?;
+    now.checked_add(jiff::SignedDuration::from_mins(*minutes))
+        .ok()
 }
 
 /// The run's next state after step `step` of `steps`: (status, the step to do next, when).
@@ -437,6 +448,7 @@ pub fn after_step(
     match outcome {
         StepOutcome::ConditionFalse => (RunStatus::Stopped, step, None),
         StepOutcome::Failed(_) => (RunStatus::Failed, step, None),
+        StepOutcome::Retry(at) => (RunStatus::Waiting, step, Some(*at)),
         _ if step + 1 >= steps => (RunStatus::Done, steps, None),
         StepOutcome::WaitUntil(at) => (RunStatus::Waiting, step + 1, Some(*at)),
         StepOutcome::Done => (RunStatus::Waiting, step + 1, Some(now)),
@@ -449,6 +461,27 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_webhook_step_is_tried_again_five_times_then_fails() {
+        let now: Timestamp = "2026-12-07T03:00:00Z".parse().unwrap();
+        let at = |n| webhook_retry(n, now).map(|t| (t - now).as_secs() / 60);
+        assert_eq!(
+            (1..=6).map(at).collect::<Vec<_>>(),
+            [Some(1), Some(5), Some(30), Some(120), Some(720), None]
+        );
+        assert_eq!(webhook_retry(0, now), None);
+        let again = StepOutcome::Retry(now);
+        assert_eq!(
+            after_step(2, 4, &again, now),
+            (RunStatus::Waiting, 2, Some(now)),
+            "the same step, even the last"
+        );
+        assert_eq!(
+            after_step(3, 4, &again, now),
+            (RunStatus::Waiting, 3, Some(now))
+        );
+    }
 
     fn birthday(month: i8, day: i8) -> Birthday {
         Birthday {

@@ -303,3 +303,144 @@ on_both_backends! {
         assert_eq!(double.received().len(), 1);
     }
 }
+
+/// Lets the runner start runs and do steps: a start pass comes every half second.
+async fn start_passes(app: &TestApp) {
+    passes(app, 20).await;
+}
+
+/// A member's points set by an adjustment (the segment below is "at least 100 points").
+async fn adjust(app: &TestApp, member: &str, points: i64) {
+    let done = app
+        .post(
+            &format!("/api/v1/members/{member}/points/adjustments"),
+            json!({"points": points, "reason": "test"}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::CREATED, "{:?}", done.body);
+}
+
+async fn runs_of(app: &TestApp, automation: &str, member: &str) -> Vec<Value> {
+    let runs = app
+        .get(&format!(
+            "/api/v1/automations/{automation}/runs?member_id={member}"
+        ))
+        .await;
+    assert_eq!(runs.status, StatusCode::OK, "{:?}", runs.body);
+    runs.body.as_array().unwrap().clone()
+}
+
+on_both_backends! {
+    async fn entering_a_segment_starts_one_run_per_entry(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let segment = app.post("/api/v1/segments", json!({"name": "Từ 100 điểm",
+            "conditions": {"all": [{"field": "member.points", "op": ">=", "value": 100}]}})).await;
+        assert_eq!(segment.status, StatusCode::CREATED, "{:?}", segment.body);
+        let segment = segment.body["id"].as_str().unwrap();
+        let old = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Đã ở trong"})).await;
+        let old = old.body["id"].as_str().unwrap().to_string();
+        adjust(&app, &old, 150).await;
+        let created = app.post("/api/v1/automations", json!({"name": "Chào thành viên thân thiết",
+            "trigger": {"type": "segment_entered", "segment_id": segment},
+            "steps": [{"type": "tag", "add": ["than-thiet"]}]})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let automation = created.body["id"].as_str().unwrap().to_string();
+        start_passes(&app).await;
+        assert!(runs_of(&app, &automation, &old).await.is_empty(), "those already in it are not newcomers");
+
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234568", "name": "Trần Thị Lan"})).await;
+        let lan = lan.body["id"].as_str().unwrap().to_string();
+        adjust(&app, &lan, 120).await;
+        app.clock.advance(SignedDuration::from_mins(61));
+        start_passes(&app).await;
+        let runs = runs_of(&app, &automation, &lan).await;
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(runs[0]["status"], "done");
+        let member = app.get(&format!("/api/v1/members/{lan}")).await;
+        assert_eq!(member.body["tags"], json!(["than-thiet"]));
+        // Still in it an hour later: nothing more.
+        app.clock.advance(SignedDuration::from_mins(61));
+        start_passes(&app).await;
+        assert_eq!(runs_of(&app, &automation, &lan).await.len(), 1);
+        // Out, then in again: a second entry, a second run.
+        adjust(&app, &lan, -50).await;
+        app.clock.advance(SignedDuration::from_mins(61));
+        start_passes(&app).await;
+        adjust(&app, &lan, 50).await;
+        app.clock.advance(SignedDuration::from_mins(61));
+        start_passes(&app).await;
+        assert_eq!(runs_of(&app, &automation, &lan).await.len(), 2);
+        assert!(runs_of(&app, &automation, &old).await.is_empty());
+    }
+
+    async fn a_send_step_falls_back_to_its_next_channel(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let (first, second) = (ProviderDouble::start().await, ProviderDouble::start().await);
+        let (one, two) = (esms(&app, &first).await, esms(&app, &second).await);
+        first.refuse("0901234567");
+        let created = app.post("/api/v1/automations", json!({"name": "Cảm ơn",
+            "trigger": {"type": "order_paid"},
+            "steps": [{"type": "send", "purpose": "customer_care", "channels": [
+                {"channel_id": one, "template": {"text": "Kenh mot {{ member.first_name }}"}},
+                {"channel_id": two, "template": {"text": "Kenh hai {{ member.first_name }}"}}]}]})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Trần Thị Lan"})).await;
+        let lan = lan.body["id"].as_str().unwrap().to_string();
+        app.post("/api/v1/orders", order(&lan, "HD-1")).await;
+        until_received(&app, &second, 1).await;
+        assert_eq!(second.received()[0].content, "Kenh hai Lan", "the second channel's own template");
+        passes(&app, 5).await;
+        assert_eq!((first.requests(), first.received().len()), (1, 0), "refused there for good");
+        assert_eq!(second.received().len(), 1);
+    }
+
+    async fn a_webhook_step_posts_signed_and_tries_again_after_a_failure(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let receiver = common::receiver::Receiver::default();
+        let url = receiver.start().await;
+        // An address that is not one of the shop's webhooks is refused (nothing to sign with).
+        let refused = app.post("/api/v1/automations", json!({"name": "Báo CRM",
+            "trigger": {"type": "order_paid"}, "steps": [{"type": "webhook", "url": url}]})).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], "steps[0].url");
+        let hook = app.post("/api/v1/webhooks", json!({"url": url, "events": ["voucher.redeemed"]})).await;
+        assert_eq!(hook.status, StatusCode::CREATED, "{:?}", hook.body);
+        let secret = hook.body["secret"].as_str().unwrap().to_string();
+        let created = app.post("/api/v1/automations", json!({"name": "Báo CRM",
+            "trigger": {"type": "order_paid"},
+            "steps": [{"type": "webhook", "url": url}, {"type": "tag", "add": ["da-bao"]}]})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let automation = created.body["id"].as_str().unwrap().to_string();
+        receiver.fail_first.store(1, std::sync::atomic::Ordering::SeqCst);
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "name": "Trần Thị Lan"})).await;
+        let lan = lan.body["id"].as_str().unwrap().to_string();
+        app.post("/api/v1/orders", order(&lan, "HD-1")).await;
+
+        receiver.wait_for("the first call", |got| got.iter().any(|r| r.event_type == "automation.webhook")).await;
+        passes(&app, 5).await;
+        let runs = runs_of(&app, &automation, &lan).await;
+        assert_eq!((runs[0]["status"].as_str(), runs[0]["step"].as_i64()), (Some("waiting"), Some(0)), "{runs:?}");
+        assert_eq!(receiver.received().len(), 1, "not again before its minute");
+        app.clock.advance(SignedDuration::from_secs(61));
+        let got = receiver.wait_for("the second call", |got| got.len() >= 2).await;
+        assert_eq!(got[0].event_id, got[1].event_id, "a repeat says it is one");
+        assert_eq!(got[1].event_id, format!("{}.0", runs[0]["id"].as_str().unwrap()));
+        assert!(loyalty_core::webhook::verify(&secret, &got[1].signature, &got[1].body), "signed with the endpoint's secret");
+        let body: Value = serde_json::from_slice(&got[1].body).unwrap();
+        assert_eq!(body["type"], "automation.webhook");
+        assert_eq!(body["data"]["member"]["id"], lan.as_str());
+        assert_eq!(body["data"]["automation_id"], automation.as_str());
+        for _ in 0..50 {
+            if runs_of(&app, &automation, &lan).await[0]["status"] == "done" {
+                break;
+            }
+            passes(&app, 1).await;
+        }
+        assert_eq!(runs_of(&app, &automation, &lan).await[0]["status"], "done");
+        passes(&app, 5).await;
+        assert_eq!(receiver.received().len(), 2);
+    }
+}

@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use common::receiver::Receiver;
 use common::{FeedReader, TestApp, spawn_app};
 use jiff::SignedDuration;
 use loyalty_app::Ctx;
@@ -17,85 +15,6 @@ use loyalty_core::webhook::{WebhookIn, verify};
 use loyalty_store::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// What the receiver was sent, in the order it arrived.
-#[derive(Debug, Clone)]
-struct Received {
-    event_id: String,
-    event_type: String,
-    signature: String,
-    body: Bytes,
-}
-
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    /// Answers 500 to this many requests before answering 200.
-    fail_first: Arc<AtomicUsize>,
-}
-
-impl Receiver {
-    async fn start(&self) -> String {
-        let state = self.clone();
-        let router = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let state = state.clone();
-                async move {
-                    let header = |name: &str| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_string()
-                    };
-                    state.got.lock().unwrap().push(Received {
-                        event_id: header("loyalty-event-id"),
-                        event_type: header("loyalty-event-type"),
-                        signature: header("loyalty-signature"),
-                        body,
-                    });
-                    let failing = state
-                        .fail_first
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                        .is_ok();
-                    if failing {
-                        AxumStatus::INTERNAL_SERVER_ERROR
-                    } else {
-                        AxumStatus::OK
-                    }
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        url
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    /// Waits until `done` holds for what was received (the senders run on
-    /// their own time), failing after 30 s.
-    async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-        for _ in 0..300 {
-            let got = self.received();
-            if done(&got) {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "{what}: the receiver got {:?}",
-            self.received()
-                .iter()
-                .map(|r| &r.event_type)
-                .collect::<Vec<_>>()
-        );
-    }
-}
 
 async fn endpoint(app: &TestApp, url: &str, events: Value) -> (String, String) {
     let created = app

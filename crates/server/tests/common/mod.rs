@@ -16,6 +16,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+pub mod receiver;
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use loyalty_core::automation::{Automation, Run, RunStatus};
 use loyalty_core::event::Position;
 
+use super::segments::Compiled;
 use super::{json, ms, to_json, ts, ts_opt};
 use crate::params;
 use crate::sql::{DbError, Row, Sql, Value, row_placeholders};
@@ -410,6 +411,125 @@ pub fn runs(
         )?,
     };
     rows.iter().map(run_from_row).collect()
+}
+
+/// Holds the automation's row until the transaction ends (PostgreSQL; SQLite has one writer
+/// anyway): two instances looking at a segment at once do not both start the same entries.
+pub fn lock(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<bool, DbError> {
+    let lock = sql.backend().for_update();
+    Ok(!sql
+        .query(
+            &format!("select id from automations where tenant_id = $1 and id = $2{lock}"),
+            params![tenant_id, id],
+        )?
+        .is_empty())
+}
+
+/// Records everyone in the segment now as already in it, starting nothing (a `segment_entered`
+/// automation's first look: switching it on does not greet the whole segment).
+pub fn segment_baseline(
+    sql: &mut dyn Sql,
+    automation_id: &str,
+    compiled: &Compiled,
+    now: Timestamp,
+) -> Result<u64, DbError> {
+    let mut values = compiled.values.clone();
+    values.push(Value::from(automation_id.to_string()));
+    let a = values.len();
+    values.push(Value::from(ms(now)));
+    let at = values.len();
+    sql.execute(
+        &format!(
+            "insert into automation_segment_members (tenant_id, automation_id, member_id, entered_at)
+             select m.tenant_id, ${a}, m.id, ${at} from members m where {}
+             on conflict do nothing",
+            compiled.clause
+        ),
+        &values,
+    )
+}
+
+/// Up to `limit` members in the segment who were not when the automation last looked, in id
+/// order, now recorded as in it.
+pub fn segment_entrants(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    automation_id: &str,
+    compiled: &Compiled,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    let mut values = compiled.values.clone();
+    values.push(Value::from(automation_id.to_string()));
+    let a = values.len();
+    values.push(Value::from(limit));
+    let l = values.len();
+    let ids: Vec<String> = sql
+        .query(
+            &format!(
+                "select m.id from members m where {} and not exists (
+                     select 1 from automation_segment_members s
+                     where s.tenant_id = m.tenant_id and s.automation_id = ${a} and s.member_id = m.id)
+                 order by m.id limit ${l}",
+                compiled.clause
+            ),
+            &values,
+        )?
+        .iter()
+        .map(|row| row.get("id"))
+        .collect::<Result<_, _>>()?;
+    for chunk in ids.chunks(500) {
+        let mut values: Vec<Value> = vec![tenant_id.into(), automation_id.into(), ms(now).into()];
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|id| {
+                values.push(id.as_str().into());
+                format!("($1, $2, ${}, $3)", values.len())
+            })
+            .collect();
+        sql.execute(
+            &format!(
+                "insert into automation_segment_members (tenant_id, automation_id, member_id, entered_at)
+                 values {} on conflict do nothing",
+                rows.join(", ")
+            ),
+            &values,
+        )?;
+    }
+    Ok(ids)
+}
+
+/// Forgets the members who are no longer in the segment (their next entry is a new one).
+pub fn segment_leavers(
+    sql: &mut dyn Sql,
+    automation_id: &str,
+    compiled: &Compiled,
+) -> Result<u64, DbError> {
+    let mut values = compiled.values.clone();
+    values.push(Value::from(automation_id.to_string()));
+    let a = values.len();
+    sql.execute(
+        &format!(
+            "delete from automation_segment_members
+             where tenant_id = $1 and automation_id = ${a} and not exists (
+                 select 1 from members m where m.id = automation_segment_members.member_id and {})",
+            compiled.clause
+        ),
+        &values,
+    )
+}
+
+/// Forgets who was in an automation's segment and when it last looked (its trigger changed).
+pub fn reset_trigger_state(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<(), DbError> {
+    sql.execute(
+        "delete from automation_segment_members where tenant_id = $1 and automation_id = $2",
+        params![tenant_id, id],
+    )?;
+    sql.execute(
+        "update automations set passed_at = null where tenant_id = $1 and id = $2",
+        params![tenant_id, id],
+    )?;
+    Ok(())
 }
 
 /// A member's runs through every automation, newest first.

@@ -63,6 +63,17 @@ pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Webhoo
     rows.first().map(from_row).transpose()
 }
 
+/// The shop's endpoint at `url` (an automation's `webhook` step signs with its secret).
+pub fn by_url(sql: &mut dyn Sql, tenant_id: &str, url: &str) -> Result<Option<Webhook>, DbError> {
+    let rows = sql.query(
+        &format!(
+            "select {COLUMNS} from webhooks where tenant_id = $1 and url = $2 order by id limit 1"
+        ),
+        params![tenant_id, url],
+    )?;
+    rows.first().map(from_row).transpose()
+}
+
 /// The endpoint, locked for the transaction (PostgreSQL; SQLite's writers take turns), so
 /// that its health is read and written by one transaction at a time.
 pub fn get_for_update(
