@@ -19,7 +19,7 @@ use loyalty_core::automation::{MAX_STEPS, Step, Trigger};
 use loyalty_core::campaign::CampaignChannel;
 use loyalty_core::records::SavedSegment;
 use loyalty_core::tenancy::Permission;
-use loyalty_core::voucher::{CodeKind, VoucherProgram};
+use loyalty_core::voucher::VoucherProgram;
 use serde_json::{Map, Value, json};
 
 use super::i18n::{self, Lang};
@@ -553,14 +553,7 @@ async fn editor(
     let ctx = &staff.session.ctx;
     let channels = app.channels(ctx).await.map_err(fail)?;
     let segments = app.segments(ctx).await.map_err(fail)?;
-    let programs = app
-        .voucher_programs(ctx, super::whole_list())
-        .await
-        .map_err(fail)?
-        .items
-        .into_iter()
-        .filter(|p| p.code_kind == CodeKind::Unique)
-        .collect();
+    let programs = super::automations::unique_code_programs(app, staff).await?;
     let tiers = app
         .tiers(ctx)
         .await

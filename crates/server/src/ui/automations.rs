@@ -44,14 +44,7 @@ async fn page(app: &App, staff: &Staff, errors: Vec<String>, notice: Option<Stri
         })
         .collect();
     let channels = app.channels(ctx).await.map_err(fail)?;
-    let programs = app
-        .voucher_programs(ctx, super::whole_list())
-        .await
-        .map_err(fail)?
-        .items
-        .into_iter()
-        .filter(|p| p.code_kind == CodeKind::Unique)
-        .collect();
+    let programs = unique_code_programs(app, staff).await?;
     let status = form_status(
         &errors
             .iter()
@@ -75,6 +68,21 @@ async fn page(app: &App, staff: &Staff, errors: Vec<String>, notice: Option<Stri
         notice,
     };
     Ok((status, render(&page)).into_response())
+}
+
+/// The voucher programs an automation may give from: those with a code of its own per member.
+pub(super) async fn unique_code_programs(
+    app: &App,
+    staff: &Staff,
+) -> Result<Vec<VoucherProgram>, UiError> {
+    Ok(app
+        .voucher_programs(&staff.session.ctx, super::whole_list())
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?
+        .items
+        .into_iter()
+        .filter(|p| p.code_kind == CodeKind::Unique)
+        .collect())
 }
 
 pub async fn list(State(app): State<App>, staff: Staff) -> UiResult {
