@@ -3,6 +3,7 @@
 //! before the commit leaves the step to be done again whole, after it the step is done once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use loyalty_core::automation::{self as rules, RunStatus, Step, StepOutcome};
@@ -32,16 +33,33 @@ struct Prepared {
     zone: jiff::tz::TimeZone,
     quiet: Option<messaging_rules::QuietHours>,
     weekly_cap: i64,
-    tiers: HashMap<String, String>,
-    condition: Option<segments::Compiled>,
-    /// A send step's channels in its order: id, type, template, and the template as saved (a
-    /// fallback carries it with the message).
-    channels: Vec<(String, ChannelType, Template, Value)>,
+    tiers: Arc<HashMap<String, String>>,
+    /// What the step names, read once per pass for all the runs at the same step.
+    needs: Arc<StepNeeds>,
     /// When points given now expire, by the program.
     expires_at: Option<Timestamp>,
     active: bool,
     /// A `webhook` step's call: made before the step's transaction, its answer decided in it.
     webhook: Option<WebhookCall>,
+}
+
+/// What a step names, ready to use: a condition's compiled query, a send step's channels.
+#[derive(Default)]
+struct StepNeeds {
+    condition: Option<segments::Compiled>,
+    /// A send step's channels in its order: id, type, template, and the template as saved (a
+    /// fallback carries it with the message).
+    channels: Vec<(String, ChannelType, Template, Value)>,
+}
+
+/// What one pass has read already: a birthday pass moves thousands of runs through the same
+/// step, and opening its channels (their secrets) or compiling its condition once is enough.
+#[derive(Default)]
+struct PassCache {
+    /// By tenant and the step as saved (runs keep the steps they started with).
+    needs: HashMap<(String, String), Arc<StepNeeds>>,
+    /// Tier names by id, by tenant.
+    tiers: HashMap<String, Arc<HashMap<String, String>>>,
 }
 
 /// A `webhook` step's signed POST: to the shop's endpoint at the step's URL, with that
@@ -64,15 +82,21 @@ impl App {
             .db
             .read(move |sql| store::due_runs(sql, now, DUE_PAGE))
             .await?;
+        let mut cache = PassCache::default();
         for (tenant_id, run_id) in due {
-            if let Err(error) = self.run_step(&tenant_id, &run_id).await {
+            if let Err(error) = self.run_step(&tenant_id, &run_id, &mut cache).await {
                 tracing::warn!(%error, run = %run_id, "an automation step failed; trying again");
             }
         }
         Ok(())
     }
 
-    async fn prepare(&self, tenant_id: &str, run_id: &str) -> AppResult<Option<Prepared>> {
+    async fn prepare(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        cache: &mut PassCache,
+    ) -> AppResult<Option<Prepared>> {
         let (tenant, id) = (tenant_id.to_string(), run_id.to_string());
         let found = self
             .db
@@ -125,37 +149,36 @@ impl App {
         };
         let ctx = Ctx::cli(tenant_id);
         let info = self.tenant(&ctx).await?;
-        let step = run.steps.get(run.step as usize);
-        let condition = match step {
-            Some(Step::Condition { conditions }) => Some(self.compile(&ctx, conditions).await?),
-            _ => None,
-        };
-        let mut channels = Vec::new();
-        if let Some(Step::Send {
-            channels: wanted, ..
-        }) = step
-        {
-            for one in wanted {
-                // A channel deleted since is skipped; the others still carry the message.
-                if let Ok(open) = self.load_channel(tenant_id, &one.channel_id).await
-                    && let Ok(template) =
-                        Template::parse(open.kind.kind(), &one.template, "template")
-                {
-                    channels.push((
-                        open.channel.id.clone(),
-                        open.kind,
-                        template,
-                        one.template.clone(),
-                    ));
+        let needs = match run.steps.get(run.step as usize) {
+            Some(step) => {
+                let saved =
+                    serde_json::to_string(step).map_err(|e| AppError::Internal(e.into()))?;
+                let key = (tenant_id.to_string(), saved);
+                match cache.needs.get(&key) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let needs = Arc::new(self.step_needs(&ctx, step).await?);
+                        cache.needs.insert(key, needs.clone());
+                        needs
+                    }
                 }
             }
-        }
-        let tiers = self
-            .ladder(tenant_id)
-            .await?
-            .iter()
-            .map(|t| (t.id.clone(), t.name.clone()))
-            .collect();
+            None => Arc::default(),
+        };
+        let tiers = match cache.tiers.get(tenant_id) {
+            Some(found) => found.clone(),
+            None => {
+                let names: HashMap<String, String> = self
+                    .ladder(tenant_id)
+                    .await?
+                    .iter()
+                    .map(|t| (t.id.clone(), t.name.clone()))
+                    .collect();
+                let names = Arc::new(names);
+                cache.tiers.insert(tenant_id.to_string(), names.clone());
+                names
+            }
+        };
         Ok(Some(Prepared {
             step: run.step,
             shop: info.tenant.name.clone(),
@@ -163,17 +186,49 @@ impl App {
             quiet: info.program.messaging.quiet_hours(),
             weekly_cap: info.program.messaging.max_per_member_per_week,
             tiers,
-            condition,
-            channels,
+            needs,
             expires_at: info.program.expires_at(self.now(), &info.zone),
             active,
             webhook,
         }))
     }
 
+    /// What `step` names, opened: a condition compiled, a send step's channels with their
+    /// templates (a channel deleted since is skipped; the others still carry the message).
+    async fn step_needs(&self, ctx: &Ctx, step: &Step) -> AppResult<StepNeeds> {
+        let mut needs = StepNeeds::default();
+        match step {
+            Step::Condition { conditions } => {
+                needs.condition = Some(self.compile(ctx, conditions).await?);
+            }
+            Step::Send { channels, .. } => {
+                for one in channels {
+                    if let Ok(open) = self.load_channel(&ctx.tenant_id, &one.channel_id).await
+                        && let Ok(template) =
+                            Template::parse(open.kind.kind(), &one.template, "template")
+                    {
+                        needs.channels.push((
+                            open.channel.id.clone(),
+                            open.kind,
+                            template,
+                            one.template.clone(),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(needs)
+    }
+
     /// One step of one run, in one transaction with the move past it.
-    async fn run_step(&self, tenant_id: &str, run_id: &str) -> AppResult<()> {
-        let Some(prepared) = self.prepare(tenant_id, run_id).await? else {
+    async fn run_step(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        cache: &mut PassCache,
+    ) -> AppResult<()> {
+        let Some(prepared) = self.prepare(tenant_id, run_id, cache).await? else {
             return Ok(());
         };
         let called = match &prepared.webhook {
@@ -264,7 +319,7 @@ impl App {
                 Some(at) => StepOutcome::WaitUntil(at),
                 None => StepOutcome::Failed(format!("wait {duration}")),
             },
-            Step::Condition { .. } => match &prepared.condition {
+            Step::Condition { .. } => match &prepared.needs.condition {
                 Some(compiled) if segments::has_member(sql, compiled, member_id)? => {
                     StepOutcome::Done
                 }
@@ -450,7 +505,7 @@ impl App {
             member_id: Some(member_id.to_string()),
             ..Message::new(new_id("msg"), purpose, now)
         };
-        let kinds: Vec<ChannelKind> = prepared.channels.iter().map(|c| c.1.kind()).collect();
+        let kinds: Vec<ChannelKind> = prepared.needs.channels.iter().map(|c| c.1.kind()).collect();
         let recent = match purpose {
             Purpose::Advertising => messaging::recent_advertising(
                 sql,
@@ -500,11 +555,11 @@ impl App {
                 // The first channel the member can receive; the sender falls back through the
                 // others on a permanent refusal, each hop carrying its template (an edit of
                 // the automation does not change a message already written).
-                let (channel_id, kind, template, _) = &prepared.channels[route[0]];
+                let (channel_id, kind, template, _) = &prepared.needs.channels[route[0]];
                 let hops: Vec<Value> = route[1..]
                     .iter()
                     .map(|&i| {
-                        let (id, kind, _, saved) = &prepared.channels[i];
+                        let (id, kind, _, saved) = &prepared.needs.channels[i];
                         json!([i, id, address(&member, *kind), saved])
                     })
                     .collect();
