@@ -305,30 +305,32 @@ impl App {
             ),
             None => None, // deleted: nobody enters it
         };
+        let mut after = String::new();
         loop {
             let (tenant, automation2, compiled) =
                 (tenant_id.to_string(), automation.clone(), compiled.clone());
+            let from = after.clone();
             let segment_id = segment_id.to_string();
-            let more = self
+            let last = self
                 .db
                 .write(move |sql| {
                     store::lock(sql, &tenant, &automation2.id)?;
                     let Some(compiled) = &compiled else {
                         store::set_passed(sql, &tenant, &automation2.id, now)?;
-                        return Ok::<_, AppError>(false);
+                        return Ok::<_, AppError>(None);
                     };
                     if passed_at.is_none() {
                         store::segment_baseline(sql, &automation2.id, compiled, now)?;
                         store::set_passed(sql, &tenant, &automation2.id, now)?;
-                        return Ok(false);
+                        return Ok(None);
                     }
                     let entered = store::segment_entrants(
                         sql,
                         &tenant,
                         &automation2.id,
                         compiled,
+                        (&from, MEMBER_PAGE),
                         now,
-                        MEMBER_PAGE,
                     )?;
                     let occurrence = format!("segment:{}", now.as_millisecond());
                     let runs: Vec<Run> = entered
@@ -349,13 +351,14 @@ impl App {
                     if (entered.len() as i64) < MEMBER_PAGE {
                         store::segment_leavers(sql, &automation2.id, compiled)?;
                         store::set_passed(sql, &tenant, &automation2.id, now)?;
-                        return Ok(false);
+                        return Ok(None);
                     }
-                    Ok(true)
+                    Ok(entered.last().cloned())
                 })
                 .await?;
-            if !more {
-                return Ok(());
+            match last {
+                Some(id) => after = id,
+                None => return Ok(()),
             }
         }
     }

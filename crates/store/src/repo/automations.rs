@@ -449,25 +449,27 @@ pub fn segment_baseline(
     )
 }
 
-/// Up to `limit` members in the segment who were not when the automation last looked, in id
-/// order, now recorded as in it.
+/// Up to `limit` members after `after` (a member id) in the segment who were not when the
+/// automation last looked, in id order, now recorded as in it.
 pub fn segment_entrants(
     sql: &mut dyn Sql,
     tenant_id: &str,
     automation_id: &str,
     compiled: &Compiled,
+    (after, limit): (&str, i64),
     now: Timestamp,
-    limit: i64,
 ) -> Result<Vec<String>, DbError> {
     let mut values = compiled.values.clone();
     values.push(Value::from(automation_id.to_string()));
     let a = values.len();
+    values.push(Value::from(after.to_string()));
+    let from = values.len();
     values.push(Value::from(limit));
     let l = values.len();
     let ids: Vec<String> = sql
         .query(
             &format!(
-                "select m.id from members m where {} and not exists (
+                "select m.id from members m where {} and m.id > ${from} and not exists (
                      select 1 from automation_segment_members s
                      where s.tenant_id = m.tenant_id and s.automation_id = ${a} and s.member_id = m.id)
                  order by m.id limit ${l}",
