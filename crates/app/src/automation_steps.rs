@@ -340,6 +340,12 @@ impl App {
                 StepOutcome::Done
             }
             Step::IssueVoucher { voucher_program_id } => {
+                // A blocked member is given nothing (as points: the ledger refuses them).
+                if members::get(sql, tenant_id, member_id)?
+                    .is_some_and(|m| m.status == MemberStatus::Blocked)
+                {
+                    return Ok(StepOutcome::Failed("the member is blocked".into()));
+                }
                 let Some(program) = vouchers::get_program(sql, tenant_id, voucher_program_id)?
                 else {
                     return Ok(StepOutcome::Failed("the voucher program is gone".into()));
