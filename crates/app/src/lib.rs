@@ -31,6 +31,7 @@ pub mod message_reports;
 pub mod message_sender;
 pub mod orders;
 pub mod points;
+pub mod portal;
 pub mod program;
 pub mod queue;
 pub mod quote;

@@ -26,6 +26,18 @@ impl App {
         let saved = program.clone();
         self.db
             .write(move |sql| {
+                // The portal's address is the shop's alone (it finds the shop).
+                let slug = saved.portal.slug.as_deref();
+                if let Some(slug) = slug
+                    && loyalty_store::repo::portal::slug_taken(sql, &ctx2.tenant_id, slug)?
+                {
+                    return Err(crate::AppError::invalid(
+                        "portal.slug",
+                        "taken",
+                        "another shop's portal has this address",
+                    ));
+                }
+                loyalty_store::repo::portal::set_slug(sql, &ctx2.tenant_id, slug)?;
                 let json = serde_json::to_string(&saved).map_err(anyhow::Error::from)?;
                 tenants::set_program(sql, &ctx2.tenant_id, &json, &saved.timezone, now)?;
                 let change = Change {

@@ -33,6 +33,7 @@ pub mod order;
 pub mod order_change;
 pub mod order_view;
 pub mod phone;
+pub mod portal;
 pub mod program;
 pub mod quote;
 pub mod records;

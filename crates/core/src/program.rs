@@ -27,6 +27,9 @@ pub struct Program {
     pub tiers: TierSettings,
     #[serde(default)]
     pub messaging: MessagingSettings,
+    /// The member portal and the widget (API.md "Member portal and widget").
+    #[serde(default)]
+    pub portal: crate::portal::PortalSettings,
 }
 
 fn default_currency() -> String {
@@ -48,6 +51,7 @@ impl Default for Program {
             activation: ActivationSettings::default(),
             tiers: TierSettings::default(),
             messaging: MessagingSettings::default(),
+            portal: crate::portal::PortalSettings::default(),
         }
     }
 }
@@ -321,6 +325,7 @@ impl Program {
     /// Every rule the settings break, each naming its field (`earn.spend_per_point`…).
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut e = Invalid::default();
+        self.portal.check(&mut e);
         if self.currency != crate::tenancy::DEFAULT_CURRENCY {
             e.push_coded("currency", "currency.not_vnd", "only VND is supported");
         }

@@ -8,6 +8,7 @@ pub mod hooks;
 pub mod idempotency;
 mod message_hooks;
 pub mod paging;
+pub mod portal_api;
 pub mod problem;
 pub mod ui;
 
@@ -75,6 +76,7 @@ pub fn router_with(app: App, options: ServerOptions) -> Router {
     .merge(ui::routes())
     .merge(hooks::routes())
     .merge(message_hooks::routes())
+    .merge(portal_api::routes())
     .fallback(|uri: Uri, headers: HeaderMap| async move {
         // A browser gets a page; an API client a problem document.
         if uri.path().starts_with("/api/") {

@@ -22,8 +22,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": "0001_tenancy_members", "0002_orders_ledger", "0003_lean_ledger_indexes", "0004_members_fillfactor", "0005_tiers", "0006_vouchers_rewards", "0007_segments_imports", "0008_partial_member_indexes", "0009_admin_sessions", "0010_hardening", "0011_events_jobs", "0012_webhooks", "0013_connections", "0014_webhook_sender", "0015_consent_history", "0016_messaging", "0017_message_queue_place", "0018_automations", "0019_automation_messages");
-pub const POSTGRES: &[Migration] = migrations!("postgres": "0001_tenancy_members", "0002_orders_ledger", "0003_lean_ledger_indexes", "0004_members_fillfactor", "0005_tiers", "0006_vouchers_rewards", "0007_segments_imports", "0008_partial_member_indexes", "0009_admin_sessions", "0010_hardening", "0011_events_jobs", "0012_webhooks", "0013_connections", "0014_webhook_sender", "0015_consent_history", "0016_messaging", "0017_message_queue_place", "0018_automations", "0019_automation_messages");
+pub const SQLITE: &[Migration] = migrations!("sqlite": "0001_tenancy_members", "0002_orders_ledger", "0003_lean_ledger_indexes", "0004_members_fillfactor", "0005_tiers", "0006_vouchers_rewards", "0007_segments_imports", "0008_partial_member_indexes", "0009_admin_sessions", "0010_hardening", "0011_events_jobs", "0012_webhooks", "0013_connections", "0014_webhook_sender", "0015_consent_history", "0016_messaging", "0017_message_queue_place", "0018_automations", "0019_automation_messages", "0020_portal");
+pub const POSTGRES: &[Migration] = migrations!("postgres": "0001_tenancy_members", "0002_orders_ledger", "0003_lean_ledger_indexes", "0004_members_fillfactor", "0005_tiers", "0006_vouchers_rewards", "0007_segments_imports", "0008_partial_member_indexes", "0009_admin_sessions", "0010_hardening", "0011_events_jobs", "0012_webhooks", "0013_connections", "0014_webhook_sender", "0015_consent_history", "0016_messaging", "0017_message_queue_place", "0018_automations", "0019_automation_messages", "0020_portal");
 
 pub fn migrations(backend: Backend) -> &'static [Migration] {
     match backend {

@@ -21,7 +21,7 @@ mod program;
 mod rewards;
 mod rules;
 mod segments;
-mod session;
+pub(crate) mod session;
 mod staff;
 mod stores;
 mod tiers;

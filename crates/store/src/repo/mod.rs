@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod members;
 pub mod messaging;
 pub mod orders;
+pub mod portal;
 pub mod products;
 pub mod queue;
 pub mod reports;

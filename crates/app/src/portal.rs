@@ -1,0 +1,245 @@
+//! The member portal's sign-in and the member's own data (API.md "Member portal and widget"):
+//! a one-time code to a phone (rules in `core::portal`), a session token that reaches one
+//! member only, and what that member may read. Staff sessions and API keys never reach here,
+//! and a member token reaches nothing else.
+
+use jiff::Timestamp;
+use loyalty_core::campaign::Message;
+use loyalty_core::id::{MemberId, new_id};
+use loyalty_core::messaging::{ChannelKind, Purpose};
+use loyalty_core::phone::Phone;
+use loyalty_core::portal::{self as rules, StoredCode, Verdict};
+use loyalty_core::tenancy::{Actor, ActorKind};
+use loyalty_messaging::template::Rendered;
+use loyalty_store::repo::members::{self, Contact};
+use loyalty_store::repo::portal as store;
+use rand::Rng;
+use serde::Serialize;
+
+use crate::{App, AppError, AppResult, Ctx};
+
+/// A member's sign-in: the bearer token (shown once) and when it ends.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PortalSession {
+    pub token: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: Timestamp,
+}
+
+/// A signed-in member: their shop, as the member acts in it, and who they are.
+#[derive(Debug, Clone)]
+pub struct PortalMember {
+    pub ctx: Ctx,
+    pub member_id: MemberId,
+}
+
+/// The portal is not there (unknown slug, or switched off): a 404, as for any page.
+fn no_portal() -> AppError {
+    AppError::NotFound { entity: "portal" }
+}
+
+fn signed_out() -> AppError {
+    AppError::Unauthorized("sign in to the portal again")
+}
+
+/// How the portal acts in the shop: as the member, reading and redeeming for themselves only.
+fn member_ctx(tenant_id: &str, member_id: &str) -> Ctx {
+    Ctx {
+        actor: Actor {
+            kind: ActorKind::System,
+            id: Some(member_id.to_string()),
+            name: Some("portal".into()),
+        },
+        ..Ctx::cli(tenant_id)
+    }
+}
+
+impl App {
+    /// The tenant whose portal is at `slug`, when it is switched on.
+    pub async fn portal_tenant(&self, slug: &str) -> AppResult<String> {
+        let wanted = slug.to_string();
+        let tenant_id = self
+            .db
+            .read(move |sql| store::tenant_by_slug(sql, &wanted))
+            .await?
+            .ok_or_else(no_portal)?;
+        let info = self.tenant(&Ctx::cli(&tenant_id)).await?;
+        if !info.program.portal.enabled {
+            return Err(no_portal());
+        }
+        Ok(tenant_id)
+    }
+
+    /// Sends a sign-in code to `phone` when it belongs to a member (or to anyone with
+    /// `portal.self_signup`) and the limits allow; says nothing either way (`client` is the
+    /// asking address, for its hourly limit). Only a malformed phone is refused.
+    pub async fn request_portal_code(
+        &self,
+        slug: &str,
+        phone: &str,
+        client: &str,
+    ) -> AppResult<()> {
+        let phone = Phone::parse(phone)
+            .map_err(|_| AppError::invalid("phone", "invalid", "a Vietnamese phone number"))?;
+        let tenant_id = self.portal_tenant(slug).await?;
+        let info = self.tenant(&Ctx::cli(&tenant_id)).await?;
+        let now = self.now();
+        let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
+        let salt = new_id("salt");
+        let stored = StoredCode {
+            id: new_id("otp"),
+            hash: rules::code_hash(&salt, &code),
+            salt,
+            created_at: now,
+            tries: 0,
+        };
+        let (tenant, number, client) = (
+            tenant_id.clone(),
+            phone.as_str().to_string(),
+            client.to_string(),
+        );
+        let self_signup = info.program.portal.self_signup;
+        let member = self
+            .db
+            .write(move |sql| {
+                let member = members::id_by_contact(sql, &tenant, Contact::Phone, &number)?;
+                if member.is_none() && !self_signup {
+                    return Ok::<_, AppError>(None);
+                }
+                let since = now - jiff::SignedDuration::from_hours(1);
+                let (last, phone_hour, client_hour) =
+                    store::code_counts(sql, &tenant, &number, &client, since)?;
+                if let Err(held) = rules::may_send(last, phone_hour, client_hour, now) {
+                    tracing::info!(?held, "a portal code was not sent");
+                    return Ok(None);
+                }
+                store::insert_code(sql, &tenant, &number, &client, &stored)?;
+                Ok(Some(member))
+            })
+            .await?;
+        let Some(member) = member else {
+            return Ok(());
+        };
+        let text = format!(
+            "{code} la ma dang nhap {} cua ban, co hieu luc 5 phut. Khong chia se ma nay.",
+            loyalty_messaging::sms::unaccented(&info.tenant.name)
+        );
+        self.send_code(&tenant_id, member.as_deref(), &phone, &text)
+            .await
+    }
+
+    /// Sends the code by the shop's first SMS channel that takes it (falling back to the next
+    /// on a refusal).
+    async fn send_code(
+        &self,
+        tenant_id: &str,
+        member_id: Option<&str>,
+        phone: &Phone,
+        text: &str,
+    ) -> AppResult<()> {
+        let channels = self.channels(&Ctx::cli(tenant_id)).await?;
+        for channel in channels.iter().filter(|c| c.active) {
+            let Ok(open) = self.load_channel(tenant_id, &channel.id).await else {
+                continue;
+            };
+            if open.kind.kind() != ChannelKind::Sms {
+                continue;
+            }
+            let body = Rendered::Sms {
+                length: loyalty_messaging::sms::length(text),
+                text: text.to_string(),
+            };
+            let mut message = Message::test_send(
+                new_id("msg"),
+                Purpose::CustomerCare,
+                &open.channel,
+                phone.as_str().to_string(),
+                serde_json::to_value(&body).ok(),
+                self.now(),
+            );
+            message.test = false;
+            message.reason = Some("portal sign-in code".into());
+            message.member_id = member_id.map(str::to_string);
+            let sent = self.send_now(tenant_id, open, message).await?;
+            if sent.error.is_none() {
+                return Ok(());
+            }
+        }
+        tracing::warn!(tenant = %tenant_id, "no SMS channel took a portal sign-in code");
+        Ok(())
+    }
+
+    /// Signs a member in with the code sent to their phone: a session token, or 401 (wrong,
+    /// expired, used up, or no member with that phone).
+    pub async fn portal_sign_in(
+        &self,
+        slug: &str,
+        phone: &str,
+        code: &str,
+    ) -> AppResult<PortalSession> {
+        let phone = Phone::parse(phone)
+            .map_err(|_| AppError::invalid("phone", "invalid", "a Vietnamese phone number"))?;
+        let tenant_id = self.portal_tenant(slug).await?;
+        let now = self.now();
+        let token = format!("mt_{}", loyalty_core::code::random_code(40));
+        let hash = rules::token_hash(&token);
+        let (tenant, number, typed) = (
+            tenant_id.clone(),
+            phone.as_str().to_string(),
+            code.to_string(),
+        );
+        let signed_in = self
+            .db
+            .write(move |sql| {
+                let latest = store::latest_code(sql, &tenant, &number)?;
+                match rules::check_code(latest.as_ref(), &typed, now) {
+                    Verdict::Right => {}
+                    Verdict::Wrong => {
+                        if let Some(code) = &latest {
+                            store::add_try(sql, &tenant, &code.id)?;
+                        }
+                        return Ok::<_, AppError>(false);
+                    }
+                    Verdict::NoCode => return Ok(false),
+                }
+                let Some(code) = latest else {
+                    return Ok(false);
+                };
+                store::use_code(sql, &tenant, &code.id, now)?;
+                let Some(member) = members::id_by_contact(sql, &tenant, Contact::Phone, &number)?
+                else {
+                    // Self-signup registers the customer with the portal's issue's next part.
+                    return Ok(false);
+                };
+                store::insert_session(sql, &tenant, &hash, &member, now + rules::SESSION, now)?;
+                Ok(true)
+            })
+            .await?;
+        if !signed_in {
+            return Err(signed_out());
+        }
+        Ok(PortalSession {
+            token,
+            expires_at: now + rules::SESSION,
+        })
+    }
+
+    /// The member a portal token signs in, in the portal's shop; 401 for any other token.
+    pub async fn portal_member(&self, slug: &str, token: &str) -> AppResult<PortalMember> {
+        let tenant_id = self.portal_tenant(slug).await?;
+        if !token.starts_with("mt_") {
+            return Err(signed_out());
+        }
+        let (tenant, hash, now) = (tenant_id.clone(), rules::token_hash(token), self.now());
+        let member_id = self
+            .db
+            .read(move |sql| store::session_member(sql, &tenant, &hash, now))
+            .await?
+            .ok_or_else(signed_out)?;
+        Ok(PortalMember {
+            ctx: member_ctx(&tenant_id, &member_id),
+            member_id: MemberId::from(member_id),
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! The portal's JSON (API.md "Member portal and widget"), under `/portal/v1/{slug}`: a
+//! sign-in code to a phone, a member session, and the signed-in member's own data. A member
+//! token (`Authorization: Bearer mt_…`) is neither a staff session nor an API key, and reaches
+//! its own member only: no route here takes a member id.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use loyalty_app::portal::{PortalMember, PortalSession};
+use loyalty_app::{App, AppError};
+use serde::Deserialize;
+
+use crate::api::catalog::ListQuery;
+use crate::api::members::MemberOut;
+use crate::api::points::EntryOut;
+use crate::api::vouchers::MemberVouchers;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::paging::{List, page};
+use crate::problem::{ApiError, ApiResult};
+use crate::ui::session::Client;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/portal/v1/{slug}/otp", post(request_code))
+        .route("/portal/v1/{slug}/session", post(sign_in))
+        .route("/portal/v1/{slug}/me", get(me))
+        .route("/portal/v1/{slug}/me/ledger", get(ledger))
+        .route("/portal/v1/{slug}/me/vouchers", get(vouchers))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeIn {
+    phone: String,
+}
+
+/// 202 whatever the phone: whether it is a member's is not told.
+async fn request_code(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    Client(client): Client,
+    ApiJson(input): ApiJson<CodeIn>,
+) -> ApiResult<StatusCode> {
+    app.request_portal_code(&slug, &input.phone, &client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionIn {
+    phone: String,
+    code: String,
+}
+
+async fn sign_in(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    ApiJson(input): ApiJson<SessionIn>,
+) -> ApiResult<Json<PortalSession>> {
+    Ok(Json(
+        app.portal_sign_in(&slug, &input.phone, &input.code).await?,
+    ))
+}
+
+/// The member the request's bearer token signs in, in the portal's shop.
+async fn member(app: &App, slug: &str, headers: &HeaderMap) -> Result<PortalMember, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::App(AppError::Unauthorized(
+            "sign in to the portal: Authorization: Bearer <token>",
+        )))?;
+    Ok(app.portal_member(slug, token.trim()).await?)
+}
+
+async fn me(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = member(&app, &slug, &headers).await?;
+    let found = app.member(&who.ctx, who.member_id.clone()).await?;
+    let view = app
+        .member_views(&who.ctx, vec![found], None)
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound { entity: "member" })?;
+    Ok(Json(MemberOut::from_view(view, None)))
+}
+
+async fn ledger(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<List<EntryOut>>> {
+    let who = member(&app, &slug, &headers).await?;
+    let page = page(query.limit, query.cursor.as_deref())?;
+    Ok(Json(List::from_paged(
+        app.ledger(&who.ctx, who.member_id, page).await?,
+        EntryOut::from,
+    )))
+}
+
+async fn vouchers(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<MemberVouchers>> {
+    let who = member(&app, &slug, &headers).await?;
+    Ok(Json(MemberVouchers {
+        items: app.member_vouchers(&who.ctx, who.member_id).await?,
+    }))
+}

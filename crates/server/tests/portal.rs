@@ -1,0 +1,152 @@
+//! The member portal's sign-in and the member's own data, on SQLite and PostgreSQL, with the
+//! code caught by a local eSMS double: one code per minute, five wrong tries end it, a used
+//! code does not sign in twice; a member token reaches its member only and nothing else takes
+//! its place (no token, an API key, a forged token, another shop's slug).
+
+mod common;
+
+use common::{TestApp, spawn_app};
+use jiff::{SignedDuration, Timestamp};
+use loyalty_messaging::doubles::ProviderDouble;
+use loyalty_store::on_both_backends;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// 10:00 in Hà Nội on 7 December 2026.
+const MORNING: &str = "2026-12-07T03:00:00Z";
+const SLUG: &str = "ca-phe-sang";
+
+async fn open_portal(app: &TestApp, slug: &str) {
+    let mut program = app.get("/api/v1/program").await.body;
+    program["portal"] = json!({"enabled": true, "slug": slug});
+    program["messaging"]["quiet_hours"] = Value::Null;
+    let put = app
+        .request(
+            Method::PUT,
+            "/api/v1/program",
+            Some(&app.key),
+            Some(program),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+}
+
+async fn ask_code(app: &TestApp, phone: &str) {
+    let asked = app
+        .request(
+            Method::POST,
+            &format!("/portal/v1/{SLUG}/otp"),
+            None,
+            Some(json!({"phone": phone})),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{:?}", asked.body);
+}
+
+async fn sign_in(app: &TestApp, phone: &str, code: &str) -> common::Reply {
+    app.request(
+        Method::POST,
+        &format!("/portal/v1/{SLUG}/session"),
+        None,
+        Some(json!({"phone": phone, "code": code})),
+    )
+    .await
+}
+
+/// The six digits of the latest SMS.
+fn last_code(double: &ProviderDouble) -> String {
+    let text = double.received().last().expect("an SMS").content.clone();
+    text.split_whitespace().next().unwrap().to_string()
+}
+
+on_both_backends! {
+    async fn a_member_signs_in_with_a_code_and_reads_only_their_own(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let double = ProviderDouble::start().await;
+        let sms = app.post("/api/v1/channels", json!({"type": "sms_esms", "name": "eSMS",
+            "settings": {"brandname": "CAPHE", "api_base": double.base()}, "secrets": {"api_key": "k", "secret_key": "s"}})).await;
+        assert_eq!(sms.status, StatusCode::CREATED, "{:?}", sms.body);
+        let lan = app.new_member("0901234567").await;
+        let minh = app.new_member("0901234568").await;
+        let adjusted = app.post(&format!("/api/v1/members/{lan}/points/adjustments"), json!({"points": 120, "reason": "quà"})).await;
+        assert_eq!(adjusted.status, StatusCode::CREATED, "{:?}", adjusted.body);
+
+        // Switched off (the default), the portal is not there.
+        let off = app.request(Method::POST, &format!("/portal/v1/{SLUG}/otp"), None, Some(json!({"phone": "0901234567"}))).await;
+        assert_eq!(off.status, StatusCode::NOT_FOUND);
+        open_portal(&app, SLUG).await;
+        let bad = app.request(Method::POST, &format!("/portal/v1/{SLUG}/otp"), None, Some(json!({"phone": "12"}))).await;
+        assert_eq!((bad.status, bad.error_field()), (StatusCode::UNPROCESSABLE_ENTITY, "phone"));
+
+        // A phone nobody has: the same answer, and nothing sent.
+        ask_code(&app, "0909999999").await;
+        assert!(double.received().is_empty());
+        ask_code(&app, "0901234567").await;
+        assert_eq!(double.received().len(), 1);
+        assert_eq!(double.received()[0].to, "0901234567");
+        let code = last_code(&double);
+        assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+        // Another code within the minute is not sent.
+        ask_code(&app, "0901234567").await;
+        assert_eq!(double.received().len(), 1);
+
+        // Five wrong tries end the code: the right one no longer signs in.
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..5 {
+            assert_eq!(sign_in(&app, "0901234567", wrong).await.status, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(sign_in(&app, "0901234567", &code).await.status, StatusCode::UNAUTHORIZED);
+
+        app.clock.advance(SignedDuration::from_secs(61));
+        ask_code(&app, "0901234567").await;
+        assert_eq!(double.received().len(), 2);
+        let code = last_code(&double);
+        let session = sign_in(&app, "0901234567", &code).await;
+        assert_eq!(session.status, StatusCode::OK, "{:?}", session.body);
+        let token = session.body["token"].as_str().unwrap().to_string();
+        assert!(token.starts_with("mt_"));
+        assert_eq!(sign_in(&app, "0901234567", &code).await.status, StatusCode::UNAUTHORIZED, "a code signs in once");
+
+        let me = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), Some(&token), None).await;
+        assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
+        assert_eq!(me.body["id"], lan.as_str());
+        assert_eq!(me.body["points"]["available"], 120);
+        let ledger = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me/ledger"), Some(&token), None).await;
+        assert_eq!(ledger.status, StatusCode::OK, "{:?}", ledger.body);
+        assert_eq!(ledger.body["items"].as_array().unwrap().len(), 1);
+        let vouchers = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me/vouchers"), Some(&token), None).await;
+        assert_eq!(vouchers.status, StatusCode::OK, "{:?}", vouchers.body);
+
+        // Minh's own sign-in reaches Minh.
+        ask_code(&app, "0901234568").await;
+        let theirs = sign_in(&app, "0901234568", &last_code(&double)).await;
+        let theirs = theirs.body["token"].as_str().unwrap().to_string();
+        let me = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), Some(&theirs), None).await;
+        assert_eq!(me.body["id"], minh.as_str());
+
+        // Nothing else is a member token.
+        for key in [None, Some(app.key.as_str()), Some("mt_forged"), Some("Bearer")] {
+            let refused = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), key, None).await;
+            assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{key:?}");
+        }
+        let staff_side = app.request(Method::GET, &format!("/api/v1/members/{lan}"), Some(&token), None).await;
+        assert_eq!(staff_side.status, StatusCode::UNAUTHORIZED, "a member token is not an API key");
+
+        // Another shop cannot take the address, and its portal does not know this token.
+        let (other, other_key) = common::create_tenant(&app.app, "Trà Chiều").await;
+        let mut program = app.request(Method::GET, "/api/v1/program", Some(&other_key), None).await.body;
+        program["portal"] = json!({"enabled": true, "slug": SLUG});
+        let taken = app.request(Method::PUT, "/api/v1/program", Some(&other_key), Some(program.clone())).await;
+        assert_eq!((taken.status, taken.error_field()), (StatusCode::UNPROCESSABLE_ENTITY, "portal.slug"));
+        program["portal"]["slug"] = json!("tra-chieu");
+        let own = app.request(Method::PUT, "/api/v1/program", Some(&other_key), Some(program)).await;
+        assert_eq!(own.status, StatusCode::OK, "{:?} ({other})", own.body);
+        let elsewhere = app.request(Method::GET, "/portal/v1/tra-chieu/me", Some(&token), None).await;
+        assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
+        // A month later the session is over.
+        app.clock.advance(SignedDuration::from_hours(31 * 24));
+        let expired = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), Some(&token), None).await;
+        assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    }
+}
