@@ -47,7 +47,7 @@ fn signed_out() -> AppError {
 fn member_ctx(tenant_id: &str, member_id: &str) -> Ctx {
     Ctx {
         actor: Actor {
-            kind: ActorKind::System,
+            kind: ActorKind::Member,
             id: Some(member_id.to_string()),
             name: Some("portal".into()),
         },
@@ -241,5 +241,82 @@ impl App {
             ctx: member_ctx(&tenant_id, &member_id),
             member_id: MemberId::from(member_id),
         })
+    }
+}
+
+/// What a member may change of themselves from the portal (API.md: `PATCH /me`): their name,
+/// their birthday once (it gives a birthday gift), their marketing consent.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MePatch {
+    pub name: Option<String>,
+    pub birthday: Option<String>,
+    pub consent: Option<loyalty_core::input::member::ConsentIn>,
+}
+
+/// A reward as the member sees it: whether their points reach it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct RewardForMember {
+    pub id: String,
+    pub name: String,
+    pub points_cost: i64,
+    /// `voucher` or `gift`.
+    pub kind: String,
+    pub affordable: bool,
+}
+
+impl App {
+    /// The signed-in member's changes to themselves; the consent ones recorded with the source
+    /// `portal`.
+    pub async fn portal_update_me(
+        &self,
+        who: &PortalMember,
+        patch: MePatch,
+    ) -> AppResult<loyalty_core::member::Member> {
+        let current = self.member(&who.ctx, who.member_id.clone()).await?;
+        if patch.birthday.is_some() && current.profile.birthday.is_some() {
+            return Err(AppError::invalid(
+                "birthday",
+                "birthday.already_set",
+                "the birthday is set once; ask the shop to change it",
+            ));
+        }
+        let input = loyalty_core::input::member::MemberPatchIn {
+            name: patch.name.map(Some),
+            birthday: patch.birthday.map(Some),
+            consent: patch.consent,
+            ..Default::default()
+        };
+        self.update_member(&who.ctx, who.member_id.clone(), input)
+            .await
+    }
+
+    /// The shop's rewards on offer now, cheapest first, each saying whether the member's
+    /// available points reach it.
+    pub async fn portal_rewards(&self, who: &PortalMember) -> AppResult<Vec<RewardForMember>> {
+        let member = self.member(&who.ctx, who.member_id.clone()).await?;
+        let now = self.now();
+        let mut offered: Vec<RewardForMember> = self
+            .rewards(&who.ctx)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.active
+                    && r.starts_at.is_none_or(|at| at <= now)
+                    && r.ends_at.is_none_or(|at| at > now)
+                    && r.stock.is_none_or(|n| n > 0)
+                    && (r.tiers.is_empty()
+                        || member.tier_id.as_ref().is_some_and(|t| r.tiers.contains(t)))
+            })
+            .map(|r| RewardForMember {
+                affordable: r.points_cost <= member.points_available,
+                id: r.id,
+                name: r.name,
+                points_cost: r.points_cost,
+                kind: r.kind,
+            })
+            .collect();
+        offered.sort_by_key(|r| r.points_cost);
+        Ok(offered)
     }
 }

@@ -49,6 +49,7 @@ impl ConsentSource {
         match actor.kind {
             ActorKind::Staff => ConsentSource::Ui,
             ActorKind::ApiKey | ActorKind::System | ActorKind::Cli => ConsentSource::Api,
+            ActorKind::Member => ConsentSource::Portal,
         }
     }
 }

@@ -221,6 +221,8 @@ pub enum ActorKind {
     System,
     /// The `loyalty` command line, run by whoever has the server's shell.
     Cli,
+    /// A member signed in to the member portal, acting for themselves only.
+    Member,
 }
 
 impl ActorKind {
@@ -230,6 +232,7 @@ impl ActorKind {
             ActorKind::ApiKey => "api_key",
             ActorKind::System => "system",
             ActorKind::Cli => "cli",
+            ActorKind::Member => "member",
         }
     }
 
@@ -239,6 +242,7 @@ impl ActorKind {
             "api_key" => Some(ActorKind::ApiKey),
             "system" => Some(ActorKind::System),
             "cli" => Some(ActorKind::Cli),
+            "member" => Some(ActorKind::Member),
             _ => None,
         }
     }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use loyalty_app::portal::{PortalMember, PortalSession};
+use loyalty_app::portal::{MePatch, PortalMember, PortalSession, RewardForMember};
 use loyalty_app::{App, AppError};
 use serde::Deserialize;
 
@@ -25,7 +25,8 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/portal/v1/{slug}/otp", post(request_code))
         .route("/portal/v1/{slug}/session", post(sign_in))
-        .route("/portal/v1/{slug}/me", get(me))
+        .route("/portal/v1/{slug}/me", get(me).patch(update_me))
+        .route("/portal/v1/{slug}/me/rewards", get(rewards))
         .route("/portal/v1/{slug}/me/ledger", get(ledger))
         .route("/portal/v1/{slug}/me/vouchers", get(vouchers))
 }
@@ -84,6 +85,35 @@ async fn me(
 ) -> ApiResult<impl IntoResponse> {
     let who = member(&app, &slug, &headers).await?;
     let found = app.member(&who.ctx, who.member_id.clone()).await?;
+    shown(&app, &who, found).await
+}
+
+async fn update_me(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    ApiJson(patch): ApiJson<MePatch>,
+) -> ApiResult<impl IntoResponse> {
+    let who = member(&app, &slug, &headers).await?;
+    let updated = app.portal_update_me(&who, patch).await?;
+    shown(&app, &who, updated).await
+}
+
+async fn rewards(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<RewardForMember>>> {
+    let who = member(&app, &slug, &headers).await?;
+    Ok(Json(app.portal_rewards(&who).await?))
+}
+
+/// The member as the API shows one, with their tier's progress.
+async fn shown(
+    app: &App,
+    who: &PortalMember,
+    found: loyalty_core::member::Member,
+) -> ApiResult<Json<MemberOut>> {
     let view = app
         .member_views(&who.ctx, vec![found], None)
         .await?

@@ -118,6 +118,30 @@ on_both_backends! {
         let vouchers = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me/vouchers"), Some(&token), None).await;
         assert_eq!(vouchers.status, StatusCode::OK, "{:?}", vouchers.body);
 
+        // The rewards on offer, and which the member's points reach.
+        for (name, cost) in [("Ly sứ", 500), ("Bánh quy", 100)] {
+            let reward = app.post("/api/v1/rewards", json!({"name": name, "points_cost": cost, "kind": "gift"})).await;
+            assert_eq!(reward.status, StatusCode::CREATED, "{:?}", reward.body);
+        }
+        let rewards = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me/rewards"), Some(&token), None).await;
+        assert_eq!(rewards.status, StatusCode::OK, "{:?}", rewards.body);
+        let offered: Vec<(String, bool)> = rewards.body.as_array().unwrap().iter()
+            .map(|r| (r["name"].as_str().unwrap().to_string(), r["affordable"].as_bool().unwrap())).collect();
+        assert_eq!(offered, [("Bánh quy".to_string(), true), ("Ly sứ".to_string(), false)]);
+
+        // The member changes themselves: consent (recorded as from the portal), a birthday once.
+        let me_path = format!("/portal/v1/{SLUG}/me");
+        let changed = app.request(Method::PATCH, &me_path, Some(&token), Some(json!({"name": "Trần Thị Lan", "birthday": "1990-12-24", "consent": {"sms": true}}))).await;
+        assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+        assert_eq!(changed.body["name"], "Trần Thị Lan");
+        let history = app.get(&format!("/api/v1/members/{lan}/consent-history")).await;
+        assert_eq!(history.body["items"][0]["source"], "portal", "{:?}", history.body);
+        assert_eq!(history.body["items"][0]["granted"], true);
+        let again = app.request(Method::PATCH, &me_path, Some(&token), Some(json!({"birthday": "1991-01-01"}))).await;
+        assert_eq!((again.status, again.error_field()), (StatusCode::UNPROCESSABLE_ENTITY, "birthday"));
+        let phone = app.request(Method::PATCH, &me_path, Some(&token), Some(json!({"phone": "0909000000"}))).await;
+        assert_eq!((phone.status, phone.error_field()), (StatusCode::UNPROCESSABLE_ENTITY, "phone"), "not changed from the portal");
+
         // Minh's own sign-in reaches Minh.
         ask_code(&app, "0901234568").await;
         let theirs = sign_in(&app, "0901234568", &last_code(&double)).await;

@@ -28,3 +28,8 @@ create table portal_sessions (
     created_at bigint not null,
     primary key (tenant_id, token_hash)
 );
+
+-- A member acting from the portal is an actor of the activity log.
+alter table activity_log drop constraint if exists activity_log_actor_kind_check;
+alter table activity_log add constraint activity_log_actor_kind_check
+    check (actor_kind in ('staff', 'api_key', 'system', 'cli', 'member'));

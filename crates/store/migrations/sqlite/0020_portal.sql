@@ -28,3 +28,29 @@ create table portal_sessions (
     created_at bigint not null,
     primary key (tenant_id, token_hash)
 );
+
+-- A member acting from the portal is an actor of the activity log. SQLite cannot change a
+-- check: the table is copied into one with the new check (once, at this upgrade).
+create table activity_log_next (
+    tenant_id text not null,
+    id text not null,
+    at bigint not null,
+    actor_kind text not null check (actor_kind in ('staff', 'api_key', 'system', 'cli', 'member')),
+    actor_id text,
+    actor_name text,
+    entity text not null,
+    entity_id text not null,
+    action text not null,
+    before_data text,
+    after_data text,
+    primary key (tenant_id, id)
+);
+insert into activity_log_next
+    select tenant_id, id, at, actor_kind, actor_id, actor_name, entity, entity_id, action,
+           before_data, after_data
+    from activity_log;
+drop table activity_log;
+alter table activity_log_next rename to activity_log;
+create index activity_log_entity on activity_log (tenant_id, entity, entity_id);
+create index activity_log_at on activity_log (tenant_id, at);
+create index activity_log_actor on activity_log (tenant_id, actor_id);
