@@ -801,6 +801,44 @@ test("the admin UI from first run to a segment", async (t) => {
         await run.getByRole("link", { name: "Phạm Thu Hà" }).click();
         await page.locator("#member-runs tbody tr").filter({ hasText: "Tặng điểm sau đơn" }).filter({ hasText: "Hoàn tất" }).waitFor();
         await page.goto(BASE + "/automations");
+
+        // The member's own side, on a phone: Hà signs in with the code the SMS double caught
+        // and sees her card's QR and her points.
+        const settings = await (await fetch(BASE + "/api/v1/program", { headers: { authorization: `Bearer ${apiKey}` } })).json();
+        settings.portal = { enabled: true, slug: "hoa-mai", brand_color: "#0f766e" };
+        await api(apiKey, "PUT", "/api/v1/program", settings);
+        const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+        try {
+          const m = await phone.newPage();
+          await m.goto(BASE + "/m/hoa-mai");
+          await shot(m, "portal-signin");
+          await m.locator("#phone").fill("0971000001");
+          const texts = sms.length;
+          await m.getByRole("button", { name: "Gửi mã" }).click();
+          await m.locator("#code-sent").waitFor();
+          assert.equal(sms.length, texts + 1, "one code by SMS");
+          const code = sms.at(-1).Content.split(" ")[0];
+          assert.match(code, /^\d{6}$/);
+          await m.locator("#code").fill(code === "000000" ? "111111" : "000000");
+          await m.getByRole("button", { name: "Đăng nhập" }).click();
+          await m.locator("#portal-error").waitFor();
+          await m.locator("#code").fill(code);
+          await m.getByRole("button", { name: "Đăng nhập" }).click();
+          await m.locator("#member-card").waitFor();
+          assert.equal((await m.locator("#portal-name").textContent()).trim(), "Phạm Thu Hà");
+          const held = await (await fetch(BASE + `/api/v1/members/${ha.id}`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+          assert.ok(held.points.available >= 50, "the automation's 50 points and the order's");
+          assert.equal(Number((await m.locator("#portal-points").textContent()).replace(/\D/g, "")), held.points.available);
+          assert.equal(await m.locator("#member-qr svg").count(), 1);
+          assert.match((await m.locator("#member-code").textContent()).trim(), /^[A-Z0-9]{8}$/);
+          const width = await m.evaluate(() => document.documentElement.scrollWidth);
+          assert.ok(width <= 390, `no sideways scrolling on a phone (${width}px)`);
+          await shot(m, "portal");
+          await m.getByRole("button", { name: "Đăng xuất" }).click();
+          await m.locator("#phone").waitFor();
+        } finally {
+          await phone.close();
+        }
         await shot(page, "automations");
       } finally {
         // The server's pooled connection to the double would keep this process alive.

@@ -9,6 +9,7 @@ pub mod idempotency;
 mod message_hooks;
 pub mod paging;
 pub mod portal_api;
+mod portal_pages;
 pub mod problem;
 pub mod ui;
 
@@ -77,6 +78,7 @@ pub fn router_with(app: App, options: ServerOptions) -> Router {
     .merge(hooks::routes())
     .merge(message_hooks::routes())
     .merge(portal_api::routes())
+    .merge(portal_pages::routes())
     .fallback(|uri: Uri, headers: HeaderMap| async move {
         // A browser gets a page; an API client a problem document.
         if uri.path().starts_with("/api/") {

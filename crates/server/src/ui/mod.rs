@@ -11,7 +11,7 @@ mod campaigns;
 mod charts;
 mod dashboard;
 mod format;
-mod i18n;
+pub(crate) mod i18n;
 mod imports;
 mod integrations;
 mod members;

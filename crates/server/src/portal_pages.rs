@@ -1,0 +1,397 @@
+//! The member portal's pages at `/m/{slug}` (API.md "Member portal and widget"), made for a
+//! phone and working without JavaScript: sign in with a code sent to the phone, then the
+//! member card with the QR code of `member_code` for the till to scan, points, tier progress,
+//! history, vouchers and the rewards on offer. The member's session rides in an HttpOnly cookie
+//! of its own per shop; every form carries a double-submit token against cross-site posts.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use loyalty_app::portal::{PortalMember, RewardForMember};
+use loyalty_app::tiers::MemberView;
+use loyalty_app::vouchers::MemberVoucher;
+use loyalty_app::{App, AppError};
+use loyalty_core::book::EntryKind;
+use loyalty_core::records::Entry;
+use loyalty_core::records::Page;
+use serde::Deserialize;
+
+use crate::ui::i18n::Lang;
+use crate::ui::session::{Client, cookie, lang, set_cookie};
+use crate::ui::{Chrome, render};
+
+const PORTAL_CSS: &str = include_str!("../static/portal.css");
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/m/{slug}", get(home))
+        .route("/m/{slug}/code", post(send_code))
+        .route("/m/{slug}/session", post(sign_in))
+        .route("/m/{slug}/signout", post(sign_out))
+        .route("/m/{slug}/theme.css", get(theme))
+        .route("/m/{slug}/portal.css", get(stylesheet))
+        .route("/m/{slug}/manifest.webmanifest", get(manifest))
+}
+
+/// The member's session cookie for one shop's portal.
+fn session_name(slug: &str) -> String {
+    format!("loyalty_portal_{slug}")
+}
+
+const CSRF_COOKIE: &str = "loyalty_portal_csrf";
+
+/// The shop's look and the page's language and token.
+struct Shell {
+    c: Chrome,
+    slug: String,
+    shop: String,
+    logo_url: Option<String>,
+    /// Tiers are reached by spending (progress in đồng) rather than points or orders.
+    spend_metric: bool,
+}
+
+async fn shell(app: &App, slug: &str, headers: &HeaderMap, csrf: &str) -> Result<Shell, Response> {
+    let lang = lang(headers);
+    let tenant_id = app
+        .portal_tenant(slug)
+        .await
+        .map_err(|e| problem_page(lang, e))?;
+    let info = app
+        .tenant(&loyalty_app::Ctx::cli(&tenant_id))
+        .await
+        .map_err(|e| problem_page(lang, e))?;
+    let mut c = Chrome::anonymous(lang, "portal.title", csrf.to_string());
+    c.zone = info.zone.clone();
+    c.path = format!("/m/{slug}");
+    Ok(Shell {
+        c,
+        slug: slug.to_string(),
+        shop: info.tenant.name.clone(),
+        logo_url: info.program.portal.logo_url.clone(),
+        spend_metric: info.program.tiers.metric == loyalty_core::program::TierMetric::Spend,
+    })
+}
+
+fn problem_page(lang: Lang, error: AppError) -> Response {
+    crate::ui::error_page(lang, crate::ui::UiError::App(lang, error))
+}
+
+/// The page's double-submit token: the cookie's when there is one, else a new one (set by
+/// the answer).
+fn csrf_of(headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(token) if token.len() >= 20 => (token.to_string(), None),
+        _ => {
+            let token = loyalty_core::code::random_code(32);
+            let set = set_cookie(headers, CSRF_COOKIE, &token, 60 * 60 * 24, true);
+            (token, Some(set))
+        }
+    }
+}
+
+fn csrf_ok(headers: &HeaderMap, posted: &str) -> bool {
+    cookie(headers, CSRF_COOKIE).is_some_and(|token| {
+        token.len() >= 20
+            && loyalty_core::code::constant_time_eq(token.as_bytes(), posted.as_bytes())
+    })
+}
+
+fn with_cookie(response: Response, set: Option<String>) -> Response {
+    match set {
+        Some(value) => ([(header::SET_COOKIE, value)], response).into_response(),
+        None => response,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal_signin.html")]
+struct SignInPage {
+    s: Shell,
+    /// The phone a code was asked for: the page then asks for the code.
+    phone: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal_home.html")]
+struct HomePage {
+    s: Shell,
+    view: MemberView,
+    qr: String,
+    history: Vec<Entry>,
+    vouchers: Vec<MemberVoucher>,
+    rewards: Vec<RewardForMember>,
+}
+
+impl HomePage {
+    fn kind_key(&self, kind: &EntryKind) -> &'static str {
+        match kind {
+            EntryKind::Earn => "ledger.earn",
+            EntryKind::Redeem => "ledger.redeem",
+            EntryKind::Expire => "ledger.expire",
+            EntryKind::Reverse => "ledger.reverse",
+            EntryKind::Adjust => "ledger.adjust",
+        }
+    }
+
+    fn tier(&self) -> String {
+        self.view
+            .tier
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The member's QR code as an SVG (what the till's scanner reads: the member code).
+fn qr_svg(code: &str) -> String {
+    match qrcode::QrCode::new(code.as_bytes()) {
+        Ok(qr) => qr
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn signed_in(app: &App, slug: &str, headers: &HeaderMap) -> Option<PortalMember> {
+    let token = cookie(headers, &session_name(slug))?;
+    app.portal_member(slug, token).await.ok()
+}
+
+async fn home(State(app): State<App>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    let (csrf, set) = csrf_of(&headers);
+    let s = match shell(&app, &slug, &headers, &csrf).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let Some(who) = signed_in(&app, &slug, &headers).await else {
+        let page = SignInPage {
+            s,
+            phone: None,
+            error: None,
+        };
+        return with_cookie(render(&page), set);
+    };
+    let lang = s.c.lang;
+    match home_page(&app, s, &who).await {
+        Ok(page) => with_cookie(render(&page), set),
+        Err(error) => problem_page(lang, error),
+    }
+}
+
+async fn home_page(app: &App, s: Shell, who: &PortalMember) -> Result<HomePage, AppError> {
+    let member = app.member(&who.ctx, who.member_id.clone()).await?;
+    let qr = qr_svg(&member.member_code);
+    let view = app
+        .member_views(&who.ctx, vec![member], None)
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound { entity: "member" })?;
+    let recent = Page {
+        after: None,
+        limit: 10,
+    };
+    let history = app
+        .ledger(&who.ctx, who.member_id.clone(), recent)
+        .await?
+        .items;
+    let vouchers = app
+        .member_vouchers(&who.ctx, who.member_id.clone())
+        .await?
+        .into_iter()
+        .filter(|v| v.status == "available")
+        .collect();
+    let rewards = app.portal_rewards(who).await?;
+    Ok(HomePage {
+        s,
+        view,
+        qr,
+        history,
+        vouchers,
+        rewards,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    code: String,
+}
+
+async fn send_code(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    Client(client): Client,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let (csrf, _) = csrf_of(&headers);
+    let s = match shell(&app, &slug, &headers, &csrf).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    if !csrf_ok(&headers, &form.csrf) {
+        return expired_form(s);
+    }
+    let t = |key: &str| crate::ui::i18n::text(s.c.lang, key).to_string();
+    match app.request_portal_code(&slug, &form.phone, &client).await {
+        Ok(()) => render(&SignInPage {
+            phone: Some(form.phone.trim().to_string()),
+            error: None,
+            s,
+        }),
+        Err(AppError::Invalid(_)) => {
+            let error = Some(t("portal.bad_phone"));
+            let page = SignInPage {
+                s,
+                phone: None,
+                error,
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
+        }
+        Err(error) => problem_page(s.c.lang, error),
+    }
+}
+
+fn expired_form(s: Shell) -> Response {
+    let error = Some(crate::ui::i18n::text(s.c.lang, "portal.expired_form").to_string());
+    let page = SignInPage {
+        s,
+        phone: None,
+        error,
+    };
+    (StatusCode::FORBIDDEN, render(&page)).into_response()
+}
+
+async fn sign_in(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let (csrf, _) = csrf_of(&headers);
+    let s = match shell(&app, &slug, &headers, &csrf).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    if !csrf_ok(&headers, &form.csrf) {
+        return expired_form(s);
+    }
+    match app.portal_sign_in(&slug, &form.phone, &form.code).await {
+        Ok(session) => {
+            let max_age = (session.expires_at - app.now()).as_secs();
+            let set = set_cookie(
+                &headers,
+                &session_name(&slug),
+                &session.token,
+                max_age,
+                false,
+            );
+            (
+                [(header::SET_COOKIE, set)],
+                Redirect::to(&format!("/m/{slug}")),
+            )
+                .into_response()
+        }
+        Err(AppError::Unauthorized(_) | AppError::Invalid(_)) => {
+            let error = Some(crate::ui::i18n::text(s.c.lang, "portal.wrong_code").to_string());
+            let page = SignInPage {
+                phone: Some(form.phone.trim().to_string()),
+                error,
+                s,
+            };
+            (StatusCode::UNAUTHORIZED, render(&page)).into_response()
+        }
+        Err(error) => problem_page(s.c.lang, error),
+    }
+}
+
+async fn sign_out(
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    if !csrf_ok(&headers, &form.csrf) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let gone = set_cookie(&headers, &session_name(&slug), "", 0, false);
+    (
+        [(header::SET_COOKIE, gone)],
+        Redirect::to(&format!("/m/{slug}")),
+    )
+        .into_response()
+}
+
+/// The shop's colour, as a stylesheet (the pages' policy allows no inline styles).
+async fn theme(State(app): State<App>, Path(slug): Path<String>) -> Response {
+    let color = match app.portal_tenant(&slug).await {
+        Ok(tenant_id) => app
+            .tenant(&loyalty_app::Ctx::cli(&tenant_id))
+            .await
+            .ok()
+            .and_then(|info| info.program.portal.brand_color.clone()),
+        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+    };
+    // Checked as #rrggbb when saved; anything else falls back to the default red.
+    let color = color.unwrap_or_else(|| "#b4232c".into());
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        format!(":root {{ --brand: {color}; }}\n"),
+    )
+        .into_response()
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        PORTAL_CSS,
+    )
+        .into_response()
+}
+
+/// Installable: the portal added to the phone's home screen opens as an app.
+async fn manifest(State(app): State<App>, Path(slug): Path<String>) -> Response {
+    let Ok(tenant_id) = app.portal_tenant(&slug).await else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(info) = app.tenant(&loyalty_app::Ctx::cli(&tenant_id)).await else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let color = info
+        .program
+        .portal
+        .brand_color
+        .clone()
+        .unwrap_or_else(|| "#b4232c".into());
+    let body = serde_json::json!({
+        "name": info.tenant.name,
+        "short_name": info.tenant.name,
+        "start_url": format!("/m/{slug}"),
+        "scope": format!("/m/{slug}"),
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": color,
+        "lang": "vi",
+    });
+    (
+        [(header::CONTENT_TYPE, "application/manifest+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
