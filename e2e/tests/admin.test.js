@@ -834,6 +834,19 @@ test("the admin UI from first run to a segment", async (t) => {
           const width = await m.evaluate(() => document.documentElement.scrollWidth);
           assert.ok(width <= 390, `no sideways scrolling on a phone (${width}px)`);
           await shot(m, "portal");
+          // A reward within reach, redeemed with one confirmation; its voucher shows at once.
+          await api(apiKey, "POST", `/api/v1/members/${ha.id}/points/adjustments`, { points: 100, reason: "e2e" });
+          await m.reload();
+          const reward = m.locator("#portal-rewards li").filter({ has: m.getByRole("link", { name: "Đổi" }) }).first();
+          const rewardName = (await reward.locator("span").first().textContent()).trim();
+          await reward.getByRole("link", { name: "Đổi" }).click();
+          await m.locator("#confirm").filter({ hasText: rewardName }).waitFor();
+          await shot(m, "portal-redeem");
+          await m.getByRole("button", { name: "Xác nhận đổi quà" }).click();
+          await m.locator("#portal-notice").waitFor();
+          const after = await (await fetch(BASE + `/api/v1/members/${ha.id}`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+          assert.ok(after.points.available < held.points.available + 100, "points were spent");
+          assert.equal(Number((await m.locator("#portal-points").textContent()).replace(/\D/g, "")), after.points.available);
           await m.getByRole("button", { name: "Đăng xuất" }).click();
           await m.locator("#phone").waitFor();
         } finally {

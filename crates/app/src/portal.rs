@@ -320,3 +320,51 @@ impl App {
         Ok(offered)
     }
 }
+
+/// How a redemption from the portal went: done now, or done already by the same confirmation
+/// (a second tap, a reload that posts again).
+#[derive(Debug)]
+pub enum PortalRedeemed {
+    Done(Box<crate::rewards::Redeemed>),
+    AlreadyDone,
+}
+
+impl App {
+    /// Spends the member's points on a reward — the API's redemption, once per confirmation:
+    /// `confirmation` (drawn when the confirm page was shown) is the request's idempotency
+    /// key, claimed in the redemption's own transaction.
+    pub async fn portal_redeem(
+        &self,
+        who: &PortalMember,
+        reward_id: String,
+        confirmation: &str,
+    ) -> AppResult<PortalRedeemed> {
+        use crate::idempotency::{ClaimOutcome, KeyedRequest, Prior};
+        let keyed = KeyedRequest::new(
+            &format!("portal:{confirmation}"),
+            &format!("member:{}", who.member_id),
+            "POST",
+            "/portal/redemptions",
+            reward_id.as_bytes(),
+        )?;
+        match self.idempotency_prior(&who.ctx, &keyed).await? {
+            Prior::Fresh => {}
+            Prior::Answered(_) | Prior::Unanswered { .. } => {
+                return Ok(PortalRedeemed::AlreadyDone);
+            }
+            Prior::Mismatch => {
+                return Err(AppError::invalid(
+                    "confirmation",
+                    "invalid",
+                    "this confirmation was for another reward",
+                ));
+            }
+        }
+        let work = self.redeem_reward(&who.ctx, who.member_id.clone(), reward_id);
+        let (done, claim) = self.run_claiming(&who.ctx, &keyed, work).await;
+        match claim {
+            ClaimOutcome::Taken => Ok(PortalRedeemed::AlreadyDone),
+            _ => done.map(|r| PortalRedeemed::Done(Box::new(r))),
+        }
+    }
+}

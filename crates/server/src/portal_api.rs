@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use loyalty_app::portal::{MePatch, PortalMember, PortalSession, RewardForMember};
+use loyalty_app::portal::{MePatch, PortalMember, PortalRedeemed, PortalSession, RewardForMember};
 use loyalty_app::{App, AppError};
 use serde::Deserialize;
 
@@ -27,6 +27,7 @@ pub fn routes() -> Router<App> {
         .route("/portal/v1/{slug}/session", post(sign_in))
         .route("/portal/v1/{slug}/me", get(me).patch(update_me))
         .route("/portal/v1/{slug}/me/rewards", get(rewards))
+        .route("/portal/v1/{slug}/me/redemptions", post(redeem))
         .route("/portal/v1/{slug}/me/ledger", get(ledger))
         .route("/portal/v1/{slug}/me/vouchers", get(vouchers))
 }
@@ -106,6 +107,44 @@ async fn rewards(
 ) -> ApiResult<Json<Vec<RewardForMember>>> {
     let who = member(&app, &slug, &headers).await?;
     Ok(Json(app.portal_rewards(&who).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedeemIn {
+    reward_id: String,
+}
+
+/// As `POST /api/v1/members/{id}/redemptions`, for the signed-in member; an
+/// `Idempotency-Key` makes a retry (or a second tap) redeem once.
+async fn redeem(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<RedeemIn>,
+) -> ApiResult<impl IntoResponse> {
+    let who = member(&app, &slug, &headers).await?;
+    let key = match headers.get(crate::idempotency::IDEMPOTENCY_KEY) {
+        Some(value) => value.to_str().unwrap_or("\u{0}").to_string(),
+        None => loyalty_core::code::random_code(24),
+    };
+    Ok(
+        match app.portal_redeem(&who, input.reward_id, &key).await? {
+            PortalRedeemed::Done(done) => {
+                let r = done.redemption;
+                let body = serde_json::json!({
+                    "id": r.id, "reward_id": r.reward_id, "points_spent": r.points_spent,
+                    "fulfilment": r.fulfilment,
+                    "voucher": r.voucher_code.map(|code| serde_json::json!({"code": code, "valid_until": done.voucher_valid_until})),
+                });
+                (StatusCode::CREATED, Json(body))
+            }
+            PortalRedeemed::AlreadyDone => (
+                StatusCode::OK,
+                Json(serde_json::json!({"status": "already_redeemed"})),
+            ),
+        },
+    )
 }
 
 /// The member as the API shows one, with their tier's progress.

@@ -7,11 +7,11 @@
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use loyalty_app::portal::{PortalMember, RewardForMember};
+use loyalty_app::portal::{PortalMember, PortalRedeemed, RewardForMember};
 use loyalty_app::tiers::MemberView;
 use loyalty_app::vouchers::MemberVoucher;
 use loyalty_app::{App, AppError};
@@ -32,6 +32,7 @@ pub fn routes() -> Router<App> {
         .route("/m/{slug}/code", post(send_code))
         .route("/m/{slug}/session", post(sign_in))
         .route("/m/{slug}/signout", post(sign_out))
+        .route("/m/{slug}/rewards/{reward}", get(confirm_page).post(redeem))
         .route("/m/{slug}/theme.css", get(theme))
         .route("/m/{slug}/portal.css", get(stylesheet))
         .route("/m/{slug}/manifest.webmanifest", get(manifest))
@@ -125,6 +126,8 @@ struct HomePage {
     history: Vec<Entry>,
     vouchers: Vec<MemberVoucher>,
     rewards: Vec<RewardForMember>,
+    /// Just redeemed a reward (the confirmation's redirect says so).
+    redeemed: bool,
 }
 
 impl HomePage {
@@ -164,7 +167,18 @@ async fn signed_in(app: &App, slug: &str, headers: &HeaderMap) -> Option<PortalM
     app.portal_member(slug, token).await.ok()
 }
 
-async fn home(State(app): State<App>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+#[derive(Debug, Default, Deserialize)]
+struct HomeQuery {
+    #[serde(default)]
+    redeemed: Option<String>,
+}
+
+async fn home(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    Query(query): Query<HomeQuery>,
+    headers: HeaderMap,
+) -> Response {
     let (csrf, set) = csrf_of(&headers);
     let s = match shell(&app, &slug, &headers, &csrf).await {
         Ok(s) => s,
@@ -180,7 +194,10 @@ async fn home(State(app): State<App>, Path(slug): Path<String>, headers: HeaderM
     };
     let lang = s.c.lang;
     match home_page(&app, s, &who).await {
-        Ok(page) => with_cookie(render(&page), set),
+        Ok(mut page) => {
+            page.redeemed = query.redeemed.is_some();
+            with_cookie(render(&page), set)
+        }
         Err(error) => problem_page(lang, error),
     }
 }
@@ -215,7 +232,118 @@ async fn home_page(app: &App, s: Shell, who: &PortalMember) -> Result<HomePage, 
         history,
         vouchers,
         rewards,
+        redeemed: false,
     })
+}
+
+#[derive(Template)]
+#[template(path = "portal_redeem.html")]
+struct ConfirmPage {
+    s: Shell,
+    reward: RewardForMember,
+    points: i64,
+    /// Drawn for this page: posting it twice redeems once.
+    confirmation: String,
+    error: Option<String>,
+}
+
+impl ConfirmPage {
+    fn after(&self) -> i64 {
+        self.points.saturating_sub(self.reward.points_cost)
+    }
+}
+
+/// One confirmation before points are spent: what the reward costs and what is left after.
+async fn confirm_page(
+    State(app): State<App>,
+    Path((slug, reward_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    confirm(&app, &slug, &reward_id, &headers, None).await
+}
+
+async fn confirm(
+    app: &App,
+    slug: &str,
+    reward_id: &str,
+    headers: &HeaderMap,
+    error: Option<String>,
+) -> Response {
+    let (csrf, set) = csrf_of(headers);
+    let s = match shell(app, slug, headers, &csrf).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let Some(who) = signed_in(app, slug, headers).await else {
+        return Redirect::to(&format!("/m/{slug}")).into_response();
+    };
+    let lang = s.c.lang;
+    let found = async {
+        let member = app.member(&who.ctx, who.member_id.clone()).await?;
+        let reward = app
+            .portal_rewards(&who)
+            .await?
+            .into_iter()
+            .find(|r| r.id == reward_id)
+            .ok_or(AppError::NotFound { entity: "reward" })?;
+        Ok::<_, AppError>((member.points_available, reward))
+    }
+    .await;
+    match found {
+        Ok((points, reward)) => {
+            let status = if error.is_some() {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::OK
+            };
+            let page = ConfirmPage {
+                s,
+                reward,
+                points,
+                confirmation: loyalty_core::code::random_code(24),
+                error,
+            };
+            with_cookie((status, render(&page)).into_response(), set)
+        }
+        Err(error) => problem_page(lang, error),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RedeemForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+async fn redeem(
+    State(app): State<App>,
+    Path((slug, reward_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<RedeemForm>,
+) -> Response {
+    if !csrf_ok(&headers, &form.csrf) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let Some(who) = signed_in(&app, &slug, &headers).await else {
+        return Redirect::to(&format!("/m/{slug}")).into_response();
+    };
+    let lang = lang(&headers);
+    match app
+        .portal_redeem(&who, reward_id.clone(), &form.confirmation)
+        .await
+    {
+        Ok(PortalRedeemed::Done(_) | PortalRedeemed::AlreadyDone) => {
+            Redirect::to(&format!("/m/{slug}?redeemed=1")).into_response()
+        }
+        Err(AppError::Conflict { code, .. }) => {
+            let said = crate::ui::i18n::lookup(lang, &format!("portal.refused.{code}"))
+                .unwrap_or_else(|| crate::ui::i18n::text(lang, "portal.refused"));
+            confirm(&app, &slug, &reward_id, &headers, Some(said.to_string())).await
+        }
+        Err(error) => problem_page(lang, error),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

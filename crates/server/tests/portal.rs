@@ -129,6 +129,22 @@ on_both_backends! {
             .map(|r| (r["name"].as_str().unwrap().to_string(), r["affordable"].as_bool().unwrap())).collect();
         assert_eq!(offered, [("Bánh quy".to_string(), true), ("Ly sứ".to_string(), false)]);
 
+        // Redeemed once however many times the same confirmation arrives at once.
+        let cookie_id = rewards.body.as_array().unwrap().iter().find(|r| r["name"] == "Bánh quy").unwrap()["id"].as_str().unwrap().to_string();
+        let path = format!("{}/portal/v1/{SLUG}/me/redemptions", app.base);
+        let posts = (0..10).map(|_| {
+            app.client.post(&path).bearer_auth(&token).header("idempotency-key", "tap-1")
+                .json(&json!({"reward_id": cookie_id})).send()
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(posts).await.into_iter()
+            .map(|r| r.unwrap().status().as_u16()).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 200), "{statuses:?}");
+        let me = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), Some(&token), None).await;
+        assert_eq!(me.body["points"]["available"], 20);
+        let poorer = app.request(Method::POST, &format!("/portal/v1/{SLUG}/me/redemptions"), Some(&token), Some(json!({"reward_id": cookie_id}))).await;
+        assert_eq!(poorer.status, StatusCode::CONFLICT, "{:?}", poorer.body);
+
         // The member changes themselves: consent (recorded as from the portal), a birthday once.
         let me_path = format!("/portal/v1/{SLUG}/me");
         let changed = app.request(Method::PATCH, &me_path, Some(&token), Some(json!({"name": "Trần Thị Lan", "birthday": "1990-12-24", "consent": {"sms": true}}))).await;
