@@ -368,3 +368,76 @@ impl App {
         }
     }
 }
+
+/// The external system a `customer_token`'s `external_id` is looked up in: the shop's site links
+/// its customer ids to members under it (`"external_ids": {"website": "…"}`).
+pub const WEBSITE_SYSTEM: &str = "website";
+
+impl App {
+    /// Signs in the customer a shop's site vouches for with a signed `customer_token` (API.md):
+    /// 401 for a token that is not signed with the shop's secret, has expired, or names nobody
+    /// who is a member.
+    pub async fn portal_sign_in_with_token(
+        &self,
+        slug: &str,
+        token: &str,
+    ) -> AppResult<PortalSession> {
+        use loyalty_core::portal::{Customer, SEALED_PREFIX, customer_from_token};
+        let tenant_id = self.portal_tenant(slug).await?;
+        let info = self.tenant(&Ctx::cli(&tenant_id)).await?;
+        let sealed = info
+            .program
+            .portal
+            .customer_token_secret
+            .as_deref()
+            .and_then(|s| s.strip_prefix(SEALED_PREFIX))
+            .ok_or(AppError::Unauthorized(
+                "this shop's portal takes no customer tokens",
+            ))?;
+        let secret = self.open_secret(sealed)?;
+        let now = self.now();
+        let customer = customer_from_token(&secret, token, now).map_err(|refusal| {
+            tracing::info!(?refusal, "a customer token was refused");
+            AppError::Unauthorized("the customer token is not valid (signature or exp)")
+        })?;
+        let session = format!("mt_{}", loyalty_core::code::random_code(40));
+        let hash = rules::token_hash(&session);
+        let tenant = tenant_id.clone();
+        let found = self
+            .db
+            .write(move |sql| {
+                let member = match &customer {
+                    Customer::Phone(p) => match Phone::parse(p) {
+                        Ok(phone) => {
+                            members::id_by_contact(sql, &tenant, Contact::Phone, phone.as_str())?
+                        }
+                        Err(_) => None,
+                    },
+                    Customer::Email(e) => match loyalty_core::email::Email::parse(e) {
+                        Ok(email) => {
+                            members::id_by_contact(sql, &tenant, Contact::Email, email.as_str())?
+                        }
+                        Err(_) => None,
+                    },
+                    Customer::ExternalId(id) => {
+                        members::id_by_external_id(sql, &tenant, WEBSITE_SYSTEM, id)?
+                    }
+                };
+                let Some(member) = member else {
+                    return Ok::<_, AppError>(false);
+                };
+                store::insert_session(sql, &tenant, &hash, &member, now + rules::SESSION, now)?;
+                Ok(true)
+            })
+            .await?;
+        if !found {
+            return Err(AppError::Unauthorized(
+                "the customer token names no member of this shop",
+            ));
+        }
+        Ok(PortalSession {
+            token: session,
+            expires_at: now + rules::SESSION,
+        })
+    }
+}

@@ -36,7 +36,16 @@ pub struct PortalSettings {
     pub allowed_origins: Vec<String>,
     /// A verified phone that is not a member yet registers one.
     pub self_signup: bool,
+    /// What the shop's site signs its logged-in customer's token with (API.md
+    /// `customer_token`). Written, never shown: reading the settings gives `••••`; kept sealed
+    /// with the server's key.
+    pub customer_token_secret: Option<String>,
 }
+
+/// What the settings show in place of a customer token secret; sent back, it keeps the secret.
+pub const SECRET_SHOWN: &str = "••••";
+/// How a sealed secret is kept in the settings.
+pub const SEALED_PREFIX: &str = "sealed:";
 
 impl PortalSettings {
     /// The settings' mistakes, each under `portal.…`.
@@ -64,6 +73,18 @@ impl PortalSettings {
                 "portal.logo_url",
                 "invalid",
                 "an https:// or http:// address",
+            );
+        }
+        if let Some(secret) = &self.customer_token_secret
+            && secret != SECRET_SHOWN
+            && !secret.starts_with(SEALED_PREFIX)
+            && !(16..=200).contains(&secret.chars().count())
+        {
+            e.push_bounded(
+                "portal.customer_token_secret",
+                "length",
+                (16, 200),
+                "16 to 200 characters",
             );
         }
         if self.allowed_origins.len() > 20 {
@@ -191,6 +212,85 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Who a shop's site says its logged-in customer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Customer {
+    Phone(String),
+    Email(String),
+    ExternalId(String),
+}
+
+/// Why a `customer_token` does not sign anyone in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Malformed,
+    Signature,
+    Expired,
+}
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+fn token_mac(secret: &str, payload: &str) -> HmacSha256 {
+    use hmac::Mac;
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(payload.as_bytes());
+    mac
+}
+
+/// A `customer_token` as a shop's site makes one (API.md):
+/// `base64url(payload).hex(HMAC-SHA256(secret, base64url(payload)))`, base64url unpadded.
+pub fn sign_customer_token(secret: &str, payload: &serde_json::Value) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string());
+    let signature = hex::encode(token_mac(secret, &encoded).finalize().into_bytes());
+    format!("{encoded}.{signature}")
+}
+
+/// The customer a `customer_token` names, if its signature is the secret's (checked in
+/// constant time) and its `exp` (unix seconds) is still ahead.
+pub fn customer_from_token(
+    secret: &str,
+    token: &str,
+    now: Timestamp,
+) -> Result<Customer, TokenRefusal> {
+    use base64::Engine;
+    use hmac::Mac;
+    let (encoded, signature) = token
+        .trim()
+        .rsplit_once('.')
+        .ok_or(TokenRefusal::Malformed)?;
+    let signature = hex::decode(signature).map_err(|_| TokenRefusal::Malformed)?;
+    token_mac(secret, encoded)
+        .verify_slice(&signature)
+        .map_err(|_| TokenRefusal::Signature)?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| TokenRefusal::Malformed)?;
+    let payload: serde_json::Value =
+        serde_json::from_slice(&payload).map_err(|_| TokenRefusal::Malformed)?;
+    let exp = payload["exp"].as_i64().ok_or(TokenRefusal::Malformed)?;
+    if exp <= now.as_second() {
+        return Err(TokenRefusal::Expired);
+    }
+    let text = |name: &str| {
+        payload[name]
+            .as_str()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    if let Some(phone) = text("phone") {
+        Ok(Customer::Phone(phone))
+    } else if let Some(email) = text("email") {
+        Ok(Customer::Email(email))
+    } else if let Some(id) = text("external_id") {
+        Ok(Customer::ExternalId(id))
+    } else {
+        Err(TokenRefusal::Malformed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +336,44 @@ mod tests {
     }
 
     #[test]
+    fn a_customer_token_signs_in_whom_it_names_until_it_expires() {
+        let now = at("2026-12-07T03:00:00Z");
+        let secret = "bi-mat-cua-cua-hang-0123";
+        let good = sign_customer_token(
+            secret,
+            &serde_json::json!({"phone": "0901234567", "exp": now.as_second() + 600}),
+        );
+        assert_eq!(
+            customer_from_token(secret, &good, now),
+            Ok(Customer::Phone("0901234567".into()))
+        );
+        assert_eq!(
+            customer_from_token("another-secret-0123456", &good, now),
+            Err(TokenRefusal::Signature)
+        );
+        let later = now + SignedDuration::from_secs(600);
+        assert_eq!(
+            customer_from_token(secret, &good, later),
+            Err(TokenRefusal::Expired)
+        );
+        let (payload, signature) = good.split_once('.').unwrap();
+        let forged = format!("{payload}x.{signature}");
+        assert_eq!(
+            customer_from_token(secret, &forged, now),
+            Err(TokenRefusal::Signature)
+        );
+        assert_eq!(
+            customer_from_token(secret, "nonsense", now),
+            Err(TokenRefusal::Malformed)
+        );
+        let nobody = sign_customer_token(secret, &serde_json::json!({"exp": now.as_second() + 60}));
+        assert_eq!(
+            customer_from_token(secret, &nobody, now),
+            Err(TokenRefusal::Malformed)
+        );
+    }
+
+    #[test]
     fn settings_name_each_mistake() {
         let mut e = Invalid::default();
         PortalSettings {
@@ -245,6 +383,7 @@ mod tests {
             logo_url: Some("javascript:alert(1)".into()),
             allowed_origins: vec!["https://shop.example.vn".into(), "https://x.vn/path".into()],
             self_signup: false,
+            customer_token_secret: Some("short".into()),
         }
         .check(&mut e);
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
@@ -254,6 +393,7 @@ mod tests {
                 "portal.slug",
                 "portal.brand_color",
                 "portal.logo_url",
+                "portal.customer_token_secret",
                 "portal.allowed_origins[1]"
             ]
         );

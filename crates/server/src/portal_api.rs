@@ -50,11 +50,13 @@ async fn request_code(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// `{"phone", "code"}`, or `{"customer_token"}` from the shop's own site.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SessionIn {
-    phone: String,
-    code: String,
+    phone: Option<String>,
+    code: Option<String>,
+    customer_token: Option<String>,
 }
 
 async fn sign_in(
@@ -62,9 +64,30 @@ async fn sign_in(
     Path(slug): Path<String>,
     ApiJson(input): ApiJson<SessionIn>,
 ) -> ApiResult<Json<PortalSession>> {
-    Ok(Json(
-        app.portal_sign_in(&slug, &input.phone, &input.code).await?,
-    ))
+    let session = match (input.customer_token, input.phone, input.code) {
+        (Some(token), None, None) => app.portal_sign_in_with_token(&slug, &token).await?,
+        (None, Some(phone), Some(code)) => app.portal_sign_in(&slug, &phone, &code).await?,
+        (None, None, _) => {
+            return Err(AppError::invalid(
+                "phone",
+                "required",
+                "give phone and code, or customer_token",
+            )
+            .into());
+        }
+        (None, Some(_), None) => {
+            return Err(AppError::invalid("code", "required", "the code sent to the phone").into());
+        }
+        (Some(_), _, _) => {
+            return Err(AppError::invalid(
+                "customer_token",
+                "invalid",
+                "give customer_token alone",
+            )
+            .into());
+        }
+    };
+    Ok(Json(session))
 }
 
 /// The member the request's bearer token signs in, in the portal's shop.

@@ -184,6 +184,33 @@ on_both_backends! {
         assert_eq!(own.status, StatusCode::OK, "{:?} ({other})", own.body);
         let elsewhere = app.request(Method::GET, "/portal/v1/tra-chieu/me", Some(&token), None).await;
         assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
+        // The shop's own site signs its logged-in customer in with a customer_token.
+        let mut program = app.get("/api/v1/program").await.body;
+        program["portal"]["customer_token_secret"] = json!("bi-mat-cua-trang-web-cua-hang");
+        let put = app.request(Method::PUT, "/api/v1/program", Some(&app.key), Some(program)).await;
+        assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+        assert_eq!(put.body["portal"]["customer_token_secret"], "••••", "written, never shown");
+        let shown = app.get("/api/v1/program").await.body;
+        assert_eq!(shown["portal"]["customer_token_secret"], "••••");
+        // Saving the settings as read keeps the secret.
+        let again = app.request(Method::PUT, "/api/v1/program", Some(&app.key), Some(shown)).await;
+        assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+        let now = app.app.now().as_second();
+        let signed = |payload: Value| loyalty_core::portal::sign_customer_token("bi-mat-cua-trang-web-cua-hang", &payload);
+        let session_path = format!("/portal/v1/{SLUG}/session");
+        let with_token = |token: String| app.request(Method::POST, &session_path, None, Some(json!({"customer_token": token})));
+        let ok = with_token(signed(json!({"phone": "0901234568", "exp": now + 300}))).await;
+        assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+        let theirs = ok.body["token"].as_str().unwrap().to_string();
+        let me = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), Some(&theirs), None).await;
+        assert_eq!(me.body["id"], minh.as_str());
+        let expired = with_token(signed(json!({"phone": "0901234568", "exp": now - 1}))).await;
+        assert_eq!(expired.status, StatusCode::UNAUTHORIZED, "an expired customer_token is refused");
+        let forged = loyalty_core::portal::sign_customer_token("another-secret-of-someone", &json!({"phone": "0901234568", "exp": now + 300}));
+        assert_eq!(with_token(forged).await.status, StatusCode::UNAUTHORIZED);
+        let stranger = with_token(signed(json!({"phone": "0909999999", "exp": now + 300}))).await;
+        assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "no such member (self-signup is off)");
+
         // A month later the session is over.
         app.clock.advance(SignedDuration::from_hours(31 * 24));
         let expired = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), Some(&token), None).await;
