@@ -132,13 +132,7 @@ struct HomePage {
 
 impl HomePage {
     fn kind_key(&self, kind: &EntryKind) -> &'static str {
-        match kind {
-            EntryKind::Earn => "ledger.earn",
-            EntryKind::Redeem => "ledger.redeem",
-            EntryKind::Expire => "ledger.expire",
-            EntryKind::Reverse => "ledger.reverse",
-            EntryKind::Adjust => "ledger.adjust",
-        }
+        crate::ui::members::entry_kind_key(kind)
     }
 
     fn tier(&self) -> String {
@@ -363,14 +357,10 @@ async fn send_code(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let (csrf, _) = csrf_of(&headers);
-    let s = match shell(&app, &slug, &headers, &csrf).await {
+    let s = match posted_form(&app, &slug, &headers, &form.csrf).await {
         Ok(s) => s,
         Err(page) => return page,
     };
-    if !csrf_ok(&headers, &form.csrf) {
-        return expired_form(s);
-    }
     let t = |key: &str| crate::ui::i18n::text(s.c.lang, key).to_string();
     match app.request_portal_code(&slug, &form.phone, &client).await {
         Ok(()) => render(&SignInPage {
@@ -391,6 +381,22 @@ async fn send_code(
     }
 }
 
+/// The shell of a page answering a posted form, or the answer when the form's token is not
+/// this browser's.
+async fn posted_form(
+    app: &App,
+    slug: &str,
+    headers: &HeaderMap,
+    posted: &str,
+) -> Result<Shell, Response> {
+    let (csrf, _) = csrf_of(headers);
+    let s = shell(app, slug, headers, &csrf).await?;
+    if !csrf_ok(headers, posted) {
+        return Err(expired_form(s));
+    }
+    Ok(s)
+}
+
 fn expired_form(s: Shell) -> Response {
     let error = Some(crate::ui::i18n::text(s.c.lang, "portal.expired_form").to_string());
     let page = SignInPage {
@@ -407,14 +413,10 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let (csrf, _) = csrf_of(&headers);
-    let s = match shell(&app, &slug, &headers, &csrf).await {
+    let s = match posted_form(&app, &slug, &headers, &form.csrf).await {
         Ok(s) => s,
         Err(page) => return page,
     };
-    if !csrf_ok(&headers, &form.csrf) {
-        return expired_form(s);
-    }
     match app.portal_sign_in(&slug, &form.phone, &form.code).await {
         Ok(session) => {
             let max_age = (session.expires_at - app.now()).as_secs();

@@ -280,6 +280,17 @@ async fn member_runs(
         .collect())
 }
 
+/// The page text naming a kind of ledger entry (the profile's and the member portal's history).
+pub(crate) fn entry_kind_key(kind: &EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Earn => "ledger.earn",
+        EntryKind::Redeem => "ledger.redeem",
+        EntryKind::Expire => "ledger.expire",
+        EntryKind::Reverse => "ledger.reverse",
+        EntryKind::Adjust => "ledger.adjust",
+    }
+}
+
 // ---- the profile ----
 
 #[derive(Template)]
@@ -319,13 +330,7 @@ impl ProfilePage {
     }
 
     fn kind_key(&self, kind: &EntryKind) -> &'static str {
-        match kind {
-            EntryKind::Earn => "ledger.earn",
-            EntryKind::Redeem => "ledger.redeem",
-            EntryKind::Expire => "ledger.expire",
-            EntryKind::Reverse => "ledger.reverse",
-            EntryKind::Adjust => "ledger.adjust",
-        }
+        entry_kind_key(kind)
     }
 
     fn reason_key(&self, reason: &str) -> &'static str {

@@ -14,7 +14,7 @@ mod format;
 pub(crate) mod i18n;
 mod imports;
 mod integrations;
-mod members;
+pub(crate) mod members;
 mod message_form;
 mod orders;
 mod program;
