@@ -71,9 +71,9 @@ impl App {
         Ok(tenant_id)
     }
 
-    /// Sends a sign-in code to `phone` when it belongs to a member (or to anyone with
-    /// `portal.self_signup`) and the limits allow; says nothing either way (`client` is the
-    /// asking address, for its hourly limit). Only a malformed phone is refused.
+    /// Sends a sign-in code to `phone` when it belongs to a member and the limits allow; says
+    /// nothing either way (`client` is the asking address, for its hourly limit). Only a
+    /// malformed phone is refused.
     pub async fn request_portal_code(
         &self,
         slug: &str,
@@ -99,12 +99,13 @@ impl App {
             phone.as_str().to_string(),
             client.to_string(),
         );
-        let self_signup = info.program.portal.self_signup;
         let member = self
             .db
             .write(move |sql| {
                 let member = members::id_by_contact(sql, &tenant, Contact::Phone, &number)?;
-                if member.is_none() && !self_signup {
+                // Only a member gets a code: registering from the portal (`self_signup`) is not
+                // built yet, and a code to a stranger could sign nobody in.
+                if member.is_none() {
                     return Ok::<_, AppError>(None);
                 }
                 let since = now - jiff::SignedDuration::from_hours(1);

@@ -187,6 +187,7 @@ on_both_backends! {
         // The shop's own site signs its logged-in customer in with a customer_token.
         let mut program = app.get("/api/v1/program").await.body;
         program["portal"]["customer_token_secret"] = json!("bi-mat-cua-trang-web-cua-hang");
+        program["portal"]["self_signup"] = json!(true);
         let put = app.request(Method::PUT, "/api/v1/program", Some(&app.key), Some(program)).await;
         assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
         assert_eq!(put.body["portal"]["customer_token_secret"], "••••", "written, never shown");
@@ -209,7 +210,11 @@ on_both_backends! {
         let forged = loyalty_core::portal::sign_customer_token("another-secret-of-someone", &json!({"phone": "0901234568", "exp": now + 300}));
         assert_eq!(with_token(forged).await.status, StatusCode::UNAUTHORIZED);
         let stranger = with_token(signed(json!({"phone": "0909999999", "exp": now + 300}))).await;
-        assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "no such member (self-signup is off)");
+        assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "no such member (registering from the portal is not built)");
+        let texts = double.received().len();
+        app.clock.advance(SignedDuration::from_secs(61));
+        ask_code(&app, "0909999999").await;
+        assert_eq!(double.received().len(), texts, "no code a stranger could not sign in with");
 
         // A month later the session is over.
         app.clock.advance(SignedDuration::from_hours(31 * 24));
