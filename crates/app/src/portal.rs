@@ -292,8 +292,8 @@ impl App {
             .await
     }
 
-    /// The shop's rewards on offer now, cheapest first, each saying whether the member's
-    /// available points reach it.
+    /// The shop's rewards on offer to the member now, cheapest first, each saying whether the
+    /// member's available points reach it.
     pub async fn portal_rewards(&self, who: &PortalMember) -> AppResult<Vec<RewardForMember>> {
         let member = self.member(&who.ctx, who.member_id.clone()).await?;
         let now = self.now();
@@ -301,14 +301,9 @@ impl App {
             .rewards(&who.ctx)
             .await?
             .into_iter()
-            .filter(|r| {
-                r.active
-                    && r.starts_at.is_none_or(|at| at <= now)
-                    && r.ends_at.is_none_or(|at| at > now)
-                    && r.stock.is_none_or(|n| n > 0)
-                    && (r.tiers.is_empty()
-                        || member.tier_id.as_ref().is_some_and(|t| r.tiers.contains(t)))
-            })
+            // On offer: what the redemption's own rules would let this member have now (the
+            // per-member limit is the redemption's to check).
+            .filter(|r| loyalty_core::reward::redeem(r, &member, 0, now).is_ok())
             .map(|r| RewardForMember {
                 affordable: r.points_cost <= member.points_available,
                 id: r.id,
