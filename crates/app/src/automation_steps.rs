@@ -350,39 +350,18 @@ impl App {
                 else {
                     return Ok(StepOutcome::Failed("the voucher program is gone".into()));
                 };
-                let mut issued = Vec::new();
-                for _ in 0..20 {
-                    let code = format!(
-                        "{}{}",
-                        program.code_prefix,
-                        loyalty_core::code::random_code(program.code_length as usize)
-                    );
-                    issued = vouchers::insert_member_codes(
-                        sql,
-                        tenant_id,
-                        &program.id,
-                        &[(code, member_id.to_string())],
-                        &format!("automation:{automation_id}"),
-                        now,
-                    )?;
-                    if !issued.is_empty() {
-                        break;
-                    }
-                }
-                let Some((code, _)) = issued.first() else {
-                    return Ok(StepOutcome::Failed("no free voucher code".into()));
-                };
-                crate::events::raise(
+                let issued_via = format!("automation:{automation_id}");
+                let Some(code) = crate::vouchers::issue_to_member(
                     sql,
                     tenant_id,
+                    &program,
+                    member_id,
+                    &issued_via,
                     now,
-                    &[crate::vouchers::issued_event(
-                        code,
-                        Some(&program.id),
-                        Some(member_id),
-                        program.valid_until,
-                    )],
-                )?;
+                )?
+                else {
+                    return Ok(StepOutcome::Failed("no free voucher code".into()));
+                };
                 context["voucher"] = json!({"code": code, "valid_until": program.valid_until.map(|t| t.to_string())});
                 StepOutcome::Done
             }

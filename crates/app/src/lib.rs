@@ -36,6 +36,7 @@ pub mod program;
 pub mod queue;
 pub mod quote;
 pub mod rate_limit;
+pub mod referrals;
 pub mod rewards;
 pub mod rules;
 pub mod secrets;

@@ -21,9 +21,21 @@ impl App {
     /// Registers a customer. They become a member when activated (by hand or by their first
     /// paid order).
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
-    pub async fn create_member(&self, ctx: &Ctx, input: MemberIn) -> AppResult<Member> {
+    pub async fn create_member(&self, ctx: &Ctx, mut input: MemberIn) -> AppResult<Member> {
         ctx.require(Access::Pos)?;
+        let referred_by = input.referred_by.take().filter(|r| !r.trim().is_empty());
+        if referred_by.as_ref().is_some_and(|r| r.chars().count() > 40) {
+            return Err(AppError::invalid(
+                "referred_by",
+                "length",
+                "at most 40 characters",
+            ));
+        }
         let (profile, source) = input.validate(self.today(ctx).await?)?;
+        let info = match referred_by {
+            Some(_) => Some(self.tenant(ctx).await?),
+            None => None,
+        };
         if !profile.has_contact() {
             return Err(contact_required(
                 "a member needs a phone number or an e-mail address",
@@ -41,8 +53,17 @@ impl App {
         self.db
             .write_keyed(&key, move |sql| {
                 ensure_contacts_free(sql, &ctx2.tenant_id, &profile, None)?;
+                // The referrer is locked first, so the monthly cap holds under concurrency.
+                let referrer = match &referred_by {
+                    Some(text) => Some(crate::referrals::referrer_by(sql, &ctx2.tenant_id, text)?),
+                    None => None,
+                };
                 let member = new_member(sql, &ctx2.tenant_id, profile.clone(), &source, now)?;
                 members::insert(sql, &ctx2.tenant_id, &member)?;
+                if let (Some(referrer), Some(info)) = (&referrer, &info) {
+                    let at = (crate::referrals::AT_REGISTRATION, "referred_by");
+                    crate::referrals::refer_in(sql, &ctx2, info, referrer, &member, at, now)?;
+                }
                 let from = ConsentSource::of(&ctx2.actor);
                 let consent = &member.profile.consent;
                 crate::consent::record(sql, &ctx2, from, &member.id, None, consent, now)?;

@@ -176,6 +176,7 @@ impl App {
         ctx.require(Access::Pos)?;
         let now = self.now();
         let ctx2 = ctx.clone();
+        let info = self.tenant(ctx).await?;
         let key = self.order_key(ctx, &id).await?;
         self.db
             .write_keyed(&key, move |sql| {
@@ -205,8 +206,16 @@ impl App {
                 orders::update(sql, &ctx2.tenant_id, &order)?;
                 let after = order_json(&order);
                 let view = detail(sql, &ctx2.tenant_id, order)?;
-                let event = order_event(EventType::OrderCancelled, &view, &entries, None);
-                raise(sql, &ctx2.tenant_id, now, &[event])?;
+                let mut raised = vec![order_event(
+                    EventType::OrderCancelled,
+                    &view,
+                    &entries,
+                    None,
+                )];
+                raised.extend(crate::referrals::reverse_in(
+                    sql, &ctx2, &info, &view.id, now,
+                )?);
+                raise(sql, &ctx2.tenant_id, now, &raised)?;
                 let change = Change {
                     entity: "order",
                     id: &view.id,
@@ -233,6 +242,7 @@ impl App {
         let (external_id, amount) = validate_refund(&external_id, amount)?;
         let now = self.now();
         let ctx2 = ctx.clone();
+        let info = self.tenant(ctx).await?;
         let key = self.order_key(ctx, &id).await?;
         self.db
             .write_keyed(&key, move |sql| {
@@ -275,10 +285,13 @@ impl App {
                 orders::update(sql, &ctx2.tenant_id, &order)?;
                 let refund = serde_json::json!({"external_id": external_id, "amount": amount, "points_reversed": to_reverse});
                 let view = detail(sql, &ctx2.tenant_id, order.clone())?;
-                let event = order_event(EventType::OrderRefunded, &view, &entries, Some(&refund));
+                let mut raised = vec![order_event(EventType::OrderRefunded, &view, &entries, Some(&refund))];
+                if status == OrderStatus::Refunded {
+                    raised.extend(crate::referrals::reverse_in(sql, &ctx2, &info, &view.id, now)?);
+                }
                 let mut after = order_json(&order);
                 after["refund"] = refund;
-                raise(sql, &ctx2.tenant_id, now, &[event])?;
+                raise(sql, &ctx2.tenant_id, now, &raised)?;
                 let change = Change { entity: "order", id: &view.id, action: "refund" };
                 record(sql, &ctx2, now, change, Some(before), Some(after))?;
                 Ok(view)
@@ -591,8 +604,14 @@ fn post(
         if decision.activate_since.is_some() {
             member_events.push(member_changed(EventType::MemberActivated, m));
         }
-
-        receipt_member = Some(self::receipt_member(m, ladder));
+        // A referred friend's qualifying order completes the referral with it.
+        let (mut referred, rewarded) = if info.program.referral.enabled {
+            crate::referrals::complete_in(sql, ctx, info, &m.id, &row.id, order.total, now)?
+        } else {
+            (Vec::new(), None)
+        };
+        member_events.append(&mut referred);
+        receipt_member = Some(self::receipt_member(rewarded.as_ref().unwrap_or(m), ladder));
     }
 
     row.points_earned = earned;

@@ -157,6 +157,16 @@ impl Book {
         one(self.persist(sql)?)
     }
 
+    /// Takes back points given without an order (a referral reward reversed), into debt when
+    /// the member has spent them; returns the entry.
+    pub fn take_back(&mut self, sql: &mut dyn Sql, points: i64, reason: &str) -> AppResult<Entry> {
+        self.load_lots(sql)?;
+        self.core
+            .take_back(points, reason)
+            .map_err(ledger_error("points"))?;
+        one(self.persist(sql)?)
+    }
+
     /// Cancels an order's points: reverses what it still holds, gives back what it spent.
     /// Returns the entries written.
     pub fn cancel_order(

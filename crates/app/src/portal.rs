@@ -5,7 +5,10 @@
 
 use jiff::Timestamp;
 use loyalty_core::campaign::Message;
+use loyalty_core::consent::ConsentSource;
+use loyalty_core::event::EventType;
 use loyalty_core::id::{MemberId, new_id};
+use loyalty_core::member::Profile;
 use loyalty_core::messaging::{ChannelKind, Purpose};
 use loyalty_core::phone::Phone;
 use loyalty_core::portal::{self as rules, StoredCode, Verdict};
@@ -99,13 +102,13 @@ impl App {
             phone.as_str().to_string(),
             client.to_string(),
         );
+        let self_signup = info.program.portal.self_signup;
         let member = self
             .db
             .write(move |sql| {
                 let member = members::id_by_contact(sql, &tenant, Contact::Phone, &number)?;
-                // Only a member gets a code: registering from the portal (`self_signup`) is not
-                // built yet, and a code to a stranger could sign nobody in.
-                if member.is_none() {
+                // A stranger gets a code only where the code registers them (`self_signup`).
+                if member.is_none() && !self_signup {
                     return Ok::<_, AppError>(None);
                 }
                 let since = now - jiff::SignedDuration::from_hours(1);
@@ -178,10 +181,13 @@ impl App {
         slug: &str,
         phone: &str,
         code: &str,
+        referred_by: Option<&str>,
     ) -> AppResult<PortalSession> {
         let phone = Phone::parse(phone)
             .map_err(|_| AppError::invalid("phone", "invalid", "a Vietnamese phone number"))?;
         let tenant_id = self.portal_tenant(slug).await?;
+        let info = self.tenant(&Ctx::cli(&tenant_id)).await?;
+        let referred_by = referred_by.map(str::to_string);
         let now = self.now();
         let token = format!("mt_{}", loyalty_core::code::random_code(40));
         let hash = rules::token_hash(&token);
@@ -208,10 +214,16 @@ impl App {
                     return Ok(false);
                 };
                 store::use_code(sql, &tenant, &code.id, now)?;
-                let Some(member) = members::id_by_contact(sql, &tenant, Contact::Phone, &number)?
-                else {
-                    // Self-signup registers the customer with the portal's issue's next part.
-                    return Ok(false);
+                let member = match members::id_by_contact(sql, &tenant, Contact::Phone, &number)? {
+                    Some(member) => member,
+                    None if info.program.portal.self_signup => {
+                        let profile = Profile {
+                            phone: Some(phone.clone()),
+                            ..Profile::default()
+                        };
+                        register_in(sql, &info, profile, referred_by.as_deref(), now)?
+                    }
+                    None => return Ok(false),
                 };
                 store::insert_session(sql, &tenant, &hash, &member, now + rules::SESSION, now)?;
                 Ok(true)
@@ -419,8 +431,28 @@ impl App {
                         members::id_by_external_id(sql, &tenant, WEBSITE_SYSTEM, id)?
                     }
                 };
-                let Some(member) = member else {
-                    return Ok::<_, AppError>(false);
+                let member = match (member, &customer) {
+                    (Some(member), _) => member,
+                    (None, Customer::Phone(_) | Customer::Email(_))
+                        if info.program.portal.self_signup =>
+                    {
+                        let profile = Profile {
+                            phone: match &customer {
+                                Customer::Phone(p) => Phone::parse(p).ok(),
+                                _ => None,
+                            },
+                            email: match &customer {
+                                Customer::Email(e) => loyalty_core::email::Email::parse(e).ok(),
+                                _ => None,
+                            },
+                            ..Profile::default()
+                        };
+                        if !profile.has_contact() {
+                            return Ok::<_, AppError>(false);
+                        }
+                        register_in(sql, &info, profile, None, now)?
+                    }
+                    (None, _) => return Ok::<_, AppError>(false),
                 };
                 store::insert_session(sql, &tenant, &hash, &member, now + rules::SESSION, now)?;
                 Ok(true)
@@ -436,4 +468,63 @@ impl App {
             expires_at: now + rules::SESSION,
         })
     }
+}
+
+/// Registers a customer who verified their phone (or whom the shop's site vouched for) from
+/// the portal (`portal.self_signup`): consent as the defaults give it, recorded with the
+/// source `portal`; a `?ref=` code makes them the referred friend of its member (a refused
+/// referral leaves the registration alone). Returns the new member's id.
+fn register_in(
+    sql: &mut dyn loyalty_store::Sql,
+    info: &crate::TenantInfo,
+    profile: Profile,
+    referred_by: Option<&str>,
+    now: jiff::Timestamp,
+) -> AppResult<String> {
+    let tenant_id = info.tenant.id.as_str();
+    let member = crate::members::new_member(sql, tenant_id, profile, "portal", now)?;
+    members::insert(sql, tenant_id, &member)?;
+    let ctx = member_ctx(tenant_id, &member.id);
+    let consent = &member.profile.consent;
+    crate::consent::record(
+        sql,
+        &ctx,
+        ConsentSource::Portal,
+        &member.id,
+        None,
+        consent,
+        now,
+    )?;
+    let change = crate::activity::Change {
+        entity: "member",
+        id: &member.id,
+        action: "create",
+    };
+    crate::activity::record(
+        sql,
+        &ctx,
+        now,
+        change,
+        None,
+        serde_json::to_value(&member).ok(),
+    )?;
+    let event = loyalty_core::event::member_changed(EventType::MemberCreated, &member);
+    crate::events::raise(sql, tenant_id, now, &[event])?;
+    if let Some(code) = referred_by.filter(|c| !c.trim().is_empty()) {
+        let at = (crate::referrals::AT_PORTAL, "ref");
+        let made = crate::referrals::referrer_by(sql, tenant_id, code).and_then(|referrer| {
+            crate::referrals::refer_in(sql, &ctx, info, &referrer, &member, at, now)
+        });
+        match made {
+            Ok(_) => {}
+            Err(AppError::Invalid(_) | AppError::Rejected { .. }) => {
+                tracing::info!(
+                    tenant = tenant_id,
+                    "a portal registration's referral was refused"
+                );
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(member.id.to_string())
 }

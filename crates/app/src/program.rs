@@ -54,6 +54,7 @@ impl App {
                     ));
                 }
                 loyalty_store::repo::portal::set_slug(sql, &ctx2.tenant_id, slug)?;
+                crate::referrals::check_settings(sql, &ctx2.tenant_id, &saved.referral)?;
                 let json = serde_json::to_string(&saved).map_err(anyhow::Error::from)?;
                 tenants::set_program(sql, &ctx2.tenant_id, &json, &saved.timezone, now)?;
                 let change = Change {

@@ -754,6 +754,44 @@ pub(crate) fn redeem_in(
     Ok(redemption)
 }
 
+/// Draws a new code of `program` for the member and raises `voucher.issued`; `None` when no
+/// free code was found in 20 draws (a program whose code space is nearly used up).
+pub(crate) fn issue_to_member(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    program: &VoucherProgram,
+    member_id: &str,
+    issued_via: &str,
+    now: Timestamp,
+) -> AppResult<Option<String>> {
+    for _ in 0..20 {
+        let code = format!(
+            "{}{}",
+            program.code_prefix,
+            loyalty_core::code::random_code(program.code_length as usize)
+        );
+        let issued = codes::insert_member_codes(
+            sql,
+            tenant_id,
+            &program.id,
+            &[(code, member_id.to_string())],
+            issued_via,
+            now,
+        )?;
+        if let Some((code, _)) = issued.into_iter().next() {
+            let event = issued_event(
+                &code,
+                Some(&program.id),
+                Some(member_id),
+                program.valid_until,
+            );
+            crate::events::raise(sql, tenant_id, now, &[event])?;
+            return Ok(Some(code));
+        }
+    }
+    Ok(None)
+}
+
 /// `voucher.issued`: a code made for a program, to a member or (without one) to hand out.
 pub(crate) fn issued_event(
     code: &str,

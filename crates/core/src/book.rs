@@ -337,12 +337,30 @@ impl Book {
     /// Takes back `points` of what `order_id` earned: the order's own lots first, then any
     /// others; what cannot be found becomes debt.
     pub fn reverse(&mut self, order_id: &str, points: i64) -> Result<(), LedgerError> {
+        // Non-positive points are refused by the allocation, before the entry is written.
+        let mut entry = self.entry(EntryKind::Reverse, points.saturating_neg());
+        entry.order_id = Some(OrderId::from(order_id));
+        self.take_owing(entry, Some(order_id), points)
+    }
+
+    /// Takes back `points` given without an order (a referral reward reversed): available lots
+    /// first, then pending ones; what cannot be found becomes debt.
+    pub fn take_back(&mut self, points: i64, reason: &str) -> Result<(), LedgerError> {
+        let mut entry = self.entry(EntryKind::Reverse, points.saturating_neg());
+        entry.reason = Some(reason.to_string());
+        self.take_owing(entry, None, points)
+    }
+
+    fn take_owing(
+        &mut self,
+        entry: NewEntry,
+        order_id: Option<&str>,
+        points: i64,
+    ) -> Result<(), LedgerError> {
         let now = self.now;
         let lots = self.lots_mut()?;
         let allocation = allocate_reversal(lots, points, order_id, now)?;
         let debt = checked_total("the member's debt", self.stored.debt, allocation.shortfall)?;
-        let mut entry = self.entry(EntryKind::Reverse, -points);
-        entry.order_id = Some(OrderId::from(order_id));
         self.take(entry, &allocation.takes)?;
         self.stored.debt = debt;
         self.recompute()

@@ -136,14 +136,14 @@ pub fn allocate_spend(
 pub fn allocate_reversal(
     lots: &[Lot],
     amount: i64,
-    order_id: &str,
+    order_id: Option<&str>,
     now: Timestamp,
 ) -> Result<Allocation, NotPositive> {
     if amount <= 0 {
         return Err(NotPositive(amount));
     }
     let live = |i: &usize| !lots[*i].is_expired(now) && lots[*i].remaining > 0;
-    let own = |i: &usize| lots[*i].order_id.as_deref() == Some(order_id);
+    let own = |i: &usize| order_id.is_some() && lots[*i].order_id.as_deref() == order_id;
     let mut first: Vec<usize> = (0..lots.len()).filter(|i| live(i) && own(i)).collect();
     first.sort_by(|&a, &b| expiry_order(&lots[a], &lots[b]));
     let mut available: Vec<usize> = (0..lots.len())
@@ -270,7 +270,7 @@ mod tests {
         let mut own = lot("own", 20, 50, Some(100));
         own.order_id = Some("o1".into());
         let lots = [lot("other", 30, 0, Some(90)), own];
-        let a = allocate_reversal(&lots, 100, "o1", t(1)).unwrap();
+        let a = allocate_reversal(&lots, 100, Some("o1"), t(1)).unwrap();
         assert_eq!(a.takes, vec![(1, 20), (0, 30)]);
         assert_eq!(a.shortfall, 50);
     }
@@ -284,7 +284,7 @@ mod tests {
                 Err(NotPositive(amount))
             );
             assert_eq!(
-                allocate_reversal(&lots, amount, "o", t(1)),
+                allocate_reversal(&lots, amount, Some("o"), t(1)),
                 Err(NotPositive(amount))
             );
         }
@@ -295,7 +295,9 @@ mod tests {
         let lots = [lot("gone", 40, 0, Some(5))];
         assert_eq!(balances(&lots, t(6)), Balances::default());
         assert_eq!(
-            allocate_reversal(&lots, 40, "x", t(6)).unwrap().shortfall,
+            allocate_reversal(&lots, 40, Some("x"), t(6))
+                .unwrap()
+                .shortfall,
             40
         );
         assert_eq!(expired_lots(&lots, t(6)), vec![(0, 40)]);

@@ -37,6 +37,7 @@ pub mod portal;
 pub mod program;
 pub mod quote;
 pub mod records;
+pub mod referral;
 pub mod reward;
 pub mod rfm;
 pub mod rules;

@@ -30,6 +30,9 @@ pub struct Program {
     /// The member portal and the widget (API.md "Member portal and widget").
     #[serde(default)]
     pub portal: crate::portal::PortalSettings,
+    /// Referral (API.md "Referral").
+    #[serde(default)]
+    pub referral: crate::referral::ReferralSettings,
 }
 
 fn default_currency() -> String {
@@ -52,6 +55,7 @@ impl Default for Program {
             tiers: TierSettings::default(),
             messaging: MessagingSettings::default(),
             portal: crate::portal::PortalSettings::default(),
+            referral: crate::referral::ReferralSettings::default(),
         }
     }
 }
@@ -326,6 +330,7 @@ impl Program {
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut e = Invalid::default();
         self.portal.check(&mut e);
+        self.referral.check(&mut e);
         if self.currency != crate::tenancy::DEFAULT_CURRENCY {
             e.push_coded("currency", "currency.not_vnd", "only VND is supported");
         }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<App> {
         .route("/portal/v1/{slug}/me/redemptions", post(redeem))
         .route("/portal/v1/{slug}/me/ledger", get(ledger))
         .route("/portal/v1/{slug}/me/vouchers", get(vouchers))
+        .route("/portal/v1/{slug}/me/referral", get(referral))
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +58,9 @@ struct SessionIn {
     phone: Option<String>,
     code: Option<String>,
     customer_token: Option<String>,
+    /// A friend's referral code (the portal link's `?ref=`): a customer registering now
+    /// becomes their referred friend.
+    referred_by: Option<String>,
 }
 
 async fn sign_in(
@@ -66,7 +70,11 @@ async fn sign_in(
 ) -> ApiResult<Json<PortalSession>> {
     let session = match (input.customer_token, input.phone, input.code) {
         (Some(token), None, None) => app.portal_sign_in_with_token(&slug, &token).await?,
-        (None, Some(phone), Some(code)) => app.portal_sign_in(&slug, &phone, &code).await?,
+        (None, Some(phone), Some(code)) => {
+            let referred_by = input.referred_by.as_deref();
+            app.portal_sign_in(&slug, &phone, &code, referred_by)
+                .await?
+        }
         (None, None, _) => {
             return Err(AppError::invalid(
                 "phone",
@@ -207,4 +215,14 @@ async fn vouchers(
     Ok(Json(MemberVouchers {
         items: app.member_vouchers(&who.ctx, who.member_id).await?,
     }))
+}
+
+/// The member's referral code, the link to share, and how many friends they brought.
+async fn referral(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<loyalty_app::referrals::MyReferral>> {
+    let who = member(&app, &slug, &headers).await?;
+    Ok(Json(app.my_referral(&who, &slug).await?))
 }

@@ -115,6 +115,8 @@ struct SignInPage {
     /// The phone a code was asked for: the page then asks for the code.
     phone: Option<String>,
     error: Option<String>,
+    /// A friend's referral code carried from the shared link to the registration.
+    referral: Option<String>,
 }
 
 #[derive(Template)]
@@ -165,6 +167,16 @@ async fn signed_in(app: &App, slug: &str, headers: &HeaderMap) -> Option<PortalM
 struct HomeQuery {
     #[serde(default)]
     redeemed: Option<String>,
+    /// A friend's referral code from a shared link.
+    #[serde(default, rename = "ref")]
+    referral: Option<String>,
+}
+
+/// A referral code as a link or a form carries it: letters and digits only, or nothing.
+fn referral_code(text: Option<&str>) -> Option<String> {
+    let code = text?.trim();
+    (!code.is_empty() && code.len() <= 20 && code.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| code.to_ascii_uppercase())
 }
 
 async fn home(
@@ -183,6 +195,7 @@ async fn home(
             s,
             phone: None,
             error: None,
+            referral: referral_code(query.referral.as_deref()),
         };
         return with_cookie(render(&page), set);
     };
@@ -348,6 +361,8 @@ struct CodeForm {
     phone: String,
     #[serde(default)]
     code: String,
+    #[serde(default, rename = "ref")]
+    referral: String,
 }
 
 async fn send_code(
@@ -366,6 +381,7 @@ async fn send_code(
         Ok(()) => render(&SignInPage {
             phone: Some(form.phone.trim().to_string()),
             error: None,
+            referral: referral_code(Some(&form.referral)),
             s,
         }),
         Err(AppError::Invalid(_)) => {
@@ -374,6 +390,7 @@ async fn send_code(
                 s,
                 phone: None,
                 error,
+                referral: referral_code(Some(&form.referral)),
             };
             (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
         }
@@ -403,6 +420,7 @@ fn expired_form(s: Shell) -> Response {
         s,
         phone: None,
         error,
+        referral: None,
     };
     (StatusCode::FORBIDDEN, render(&page)).into_response()
 }
@@ -417,7 +435,11 @@ async fn sign_in(
         Ok(s) => s,
         Err(page) => return page,
     };
-    match app.portal_sign_in(&slug, &form.phone, &form.code).await {
+    let referral = referral_code(Some(&form.referral));
+    match app
+        .portal_sign_in(&slug, &form.phone, &form.code, referral.as_deref())
+        .await
+    {
         Ok(session) => {
             let max_age = (session.expires_at - app.now()).as_secs();
             let set = set_cookie(
@@ -438,6 +460,7 @@ async fn sign_in(
             let page = SignInPage {
                 phone: Some(form.phone.trim().to_string()),
                 error,
+                referral,
                 s,
             };
             (StatusCode::UNAUTHORIZED, render(&page)).into_response()

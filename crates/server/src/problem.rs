@@ -20,6 +20,10 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Stable machine-readable code, e.g. `validation_failed`, `duplicate`, `not_found`.
     pub code: String,
+    /// Why a business rule refused the request (a 422 `Refused`: `self_referral`,
+    /// `monthly_cap`…); the same as `code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The fields at fault, when the problem is about the input.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
@@ -101,6 +105,7 @@ fn problem(status: StatusCode, code: &str, title: &str, detail: Option<String>) 
         status: status.as_u16(),
         detail,
         code: code.to_string(),
+        reason: None,
         errors: Vec::new(),
     }
 }
@@ -162,6 +167,7 @@ impl ApiError {
                         "Refused",
                         Some(message.clone()),
                     );
+                    p.reason = Some(code.to_string());
                     p.errors.push(FieldProblem::plain(
                         field.clone(),
                         code.to_string(),

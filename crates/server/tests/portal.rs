@@ -210,15 +210,74 @@ on_both_backends! {
         let forged = loyalty_core::portal::sign_customer_token("another-secret-of-someone", &json!({"phone": "0901234568", "exp": now + 300}));
         assert_eq!(with_token(forged).await.status, StatusCode::UNAUTHORIZED);
         let stranger = with_token(signed(json!({"phone": "0909999999", "exp": now + 300}))).await;
-        assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "no such member (registering from the portal is not built)");
+        assert_eq!(stranger.status, StatusCode::OK, "self_signup registers the customer the shop vouches for: {:?}", stranger.body);
+        // Without self_signup a stranger is neither signed in nor sent a code.
+        let mut program = app.get("/api/v1/program").await.body;
+        program["portal"]["self_signup"] = json!(false);
+        let put = app.request(Method::PUT, "/api/v1/program", Some(&app.key), Some(program)).await;
+        assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+        let stranger = with_token(signed(json!({"phone": "0909999998", "exp": now + 300}))).await;
+        assert_eq!(stranger.status, StatusCode::UNAUTHORIZED);
         let texts = double.received().len();
         app.clock.advance(SignedDuration::from_secs(61));
-        ask_code(&app, "0909999999").await;
+        ask_code(&app, "0909999998").await;
         assert_eq!(double.received().len(), texts, "no code a stranger could not sign in with");
 
         // A month later the session is over.
         app.clock.advance(SignedDuration::from_hours(31 * 24));
         let expired = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), Some(&token), None).await;
         assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn a_new_customer_joins_from_a_friends_link(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let double = ProviderDouble::start().await;
+        let sms = app.post("/api/v1/channels", json!({"type": "sms_esms", "name": "eSMS",
+            "settings": {"brandname": "CAPHE", "api_base": double.base()}, "secrets": {"api_key": "k", "secret_key": "s"}})).await;
+        assert_eq!(sms.status, StatusCode::CREATED, "{:?}", sms.body);
+        let lan = app.new_member("0901234567").await;
+        open_portal(&app, SLUG).await;
+        let mut program = app.get("/api/v1/program").await.body;
+        program["portal"]["self_signup"] = json!(true);
+        program["referral"] = json!({"enabled": true, "referrer_reward": {"points": 100}, "friend_reward": {"points": 30}});
+        let put = app.request(Method::PUT, "/api/v1/program", Some(&app.key), Some(program)).await;
+        assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+
+        // Lan's link carries her code; the friend verifies a phone nobody has and is registered.
+        let lan_session = {
+            ask_code(&app, "0901234567").await;
+            let signed = sign_in(&app, "0901234567", &last_code(&double)).await;
+            signed.body["token"].as_str().unwrap().to_string()
+        };
+        let mine = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me/referral"), Some(&lan_session), None).await;
+        assert_eq!(mine.status, StatusCode::OK, "{:?}", mine.body);
+        let code = mine.body["code"].as_str().unwrap().to_string();
+        assert!(mine.body["link"].as_str().unwrap().ends_with(&format!("/m/{SLUG}?ref={code}")));
+        assert_eq!(mine.body["referred"], 0);
+        ask_code(&app, "0987654321").await;
+        let joined = app.request(Method::POST, &format!("/portal/v1/{SLUG}/session"), None,
+            Some(json!({"phone": "0987654321", "code": last_code(&double), "referred_by": code}))).await;
+        assert_eq!(joined.status, StatusCode::OK, "{:?}", joined.body);
+        let token = joined.body["token"].as_str().unwrap().to_string();
+        let me = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me"), Some(&token), None).await;
+        let friend = me.body["id"].as_str().unwrap().to_string();
+        assert_eq!(me.body["phone"], "+84987654321");
+        let history = app.get(&format!("/api/v1/members/{friend}/consent-history")).await;
+        let sources: Vec<&str> = history.body["items"].as_array().unwrap().iter().filter_map(|c| c["source"].as_str()).collect();
+        assert!(sources.iter().all(|s| *s == "portal"), "{:?}", history.body);
+        assert_eq!(me.body["source"], "portal");
+        let referrals = app.get(&format!("/api/v1/referrals?member_id={lan}")).await;
+        assert_eq!(referrals.body[0]["friend_id"], friend.as_str());
+        assert_eq!(referrals.body[0]["source"], "portal");
+        let mine = app.request(Method::GET, &format!("/portal/v1/{SLUG}/me/referral"), Some(&lan_session), None).await;
+        assert_eq!((mine.body["code"].as_str(), mine.body["referred"].as_i64()), (Some(code.as_str()), Some(1)));
+        // Signing in again does not register twice.
+        app.clock.advance(SignedDuration::from_secs(61));
+        ask_code(&app, "0987654321").await;
+        let again = sign_in(&app, "0987654321", &last_code(&double)).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(app.count("members").await, 2);
+        app.stop().await;
     }
 }

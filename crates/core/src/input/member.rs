@@ -49,6 +49,10 @@ pub struct MemberIn {
     pub external_ids: Option<BTreeMap<String, String>>,
     /// Where the record comes from (`pos`, `web`, `api`…); `api` when absent.
     pub source: Option<String>,
+    /// The referral code or the phone number of the member who referred this new customer
+    /// (API.md "Referral").
+    #[cfg_attr(feature = "openapi", schema(example = "K7M2Q9XA"))]
+    pub referred_by: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,6 +12,7 @@ pub mod members;
 pub mod messaging;
 pub mod orders;
 pub mod points;
+pub mod referrals;
 pub mod rules;
 pub mod scopes;
 pub mod segments;
@@ -50,6 +51,7 @@ use utoipa_axum::routes;
         (name = "earn rules", description = "Bonus earning rules and their preview"),
         (name = "tiers", description = "Membership tiers (hạng thành viên), history, overrides"),
         (name = "vouchers", description = "Voucher programs, codes, validate, redeem, release"),
+        (name = "referral", description = "Referral (khách cũ giới thiệu khách mới): referrals, their report"),
         (name = "rewards", description = "The rewards catalogue and spending points on it"),
         (name = "segments", description = "Customer segments (nhóm khách hàng): condition trees, counts, export, report"),
         (name = "imports", description = "Imports from CSV files: members, past orders, products"),
@@ -136,6 +138,12 @@ pub fn routes() -> OpenApiRouter<App> {
             connections::delete_connection
         ))
         .routes(routes!(connections::list_inbound))
+        .routes(routes!(
+            referrals::create_referral,
+            referrals::list_referrals
+        ))
+        .routes(routes!(referrals::referral_report))
+        .routes(routes!(referrals::member_referral_code))
         .routes(routes!(orders::quote_order))
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::cancel_order))

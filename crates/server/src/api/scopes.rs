@@ -49,6 +49,7 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("POST", "/api/v1/members/{id}/redemptions")
         | ("POST", "/api/v1/orders")
         | ("POST", "/api/v1/orders/quote")
+        | ("POST", "/api/v1/referrals")
         | ("POST", "/api/v1/orders/{id}/cancel")
         | ("POST", "/api/v1/orders/{id}/refunds")
         | ("POST", "/api/v1/vouchers/validate")

@@ -19,6 +19,7 @@ pub mod orders;
 pub mod portal;
 pub mod products;
 pub mod queue;
+pub mod referrals;
 pub mod reports;
 pub mod rewards;
 pub mod rules;

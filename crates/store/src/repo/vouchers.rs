@@ -528,3 +528,12 @@ pub fn insert_member_codes(
     }
     Ok(inserted)
 }
+
+/// Withdraws a member's code that was never used (a referral reward reversed); whether it was.
+pub fn withdraw_unused(sql: &mut dyn Sql, tenant_id: &str, code: &str) -> Result<bool, DbError> {
+    let n = sql.execute(
+        "delete from vouchers where tenant_id = $1 and code = $2 and uses = 0",
+        params![tenant_id, code],
+    )?;
+    Ok(n > 0)
+}
