@@ -842,15 +842,137 @@ test("the admin UI from first run to a segment", async (t) => {
           await reward.getByRole("link", { name: "Đổi" }).click();
           await m.locator("#confirm").filter({ hasText: rewardName }).waitFor();
           await shot(m, "portal-redeem");
+          const vouchersBefore = await m.locator("#portal-vouchers code").count();
           await m.getByRole("button", { name: "Xác nhận đổi quà" }).click();
           await m.locator("#portal-notice").waitFor();
+          assert.equal(await m.locator("#portal-vouchers code").count(), vouchersBefore + 1, "the reward's voucher shows at once");
           const after = await (await fetch(BASE + `/api/v1/members/${ha.id}`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
           assert.ok(after.points.available < held.points.available + 100, "points were spent");
           assert.equal(Number((await m.locator("#portal-points").textContent()).replace(/\D/g, "")), after.points.available);
+          // Her details and consent: a withdrawal from the portal lands in the consent history.
+          await m.locator("#profile-link").click();
+          await m.locator("#consent-sms").check();
+          await m.getByRole("button", { name: "Lưu" }).click();
+          await m.locator("#profile-saved").waitFor();
+          await m.locator("#consent-sms").uncheck();
+          await m.getByRole("button", { name: "Lưu" }).click();
+          await m.locator("#profile-saved").waitFor();
+          assert.equal(await m.locator("#consent-sms").isChecked(), false);
+          const consents = await (await fetch(BASE + `/api/v1/members/${ha.id}/consent-history`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+          assert.deepEqual([consents.items[0].channel, consents.items[0].granted, consents.items[0].source], ["sms", false, "portal"]);
+          await m.goto(BASE + "/m/hoa-mai");
           await m.getByRole("button", { name: "Đăng xuất" }).click();
           await m.locator("#phone").waitFor();
+
+          // Wrong codes are limited: after five, even the right code no longer signs in.
+          await api(apiKey, "POST", "/api/v1/members", { phone: "0971000009", name: "Lê Văn Tám" });
+          await m.locator("#phone").fill("0971000009");
+          await m.getByRole("button", { name: "Gửi mã" }).click();
+          await m.locator("#code-sent").waitFor();
+          const right = sms.at(-1).Content.split(" ")[0];
+          const wrong = right === "000000" ? "111111" : "000000";
+          for (let i = 0; i < 5; i++) {
+            await m.locator("#code").fill(wrong);
+            await m.getByRole("button", { name: "Đăng nhập" }).click();
+            await m.locator("#portal-error").waitFor();
+          }
+          await m.locator("#code").fill(right);
+          await m.getByRole("button", { name: "Đăng nhập" }).click();
+          await m.locator("#portal-error").waitFor();
+          assert.equal(await m.locator("#member-card").count(), 0, "the code is spent after five wrong tries");
         } finally {
           await phone.close();
+        }
+
+        // The widget on the shop's own website (another origin): one script tag adds a button
+        // that opens the portal signed in as the customer the site vouches for; an expired
+        // customer token is refused and the panel asks for a phone instead.
+        const secret = "bi-mat-trang-web-hoa-mai-2026";
+        const signToken = (payload) => {
+          const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
+          return `${body}.${createHmac("sha256", secret).update(body).digest("hex")}`;
+        };
+        const portalOrigin = BASE.replace("127.0.0.1", "localhost");
+        let shopPages = {};
+        const shopSite = createServer((req, res) => {
+          res.writeHead(shopPages[req.url] ? 200 : 404, { "content-type": "text/html; charset=utf-8" });
+          res.end(shopPages[req.url] ?? "");
+        });
+        await new Promise((resolve) => shopSite.listen(0, "127.0.0.1", resolve));
+        const shopOrigin = `http://127.0.0.1:${shopSite.address().port}`;
+        const shopPage = (token) => `<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Tiệm Bánh Hoa Mai</title></head>
+<body style="font-family: system-ui; margin: 0; background: #fdf6ec"><header style="background:#0f766e;color:#fff;padding:16px">
+<strong>Tiệm Bánh Hoa Mai</strong> · Cửa hàng trực tuyến</header><main style="padding:16px"><h1>Bánh mì hoa cúc</h1>
+<p>65.000 ₫ · Giao trong 2 giờ tại Hà Nội</p><button style="padding:12px 20px">Thêm vào giỏ</button></main>
+<script src="${portalOrigin}/widget.js" data-shop="hoa-mai" data-customer-token="${token}"></script></body></html>`;
+        const now = Math.floor(Date.now() / 1000);
+        shopPages = {
+          "/": shopPage(signToken({ phone: "0971000001", exp: now + 600 })),
+          "/expired": shopPage(signToken({ phone: "0971000001", exp: now - 60 })),
+        };
+        // Referral switched on from its page: a refused value is named at its field.
+        await page.goto(BASE + "/referrals");
+        await page.locator("#referral-enabled").check();
+        await page.locator("#referrer-kind").selectOption("points");
+        await page.locator("#referrer-points").fill("100");
+        await page.locator("#friend-kind").selectOption("points");
+        await page.locator("#friend-points").fill("0");
+        await page.locator("#referral-form").getByRole("button", { name: "Lưu" }).click();
+        await page.locator("#friend-reward .field-error").waitFor();
+        await page.locator("#friend-points").fill("20");
+        await page.locator("#referral-form").getByRole("button", { name: "Lưu" }).click();
+        await page.waitForURL(/\/referrals\?saved=1$/);
+        assert.equal(await page.locator("#referral-enabled").isChecked(), true);
+        const withWidget = await (await fetch(BASE + "/api/v1/program", { headers: { authorization: `Bearer ${apiKey}` } })).json();
+        assert.deepEqual(withWidget.referral.friend_reward, { points: 20 });
+        withWidget.portal.allowed_origins = [shopOrigin];
+        withWidget.portal.customer_token_secret = secret;
+        withWidget.portal.self_signup = true;
+        await api(apiKey, "PUT", "/api/v1/program", withWidget);
+        const visitor = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+        try {
+          const w = await visitor.newPage();
+          await w.goto(shopOrigin + "/");
+          await w.locator("#loyalty-widget-button").click();
+          const panel = w.frameLocator("#loyalty-widget-panel iframe");
+          await panel.locator("#member-card").waitFor();
+          assert.equal((await panel.locator("#portal-name").textContent()).trim(), "Phạm Thu Hà");
+          assert.match((await panel.locator("#referral-code").textContent()).trim(), /^[A-Z0-9]{8}$/);
+          const link = await panel.locator("#referral-link").inputValue();
+          assert.match(link, /\/m\/hoa-mai\?ref=[A-Z0-9]{8}$/);
+          await shot(w, "widget");
+
+          // A friend opens Hà's link on their phone and joins with a verified phone.
+          const friend = await visitor.newPage();
+          await friend.goto(BASE + "/m/hoa-mai?ref=" + link.split("ref=")[1]);
+          await friend.locator("#invited").waitFor();
+          await friend.locator("#phone").fill("0971000077");
+          await friend.getByRole("button", { name: "Gửi mã" }).click();
+          await friend.locator("#code-sent").waitFor();
+          await friend.locator("#code").fill(sms.at(-1).Content.split(" ")[0]);
+          await friend.getByRole("button", { name: "Đăng nhập" }).click();
+          await friend.locator("#member-card").waitFor();
+          const made = await (await fetch(BASE + `/api/v1/referrals?member_id=${ha.id}`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+          assert.equal(made.length, 1);
+          assert.deepEqual([made[0].status, made[0].source], ["pending", "portal"]);
+          await friend.close();
+          await w.goto(shopOrigin + "/expired");
+          await w.locator("#loyalty-widget-button").click();
+          await panel.locator("#portal-error").waitFor();
+          assert.match(await panel.locator("#portal-error").textContent(), /Không xác nhận được/);
+          assert.equal(await panel.locator("#member-card").count(), 0);
+          // The portal's pages allow framing by the shop's listed origins only.
+          const policy = (await fetch(BASE + "/m/hoa-mai")).headers.get("content-security-policy");
+          assert.match(policy, new RegExp(`frame-ancestors 'self' ${shopOrigin}`));
+          await page.goto(BASE + "/referrals");
+          assert.equal((await page.locator("#referral-report .stat").nth(1).locator("strong").textContent()).trim(), "1");
+          await page.locator("#referrals tbody tr").filter({ hasText: "Phạm Thu Hà" }).filter({ hasText: "Chờ đơn đầu tiên" }).waitFor();
+          await shot(page, "referrals");
+        } finally {
+          await visitor.close();
+          shopSite.closeAllConnections();
+          shopSite.close();
         }
         await shot(page, "automations");
       } finally {

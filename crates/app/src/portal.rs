@@ -106,7 +106,14 @@ impl App {
         let member = self
             .db
             .write(move |sql| {
-                let member = members::id_by_contact(sql, &tenant, Contact::Phone, &number)?;
+                let member = match members::id_by_contact(sql, &tenant, Contact::Phone, &number)? {
+                    Some(id) => {
+                        let email = members::get(sql, &tenant, &id)?
+                            .and_then(|m| m.profile.email.map(|e| e.as_str().to_string()));
+                        Some((id, email))
+                    }
+                    None => None,
+                };
                 // A stranger gets a code only where the code registers them (`self_signup`).
                 if member.is_none() && !self_signup {
                     return Ok::<_, AppError>(None);
@@ -125,52 +132,98 @@ impl App {
         let Some(member) = member else {
             return Ok(());
         };
-        let text = format!(
-            "{code} la ma dang nhap {} cua ban, co hieu luc 5 phut. Khong chia se ma nay.",
-            loyalty_messaging::sms::unaccented(&info.tenant.name)
-        );
-        self.send_code(&tenant_id, member.as_deref(), &phone, &text)
-            .await
+        let to = CodeTo {
+            member_id: member.as_ref().map(|(id, _)| id.as_str()),
+            phone: &phone,
+            email: member.as_ref().and_then(|(_, email)| email.as_deref()),
+        };
+        self.send_code(&info, to, &code).await
     }
 
-    /// Sends the code by the shop's first SMS channel that takes it (falling back to the next
-    /// on a refusal).
+    /// Sends the code by the first channel that takes it, in API.md's order: Zalo ZNS (when the
+    /// portal names its approved code template), SMS, then e-mail (to a member with an
+    /// address); a refusal falls back to the next.
     async fn send_code(
         &self,
-        tenant_id: &str,
-        member_id: Option<&str>,
-        phone: &Phone,
-        text: &str,
+        info: &crate::TenantInfo,
+        to: CodeTo<'_>,
+        code: &str,
     ) -> AppResult<()> {
+        let tenant_id = info.tenant.id.as_str();
+        let shop = &info.tenant.name;
         let channels = self.channels(&Ctx::cli(tenant_id)).await?;
-        for channel in channels.iter().filter(|c| c.active) {
-            let Ok(open) = self.load_channel(tenant_id, &channel.id).await else {
-                continue;
-            };
-            if open.kind.kind() != ChannelKind::Sms {
-                continue;
-            }
-            let body = Rendered::Sms {
-                length: loyalty_messaging::sms::length(text),
-                text: text.to_string(),
-            };
-            let mut message = Message::test_send(
-                new_id("msg"),
-                Purpose::CustomerCare,
-                &open.channel,
-                phone.as_str().to_string(),
-                serde_json::to_value(&body).ok(),
-                self.now(),
-            );
-            message.test = false;
-            message.reason = Some("portal sign-in code".into());
-            message.member_id = member_id.map(str::to_string);
-            let sent = self.send_now(tenant_id, open, message).await?;
-            if sent.error.is_none() {
-                return Ok(());
+        let zns_template = info.program.portal.zns_otp_template_id.as_deref();
+        for kind in [ChannelKind::Zalo, ChannelKind::Sms, ChannelKind::Email] {
+            for channel in channels.iter().filter(|c| c.active) {
+                let Ok(open) = self.load_channel(tenant_id, &channel.id).await else {
+                    continue;
+                };
+                if open.kind.kind() != kind {
+                    continue;
+                }
+                let (address, body) = match kind {
+                    ChannelKind::Zalo => {
+                        let Some(template_id) = zns_template else {
+                            continue;
+                        };
+                        let params = [("otp".to_string(), code.to_string())].into();
+                        let template_id = template_id.to_string();
+                        (
+                            to.phone.as_str().to_string(),
+                            Rendered::Zns {
+                                template_id,
+                                params,
+                            },
+                        )
+                    }
+                    ChannelKind::Sms => {
+                        let text = format!(
+                            "{code} la ma dang nhap {} cua ban, co hieu luc 5 phut. Khong chia se ma nay.",
+                            loyalty_messaging::sms::unaccented(shop)
+                        );
+                        let length = loyalty_messaging::sms::length(&text);
+                        (
+                            to.phone.as_str().to_string(),
+                            Rendered::Sms { text, length },
+                        )
+                    }
+                    ChannelKind::Email => {
+                        let Some(email) = to.email else { continue };
+                        let text = format!(
+                            "{code} là mã đăng nhập {shop} của bạn, có hiệu lực 5 phút. Không chia sẻ mã này.\n\n\
+                             {code} is your {shop} sign-in code, valid for 5 minutes. Do not share it."
+                        );
+                        let html =
+                            format!("<p>{}</p>", html_escape(&text).replace("\n\n", "</p><p>"));
+                        let subject = format!("{code} · {shop}");
+                        (
+                            email.to_string(),
+                            Rendered::Email {
+                                subject,
+                                html,
+                                text: Some(text),
+                            },
+                        )
+                    }
+                };
+                let mut message = Message::test_send(
+                    new_id("msg"),
+                    Purpose::CustomerCare,
+                    &open.channel,
+                    address,
+                    serde_json::to_value(&body).ok(),
+                    self.now(),
+                );
+                message.test = false;
+                message.reason = Some("portal sign-in code".into());
+                message.member_id = to.member_id.map(str::to_string);
+                let sent = self.send_now(tenant_id, open, message).await?;
+                if sent.error.is_none() {
+                    return Ok(());
+                }
             }
         }
-        tracing::warn!(tenant = %tenant_id, "no SMS channel took a portal sign-in code");
+        tracing::warn!(tenant = %tenant_id, "no channel took a portal sign-in code");
         Ok(())
     }
 
@@ -302,6 +355,47 @@ impl App {
         };
         self.update_member(&who.ctx, who.member_id.clone(), input)
             .await
+    }
+
+    /// The member's points that will expire, by the last day they can be spent (soonest first, at most
+    /// `limit` days): what the portal warns about.
+    pub async fn portal_expiring(
+        &self,
+        who: &PortalMember,
+        limit: usize,
+    ) -> AppResult<Vec<(jiff::civil::Date, i64)>> {
+        let zone = self.tenant(&who.ctx).await?.zone.clone();
+        let (tenant_id, member_id, now) =
+            (who.ctx.tenant_id.clone(), who.member_id.clone(), self.now());
+        let lots = self
+            .db
+            .read(move |sql| loyalty_store::repo::ledger::live_lots(sql, &tenant_id, &member_id))
+            .await?;
+        let mut by_day: Vec<(jiff::civil::Date, i64)> = Vec::new();
+        // The last moment a lot can be spent is the day before it expires at midnight.
+        let last_day = |at: Timestamp| {
+            (at - jiff::SignedDuration::from_secs(1))
+                .to_zoned_datetime(zone.clone())
+                .date()
+        };
+        let mut dated: Vec<(jiff::civil::Date, i64)> = lots
+            .iter()
+            .filter(|l| l.remaining > 0 && !l.is_expired(now))
+            .filter_map(|l| l.expires_at.map(|at| (last_day(at), l.remaining)))
+            .collect();
+        dated.sort();
+        for (day, points) in dated {
+            if let Some((last, sum)) = by_day.last_mut()
+                && *last == day
+            {
+                *sum = sum.saturating_add(points);
+            } else if by_day.len() == limit {
+                break;
+            } else {
+                by_day.push((day, points));
+            }
+        }
+        Ok(by_day)
     }
 
     /// The shop's rewards on offer to the member now, cheapest first, each saying whether the
@@ -527,4 +621,18 @@ fn register_in(
         }
     }
     Ok(member.id.to_string())
+}
+
+/// Who a sign-in code goes to: the phone it was asked for, and the member's e-mail address
+/// when they are a member with one.
+struct CodeTo<'a> {
+    member_id: Option<&'a str>,
+    phone: &'a Phone,
+    email: Option<&'a str>,
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

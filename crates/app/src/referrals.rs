@@ -68,6 +68,14 @@ pub struct MyReferral {
     pub friend_reward: Option<ReferralReward>,
 }
 
+/// A referral with the names the admin's list shows.
+#[derive(Debug, Clone)]
+pub struct NamedReferral {
+    pub referral: Referral,
+    pub referrer_name: String,
+    pub friend_name: String,
+}
+
 /// Where a referral was made.
 pub(crate) const AT_REGISTRATION: &str = "registration";
 pub(crate) const AT_POS: &str = "pos";
@@ -140,6 +148,48 @@ impl App {
                 members::get(sql, &tenant_id, &member_id)?
                     .ok_or(AppError::NotFound { entity: "member" })?;
                 code_in(sql, &tenant_id, &member_id, now)
+            })
+            .await
+    }
+
+    /// The shop's latest referrals with both members' names (the admin's referral page).
+    pub async fn referrals_named(&self, ctx: &Ctx) -> AppResult<Vec<NamedReferral>> {
+        ctx.require(Access::Read)?;
+        let tenant_id = ctx.tenant_id.clone();
+        self.db
+            .read(move |sql| {
+                let rows = store::list(sql, &tenant_id, None, 200)?;
+                let mut ids: Vec<&str> = rows
+                    .iter()
+                    .flat_map(|r| [r.referrer_id.as_str(), r.friend_id.as_str()])
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let found = members::get_many(sql, &tenant_id, &ids)?;
+                let name = |id: &str| {
+                    found
+                        .iter()
+                        .find(|m| m.id.as_str() == id)
+                        .map(|m| {
+                            m.profile
+                                .name
+                                .clone()
+                                .or_else(|| {
+                                    m.profile.phone.as_ref().map(|p| p.as_str().to_string())
+                                })
+                                .unwrap_or_else(|| m.member_code.clone())
+                        })
+                        .unwrap_or_default()
+                };
+                let named = rows
+                    .into_iter()
+                    .map(|r| NamedReferral {
+                        referrer_name: name(&r.referrer_id),
+                        friend_name: name(&r.friend_id),
+                        referral: view(r),
+                    })
+                    .collect();
+                Ok::<_, AppError>(named)
             })
             .await
     }

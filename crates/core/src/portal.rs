@@ -40,6 +40,9 @@ pub struct PortalSettings {
     /// `customer_token`). Written, never shown: reading the settings gives `••••`; kept sealed
     /// with the server's key.
     pub customer_token_secret: Option<String>,
+    /// The shop's approved Zalo ZNS template for sign-in codes (its parameter `otp`): with it,
+    /// codes go by Zalo first, then SMS, then e-mail.
+    pub zns_otp_template_id: Option<String>,
 }
 
 /// What the settings show in place of a customer token secret; sent back, it keeps the secret.
@@ -85,6 +88,16 @@ impl PortalSettings {
                 "length",
                 (16, 200),
                 "16 to 200 characters",
+            );
+        }
+        if let Some(template) = &self.zns_otp_template_id
+            && !(1..=64).contains(&template.len())
+        {
+            e.push_bounded(
+                "portal.zns_otp_template_id",
+                "length",
+                (1, 64),
+                "1 to 64 characters",
             );
         }
         if self.allowed_origins.len() > 20 {
@@ -384,6 +397,7 @@ mod tests {
             allowed_origins: vec!["https://shop.example.vn".into(), "https://x.vn/path".into()],
             self_signup: false,
             customer_token_secret: Some("short".into()),
+            zns_otp_template_id: Some(String::new()),
         }
         .check(&mut e);
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
@@ -394,6 +408,7 @@ mod tests {
                 "portal.brand_color",
                 "portal.logo_url",
                 "portal.customer_token_secret",
+                "portal.zns_otp_template_id",
                 "portal.allowed_origins[1]"
             ]
         );

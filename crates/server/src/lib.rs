@@ -9,7 +9,9 @@ pub mod idempotency;
 mod message_hooks;
 pub mod paging;
 pub mod portal_api;
+mod portal_embed;
 mod portal_pages;
+mod portal_profile;
 pub mod problem;
 pub mod ui;
 
@@ -78,7 +80,14 @@ pub fn router_with(app: App, options: ServerOptions) -> Router {
     .merge(hooks::routes())
     .merge(message_hooks::routes())
     .merge(portal_api::routes())
-    .merge(portal_pages::routes())
+    .merge(
+        portal_pages::routes()
+            .merge(portal_embed::routes())
+            .route_layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                portal_embed::policy,
+            )),
+    )
     .fallback(|uri: Uri, headers: HeaderMap| async move {
         // A browser gets a page; an API client a problem document.
         if uri.path().starts_with("/api/") {

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use loyalty_app::portal::{PortalMember, PortalRedeemed, RewardForMember};
+use loyalty_app::referrals::MyReferral;
 use loyalty_app::tiers::MemberView;
 use loyalty_app::vouchers::MemberVoucher;
 use loyalty_app::{App, AppError};
@@ -20,11 +21,13 @@ use loyalty_core::records::Entry;
 use loyalty_core::records::Page;
 use serde::Deserialize;
 
+use crate::portal_embed::portal_cookie as set_cookie;
 use crate::ui::i18n::Lang;
-use crate::ui::session::{Client, cookie, lang, set_cookie};
+use crate::ui::session::{Client, cookie, lang};
 use crate::ui::{Chrome, render};
 
 const PORTAL_CSS: &str = include_str!("../static/portal.css");
+const PORTAL_JS: &str = include_str!("../static/portal.js");
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -32,30 +35,40 @@ pub fn routes() -> Router<App> {
         .route("/m/{slug}/code", post(send_code))
         .route("/m/{slug}/session", post(sign_in))
         .route("/m/{slug}/signout", post(sign_out))
+        .route(
+            "/m/{slug}/profile",
+            get(crate::portal_profile::show).post(crate::portal_profile::save),
+        )
         .route("/m/{slug}/rewards/{reward}", get(confirm_page).post(redeem))
         .route("/m/{slug}/theme.css", get(theme))
         .route("/m/{slug}/portal.css", get(stylesheet))
+        .route("/m/{slug}/portal.js", get(script))
         .route("/m/{slug}/manifest.webmanifest", get(manifest))
 }
 
 /// The member's session cookie for one shop's portal.
-fn session_name(slug: &str) -> String {
+pub(crate) fn session_name(slug: &str) -> String {
     format!("loyalty_portal_{slug}")
 }
 
 const CSRF_COOKIE: &str = "loyalty_portal_csrf";
 
 /// The shop's look and the page's language and token.
-struct Shell {
-    c: Chrome,
-    slug: String,
-    shop: String,
-    logo_url: Option<String>,
+pub(crate) struct Shell {
+    pub(crate) c: Chrome,
+    pub(crate) slug: String,
+    pub(crate) shop: String,
+    pub(crate) logo_url: Option<String>,
     /// Tiers are reached by spending (progress in đồng) rather than points or orders.
-    spend_metric: bool,
+    pub(crate) spend_metric: bool,
 }
 
-async fn shell(app: &App, slug: &str, headers: &HeaderMap, csrf: &str) -> Result<Shell, Response> {
+pub(crate) async fn shell(
+    app: &App,
+    slug: &str,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Shell, Response> {
     let lang = lang(headers);
     let tenant_id = app
         .portal_tenant(slug)
@@ -77,13 +90,13 @@ async fn shell(app: &App, slug: &str, headers: &HeaderMap, csrf: &str) -> Result
     })
 }
 
-fn problem_page(lang: Lang, error: AppError) -> Response {
+pub(crate) fn problem_page(lang: Lang, error: AppError) -> Response {
     crate::ui::error_page(lang, crate::ui::UiError::App(lang, error))
 }
 
 /// The page's double-submit token: the cookie's when there is one, else a new one (set by
 /// the answer).
-fn csrf_of(headers: &HeaderMap) -> (String, Option<String>) {
+pub(crate) fn csrf_of(headers: &HeaderMap) -> (String, Option<String>) {
     match cookie(headers, CSRF_COOKIE) {
         Some(token) if token.len() >= 20 => (token.to_string(), None),
         _ => {
@@ -94,14 +107,14 @@ fn csrf_of(headers: &HeaderMap) -> (String, Option<String>) {
     }
 }
 
-fn csrf_ok(headers: &HeaderMap, posted: &str) -> bool {
+pub(crate) fn csrf_ok(headers: &HeaderMap, posted: &str) -> bool {
     cookie(headers, CSRF_COOKIE).is_some_and(|token| {
         token.len() >= 20
             && loyalty_core::code::constant_time_eq(token.as_bytes(), posted.as_bytes())
     })
 }
 
-fn with_cookie(response: Response, set: Option<String>) -> Response {
+pub(crate) fn with_cookie(response: Response, set: Option<String>) -> Response {
     match set {
         Some(value) => ([(header::SET_COOKIE, value)], response).into_response(),
         None => response,
@@ -130,6 +143,10 @@ struct HomePage {
     rewards: Vec<RewardForMember>,
     /// Just redeemed a reward (the confirmation's redirect says so).
     redeemed: bool,
+    /// The member's referral code and link, when the shop runs a referral program.
+    referral: Option<MyReferral>,
+    /// Points that will expire: the last day to spend them, and how many.
+    expiring: Vec<(jiff::civil::Date, i64)>,
 }
 
 impl HomePage {
@@ -158,7 +175,7 @@ fn qr_svg(code: &str) -> String {
     }
 }
 
-async fn signed_in(app: &App, slug: &str, headers: &HeaderMap) -> Option<PortalMember> {
+pub(crate) async fn signed_in(app: &App, slug: &str, headers: &HeaderMap) -> Option<PortalMember> {
     let token = cookie(headers, &session_name(slug))?;
     app.portal_member(slug, token).await.ok()
 }
@@ -200,7 +217,7 @@ async fn home(
         return with_cookie(render(&page), set);
     };
     let lang = s.c.lang;
-    match home_page(&app, s, &who).await {
+    match home_page(&app, s, &who, &headers).await {
         Ok(mut page) => {
             page.redeemed = query.redeemed.is_some();
             with_cookie(render(&page), set)
@@ -209,7 +226,12 @@ async fn home(
     }
 }
 
-async fn home_page(app: &App, s: Shell, who: &PortalMember) -> Result<HomePage, AppError> {
+async fn home_page(
+    app: &App,
+    s: Shell,
+    who: &PortalMember,
+    headers: &HeaderMap,
+) -> Result<HomePage, AppError> {
     let member = app.member(&who.ctx, who.member_id.clone()).await?;
     let qr = qr_svg(&member.member_code);
     let view = app
@@ -232,6 +254,11 @@ async fn home_page(app: &App, s: Shell, who: &PortalMember) -> Result<HomePage, 
         .filter(|v| v.status == "available")
         .collect();
     let rewards = app.portal_rewards(who).await?;
+    let expiring = app.portal_expiring(who, 3).await?;
+    let mut referral = Some(app.my_referral(who, &s.slug).await?).filter(|r| r.enabled);
+    if let Some(r) = &mut referral {
+        r.link = absolute(headers, &r.link);
+    }
     Ok(HomePage {
         s,
         view,
@@ -240,7 +267,58 @@ async fn home_page(app: &App, s: Shell, who: &PortalMember) -> Result<HomePage, 
         vouchers,
         rewards,
         redeemed: false,
+        referral,
+        expiring,
     })
+}
+
+/// Percent-encodes a query value (spaces as `%20`, which every phone's messaging app reads).
+fn encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// A link a friend can open: as the server's public URL gives it, else on the host this page
+/// was asked from.
+fn absolute(headers: &HeaderMap, link: &str) -> String {
+    if !link.starts_with('/') {
+        return link.to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    format!("{}://{host}{link}", if https { "https" } else { "http" })
+}
+
+impl HomePage {
+    /// Facebook's share dialog for the referral link.
+    fn facebook_share(&self) -> String {
+        let link = self.referral.as_ref().map_or("", |r| r.link.as_str());
+        format!(
+            "https://www.facebook.com/sharer/sharer.php?u={}",
+            encode(link)
+        )
+    }
+
+    /// A text message with the invitation, for the phone's own messaging app.
+    fn sms_share(&self) -> String {
+        let link = self.referral.as_ref().map_or("", |r| r.link.as_str());
+        let text = format!(
+            "{} {link}",
+            crate::ui::i18n::text(self.s.c.lang, "portal.invite_text")
+        );
+        format!("sms:?&body={}", encode(&text))
+    }
 }
 
 #[derive(Template)]
@@ -400,7 +478,7 @@ async fn send_code(
 
 /// The shell of a page answering a posted form, or the answer when the form's token is not
 /// this browser's.
-async fn posted_form(
+pub(crate) async fn posted_form(
     app: &App,
     slug: &str,
     headers: &HeaderMap,
@@ -412,6 +490,24 @@ async fn posted_form(
         return Err(expired_form(s));
     }
     Ok(s)
+}
+
+/// The sign-in page after the shop's site's customer token was refused (forged, expired, or
+/// naming nobody the portal may sign in): the customer can still sign in with a code.
+pub(crate) async fn refused_token_page(app: &App, slug: &str, headers: &HeaderMap) -> Response {
+    let (csrf, set) = csrf_of(headers);
+    let s = match shell(app, slug, headers, &csrf).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let error = Some(crate::ui::i18n::text(s.c.lang, "portal.token_refused").to_string());
+    let page = SignInPage {
+        s,
+        phone: None,
+        error,
+        referral: None,
+    };
+    with_cookie(render(&page), set)
 }
 
 fn expired_form(s: Shell) -> Response {
@@ -503,6 +599,22 @@ async fn theme(State(app): State<App>, Path(slug): Path<String>) -> Response {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         format!(":root {{ --brand: {color}; }}\n"),
+    )
+        .into_response()
+}
+
+/// Share and copy buttons for the referral link, where the browser can (the page works
+/// without it).
+async fn script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        PORTAL_JS,
     )
         .into_response()
 }

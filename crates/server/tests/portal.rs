@@ -7,7 +7,7 @@ mod common;
 
 use common::{TestApp, spawn_app};
 use jiff::{SignedDuration, Timestamp};
-use loyalty_messaging::doubles::ProviderDouble;
+use loyalty_messaging::doubles::{ProviderDouble, SmtpDouble};
 use loyalty_store::on_both_backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -278,6 +278,51 @@ on_both_backends! {
         let again = sign_in(&app, "0987654321", &last_code(&double)).await;
         assert_eq!(again.status, StatusCode::OK);
         assert_eq!(app.count("members").await, 2);
+        app.stop().await;
+    }
+
+    async fn a_code_goes_by_zalo_first_then_sms_then_e_mail(db) {
+        let app = spawn_app(db).await;
+        app.clock.set(MORNING.parse::<Timestamp>().unwrap());
+        let (zalo, texts, mail) = (ProviderDouble::start().await, ProviderDouble::start().await, SmtpDouble::start().await);
+        for channel in [
+            json!({"type": "zalo_zns", "name": "Zalo OA", "settings": {"app_id": "app", "api_base": zalo.base()},
+                   "secrets": {"access_token": "t", "oa_secret": "oa"}}),
+            json!({"type": "sms_esms", "name": "eSMS", "settings": {"brandname": "CAPHE", "api_base": texts.base()},
+                   "secrets": {"api_key": "k", "secret_key": "s"}}),
+            json!({"type": "email_smtp", "name": "Thư", "settings": {"host": "127.0.0.1", "port": mail.addr.port(), "tls": "none", "from": "Cà Phê Sáng <hi@caphe.vn>"}}),
+        ] {
+            let made = app.post("/api/v1/channels", channel).await;
+            assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+        }
+        let lan = app.post("/api/v1/members", json!({"phone": "0901234567", "email": "lan@example.vn"})).await;
+        assert_eq!(lan.status, StatusCode::CREATED);
+        open_portal(&app, SLUG).await;
+        let mut program = app.get("/api/v1/program").await.body;
+        program["portal"]["zns_otp_template_id"] = json!("otp-224466");
+        let put = app.request(Method::PUT, "/api/v1/program", Some(&app.key), Some(program)).await;
+        assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+        let six_digits = |text: &str| {
+            let digits: Vec<char> = text.chars().collect();
+            digits.windows(6).find(|w| w.iter().all(char::is_ascii_digit)).map(|w| w.iter().collect::<String>()).expect("a code")
+        };
+
+        // Zalo first, with the code as the template's `otp`.
+        ask_code(&app, "0901234567").await;
+        assert_eq!((zalo.received().len(), texts.received().len(), mail.received().len()), (1, 0, 0));
+        let by_zalo = zalo.received()[0].content.clone();
+        assert!(by_zalo.contains("\"otp\""), "{by_zalo}");
+        // A Zalo refusal falls back to SMS; an SMS refusal to the member's e-mail.
+        zalo.refuse(&zalo.received()[0].to);
+        app.clock.advance(SignedDuration::from_secs(61));
+        ask_code(&app, "0901234567").await;
+        assert_eq!(texts.received().len(), 1);
+        texts.refuse(&texts.received()[0].to);
+        app.clock.advance(SignedDuration::from_secs(61));
+        ask_code(&app, "0901234567").await;
+        assert_eq!(mail.received().len(), 1);
+        let code = six_digits(&mail.received()[0].content);
+        assert_eq!(sign_in(&app, "0901234567", &code).await.status, StatusCode::OK, "the e-mailed code signs in");
         app.stop().await;
     }
 }

@@ -18,6 +18,7 @@ pub(crate) mod members;
 mod message_form;
 mod orders;
 mod program;
+mod referrals;
 mod rewards;
 mod rules;
 mod segments;
@@ -125,6 +126,7 @@ pub fn routes() -> Router<App> {
             post(integrations::delete_connection),
         )
         .route("/program", get(program::show).post(program::save))
+        .route("/referrals", get(referrals::show).post(referrals::save))
         .route("/rules", get(rules::list))
         .route("/rules/new", get(rules::new_form).post(rules::create))
         .route("/rules/{id}", post(rules::update))
@@ -299,6 +301,11 @@ impl Chrome {
 
     pub fn date(&self, at: &Timestamp) -> String {
         format::date(&self.zone, *at)
+    }
+
+    /// A calendar day as dates are written here (`31/12/2026`).
+    pub fn day(&self, day: &jiff::civil::Date) -> String {
+        day.strftime("%d/%m/%Y").to_string()
     }
 
     pub fn date_opt(&self, at: &Option<Timestamp>) -> String {
