@@ -61,6 +61,9 @@ fn member_ctx(tenant_id: &str, member_id: &str) -> Ctx {
 impl App {
     /// The tenant whose portal is at `slug`, when it is switched on.
     pub async fn portal_tenant(&self, slug: &str) -> AppResult<String> {
+        if !rules::is_slug(slug) {
+            return Err(no_portal());
+        }
         let wanted = slug.to_string();
         let tenant_id = self
             .db
@@ -313,6 +316,7 @@ impl App {
 /// What a member may change of themselves from the portal (API.md: `PATCH /me`): their name,
 /// their birthday once (it gives a birthday gift), their marketing consent.
 #[derive(Debug, Default, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
     pub name: Option<String>,
@@ -322,6 +326,7 @@ pub struct MePatch {
 
 /// A reward as the member sees it: whether their points reach it now.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RewardForMember {
     pub id: String,
     pub name: String,

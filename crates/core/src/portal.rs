@@ -115,6 +115,11 @@ impl PortalSettings {
     }
 }
 
+/// Whether `text` can be a portal's slug (3 to 60 lower-case letters, digits and inner dashes).
+pub fn is_slug(text: &str) -> bool {
+    slug_ok(text)
+}
+
 fn slug_ok(slug: &str) -> bool {
     (3..=60).contains(&slug.len())
         && slug

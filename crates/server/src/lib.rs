@@ -56,6 +56,15 @@ pub fn router(app: App) -> Router {
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let (_, mut openapi) = api::routes().split_for_parts();
     idempotency::document(&mut openapi);
+    let (_, portal) = portal_api::routes().split_for_parts();
+    openapi.merge(portal);
+    if let Some(components) = openapi.components.as_mut() {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        components.add_security_scheme(
+            "member_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
     openapi
 }
 
@@ -79,7 +88,12 @@ pub fn router_with(app: App, options: ServerOptions) -> Router {
     .merge(ui::routes())
     .merge(hooks::routes())
     .merge(message_hooks::routes())
-    .merge(portal_api::routes())
+    .merge(
+        portal_api::routes()
+            .split_for_parts()
+            .0
+            .layer(axum::middleware::from_fn(no_nul_in_path)),
+    )
     .merge(
         portal_pages::routes()
             .merge(portal_embed::routes())

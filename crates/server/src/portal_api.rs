@@ -3,14 +3,16 @@
 //! token (`Authorization: Bearer mt_…`) is neither a staff session nor an API key, and reaches
 //! its own member only: no route here takes a member id.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use loyalty_app::portal::{MePatch, PortalMember, PortalRedeemed, PortalSession, RewardForMember};
 use loyalty_app::{App, AppError};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::catalog::ListQuery;
 use crate::api::members::MemberOut;
@@ -18,29 +20,37 @@ use crate::api::points::EntryOut;
 use crate::api::vouchers::MemberVouchers;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::paging::{List, page};
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::{ApiError, ApiResult, Problem};
 use crate::ui::session::Client;
 
-pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/portal/v1/{slug}/otp", post(request_code))
-        .route("/portal/v1/{slug}/session", post(sign_in))
-        .route("/portal/v1/{slug}/me", get(me).patch(update_me))
-        .route("/portal/v1/{slug}/me/rewards", get(rewards))
-        .route("/portal/v1/{slug}/me/redemptions", post(redeem))
-        .route("/portal/v1/{slug}/me/ledger", get(ledger))
-        .route("/portal/v1/{slug}/me/vouchers", get(vouchers))
-        .route("/portal/v1/{slug}/me/referral", get(referral))
+/// The portal's routes and their OpenAPI description (merged into the API's document; the
+/// routes themselves stay out of the API's key and idempotency layers).
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(request_code))
+        .routes(routes!(sign_in))
+        .routes(routes!(me, update_me))
+        .routes(routes!(rewards))
+        .routes(routes!(redeem))
+        .routes(routes!(ledger))
+        .routes(routes!(vouchers))
+        .routes(routes!(referral))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CodeIn {
+pub struct CodeIn {
+    #[schema(example = "0901234567")]
     phone: String,
 }
 
 /// 202 whatever the phone: whether it is a member's is not told.
-async fn request_code(
+#[utoipa::path(post, path = "/portal/v1/{slug}/otp", tag = "portal", params(("slug" = String, Path)),
+    request_body = CodeIn,
+    responses((status = 202, description = "A code is on its way if the phone may have one (the answer is the same either way)"),
+        (status = 404, description = "No portal at this address", body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn request_code(
     State(app): State<App>,
     Path(slug): Path<String>,
     Client(client): Client,
@@ -52,9 +62,9 @@ async fn request_code(
 }
 
 /// `{"phone", "code"}`, or `{"customer_token"}` from the shop's own site.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SessionIn {
+pub struct SessionIn {
     phone: Option<String>,
     code: Option<String>,
     customer_token: Option<String>,
@@ -63,7 +73,12 @@ struct SessionIn {
     referred_by: Option<String>,
 }
 
-async fn sign_in(
+#[utoipa::path(post, path = "/portal/v1/{slug}/session", tag = "portal", params(("slug" = String, Path)),
+    request_body = SessionIn,
+    responses((status = 200, description = "The member's token (`Authorization: Bearer mt_…`)", body = PortalSession),
+        (status = 401, description = "A wrong, expired or spent code; a customer token not signed by the shop or expired", body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn sign_in(
     State(app): State<App>,
     Path(slug): Path<String>,
     ApiJson(input): ApiJson<SessionIn>,
@@ -110,7 +125,10 @@ async fn member(app: &App, slug: &str, headers: &HeaderMap) -> Result<PortalMemb
     Ok(app.portal_member(slug, token.trim()).await?)
 }
 
-async fn me(
+#[utoipa::path(get, path = "/portal/v1/{slug}/me", tag = "portal", params(("slug" = String, Path)),
+    responses((status = 200, body = MemberOut), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("member_token" = [])))]
+pub async fn me(
     State(app): State<App>,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -120,7 +138,12 @@ async fn me(
     shown(&app, &who, found).await
 }
 
-async fn update_me(
+#[utoipa::path(patch, path = "/portal/v1/{slug}/me", tag = "portal", params(("slug" = String, Path)),
+    request_body = MePatch,
+    responses((status = 200, body = MemberOut), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 422, description = "Invalid, or the birthday is already set", body = Problem)),
+    security(("member_token" = [])))]
+pub async fn update_me(
     State(app): State<App>,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -131,7 +154,11 @@ async fn update_me(
     shown(&app, &who, updated).await
 }
 
-async fn rewards(
+#[utoipa::path(get, path = "/portal/v1/{slug}/me/rewards", tag = "portal", params(("slug" = String, Path)),
+    responses((status = 200, description = "Rewards on offer to the member, cheapest first", body = Vec<RewardForMember>),
+        (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("member_token" = [])))]
+pub async fn rewards(
     State(app): State<App>,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -140,15 +167,23 @@ async fn rewards(
     Ok(Json(app.portal_rewards(&who).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RedeemIn {
+pub struct RedeemIn {
     reward_id: String,
 }
 
 /// As `POST /api/v1/members/{id}/redemptions`, for the signed-in member; an
 /// `Idempotency-Key` makes a retry (or a second tap) redeem once.
-async fn redeem(
+#[utoipa::path(post, path = "/portal/v1/{slug}/me/redemptions", tag = "portal", params(("slug" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key redeems once")),
+    request_body = RedeemIn,
+    responses((status = 201, description = "Redeemed: `{id, reward_id, points_spent, fulfilment, voucher}`"),
+        (status = 200, description = "This key already redeemed: `{\"status\": \"already_redeemed\"}`"),
+        (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Not enough points, out of stock, the limit reached", body = Problem)),
+    security(("member_token" = [])))]
+pub async fn redeem(
     State(app): State<App>,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -192,7 +227,11 @@ async fn shown(
     Ok(Json(MemberOut::from_view(view, None)))
 }
 
-async fn ledger(
+#[utoipa::path(get, path = "/portal/v1/{slug}/me/ledger", tag = "portal", params(("slug" = String, Path), ListQuery),
+    responses((status = 200, body = List<EntryOut>), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("member_token" = [])))]
+pub async fn ledger(
     State(app): State<App>,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -206,7 +245,10 @@ async fn ledger(
     )))
 }
 
-async fn vouchers(
+#[utoipa::path(get, path = "/portal/v1/{slug}/me/vouchers", tag = "portal", params(("slug" = String, Path)),
+    responses((status = 200, body = MemberVouchers), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("member_token" = [])))]
+pub async fn vouchers(
     State(app): State<App>,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -218,7 +260,10 @@ async fn vouchers(
 }
 
 /// The member's referral code, the link to share, and how many friends they brought.
-async fn referral(
+#[utoipa::path(get, path = "/portal/v1/{slug}/me/referral", tag = "portal", params(("slug" = String, Path)),
+    responses((status = 200, body = loyalty_app::referrals::MyReferral), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("member_token" = [])))]
+pub async fn referral(
     State(app): State<App>,
     Path(slug): Path<String>,
     headers: HeaderMap,

@@ -80,6 +80,10 @@ on_both_backends! {
         let voucher_program = voucher_program.body["id"].as_str().unwrap();
         enable(&app, json!({"enabled": true, "referrer_reward": {"points": 100},
             "friend_reward": {"voucher_program_id": voucher_program}, "min_order": 100000})).await;
+        // A journey thanks the member who referred, once the referral completes.
+        let journey = app.post("/api/v1/automations", json!({"name": "Cảm ơn người giới thiệu",
+            "trigger": {"type": "referral_completed"}, "steps": [{"type": "give_points", "points": 10, "reason": "cảm ơn"}]})).await;
+        assert_eq!(journey.status, StatusCode::CREATED, "{:?}", journey.body);
         let lan = app.new_member("0901234567").await;
         let code = code_of(&app, &lan).await;
 
@@ -132,6 +136,14 @@ on_both_backends! {
         assert_eq!(available(&app, &lan).await, 100);
         let events = app.event_types().await;
         assert_eq!(events.iter().filter(|e| *e == "referral.completed").count(), 1);
+        for _ in 0..100 {
+            if available(&app, &lan).await == 110 {
+                break;
+            }
+            app.app.wake_queue();
+            tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        }
+        assert_eq!(available(&app, &lan).await, 110, "the referral_completed journey thanked the referrer once");
 
         let report = app.get("/api/v1/reports/referrals?from=2026-12-01&to=2026-12-31").await;
         assert_eq!(report.status, StatusCode::OK, "{:?}", report.body);

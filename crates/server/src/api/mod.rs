@@ -51,6 +51,7 @@ use utoipa_axum::routes;
         (name = "earn rules", description = "Bonus earning rules and their preview"),
         (name = "tiers", description = "Membership tiers (hạng thành viên), history, overrides"),
         (name = "vouchers", description = "Voucher programs, codes, validate, redeem, release"),
+        (name = "portal", description = "The member portal's JSON under /portal/v1/{slug}, for the portal and a shop's own app: a sign-in code, a member token (not an API key), the member's own data"),
         (name = "referral", description = "Referral (khách cũ giới thiệu khách mới): referrals, their report"),
         (name = "rewards", description = "The rewards catalogue and spending points on it"),
         (name = "segments", description = "Customer segments (nhóm khách hàng): condition trees, counts, export, report"),
