@@ -969,6 +969,19 @@ test("the admin UI from first run to a segment", async (t) => {
           assert.equal((await page.locator("#referral-report .stat").nth(1).locator("strong").textContent()).trim(), "1");
           await page.locator("#referrals tbody tr").filter({ hasText: "Phạm Thu Hà" }).filter({ hasText: "Chờ đơn đầu tiên" }).waitFor();
           await shot(page, "referrals");
+
+          // Blocking a member from their profile: the till's order for them earns nothing and
+          // says why; unblocked, they are a member again.
+          const khoa = await api(apiKey, "POST", "/api/v1/members", { phone: "0971000055", name: "Đỗ Văn Khoa" });
+          await page.goto(BASE + `/members/${khoa.id}`);
+          await page.locator("#block summary").click();
+          await page.locator("#block-reason").fill("gian lận tích điểm");
+          await page.locator("#block").getByRole("button", { name: "Chặn" }).click();
+          await page.locator("#member-status").filter({ hasText: "Đã khoá" }).waitFor();
+          const refused = await api(apiKey, "POST", "/api/v1/orders", { source: "pos", external_id: "E2E-BLOCK-1", member_id: khoa.id, total: 200_000 });
+          assert.deepEqual([refused.points.earned, refused.points.reason], [0, "member_blocked"]);
+          await page.locator("#unblock").click();
+          await page.locator("#member-status").filter({ hasText: "Khách hàng" }).waitFor();
         } finally {
           await visitor.close();
           shopSite.closeAllConnections();

@@ -9,6 +9,7 @@ pub mod automation_presets;
 pub mod automation_starts;
 pub mod automation_steps;
 pub mod automations;
+pub mod blocking;
 pub mod campaign_audience;
 pub mod campaign_results;
 pub mod campaigns;

@@ -497,6 +497,9 @@ fn post(
     let mut earned = 0;
     let mut pending = 0;
     let mut receipt_member = None;
+    let blocked = member
+        .as_ref()
+        .is_some_and(|m| m.status == MemberStatus::Blocked);
     if let Some(member) = member {
         let mut book = Book::with(member, tenant_id, now, Some(ctx.actor.clone()));
         book.catch_up(sql)?;
@@ -627,6 +630,7 @@ fn post(
             pending,
             redeemed: order.points_redeemed,
             breakdown,
+            reason: blocked.then(|| "member_blocked".to_string()),
         },
         member: receipt_member,
         vouchers: receipt_vouchers,

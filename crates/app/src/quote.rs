@@ -168,6 +168,10 @@ fn quote(
             pending,
             redeemed: order.points_redeemed,
             breakdown,
+            reason: member
+                .as_ref()
+                .is_some_and(|m| m.status == loyalty_core::member::MemberStatus::Blocked)
+                .then(|| "member_blocked".to_string()),
         },
         tier_discount: totals.tier_discount,
         vouchers,

@@ -669,12 +669,20 @@ pub(crate) fn evaluate(
         }
         _ => 0,
     };
+    let member_blocked = match member_id {
+        Some(m) => loyalty_store::repo::members::get(sql, tenant_id, m)?
+            .is_some_and(|m| m.status == loyalty_core::member::MemberStatus::Blocked),
+        None => false,
+    };
     Ok(voucher::check(
         &program,
         &found,
         member_id,
         order,
-        Usage { member_uses },
+        Usage {
+            member_uses,
+            member_blocked,
+        },
         now,
     )
     .map(|d| (found, program, d)))

@@ -339,6 +339,16 @@ pub struct Member {
 
 impl Member {
     /// A new member with nothing yet: no tier, no points, no orders.
+    /// The status an unblocked member returns to: member when they were ever activated,
+    /// else customer. (A member who is not blocked keeps theirs.)
+    pub fn unblocked_status(&self) -> MemberStatus {
+        match self.status {
+            MemberStatus::Blocked if self.member_since.is_some() => MemberStatus::Member,
+            MemberStatus::Blocked => MemberStatus::Customer,
+            other => other,
+        }
+    }
+
     pub fn new(
         member_code: String,
         status: MemberStatus,

@@ -398,6 +398,10 @@ pub struct ReceiptPoints {
     pub redeemed: i64,
     /// Which rule gave what: `base`, `tier`, then each bonus rule by name.
     pub breakdown: Vec<BreakdownLine>,
+    /// Why the order earned nothing, when the till should tell the customer:
+    /// `member_blocked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

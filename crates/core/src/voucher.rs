@@ -180,6 +180,8 @@ pub enum Refusal {
     Paused,
     /// Another voucher on the order does not combine with this one.
     NotStackable,
+    /// The member using it is blocked.
+    MemberBlocked,
 }
 
 impl Refusal {
@@ -196,6 +198,7 @@ impl Refusal {
             Refusal::Used => "used",
             Refusal::Paused => "paused",
             Refusal::NotStackable => "not_stackable",
+            Refusal::MemberBlocked => "member_blocked",
         }
     }
 
@@ -203,7 +206,10 @@ impl Refusal {
     pub fn is_conflict(self) -> bool {
         matches!(
             self,
-            Refusal::UsageLimitReached | Refusal::MemberLimitReached | Refusal::Used
+            Refusal::UsageLimitReached
+                | Refusal::MemberLimitReached
+                | Refusal::Used
+                | Refusal::MemberBlocked
         )
     }
 }
@@ -233,6 +239,8 @@ pub struct Code {
 pub struct Usage {
     /// Uses of this program by the member (in force).
     pub member_uses: i64,
+    /// The member is blocked: they use no voucher.
+    pub member_blocked: bool,
 }
 
 /// Whether `code` of `program` may be used by `member_id` on `order` at `now`, and for what
@@ -245,6 +253,9 @@ pub fn check(
     usage: Usage,
     now: Timestamp,
 ) -> Result<i64, Refusal> {
+    if usage.member_blocked {
+        return Err(Refusal::MemberBlocked);
+    }
     if !program.active {
         return Err(Refusal::Paused);
     }
@@ -689,7 +700,10 @@ mod tests {
                 &code(),
                 Some("mem_a"),
                 &o,
-                Usage { member_uses: 1 },
+                Usage {
+                    member_uses: 1,
+                    ..Usage::default()
+                },
                 now
             ),
             Err(Refusal::MemberLimitReached)

@@ -357,6 +357,44 @@ pub async fn activate_member(
     Ok(Json(one(&app, &ctx, member, None).await?))
 }
 
+/// `POST /api/v1/members/{id}/block`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockIn {
+    /// Why (kept in the activity log), 1 to 500 characters.
+    #[schema(example = "gian lận tích điểm")]
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{id}/block", tag = "members",
+    params(("id" = String, Path)), request_body = BlockIn,
+    responses((status = 200, description = "Blocked (or already was): their orders earn nothing, their redemptions and voucher uses are refused with `member_blocked`, marketing leaves them out", body = MemberOut),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn block_member(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<MemberId>,
+    ApiJson(input): ApiJson<BlockIn>,
+) -> ApiResult<Json<MemberOut>> {
+    let member = app.block_member(&ctx, id, &input.reason).await?;
+    Ok(Json(one(&app, &ctx, member, None).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{id}/unblock", tag = "members",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Back to member (if ever activated) or customer", body = MemberOut),
+        (status = 404, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn unblock_member(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<MemberId>,
+) -> ApiResult<Json<MemberOut>> {
+    let member = app.unblock_member(&ctx, id).await?;
+    Ok(Json(one(&app, &ctx, member, None).await?))
+}
+
 /// One change of a member's marketing consent.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentChangeOut {

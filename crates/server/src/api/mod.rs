@@ -85,6 +85,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(segments::export_members))
         .routes(routes!(members::get_member, members::update_member))
         .routes(routes!(members::activate_member))
+        .routes(routes!(members::block_member))
+        .routes(routes!(members::unblock_member))
         .routes(routes!(points::get_points))
         .routes(routes!(points::get_ledger))
         .routes(routes!(members::get_consent_history))

@@ -57,6 +57,8 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("POST", "/api/v1/vouchers/redemptions/{id}/release") => Pos,
         // Everything else that changes something is configuration.
         ("POST", "/api/v1/members/{id}/points/adjustments")
+        | ("POST", "/api/v1/members/{id}/block")
+        | ("POST", "/api/v1/members/{id}/unblock")
         | ("POST", "/api/v1/members/{id}/tier")
         | ("PUT", "/api/v1/program")
         | ("POST", "/api/v1/webhooks")

@@ -305,6 +305,8 @@ struct ProfilePage {
     history: Vec<TierChange>,
     can_adjust: bool,
     can_edit: bool,
+    /// May block and unblock (the admin's).
+    can_block: bool,
     problem: String,
     spend_metric: bool,
     vouchers: Vec<MemberVoucher>,
@@ -434,6 +436,7 @@ pub(super) async fn profile_page(
         vouchers,
         activity,
         can_edit: staff.may(Permission::EditMembers),
+        can_block: staff.may(Permission::EditProgram),
         spend_metric: info.program.tiers.metric == TierMetric::Spend,
         c: Chrome::for_staff(
             app,

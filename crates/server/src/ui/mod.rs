@@ -14,6 +14,7 @@ mod format;
 pub(crate) mod i18n;
 mod imports;
 mod integrations;
+mod member_block;
 pub(crate) mod members;
 mod message_form;
 mod orders;
@@ -63,6 +64,8 @@ pub fn routes() -> Router<App> {
             get(members::edit_form).post(members::edit),
         )
         .route("/members/{id}/activate", post(members::activate))
+        .route("/members/{id}/block", post(member_block::block))
+        .route("/members/{id}/unblock", post(member_block::unblock))
         .route("/members/{id}/tier", post(members::override_tier))
         .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::show))
