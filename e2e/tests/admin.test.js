@@ -982,6 +982,25 @@ test("the admin UI from first run to a segment", async (t) => {
           assert.deepEqual([refused.points.earned, refused.points.reason], [0, "member_blocked"]);
           await page.locator("#unblock").click();
           await page.locator("#member-status").filter({ hasText: "Khách hàng" }).waitFor();
+
+          // The gift counter: one gift handed over at HN01, another cancelled with the points
+          // back in the member's balance.
+          await api(apiKey, "POST", `/api/v1/members/${khoa.id}/points/adjustments`, { points: 200, reason: "e2e" });
+          const bag = await api(apiKey, "POST", "/api/v1/rewards", { name: "Túi vải Hoa Mai", points_cost: 80, kind: "gift", stock: 10 });
+          for (let i = 0; i < 2; i++) await api(apiKey, "POST", `/api/v1/members/${khoa.id}/redemptions`, { reward_id: bag.id });
+          await page.goto(BASE + "/rewards");
+          await page.locator("#gift-counter").click();
+          const waiting = page.locator("#gifts-pending tbody tr").filter({ hasText: "Túi vải Hoa Mai" });
+          assert.equal(await waiting.count(), 2);
+          await shot(page, "gifts");
+          await waiting.first().getByRole("button", { name: "Đã trao" }).click();
+          await page.locator("#gifts-settled tbody tr").filter({ hasText: "HN01" }).waitFor();
+          await waiting.first().getByLabel("Lý do huỷ").fill("khách đổi ý");
+          await waiting.first().getByRole("button", { name: "Huỷ" }).click();
+          await page.locator("#gifts-settled tbody tr").filter({ hasText: "khách đổi ý" }).waitFor();
+          assert.equal(await waiting.count(), 0);
+          const kept = await (await fetch(BASE + `/api/v1/members/${khoa.id}`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+          assert.equal(kept.points.available, 200 - 80, "one gift's points came back");
         } finally {
           await visitor.close();
           shopSite.closeAllConnections();

@@ -21,6 +21,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod exports;
+pub mod gifts;
 pub mod history;
 pub mod idempotency;
 pub mod imports;

@@ -214,6 +214,12 @@ impl Book {
         for redemption in &redemptions {
             taken.extend(entries::takes_of(sql, &tenant_id, &redemption.id)?);
         }
+        self.load_taken_lots(sql, &taken)?;
+        Ok(taken)
+    }
+
+    /// Loads the lots in `taken` the book does not hold yet (expired or emptied ones).
+    fn load_taken_lots(&mut self, sql: &mut dyn Sql, taken: &[(String, i64)]) -> AppResult<()> {
         let known = self.core.lots().unwrap_or_default();
         let missing: Vec<&str> = taken
             .iter()
@@ -221,10 +227,32 @@ impl Book {
             .filter(|id| !known.iter().any(|l| l.id == *id))
             .collect();
         if !missing.is_empty() {
-            let lots = entries::lots_by_id(sql, &tenant_id, &self.member.id, &missing)?;
+            let lots = entries::lots_by_id(sql, &self.tenant_id, &self.member.id, &missing)?;
             self.core.load_lots(lots);
         }
-        Ok(taken)
+        Ok(())
+    }
+
+    /// Gives back what the spend `entry_id` took (a gift reward cancelled), into the lots it
+    /// came from (those expired meanwhile get nothing); the entry written, if any point came
+    /// back.
+    pub fn give_back_spend(
+        &mut self,
+        sql: &mut dyn Sql,
+        entry_id: &str,
+        reason: &str,
+    ) -> AppResult<Option<Entry>> {
+        self.load_lots(sql)?;
+        let taken = entries::takes_of(sql, &self.tenant_id, entry_id)?;
+        self.load_taken_lots(sql, &taken)?;
+        let back = self
+            .core
+            .give_back(None, &taken, reason)
+            .map_err(ledger_error("points"))?;
+        if back == 0 {
+            return Ok(None);
+        }
+        Ok(Some(one(self.persist(sql)?)?))
     }
 
     /// Writes the member row.

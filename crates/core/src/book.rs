@@ -57,6 +57,9 @@ impl EntryKind {
     }
 }
 
+/// The reason of the entry that gives back what a cancelled or refunded order spent.
+const SPENT_GIVEN_BACK: &str = "points spent on the order given back";
+
 /// A ledger entry to insert. A credit's `remaining` makes it a lot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEntry {
@@ -371,8 +374,9 @@ impl Book {
     /// first. Needs the lots, including those in `spent_from`. Returns the points given back.
     pub fn give_back(
         &mut self,
-        order_id: &str,
+        order_id: Option<&str>,
         spent_from: &[(String, i64)],
+        reason: &str,
     ) -> Result<i64, LedgerError> {
         let now = self.now;
         let lots = self.lots.as_mut().ok_or(LedgerError::LotsNotLoaded)?;
@@ -398,8 +402,8 @@ impl Book {
             });
         }
         let mut entry = self.entry(EntryKind::Reverse, total);
-        entry.order_id = Some(OrderId::from(order_id));
-        entry.reason = Some("points spent on the order given back".to_string());
+        entry.order_id = order_id.map(OrderId::from);
+        entry.reason = Some(reason.to_string());
         self.writes.push(Write::Entry(entry));
         self.writes.extend(changes);
         self.recompute()?;
@@ -445,7 +449,7 @@ impl Book {
         }
         // A full refund gave the spent points back already.
         if order.refunded < order.total {
-            order.returned += self.give_back(&order.id, spent_from)?;
+            order.returned += self.give_back(Some(&order.id), spent_from, SPENT_GIVEN_BACK)?;
         }
         order.cancelled = true;
         Ok(())
@@ -477,7 +481,7 @@ impl Book {
         order.reversed += to_reverse;
         order.refunded = refunded;
         if refunded == order.total {
-            order.returned += self.give_back(&order.id, spent_from)?;
+            order.returned += self.give_back(Some(&order.id), spent_from, SPENT_GIVEN_BACK)?;
         }
         Ok(to_reverse)
     }

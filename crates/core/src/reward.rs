@@ -117,6 +117,47 @@ pub fn redeem(
     })
 }
 
+/// What the store does with a gift waiting to be handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    HandOver,
+    Cancel,
+}
+
+/// Why a gift cannot be settled so (409 with the code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SettleRefusal {
+    #[error("a voucher reward has nothing to hand over")]
+    NotAGift,
+    #[error("the gift was already handed over")]
+    AlreadyHandedOver,
+    #[error("the gift was cancelled")]
+    AlreadyCancelled,
+}
+
+impl SettleRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            SettleRefusal::NotAGift => "not_a_gift",
+            SettleRefusal::AlreadyHandedOver => "already_handed_over",
+            SettleRefusal::AlreadyCancelled => "already_cancelled",
+        }
+    }
+}
+
+/// The gift's state after `action`: `Some(new state)`, or `None` when it is already there (a
+/// repeated hand-over or cancel changes nothing). Only a pending gift moves.
+pub fn settle(fulfilment: &str, action: Settle) -> Result<Option<&'static str>, SettleRefusal> {
+    match (fulfilment, action) {
+        ("pending", Settle::HandOver) => Ok(Some("handed_over")),
+        ("pending", Settle::Cancel) => Ok(Some("cancelled")),
+        ("handed_over", Settle::HandOver) | ("cancelled", Settle::Cancel) => Ok(None),
+        ("handed_over", Settle::Cancel) => Err(SettleRefusal::AlreadyHandedOver),
+        ("cancelled", Settle::HandOver) => Err(SettleRefusal::AlreadyCancelled),
+        _ => Err(SettleRefusal::NotAGift),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +252,24 @@ mod tests {
         assert_eq!(plan.fulfilment, "issued");
         assert_eq!(plan.issue_from.as_deref(), Some("vpr_1"));
         assert_eq!(plan.reward.stock, None);
+    }
+
+    #[test]
+    fn only_a_pending_gift_is_handed_over_or_cancelled() {
+        assert_eq!(settle("pending", Settle::HandOver), Ok(Some("handed_over")));
+        assert_eq!(settle("pending", Settle::Cancel), Ok(Some("cancelled")));
+        assert_eq!(settle("handed_over", Settle::HandOver), Ok(None));
+        assert_eq!(
+            settle("handed_over", Settle::Cancel),
+            Err(SettleRefusal::AlreadyHandedOver)
+        );
+        assert_eq!(
+            settle("cancelled", Settle::HandOver),
+            Err(SettleRefusal::AlreadyCancelled)
+        );
+        assert_eq!(
+            settle("issued", Settle::Cancel),
+            Err(SettleRefusal::NotAGift)
+        );
     }
 }

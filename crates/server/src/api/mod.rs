@@ -7,6 +7,7 @@ pub mod automations;
 pub mod catalog;
 pub mod connections;
 pub mod events;
+pub mod gifts;
 pub mod imports;
 pub mod members;
 pub mod messaging;
@@ -174,6 +175,9 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(vouchers::get_reward, vouchers::update_reward))
         .routes(routes!(vouchers::reward_report))
         .routes(routes!(vouchers::redeem_reward))
+        .routes(routes!(gifts::list_gifts))
+        .routes(routes!(gifts::hand_over))
+        .routes(routes!(gifts::cancel))
         .routes(routes!(catalog::create_brand, catalog::list_brands))
         .routes(routes!(catalog::get_brand, catalog::update_brand))
         .routes(routes!(catalog::create_store, catalog::list_stores))

@@ -50,6 +50,8 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("POST", "/api/v1/orders")
         | ("POST", "/api/v1/orders/quote")
         | ("POST", "/api/v1/referrals")
+        | ("POST", "/api/v1/redemptions/{id}/hand-over")
+        | ("POST", "/api/v1/redemptions/{id}/cancel")
         | ("POST", "/api/v1/orders/{id}/cancel")
         | ("POST", "/api/v1/orders/{id}/refunds")
         | ("POST", "/api/v1/vouchers/validate")

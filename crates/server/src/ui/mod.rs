@@ -11,6 +11,7 @@ mod campaigns;
 mod charts;
 mod dashboard;
 mod format;
+mod gifts;
 pub(crate) mod i18n;
 mod imports;
 mod integrations;
@@ -140,6 +141,9 @@ pub fn routes() -> Router<App> {
         .route("/tiers/{id}/edit", get(tiers::edit_form))
         .route("/tiers/{id}/delete", post(tiers::delete))
         .route("/rewards", get(rewards::list).post(rewards::create))
+        .route("/rewards/gifts", get(gifts::list))
+        .route("/rewards/gifts/{id}/hand-over", post(gifts::hand_over))
+        .route("/rewards/gifts/{id}/cancel", post(gifts::cancel))
         .route("/members/{id}/redemptions", post(rewards::redeem))
         .route("/stores", get(stores::list).post(stores::create))
         .route("/vouchers", get(vouchers::list))

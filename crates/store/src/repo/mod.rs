@@ -9,6 +9,7 @@ pub mod brands;
 pub mod connections;
 pub mod consent;
 pub mod events;
+pub mod gifts;
 pub mod idempotency;
 pub mod imports;
 pub mod leases;
