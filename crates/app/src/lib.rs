@@ -31,6 +31,7 @@ pub mod members;
 pub mod message_links;
 pub mod message_reports;
 pub mod message_sender;
+pub mod order_lines;
 pub mod orders;
 pub mod points;
 pub mod portal;

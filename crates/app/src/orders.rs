@@ -64,6 +64,9 @@ impl App {
     #[tracing::instrument(skip_all, fields(tenant = %ctx.tenant_id))]
     pub async fn post_checked_order(&self, ctx: &Ctx, order: NewOrder) -> AppResult<Posted> {
         ctx.require(Access::Pos)?;
+        let order = self
+            .with_catalogue_categories(&ctx.tenant_id, order)
+            .await?;
         let setup = Setup {
             info: self.tenant(ctx).await?,
             rules: self.cached_rules(&ctx.tenant_id).await?,

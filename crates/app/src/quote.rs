@@ -57,6 +57,9 @@ impl App {
         ctx.require(Access::Pos)?;
         let now = self.now();
         let order = input.validate(now)?;
+        let order = self
+            .with_catalogue_categories(&ctx.tenant_id, order)
+            .await?;
         let info = self.tenant(ctx).await?;
         let rules = self.cached_rules(&ctx.tenant_id).await?;
         let ladder = self.ladder(&ctx.tenant_id).await?;

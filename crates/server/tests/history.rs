@@ -157,6 +157,17 @@ on_both_backends! {
         let (product, changed) = read("CF-01").await.unwrap().unwrap();
         assert_eq!((product.price, product.category.as_deref()), (36_000, Some("drinks")));
         assert!(changed > first_write);
+
+        // A till that sends SKUs only: each line takes its product's category (a line naming
+        // its own keeps it; an unknown SKU stays without).
+        let posted = app.post("/api/v1/orders", json!({"source": "pos", "external_id": "SKU-ONLY-1", "total": 80000,
+            "lines": [{"sku": "CF-02", "quantity": 1, "unit_price": 39000},
+                      {"sku": "CF-01", "category": "promo", "quantity": 1, "unit_price": 36000},
+                      {"sku": "XX-9", "quantity": 1, "unit_price": 5000}]})).await;
+        assert_eq!(posted.status, StatusCode::CREATED, "{:?}", posted.body);
+        let order = app.get(&format!("/api/v1/orders/{}", posted.body["id"].as_str().unwrap())).await;
+        let categories: Vec<Value> = order.body["lines"].as_array().unwrap().iter().map(|l| l["category"].clone()).collect();
+        assert_eq!(categories, [json!("drinks"), json!("promo"), Value::Null], "{:?}", order.body);
     }
 
     async fn an_orders_export_imports_into_another_shop_unchanged(db) {

@@ -78,3 +78,27 @@ pub fn get(
     })
     .transpose()
 }
+
+/// The category of each of `skus` that is a product with one (an order line that names only
+/// its SKU takes it).
+pub fn categories(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    skus: &[String],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in skus.chunks(400) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let query = format!(
+            "select sku, category from products
+             where tenant_id = $1 and category is not null and sku in ({})",
+            placeholders.join(", ")
+        );
+        let mut values: Vec<crate::sql::Value<'_>> = vec![tenant_id.into()];
+        values.extend(chunk.iter().map(|s| s.as_str().into()));
+        for row in sql.query(&query, &values)? {
+            found.insert(row.get("sku")?, row.get("category")?);
+        }
+    }
+    Ok(found)
+}
