@@ -982,6 +982,15 @@ test("the admin UI from first run to a segment", async (t) => {
           assert.deepEqual([refused.points.earned, refused.points.reason], [0, "member_blocked"]);
           await page.locator("#unblock").click();
           await page.locator("#member-status").filter({ hasText: "Khách hàng" }).waitFor();
+          // Tags and consent are edited on the member's form; the consent change is in their
+          // history, made from the admin.
+          await page.getByRole("link", { name: "Sửa thông tin" }).click();
+          await page.locator("#tags").fill("vip, sinh-vien, vip");
+          await page.locator("#consent-sms").check();
+          await page.getByRole("button", { name: "Lưu" }).click();
+          await page.locator("#member-tags").filter({ hasText: "sinh-vien" }).waitFor();
+          assert.equal(await page.locator("#member-tags .badge").count(), 2);
+          await page.locator("#consent-history tbody tr").filter({ hasText: "sms" }).filter({ hasText: "Trang quản trị" }).waitFor();
 
           // The gift counter: one gift handed over at HN01, another cancelled with the points
           // back in the member's balance.

@@ -144,6 +144,41 @@ pub struct MemberForm {
     gender: String,
     #[serde(default)]
     province: String,
+    /// Tags, separated by commas.
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    consent_zalo: Option<String>,
+    #[serde(default)]
+    consent_sms: Option<String>,
+    #[serde(default)]
+    consent_email: Option<String>,
+}
+
+impl MemberForm {
+    /// The tags typed, trimmed, blanks and repeats dropped.
+    fn tag_list(&self) -> Vec<String> {
+        let mut tags: Vec<String> = Vec::new();
+        for tag in self
+            .tags
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_string());
+            }
+        }
+        tags
+    }
+
+    fn consent(&self) -> loyalty_core::input::member::ConsentIn {
+        loyalty_core::input::member::ConsentIn {
+            zalo: Some(self.consent_zalo.is_some()),
+            sms: Some(self.consent_sms.is_some()),
+            email: Some(self.consent_email.is_some()),
+        }
+    }
 }
 
 /// The member form, for a new member or for editing one.
@@ -220,6 +255,8 @@ pub async fn create(
         birthday: blank_to_none(&form.birthday),
         gender: gender(&form.gender),
         province: blank_to_none(&form.province),
+        tags: Some(form.tag_list()).filter(|t| !t.is_empty()),
+        consent: Some(form.consent()),
         source: Some("admin".into()),
         ..MemberIn::default()
     };
@@ -316,11 +353,24 @@ struct ProfilePage {
     ladder: Vec<Tier>,
     /// The automations the member went through: the run and the journey's name.
     runs: Vec<(RunView, String)>,
+    /// The latest changes of their marketing consent.
+    consents: Vec<loyalty_core::consent::ConsentChange>,
 }
 
 impl ProfilePage {
     fn last_result(&self, run: &RunView) -> String {
         super::automation_editor::last_result(&self.c, run)
+    }
+
+    fn source_key(&self, source: &loyalty_core::consent::ConsentSource) -> &'static str {
+        use loyalty_core::consent::ConsentSource as S;
+        match source {
+            S::Api => "consent_source.api",
+            S::Ui => "consent_source.ui",
+            S::Portal => "consent_source.portal",
+            S::Unsubscribe => "consent_source.unsubscribe",
+            S::Import => "consent_source.import",
+        }
     }
 
     fn status_key(&self) -> &'static str {
@@ -394,12 +444,17 @@ pub(super) async fn profile_page(
     };
     let orders = app.orders(ctx, filter, newest).await.map_err(fail)?.items;
     let history = app
-        .tier_history(ctx, id.clone(), None, None, recent)
+        .tier_history(ctx, id.clone(), None, None, recent.clone())
         .await
         .map_err(fail)?;
     let info = app.tenant(ctx).await.map_err(fail)?;
     let vouchers = app.member_vouchers(ctx, id.clone()).await.map_err(fail)?;
     let runs = member_runs(app, staff, &id).await?;
+    let consents = app
+        .consent_history(ctx, id.clone(), recent.clone())
+        .await
+        .map_err(fail)?
+        .items;
     let about_member = ActivityFilter {
         entity: Some("member".into()),
         entity_id: Some(id.to_string()),
@@ -430,6 +485,7 @@ pub(super) async fn profile_page(
         vec![]
     };
     let page = ProfilePage {
+        consents,
         runs,
         ladder,
         rewards,
@@ -533,6 +589,10 @@ pub async fn edit_form(State(app): State<App>, staff: Staff, Path(id): Path<Memb
             .unwrap_or_default(),
         gender: p.gender.map(|g| g.as_str().to_string()).unwrap_or_default(),
         province: p.province.clone().unwrap_or_default(),
+        tags: p.tags.join(", "),
+        consent_zalo: p.consent.zalo.then(|| "on".into()),
+        consent_sms: p.consent.sms.then(|| "on".into()),
+        consent_email: p.consent.email.then(|| "on".into()),
     };
     form_page(&app, &staff, Some(&id), form, vec![]).await
 }
@@ -559,6 +619,8 @@ pub async fn edit(
         gender: Some(gender(&form.gender)),
         birthday: blank_to_none(&form.birthday).map(Some),
         province: change(&form.province),
+        tags: Some(form.tag_list()),
+        consent: Some(form.consent()),
         ..MemberPatchIn::default()
     };
     match app.update_member(ctx, id.clone(), patch).await {
