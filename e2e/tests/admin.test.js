@@ -978,6 +978,10 @@ test("the admin UI from first run to a segment", async (t) => {
           await page.locator("#block-reason").fill("gian lận tích điểm");
           await page.locator("#block").getByRole("button", { name: "Chặn" }).click();
           await page.locator("#member-status").filter({ hasText: "Đã khoá" }).waitFor();
+          // A refusal reaches the Vietnamese page in Vietnamese: redeeming for a blocked member.
+          await page.locator("#reward").selectOption({ index: 0 });
+          await page.getByRole("button", { name: "Đổi quà", exact: true }).click();
+          await page.locator("#member-error").filter({ hasText: "thành viên đã bị khoá" }).waitFor();
           const refused = await api(apiKey, "POST", "/api/v1/orders", { source: "pos", external_id: "E2E-BLOCK-1", member_id: khoa.id, total: 200_000 });
           assert.deepEqual([refused.points.earned, refused.points.reason], [0, "member_blocked"]);
           await page.locator("#unblock").click();
@@ -1011,6 +1015,14 @@ test("the admin UI from first run to a segment", async (t) => {
           const ledger = await (await fetch(BASE + `/api/v1/members/${khoa.id}/ledger`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
           const back = ledger.items.filter((e) => e.kind === "reverse" && e.points === 80);
           assert.equal(back.length, 1, "one gift's points came back");
+
+          // At the counter: the member search has the focus, and a scanned card (its code
+          // typed by the scanner, then Enter) opens the member.
+          await page.goto(BASE + "/members");
+          assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "q");
+          await page.keyboard.type(khoa.member_code);
+          await page.keyboard.press("Enter");
+          await page.waitForURL(new RegExp(`/members/${khoa.id}$`));
         } finally {
           await visitor.close();
           shopSite.closeAllConnections();

@@ -139,8 +139,8 @@ impl SettleRefusal {
     pub fn code(self) -> &'static str {
         match self {
             SettleRefusal::NotAGift => "not_a_gift",
-            SettleRefusal::AlreadyHandedOver => "already_handed_over",
-            SettleRefusal::AlreadyCancelled => "already_cancelled",
+            SettleRefusal::AlreadyHandedOver => "gift_handed_over",
+            SettleRefusal::AlreadyCancelled => "gift_cancelled",
         }
     }
 }

@@ -39,7 +39,7 @@ on_both_backends! {
         let again = app.post(&format!("/api/v1/redemptions/{}/hand-over", ids[0]), json!({"store": "HN01"})).await;
         assert_eq!(again.status, StatusCode::OK, "a repeated hand-over changes nothing");
         let late = app.post(&format!("/api/v1/redemptions/{}/cancel", ids[0]), json!({"reason": "đổi ý"})).await;
-        assert_eq!((late.status, late.body["code"].as_str()), (StatusCode::CONFLICT, Some("already_handed_over")));
+        assert_eq!((late.status, late.body["code"].as_str()), (StatusCode::CONFLICT, Some("gift_handed_over")));
 
         // Cancelled: the 100 points come back once, the cup back into stock.
         let before = app.get(&format!("/api/v1/members/{lan}")).await.body["points"]["available"].as_i64().unwrap();

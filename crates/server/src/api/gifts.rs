@@ -83,7 +83,7 @@ pub struct HandOverIn {
     params(("id" = String, Path)), request_body = HandOverIn,
     responses((status = 200, description = "Handed over (again: unchanged)", body = GiftOut),
         (status = 404, body = Problem),
-        (status = 409, description = "`already_cancelled`, or `not_a_gift` for a voucher reward", body = Problem),
+        (status = 409, description = "`gift_cancelled`, or `not_a_gift` for a voucher reward", body = Problem),
         (status = 422, body = Problem)),
     security(("api_key" = [])))]
 pub async fn hand_over(
@@ -107,7 +107,7 @@ pub struct CancelGiftIn {
     params(("id" = String, Path)), request_body = CancelGiftIn,
     responses((status = 200, description = "Cancelled: the points are back with the member, the gift back in stock", body = GiftOut),
         (status = 404, body = Problem),
-        (status = 409, description = "`already_handed_over`, or `not_a_gift`", body = Problem),
+        (status = 409, description = "`gift_handed_over`, or `not_a_gift`", body = Problem),
         (status = 422, body = Problem)),
     security(("api_key" = [])))]
 pub async fn cancel(

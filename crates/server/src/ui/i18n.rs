@@ -133,6 +133,67 @@ mod tests {
         );
     }
 
+    /// Every refusal the use-cases can give a page (a conflict's or a business rule's code) is
+    /// said in both languages (`rule.{code}`), so no English sentence reaches a Vietnamese page.
+    /// The codes are read from the sources: `AppError::conflict("…"`, `code: "…"` in the app,
+    /// and the refusal enums' `code`/`as_str` in core.
+    #[test]
+    fn every_domain_refusal_is_said_in_both_languages() {
+        let (vi, en) = (parse_catalogue(VI), parse_catalogue(EN));
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../");
+        let quoted = |piece: &str| -> Option<String> {
+            let rest = piece.trim_start().strip_prefix('"')?;
+            Some(rest.split('"').next()?.to_string())
+        };
+        let mut codes = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(format!("{root}app/src")).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for marker in ["AppError::conflict(", "code: \""] {
+                for piece in text.split(marker).skip(1) {
+                    let piece = if marker.ends_with('"') {
+                        format!("\"{piece}")
+                    } else {
+                        piece.to_string()
+                    };
+                    codes.extend(quoted(&piece));
+                }
+            }
+        }
+        for file in ["voucher", "reward", "referral", "order_change"] {
+            let text = std::fs::read_to_string(format!("{root}core/src/{file}.rs")).unwrap();
+            // Only the refusal enums' impls (`impl Refusal {`, `impl RewardRefusal {`…).
+            let refusals = text
+                .split("\nimpl ")
+                .filter(|i| {
+                    i.split_whitespace()
+                        .next()
+                        .is_some_and(|n| n.ends_with("Refusal"))
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            for start in ["pub fn code(self)", "pub fn as_str(self)"] {
+                for body in refusals.split(start).skip(1) {
+                    let body = body.split("\n    }\n").next().unwrap_or_default();
+                    for arm in body.split("=> ").skip(1) {
+                        codes.extend(quoted(arm));
+                    }
+                }
+            }
+        }
+        assert!(codes.len() > 30, "the scan found the codes: {codes:?}");
+        let missing: Vec<&String> = codes
+            .iter()
+            .filter(|c| {
+                let key = format!("rule.{c}");
+                !vi.contains_key(key.as_str()) || !en.contains_key(key.as_str())
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "refusals without words (add rule.<code> to both catalogues): {missing:?}"
+        );
+    }
+
     #[test]
     fn a_missing_key_shows_itself() {
         assert_eq!(text(Lang::En, "no.such.key"), "no.such.key");

@@ -70,6 +70,18 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
+/// Whether `q` is the member's code or phone number exactly (not a piece of a name).
+fn exact_match(member: &Member, q: &str) -> bool {
+    let q = q.trim();
+    if q.is_empty() {
+        return false;
+    }
+    member.member_code.eq_ignore_ascii_case(q)
+        || loyalty_core::phone::Phone::parse(q)
+            .ok()
+            .is_some_and(|p| member.profile.phone.as_ref() == Some(&p))
+}
+
 pub async fn list(
     State(app): State<App>,
     staff: Staff,
@@ -80,6 +92,21 @@ pub async fn list(
     let fail = |e| UiError::App(lang, e);
     let ctx = &staff.session.ctx;
     let q = query.q.unwrap_or_default().trim().to_string();
+    // A scanned member card: the scanner types the code and Enter; its member opens at once.
+    if (4..=20).contains(&q.len()) && q.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        let by_code = MemberFilter {
+            member_code: Some(q.to_ascii_uppercase()),
+            ..MemberFilter::default()
+        };
+        let first = Page {
+            after: None,
+            limit: 2,
+        };
+        let found = app.members(ctx, by_code, first).await.map_err(fail)?;
+        if let [only] = found.items.as_slice() {
+            return Ok(Redirect::to(&format!("/members/{}", only.id)).into_response());
+        }
+    }
     let filter = MemberFilter {
         text: (!q.is_empty()).then(|| loyalty_core::text::fold(&q)),
         status: MemberStatus::parse(&query.status),
@@ -91,6 +118,13 @@ pub async fn list(
         limit: PAGE_SIZE,
     };
     let members = app.members(ctx, filter, page).await.map_err(fail)?;
+    // A typed phone number that finds exactly its member opens the profile at once.
+    if let [only] = members.items.as_slice()
+        && members.next_after.is_none()
+        && exact_match(only, &q)
+    {
+        return Ok(Redirect::to(&format!("/members/{}", only.id)).into_response());
+    }
     let tiers = app.tiers(ctx).await.map_err(fail)?;
     let rows = members
         .items
@@ -278,7 +312,7 @@ async fn refused(
         AppError::Invalid(_) | AppError::Conflict { .. } => {
             let mut errors = field_errors(&error, staff.lang);
             if errors.iter().all(|(f, _)| f.is_empty()) {
-                errors.push(("phone".into(), error.to_string()));
+                errors.push(("phone".into(), super::said(&error, staff.lang)));
             }
             form_page(app, staff, id, form, errors).await
         }

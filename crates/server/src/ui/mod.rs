@@ -400,11 +400,12 @@ pub fn error_page(lang: Lang, error: UiError) -> Response {
         }
         UiError::App(_, _) => (StatusCode::UNPROCESSABLE_ENTITY, "error.invalid"),
     };
+    // A domain refusal is said in the page's language by its code (`rule.{code}`).
     let detail = match &error {
         UiError::App(
             _,
             e @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::Rejected { .. }),
-        ) => e.to_string(),
+        ) => said(e, lang),
         _ => String::new(),
     };
     let page = ErrorPage {
@@ -461,9 +462,30 @@ pub fn field_errors(error: &AppError, lang: Lang) -> Vec<(String, String)> {
                 let said = i18n::lookup(lang, &format!("rule.{code}")).unwrap_or(message);
                 vec![(field.clone().unwrap_or_default(), said.to_string())]
             }
+            AppError::Rejected {
+                field,
+                message,
+                code,
+            } => {
+                let said = i18n::lookup(lang, &format!("rule.{code}")).unwrap_or(message);
+                vec![(field.clone(), said.to_string())]
+            }
             _ => vec![],
         })
         .collect()
+}
+
+/// A refusal as one sentence in the page's language: each rule broken, by its code.
+pub fn said(error: &AppError, lang: Lang) -> String {
+    let parts: Vec<String> = field_errors(error, lang)
+        .into_iter()
+        .map(|(_, said)| said)
+        .collect();
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// A whole number typed by a person: spaces and thousands separators (`1.000.000`,

@@ -165,8 +165,13 @@ pub async fn redeem(
         Err(
             error @ (AppError::Conflict { .. } | AppError::Invalid(_) | AppError::Rejected { .. }),
         ) => {
-            let page =
-                super::members::profile_page(&app, &staff, member_id, error.to_string()).await?;
+            let page = super::members::profile_page(
+                &app,
+                &staff,
+                member_id,
+                super::said(&error, staff.lang),
+            )
+            .await?;
             Ok((StatusCode::CONFLICT, page).into_response())
         }
         Err(error) => Err(UiError::App(staff.lang, error)),

@@ -362,7 +362,7 @@ pub async fn generate(
         }
         Err(
             error @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::Rejected { .. }),
-        ) => show_page(&app, &staff, id, error.to_string()).await,
+        ) => show_page(&app, &staff, id, super::said(&error, lang)).await,
         Err(error) => Err(UiError::App(lang, error)),
     }
 }
