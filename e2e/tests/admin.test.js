@@ -1023,6 +1023,20 @@ test("the admin UI from first run to a segment", async (t) => {
           await page.keyboard.type(khoa.member_code);
           await page.keyboard.press("Enter");
           await page.waitForURL(new RegExp(`/members/${khoa.id}$`));
+
+          // A voucher program's scope edited after it was made: its codes show read-only with
+          // the reason, and the scope holds for the API.
+          await page.goto(BASE + "/vouchers");
+          await page.getByRole("link", { name: "Tết giảm 10%" }).click();
+          await page.locator("#edit-voucher").click();
+          await page.locator("#codes-fixed").waitFor();
+          await page.locator("#s-categories").fill("banh, banh-ngot");
+          await page.locator("#s-channels").fill("pos");
+          await page.locator("#voucher-form").getByRole("button", { name: "Lưu" }).click();
+          await page.locator("#voucher-scope").filter({ hasText: "banh-ngot" }).waitFor();
+          const programId = page.url().split("/").pop();
+          const scoped = await (await fetch(BASE + `/api/v1/voucher-programs/${programId}`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+          assert.deepEqual([scoped.scope.categories, scoped.scope.channels], [["banh", "banh-ngot"], ["pos"]]);
         } finally {
           await visitor.close();
           shopSite.closeAllConnections();

@@ -152,6 +152,10 @@ pub fn routes() -> Router<App> {
             get(vouchers::new_form).post(vouchers::create),
         )
         .route("/vouchers/{id}", get(vouchers::show))
+        .route(
+            "/vouchers/{id}/edit",
+            get(vouchers::edit_form).post(vouchers::edit),
+        )
         .route("/vouchers/{id}/codes", post(vouchers::generate))
         .route("/vouchers/{id}/toggle", post(vouchers::toggle))
         .route("/segments", get(segments::list).post(segments::save))

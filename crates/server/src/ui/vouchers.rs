@@ -12,7 +12,7 @@ use loyalty_app::vouchers::{ProgramInput, ProgramReport};
 use loyalty_app::{App, AppError};
 use loyalty_core::id::ProgramId;
 use loyalty_core::tenancy::Permission;
-use loyalty_core::voucher::{CodeKind, Limits, VoucherProgram, VoucherType};
+use loyalty_core::voucher::{CodeKind, Limits, Scope, VoucherProgram, VoucherType};
 use serde::Deserialize;
 
 use super::session::Staff;
@@ -90,6 +90,145 @@ pub struct ProgramForm {
     #[serde(default)]
     uses_per_member: String,
     stackable: Option<String>,
+    /// The scope, each a list separated by commas (empty: any).
+    #[serde(default)]
+    scope_skus: String,
+    #[serde(default)]
+    scope_categories: String,
+    #[serde(default)]
+    scope_stores: String,
+    #[serde(default)]
+    scope_brands: String,
+    #[serde(default)]
+    scope_channels: String,
+}
+
+/// A list typed with commas: trimmed, blanks dropped.
+fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl ProgramForm {
+    /// The form showing a saved program (dates as local days; the last day included).
+    fn from_program(p: &VoucherProgram, zone: &jiff::tz::TimeZone) -> ProgramForm {
+        let local = |at: Timestamp| at.to_zoned_datetime(zone.clone()).date().to_string();
+        let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+        ProgramForm {
+            csrf: String::new(),
+            name: p.name.clone(),
+            kind: kind_name(p.kind).into(),
+            value: p.value.to_string(),
+            max_discount: number(p.max_discount),
+            min_order: p.min_order.to_string(),
+            sku: p.free_item_sku.clone().unwrap_or_default(),
+            valid_from: p.valid_from.map(local).unwrap_or_default(),
+            valid_until: p.valid_until.map(local).unwrap_or_default(),
+            code_kind: if p.shared_code.is_some() {
+                "shared"
+            } else {
+                "unique"
+            }
+            .into(),
+            code: p.shared_code.clone().unwrap_or_default(),
+            prefix: p.code_prefix.clone(),
+            total_uses: number(p.limits.total_uses),
+            uses_per_member: number(p.limits.uses_per_member),
+            stackable: p.stackable.then(|| "on".into()),
+            scope_skus: p.scope.skus.join(", "),
+            scope_categories: p.scope.categories.join(", "),
+            scope_stores: p.scope.stores.join(", "),
+            scope_brands: p.scope.brands.join(", "),
+            scope_channels: p.scope.channels.join(", "),
+        }
+    }
+
+    /// The program input this form gives (code kind and shared code only when `creating`),
+    /// or the fields it could not read.
+    fn input(
+        &self,
+        zone: &jiff::tz::TimeZone,
+        lang: super::Lang,
+        creating: bool,
+    ) -> Result<ProgramInput, Vec<(String, String)>> {
+        let mut errors = Vec::new();
+        let kind = match self.kind.as_str() {
+            "fixed" => VoucherType::Fixed,
+            "free_shipping" => VoucherType::FreeShipping,
+            "free_item" => VoucherType::FreeItem,
+            _ => VoucherType::Percent,
+        };
+        let code_kind = if self.code_kind == "shared" {
+            CodeKind::Shared
+        } else {
+            CodeKind::Unique
+        };
+        let value = parse_whole("value", &self.value, &mut errors, lang);
+        let max_discount = parse_whole("max_discount", &self.max_discount, &mut errors, lang);
+        let min_order = parse_whole("min_order", &self.min_order, &mut errors, lang);
+        let total_uses = parse_whole("limits.total_uses", &self.total_uses, &mut errors, lang);
+        let uses_per_member = parse_whole(
+            "limits.uses_per_member",
+            &self.uses_per_member,
+            &mut errors,
+            lang,
+        );
+        let mut date = |field: &str, text: &str, end: bool| match day(text, zone, end) {
+            Ok(at) => Some(at),
+            Err(()) => {
+                errors.push((
+                    field.into(),
+                    super::i18n::text(lang, "form.not_a_date").into(),
+                ));
+                None
+            }
+        };
+        let valid_from = date("valid_from", &self.valid_from, false);
+        let valid_until = date("valid_until", &self.valid_until, true);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let given = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        Ok(ProgramInput {
+            name: Some(self.name.clone()),
+            kind: Some(kind),
+            value: value.or(Some(0)),
+            max_discount: Some(max_discount),
+            min_order,
+            sku: Some(given(&self.sku)),
+            valid_from,
+            valid_until,
+            scope: Some(Scope {
+                skus: comma_list(&self.scope_skus),
+                categories: comma_list(&self.scope_categories),
+                stores: comma_list(&self.scope_stores),
+                brands: comma_list(&self.scope_brands),
+                channels: comma_list(&self.scope_channels),
+            }),
+            limits: Some(Limits {
+                total_uses,
+                uses_per_member,
+            }),
+            stackable: Some(self.stackable.is_some()),
+            active: creating.then_some(true),
+            code_kind: creating.then_some(code_kind),
+            prefix: if creating { given(&self.prefix) } else { None },
+            length: None,
+            code: if creating { given(&self.code) } else { None },
+        })
+    }
+}
+
+fn kind_name(kind: VoucherType) -> &'static str {
+    match kind {
+        VoucherType::Fixed => "fixed",
+        VoucherType::FreeShipping => "free_shipping",
+        VoucherType::FreeItem => "free_item",
+        _ => "percent",
+    }
 }
 
 impl Default for ProgramForm {
@@ -110,16 +249,23 @@ impl Default for ProgramForm {
             total_uses: String::new(),
             uses_per_member: "1".into(),
             stackable: None,
+            scope_skus: String::new(),
+            scope_categories: String::new(),
+            scope_stores: String::new(),
+            scope_brands: String::new(),
+            scope_channels: String::new(),
         }
     }
 }
 
 #[derive(Template)]
-#[template(path = "voucher_new.html")]
+#[template(path = "voucher_form.html")]
 struct NewPage {
     c: Chrome,
     form: ProgramForm,
     errors: Vec<(String, String)>,
+    /// The program edited (its codes then cannot change), or `None` for a new one.
+    editing: Option<VoucherProgram>,
 }
 
 impl NewPage {
@@ -139,8 +285,84 @@ async fn new_page(
         c: Chrome::for_staff(app, staff, "vouchers.new", "vouchers", "/vouchers/new").await,
         form,
         errors,
+        editing: None,
     };
     Ok((status, render(&page)).into_response())
+}
+
+async fn edit_page(
+    app: &App,
+    staff: &Staff,
+    program: VoucherProgram,
+    form: ProgramForm,
+    errors: Vec<(String, String)>,
+) -> UiResult {
+    let status = super::form_status(&errors);
+    let path = format!("/vouchers/{}/edit", program.id);
+    let page = NewPage {
+        c: Chrome::for_staff(app, staff, "vouchers.edit", "vouchers", &path).await,
+        form,
+        errors,
+        editing: Some(program),
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+pub async fn edit_form(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<ProgramId>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    let lang = staff.lang;
+    let ctx = &staff.session.ctx;
+    let zone = app
+        .tenant(ctx)
+        .await
+        .map_err(|e| UiError::App(lang, e))?
+        .zone
+        .clone();
+    let program = app
+        .voucher_program(ctx, id)
+        .await
+        .map_err(|e| UiError::App(lang, e))?;
+    let form = ProgramForm::from_program(&program, &zone);
+    edit_page(&app, &staff, program, form, vec![]).await
+}
+
+/// Saves the program's terms and scope (its codes stay as they are).
+pub async fn edit(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<ProgramId>,
+    Form(form): Form<ProgramForm>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let ctx = &staff.session.ctx;
+    let zone = app
+        .tenant(ctx)
+        .await
+        .map_err(|e| UiError::App(lang, e))?
+        .zone
+        .clone();
+    let program = app
+        .voucher_program(ctx, id.clone())
+        .await
+        .map_err(|e| UiError::App(lang, e))?;
+    let input = match form.input(&zone, lang, false) {
+        Ok(input) => input,
+        Err(errors) => return edit_page(&app, &staff, program, form, errors).await,
+    };
+    match app.update_voucher_program(ctx, id.clone(), input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/vouchers/{id}")).into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let errors = field_errors(&error, lang);
+            edit_page(&app, &staff, program, form, errors).await
+        }
+        Err(error) => Err(UiError::App(lang, error)),
+    }
 }
 
 pub async fn new_form(State(app): State<App>, staff: Staff) -> UiResult {
@@ -187,64 +409,9 @@ pub async fn create(
         .map_err(|e| UiError::App(lang, e))?
         .zone
         .clone();
-    let mut errors = Vec::new();
-    let kind = match form.kind.as_str() {
-        "fixed" => VoucherType::Fixed,
-        "free_shipping" => VoucherType::FreeShipping,
-        "free_item" => VoucherType::FreeItem,
-        _ => VoucherType::Percent,
-    };
-    let code_kind = if form.code_kind == "shared" {
-        CodeKind::Shared
-    } else {
-        CodeKind::Unique
-    };
-    let value = parse_whole("value", &form.value, &mut errors, lang);
-    let max_discount = parse_whole("max_discount", &form.max_discount, &mut errors, lang);
-    let min_order = parse_whole("min_order", &form.min_order, &mut errors, lang);
-    let total_uses = parse_whole("limits.total_uses", &form.total_uses, &mut errors, lang);
-    let uses_per_member = parse_whole(
-        "limits.uses_per_member",
-        &form.uses_per_member,
-        &mut errors,
-        lang,
-    );
-    let mut date = |field: &str, text: &str, end: bool| match day(text, &zone, end) {
-        Ok(at) => Some(at),
-        Err(()) => {
-            errors.push((
-                field.into(),
-                super::i18n::text(lang, "form.not_a_date").into(),
-            ));
-            None
-        }
-    };
-    let valid_from = date("valid_from", &form.valid_from, false);
-    let valid_until = date("valid_until", &form.valid_until, true);
-    if !errors.is_empty() {
-        return new_page(&app, &staff, form, errors).await;
-    }
-    let given = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let input = ProgramInput {
-        name: Some(form.name.clone()),
-        kind: Some(kind),
-        value: value.or(Some(0)),
-        max_discount: Some(max_discount),
-        min_order,
-        sku: Some(given(&form.sku)),
-        valid_from,
-        valid_until,
-        scope: None,
-        limits: Some(Limits {
-            total_uses,
-            uses_per_member,
-        }),
-        stackable: Some(form.stackable.is_some()),
-        active: Some(true),
-        code_kind: Some(code_kind),
-        prefix: given(&form.prefix),
-        length: None,
-        code: given(&form.code),
+    let input = match form.input(&zone, lang, true) {
+        Ok(input) => input,
+        Err(errors) => return new_page(&app, &staff, form, errors).await,
     };
     match app.create_voucher_program(ctx, input).await {
         Ok(program) => Ok(Redirect::to(&format!("/vouchers/{}", program.id)).into_response()),
