@@ -1015,6 +1015,16 @@ test("the admin UI from first run to a segment", async (t) => {
           const ledger = await (await fetch(BASE + `/api/v1/members/${khoa.id}/ledger`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
           const back = ledger.items.filter((e) => e.kind === "reverse" && e.points === 80);
           assert.equal(back.length, 1, "one gift's points came back");
+          // The reward edited from its row: a new stock, then archived (taken off offer).
+          await page.goto(BASE + "/rewards");
+          const row = page.locator("#rewards tbody tr").filter({ hasText: "Túi vải Hoa Mai" });
+          await row.locator("summary").click();
+          await row.getByLabel("Số lượng (để trống: không giới hạn)").fill("3");
+          await row.getByLabel("Đang cho đổi (bỏ chọn để lưu trữ: lịch sử vẫn giữ)").uncheck();
+          await row.getByRole("button", { name: "Lưu" }).click();
+          await page.waitForURL(/\/rewards$/);
+          const archived = await (await fetch(BASE + `/api/v1/rewards/${bag.id}`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+          assert.deepEqual([archived.stock, archived.active], [3, false]);
 
           // At the counter: the member search has the focus, and a scanned card (its code
           // typed by the scanner, then Enter) opens the member.

@@ -141,6 +141,7 @@ pub fn routes() -> Router<App> {
         .route("/tiers/{id}/edit", get(tiers::edit_form))
         .route("/tiers/{id}/delete", post(tiers::delete))
         .route("/rewards", get(rewards::list).post(rewards::create))
+        .route("/rewards/{id}", post(rewards::update))
         .route("/rewards/gifts", get(gifts::list))
         .route("/rewards/gifts/{id}/hand-over", post(gifts::hand_over))
         .route("/rewards/gifts/{id}/cancel", post(gifts::cancel))

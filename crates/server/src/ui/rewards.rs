@@ -44,6 +44,8 @@ struct RewardsPage {
     can_edit: bool,
     form: RewardForm,
     errors: Vec<(String, String)>,
+    /// Why an edit of a listed reward was refused, in the page's language.
+    edit_error: String,
 }
 
 impl RewardsPage {
@@ -81,8 +83,93 @@ async fn page(
         can_edit: staff.may(Permission::EditProgram),
         form,
         errors,
+        edit_error: String::new(),
     };
     Ok((status, render(&page)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    points_cost: String,
+    #[serde(default)]
+    stock: String,
+    #[serde(default)]
+    per_member_limit: String,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+/// Saves a listed reward's name, cost, stock, per-member limit and whether it is on offer (a
+/// reward with redemptions is taken off offer rather than deleted: its history stays).
+pub async fn update(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<EditForm>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let lang = staff.lang;
+    let mut errors = Vec::new();
+    let points_cost = parse_whole("points_cost", &form.points_cost, &mut errors, lang);
+    let stock = parse_whole("stock", &form.stock, &mut errors, lang);
+    let limit = parse_whole(
+        "per_member_limit",
+        &form.per_member_limit,
+        &mut errors,
+        lang,
+    );
+    if !errors.is_empty() {
+        let message = errors
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect::<Vec<_>>()
+            .join("; ");
+        return edit_refused(&app, &staff, message).await;
+    }
+    let input = RewardInput {
+        name: Some(form.name.trim().to_string()),
+        points_cost,
+        stock: Some(stock),
+        per_member_limit: Some(limit),
+        active: Some(form.active.is_some()),
+        ..RewardInput::default()
+    };
+    match app.update_reward(&staff.session.ctx, id, input).await {
+        Ok(_) => Ok(Redirect::to("/rewards").into_response()),
+        Err(
+            error @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::Rejected { .. }),
+        ) => edit_refused(&app, &staff, super::said(&error, lang)).await,
+        Err(error) => Err(UiError::App(lang, error)),
+    }
+}
+
+/// The rewards page again with why an edit was refused.
+async fn edit_refused(app: &App, staff: &Staff, message: String) -> UiResult {
+    let lang = staff.lang;
+    let fail = |e| UiError::App(lang, e);
+    let ctx = &staff.session.ctx;
+    let rewards = app.rewards(ctx).await.map_err(fail)?;
+    let programs = app
+        .voucher_programs(ctx, super::whole_list())
+        .await
+        .map_err(fail)?
+        .items;
+    let page = RewardsPage {
+        c: Chrome::for_staff(app, staff, "rewards.title", "rewards", "/rewards").await,
+        rewards,
+        programs,
+        can_edit: staff.may(Permission::EditProgram),
+        form: RewardForm::default(),
+        errors: vec![],
+        edit_error: message,
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
 }
 
 pub async fn list(State(app): State<App>, staff: Staff) -> UiResult {
