@@ -284,14 +284,15 @@ test("the admin UI from first run to a segment", async (t) => {
 
     await t.test("a member spends points on a reward at the counter and gets a voucher", async () => {
       await page.goto(BASE + "/rewards");
-      await page.getByLabel("Tên quà").fill("Voucher Tết 10%");
-      await page.getByLabel("Số điểm cần đổi").fill("100");
+      const add = page.locator("#reward-add");
+      await add.getByLabel("Tên quà").fill("Voucher Tết 10%");
+      await add.getByLabel("Số điểm cần đổi").fill("100");
       await page.getByLabel("Loại").selectOption("voucher");
       await page.getByLabel("Chương trình voucher (với quà là voucher)").selectOption({ label: "Tết giảm 10%" });
       await page.getByRole("button", { name: "Thêm quà" }).click();
       await page.locator("#rewards").getByRole("cell", { name: "Voucher Tết 10%" }).waitFor();
-      await page.getByLabel("Tên quà").fill("Ly giữ nhiệt");
-      await page.getByLabel("Số điểm cần đổi").fill("1.000.000");
+      await add.getByLabel("Tên quà").fill("Ly giữ nhiệt");
+      await add.getByLabel("Số điểm cần đổi").fill("1.000.000");
       await page.getByRole("button", { name: "Thêm quà" }).click();
       await page.locator("#rewards").getByRole("cell", { name: "Ly giữ nhiệt" }).waitFor();
 

@@ -242,6 +242,36 @@ fn ensure_contacts_free(
     Ok(())
 }
 
+/// Registers a customer met for the first time by phone or e-mail (an order's buyer, a
+/// referred friend, a portal sign-up), with its activity entry; when a concurrent request
+/// registered the same person first, theirs, locked. The flag says whether it is new (the
+/// caller raises `member.created` where its events want it).
+pub(crate) fn register_customer(
+    sql: &mut dyn Sql,
+    ctx: &Ctx,
+    profile: Profile,
+    source: &str,
+    now: jiff::Timestamp,
+) -> AppResult<(Member, bool)> {
+    let tenant_id = ctx.tenant_id.as_str();
+    let (phone, email) = (profile.phone.clone(), profile.email.clone());
+    let member = new_member(sql, tenant_id, profile, source, now)?;
+    if !members::insert_if_absent(sql, tenant_id, &member)? {
+        let theirs = crate::orders::find_customer(sql, tenant_id, phone.as_ref(), email.as_ref())?
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("customer vanished after a conflict"))
+            })?;
+        return Ok((theirs, false));
+    }
+    let change = Change {
+        entity: "member",
+        id: &member.id,
+        action: "create",
+    };
+    record(sql, ctx, now, change, None, snapshot(&member))?;
+    Ok((member, true))
+}
+
 /// A new customer record (not yet activated) with an unused member code. Codes collide
 /// rarely (31^8 of them); a few draws settle it.
 pub(crate) fn new_member(

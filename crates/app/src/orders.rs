@@ -22,7 +22,6 @@ use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record};
 use crate::events::{entry_data, points_moved, raise};
-use crate::members::new_member;
 use crate::points::Book;
 use crate::tiers::{InFlight, upgrade_if_qualified};
 use crate::vouchers::{code_key, program_of, redeem_in, release_in};
@@ -860,29 +859,11 @@ fn find_buyer(
                 name: name.clone(),
                 ..Profile::default()
             };
-            let member = new_member(sql, tenant_id, profile, &order.source, now)?;
-            if !members::insert_if_absent(sql, tenant_id, &member)? {
-                // A concurrent order registered the same customer first: use theirs.
-                return find_customer(sql, tenant_id, phone.as_ref(), email.as_ref())?
-                    .map(Some)
-                    .ok_or_else(|| {
-                        AppError::Internal(anyhow::anyhow!("customer vanished after a conflict"))
-                    });
+            let (member, new) =
+                crate::members::register_customer(sql, ctx, profile, &order.source, now)?;
+            if new {
+                registered.push(member_changed(EventType::MemberCreated, &member));
             }
-            let change = Change {
-                entity: "member",
-                id: &member.id,
-                action: "create",
-            };
-            record(
-                sql,
-                ctx,
-                now,
-                change,
-                None,
-                serde_json::to_value(&member).ok(),
-            )?;
-            registered.push(member_changed(EventType::MemberCreated, &member));
             Ok(Some(member))
         }
     }

@@ -385,31 +385,11 @@ fn friend_by_phone(
         name,
         ..Profile::default()
     };
-    let member = crate::members::new_member(sql, tenant_id, profile, "referral", now)?;
-    if !members::insert_if_absent(sql, tenant_id, &member)? {
-        let id = members::id_by_contact(sql, tenant_id, Contact::Phone, phone.as_str())?
-            .ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("friend vanished after a conflict"))
-            })?;
-        return members::get_for_update(sql, tenant_id, &id)?.ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!("friend vanished after a conflict"))
-        });
+    let (member, new) = crate::members::register_customer(sql, ctx, profile, "referral", now)?;
+    if new {
+        let event = loyalty_core::event::member_changed(EventType::MemberCreated, &member);
+        raise(sql, tenant_id, now, &[event])?;
     }
-    let change = Change {
-        entity: "member",
-        id: &member.id,
-        action: "create",
-    };
-    record(
-        sql,
-        ctx,
-        now,
-        change,
-        None,
-        serde_json::to_value(&member).ok(),
-    )?;
-    let event = loyalty_core::event::member_changed(EventType::MemberCreated, &member);
-    raise(sql, tenant_id, now, &[event])?;
     Ok(member)
 }
 

@@ -68,6 +68,16 @@ async fn page(
     form: RewardForm,
     errors: Vec<(String, String)>,
 ) -> UiResult {
+    page_with(app, staff, form, errors, String::new()).await
+}
+
+async fn page_with(
+    app: &App,
+    staff: &Staff,
+    form: RewardForm,
+    errors: Vec<(String, String)>,
+    edit_error: String,
+) -> UiResult {
     staff.require(Permission::ViewMembers)?;
     let lang = staff.lang;
     let fail = |e| UiError::App(lang, e);
@@ -83,7 +93,7 @@ async fn page(
         can_edit: staff.may(Permission::EditProgram),
         form,
         errors,
-        edit_error: String::new(),
+        edit_error,
     };
     Ok((status, render(&page)).into_response())
 }
@@ -151,25 +161,8 @@ pub async fn update(
 
 /// The rewards page again with why an edit was refused.
 async fn edit_refused(app: &App, staff: &Staff, message: String) -> UiResult {
-    let lang = staff.lang;
-    let fail = |e| UiError::App(lang, e);
-    let ctx = &staff.session.ctx;
-    let rewards = app.rewards(ctx).await.map_err(fail)?;
-    let programs = app
-        .voucher_programs(ctx, super::whole_list())
-        .await
-        .map_err(fail)?
-        .items;
-    let page = RewardsPage {
-        c: Chrome::for_staff(app, staff, "rewards.title", "rewards", "/rewards").await,
-        rewards,
-        programs,
-        can_edit: staff.may(Permission::EditProgram),
-        form: RewardForm::default(),
-        errors: vec![],
-        edit_error: message,
-    };
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+    let response = page_with(app, staff, RewardForm::default(), vec![], message).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response())
 }
 
 pub async fn list(State(app): State<App>, staff: Staff) -> UiResult {
