@@ -258,25 +258,30 @@ impl App {
         let info = self.tenant(ctx).await?;
         let (tenant_id, member_id, now) =
             (ctx.tenant_id.clone(), member_id.to_string(), self.now());
-        let (code, rows) = self
+        // Read first: the code is drawn (a write) only the first time.
+        let (t, m) = (tenant_id.clone(), member_id.clone());
+        let (code, (referred, completed)) = self
             .db
-            .write(move |sql| {
-                let code = code_in(sql, &tenant_id, &member_id, now)?;
-                let rows = store::list(sql, &tenant_id, Some(&member_id), 10_000)?;
-                let made: Vec<ReferralRow> = rows
-                    .into_iter()
-                    .filter(|r| r.referrer_id == member_id)
-                    .collect();
-                Ok::<_, AppError>((code, made))
+            .read(move |sql| {
+                let code = store::code_of(sql, &t, &m)?;
+                Ok::<_, AppError>((code, store::made_counts(sql, &t, &m)?))
             })
             .await?;
+        let code = match code {
+            Some(code) => code,
+            None => {
+                self.db
+                    .write(move |sql| code_in(sql, &tenant_id, &member_id, now))
+                    .await?
+            }
+        };
         let settings = &info.program.referral;
         Ok(MyReferral {
             enabled: settings.enabled,
             link: self.public_link(&format!("/m/{slug}?ref={code}")),
             code,
-            referred: rows.len() as i64,
-            completed: rows.iter().filter(|r| r.status == "completed").count() as i64,
+            referred,
+            completed,
             referrer_reward: settings.referrer_reward.clone(),
             friend_reward: settings.friend_reward.clone(),
         })

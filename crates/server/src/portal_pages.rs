@@ -61,6 +61,8 @@ pub(crate) struct Shell {
     pub(crate) logo_url: Option<String>,
     /// Tiers are reached by spending (progress in đồng) rather than points or orders.
     pub(crate) spend_metric: bool,
+    /// The shop runs a referral program (the home page shows the member's link).
+    pub(crate) referral_on: bool,
 }
 
 pub(crate) async fn shell(
@@ -87,6 +89,7 @@ pub(crate) async fn shell(
         shop: info.tenant.name.clone(),
         logo_url: info.program.portal.logo_url.clone(),
         spend_metric: info.program.tiers.metric == loyalty_core::program::TierMetric::Spend,
+        referral_on: info.program.referral.enabled,
     })
 }
 
@@ -255,7 +258,10 @@ async fn home_page(
         .collect();
     let rewards = app.portal_rewards(who).await?;
     let expiring = app.portal_expiring(who, 3).await?;
-    let mut referral = Some(app.my_referral(who, &s.slug).await?).filter(|r| r.enabled);
+    let mut referral = match s.referral_on {
+        true => Some(app.my_referral(who, &s.slug).await?),
+        false => None,
+    };
     if let Some(r) = &mut referral {
         r.link = absolute(headers, &r.link);
     }

@@ -150,6 +150,21 @@ pub fn made_since(
     )
 }
 
+/// Referrals the member made, and how many of them completed.
+pub fn made_counts(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    referrer_id: &str,
+) -> Result<(i64, i64), DbError> {
+    let row = sql.query_one(
+        "select count(*) as made,
+                cast(coalesce(sum(case when status = 'completed' then 1 else 0 end), 0) as bigint) as completed
+         from referrals where tenant_id = $1 and referrer_id = $2",
+        params![tenant_id, referrer_id],
+    )?;
+    Ok((row.get("made")?, row.get("completed")?))
+}
+
 /// Writes a referral's completion or reversal (status, order, times and rewards).
 pub fn update(sql: &mut dyn Sql, tenant_id: &str, r: &ReferralRow) -> Result<(), DbError> {
     sql.execute(
