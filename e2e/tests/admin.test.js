@@ -409,6 +409,14 @@ test("the admin UI from first run to a segment", async (t) => {
       }
       assert.equal(await page.locator("#stores tbody tr").count(), 1);
       assert.match(await page.locator("#stores tbody tr").innerText(), /HN01\s+Hoa Mai Hoàn Kiếm\s+banh\s+Hà Nội/);
+      // Edited from its row: the address added, the code kept.
+      await page.locator("#edit-HN01 summary").click();
+      await page.locator("#edit-HN01").getByLabel("Địa chỉ cửa hàng").fill("12 Hàng Bạc");
+      await page.locator("#edit-HN01").getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/stores$/);
+      const listed = await (await fetch(BASE + "/api/v1/stores", { headers: { authorization: `Bearer ${apiKey}` } })).json();
+      const hn01 = listed.items.find((x) => x.code === "HN01");
+      assert.deepEqual([hn01.address, hn01.name, hn01.active], ["12 Hàng Bạc", "Hoa Mai Hoàn Kiếm", true]);
     });
 
     await t.test("the owner adds a cashier and a till's API key, which works until revoked", async () => {

@@ -147,6 +147,7 @@ pub fn routes() -> Router<App> {
         .route("/rewards/gifts/{id}/cancel", post(gifts::cancel))
         .route("/members/{id}/redemptions", post(rewards::redeem))
         .route("/stores", get(stores::list).post(stores::create))
+        .route("/stores/{id}", post(stores::update))
         .route("/vouchers", get(vouchers::list))
         .route(
             "/vouchers/new",

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use loyalty_app::catalog::{BrandInput, StoreInput};
 use loyalty_app::{App, AppError};
@@ -110,6 +110,56 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<Place
         Ok(()) => Ok(Redirect::to("/stores").into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             let errors = field_errors(&error, staff.lang);
+            page(&app, &staff, form, errors).await
+        }
+        Err(error) => Err(UiError::App(staff.lang, error)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StoreEditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    brand: String,
+    #[serde(default)]
+    province: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+/// Saves a listed store (its code stays: orders and vouchers name it); a store that closed is
+/// marked so rather than deleted, as its orders stay in the reports.
+pub async fn update(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<StoreEditForm>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let given = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let input = StoreInput {
+        code: None,
+        name: Some(form.name.clone()),
+        brand: Some(given(&form.brand)),
+        province: Some(given(&form.province)),
+        district: None,
+        address: Some(given(&form.address)),
+        active: Some(form.active.is_some()),
+    };
+    match app.update_store(&staff.session.ctx, id, input).await {
+        Ok(_) => Ok(Redirect::to("/stores").into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let errors = field_errors(&error, staff.lang);
+            let form = PlaceForm {
+                what: "store".into(),
+                ..PlaceForm::default()
+            };
             page(&app, &staff, form, errors).await
         }
         Err(error) => Err(UiError::App(staff.lang, error)),
