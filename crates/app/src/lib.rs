@@ -28,6 +28,7 @@ pub mod imports;
 pub mod inbound;
 pub mod jobs;
 pub mod members;
+pub mod merging;
 pub mod message_links;
 pub mod message_reports;
 pub mod message_sender;

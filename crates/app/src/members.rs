@@ -176,7 +176,8 @@ impl App {
                             "a blocked member cannot be activated",
                         ));
                     }
-                    MemberStatus::Customer => {}
+                    // `get_for_update` follows a tombstone to the kept member.
+                    MemberStatus::Customer | MemberStatus::Merged => {}
                 }
                 let after = Member {
                     status: MemberStatus::Member,

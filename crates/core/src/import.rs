@@ -317,7 +317,8 @@ pub fn parse_member_row(
         }
     }
     let status = cell("status").and_then(|v| {
-        let s = MemberStatus::parse(&v.to_lowercase());
+        // A merge makes a tombstone; an import cannot.
+        let s = MemberStatus::parse(&v.to_lowercase()).filter(|s| *s != MemberStatus::Merged);
         if s.is_none() {
             e.push_coded(
                 "status",

@@ -27,6 +27,7 @@ pub mod ledger;
 pub mod limits;
 pub mod lunar;
 pub mod member;
+pub mod merge;
 pub mod messaging;
 pub mod opening;
 pub mod order;

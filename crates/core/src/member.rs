@@ -51,6 +51,9 @@ pub enum MemberStatus {
     Member,
     /// Kept for history; cannot earn or redeem.
     Blocked,
+    /// Merged into another record (its `merged_into`): a tombstone the store follows, so the
+    /// app never works on one.
+    Merged,
 }
 
 impl MemberStatus {
@@ -59,6 +62,7 @@ impl MemberStatus {
             MemberStatus::Customer => "customer",
             MemberStatus::Member => "member",
             MemberStatus::Blocked => "blocked",
+            MemberStatus::Merged => "merged",
         }
     }
 
@@ -67,6 +71,7 @@ impl MemberStatus {
             "customer" => Some(MemberStatus::Customer),
             "member" => Some(MemberStatus::Member),
             "blocked" => Some(MemberStatus::Blocked),
+            "merged" => Some(MemberStatus::Merged),
             _ => None,
         }
     }

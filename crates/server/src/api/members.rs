@@ -32,7 +32,8 @@ pub struct MemberOut {
     /// Short code for the till's QR code or barcode.
     #[schema(example = "K7Q3M9P2")]
     pub member_code: String,
-    /// `customer` (known, not activated), `member` (activated) or `blocked`.
+    /// `customer` (known, not activated), `member` (activated), `blocked` or `merged` (a
+    /// tombstone: listed only when asked for by status).
     #[schema(value_type = String, example = "customer")]
     pub status: MemberStatus,
     pub phone: Option<String>,
@@ -209,7 +210,7 @@ pub struct MemberQuery {
     pub member_code: Option<String>,
     /// Text contained in the name (tone marks optional), phone or e-mail.
     pub q: Option<String>,
-    /// `customer`, `member` or `blocked`.
+    /// `customer`, `member`, `blocked` or `merged` (merged records are listed only so).
     #[param(value_type = Option<String>)]
     pub status: Option<MemberStatus>,
     /// A brand code: the tier's discount is given for that brand.
@@ -393,6 +394,67 @@ pub async fn unblock_member(
 ) -> ApiResult<Json<MemberOut>> {
     let member = app.unblock_member(&ctx, id).await?;
     Ok(Json(one(&app, &ctx, member, None).await?))
+}
+
+/// `POST /api/v1/members/{id}/merge`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeIn {
+    /// The other record of the same person: merged into `{id}` and kept as a tombstone.
+    #[schema(value_type = String)]
+    pub from: MemberId,
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{id}/merge", tag = "members",
+    params(("id" = String, Path)), request_body = MergeIn,
+    responses((status = 200, description = "The kept member, with the other's orders, points, vouchers, referrals, tags and external ids; the other answers as this one from now on", body = MemberOut),
+        (status = 404, body = Problem),
+        (status = 409, description = "`merge_into_itself`, `member_merged` (already merged) or `points_out_of_range`", body = Problem),
+        (status = 422, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn merge_members(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+    Path(id): Path<MemberId>,
+    ApiJson(input): ApiJson<MergeIn>,
+) -> ApiResult<Json<MemberOut>> {
+    let member = app.merge_members(&ctx, id, input.from).await?;
+    Ok(Json(one(&app, &ctx, member, None).await?))
+}
+
+/// A pair of records that may be one person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateOut {
+    pub a: String,
+    pub b: String,
+    /// `same_name_birthday`, `same_name_phone_suffix` (the last 6 digits) or `email_variant`
+    /// (equal once the local part's dots and `+tag` are ignored).
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicatesOut {
+    pub items: Vec<DuplicateOut>,
+}
+
+#[utoipa::path(get, path = "/api/v1/members/duplicates", tag = "members",
+    responses((status = 200, description = "Suggested pairs for review (at most 500 per reason), merged records left out", body = DuplicatesOut)),
+    security(("api_key" = [])))]
+pub async fn duplicate_members(
+    State(app): State<App>,
+    Auth(ctx): Auth,
+) -> ApiResult<Json<DuplicatesOut>> {
+    let items = app
+        .duplicate_members(&ctx)
+        .await?
+        .into_iter()
+        .map(|s| DuplicateOut {
+            a: s.a,
+            b: s.b,
+            reason: s.reason,
+        })
+        .collect();
+    Ok(Json(DuplicatesOut { items }))
 }
 
 /// One change of a member's marketing consent.

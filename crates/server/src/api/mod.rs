@@ -88,6 +88,8 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(members::activate_member))
         .routes(routes!(members::block_member))
         .routes(routes!(members::unblock_member))
+        .routes(routes!(members::merge_members))
+        .routes(routes!(members::duplicate_members))
         .routes(routes!(points::get_points))
         .routes(routes!(points::get_ledger))
         .routes(routes!(members::get_consent_history))

@@ -38,7 +38,8 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         | ("GET", "/api/v1/connections/{id}/deliveries")
         | ("GET", "/api/v1/campaigns/{id}/export")
         | ("GET", "/api/v1/channels")
-        | ("GET", "/api/v1/channels/{id}") => Admin,
+        | ("GET", "/api/v1/channels/{id}")
+        | ("GET", "/api/v1/members/duplicates") => Admin,
         // Counting and previewing read nothing they do not show.
         ("POST", "/api/v1/segments/preview") | ("POST", "/api/v1/earn-rules/preview") => Read,
         ("GET", _) => Read,
@@ -61,6 +62,7 @@ pub fn required(method: &Method, route: &str) -> Option<Access> {
         ("POST", "/api/v1/members/{id}/points/adjustments")
         | ("POST", "/api/v1/members/{id}/block")
         | ("POST", "/api/v1/members/{id}/unblock")
+        | ("POST", "/api/v1/members/{id}/merge")
         | ("POST", "/api/v1/members/{id}/tier")
         | ("PUT", "/api/v1/program")
         | ("POST", "/api/v1/webhooks")

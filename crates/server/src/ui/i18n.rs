@@ -159,7 +159,7 @@ mod tests {
                 }
             }
         }
-        for file in ["voucher", "reward", "referral", "order_change"] {
+        for file in ["voucher", "reward", "referral", "order_change", "merge"] {
             let text = std::fs::read_to_string(format!("{root}core/src/{file}.rs")).unwrap();
             // Only the refusal enums' impls (`impl Refusal {`, `impl RewardRefusal {`…).
             let refusals = text
@@ -171,7 +171,11 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
-            for start in ["pub fn code(self)", "pub fn as_str(self)"] {
+            for start in [
+                "pub fn code(self)",
+                "pub fn code(&self)",
+                "pub fn as_str(self)",
+            ] {
                 for body in refusals.split(start).skip(1) {
                     let body = body.split("\n    }\n").next().unwrap_or_default();
                     for arm in body.split("=> ").skip(1) {

@@ -412,6 +412,7 @@ impl ProfilePage {
             MemberStatus::Customer => "status.customer",
             MemberStatus::Member => "status.member",
             MemberStatus::Blocked => "status.blocked",
+            MemberStatus::Merged => "status.merged",
         }
     }
 

@@ -151,7 +151,8 @@ pub fn birthday_page(
     sql.query(
         &format!(
             "select id, birthday from members
-             where tenant_id = $1 and id > $2 and birthday is not null and ({})
+             where tenant_id = $1 and id > $2 and birthday is not null and status <> 'merged'
+               and ({})
              order by id limit $3",
             likes.join(" or ")
         ),
@@ -198,6 +199,7 @@ pub fn lapsed_page(
     sql.query(
         "select id, last_order_at from members
          where tenant_id = $1 and id > $2 and last_order_at >= $3 and last_order_at < $4
+           and status <> 'merged'
          order by id limit $5",
         params![tenant_id, after, ms(from), ms(to), limit],
     )?

@@ -17,7 +17,7 @@ macro_rules! member_columns {
          tier_carry,
          points_available, points_pending, points_debt, next_change_at, lifetime_points,
          lifetime_spend, order_count,
-         last_order_at, member_since, rfm_class, rfm_score, created_at, updated_at"
+         last_order_at, member_since, rfm_class, rfm_score, merged_into, created_at, updated_at"
     };
 }
 
@@ -205,40 +205,55 @@ pub fn due_for_refresh(
     .collect()
 }
 
+/// The member `id`; a record merged into another answers with the kept one (API.md "Back
+/// office": requests naming a merged id act on the kept member).
 pub fn get(sql: &mut dyn Sql, tenant_id: &str, id: &str) -> Result<Option<Member>, DbError> {
-    sql.query_opt(
-        concat!(
-            "select ",
-            member_columns!(),
-            " from members where tenant_id = $1 and id = $2"
-        ),
-        params![tenant_id, id],
-    )?
-    .map(|row| from_row(&row))
-    .transpose()
+    follow(sql, tenant_id, id, "")
 }
 
 /// Reads a member to change it: on PostgreSQL the row stays locked until the transaction ends.
+/// A merged record leads to the kept one, which is then locked (after waiting for a merge in
+/// progress, PostgreSQL reads the tombstone as the merge left it).
 pub fn get_for_update(
     sql: &mut dyn Sql,
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<Member>, DbError> {
-    let query = match sql.backend() {
-        crate::Backend::Sqlite => concat!(
+    let lock = sql.backend().for_update();
+    follow(sql, tenant_id, id, lock)
+}
+
+/// How many tombstones a look-up walks at most: a merge points every tombstone of the merged
+/// record at the kept one, so one step is the rule; the bound only guards against a cycle.
+const MAX_MERGE_STEPS: usize = 4;
+
+fn follow(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    suffix: &str,
+) -> Result<Option<Member>, DbError> {
+    let query = format!(
+        concat!(
             "select ",
             member_columns!(),
-            " from members where tenant_id = $1 and id = $2"
+            " from members where tenant_id = $1 and id = $2{}"
         ),
-        crate::Backend::Postgres => concat!(
-            "select ",
-            member_columns!(),
-            " from members where tenant_id = $1 and id = $2 for update"
-        ),
-    };
-    sql.query_opt(query, params![tenant_id, id])?
-        .map(|row| from_row(&row))
-        .transpose()
+        suffix
+    );
+    let mut id = id.to_string();
+    for _ in 0..MAX_MERGE_STEPS {
+        let Some(row) = sql.query_opt(&query, params![tenant_id, &id])? else {
+            return Ok(None);
+        };
+        match row.get::<Option<String>>("merged_into")? {
+            Some(kept) => id = kept,
+            None => return from_row(&row).map(Some),
+        }
+    }
+    Err(DbError::Other(format!(
+        "member {id}: merged records form a cycle"
+    )))
 }
 
 /// The id of the member holding `phone` or `email` (whichever matches first), to refuse a
@@ -249,10 +264,17 @@ pub fn id_by_contact(
     column: Contact,
     value: &str,
 ) -> Result<Option<String>, DbError> {
+    // A merged record's contacts lead to the kept member.
     let query = match column {
-        Contact::Phone => "select id from members where tenant_id = $1 and phone = $2",
-        Contact::Email => "select id from members where tenant_id = $1 and email = $2",
-        Contact::MemberCode => "select id from members where tenant_id = $1 and member_code = $2",
+        Contact::Phone => {
+            "select coalesce(merged_into, id) from members where tenant_id = $1 and phone = $2"
+        }
+        Contact::Email => {
+            "select coalesce(merged_into, id) from members where tenant_id = $1 and email = $2"
+        }
+        Contact::MemberCode => {
+            "select coalesce(merged_into, id) from members where tenant_id = $1 and member_code = $2"
+        }
     };
     sql.query_opt(query, params![tenant_id, value])?
         .map(|row| row.at(0))
@@ -274,8 +296,10 @@ pub fn id_by_external_id(
     external_id: &str,
 ) -> Result<Option<String>, DbError> {
     sql.query_opt(
-        "select member_id from member_external_ids
-         where tenant_id = $1 and system = $2 and external_id = $3",
+        "select coalesce(m.merged_into, m.id)
+         from member_external_ids e
+         join members m on m.tenant_id = e.tenant_id and m.id = e.member_id
+         where e.tenant_id = $1 and e.system = $2 and e.external_id = $3",
         params![tenant_id, system, external_id],
     )?
     .map(|row| row.at(0))
@@ -308,8 +332,13 @@ pub fn search(
     if let Some(code) = &filter.member_code {
         add(&mut query, "member_code =", code.clone().into());
     }
-    if let Some(status) = filter.status {
-        add(&mut query, "status =", status.as_str().into());
+    let lookup = filter.phone.is_some() || filter.email.is_some() || filter.member_code.is_some();
+    match filter.status {
+        Some(status) => add(&mut query, "status =", status.as_str().into()),
+        // A look-up by contact finds a merged record's kept member (below); lists leave
+        // merged records out.
+        None if !lookup => query.push_str(" and status <> 'merged'"),
+        None => {}
     }
     if let Some(tier_id) = &filter.tier_id {
         add(&mut query, "tier_id =", tier_id.clone().into());
@@ -321,7 +350,15 @@ pub fn search(
     values.push((page.limit + 1).into());
     query.push_str(&format!(" order by id limit ${}", values.len()));
     let rows = sql.query(&query, &values)?;
-    let members = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut members = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match row.get::<Option<String>>("merged_into")? {
+            Some(kept) if lookup && filter.status.is_none() => {
+                members.extend(get(sql, tenant_id, &kept)?);
+            }
+            _ => members.push(from_row(row)?),
+        }
+    }
     Ok(Paged::from_rows(members, page.limit, |m| &m.id))
 }
 
@@ -420,8 +457,14 @@ fn get_many_with(
                 format!("tenant_id = $1 and id in ({})", marks.join(", "))
             }
         };
+        // Merged records are tombstones: whoever names one by id reaches the kept member
+        // through `get`; a batch leaves them out.
         let query = format!(
-            concat!("select ", member_columns!(), " from members where {}{}"),
+            concat!(
+                "select ",
+                member_columns!(),
+                " from members where {} and status <> 'merged'{}"
+            ),
             filter, suffix
         );
         for row in sql.query(&query, &values)? {
@@ -686,7 +729,8 @@ pub fn ids_by_contacts(
     for chunk in values.chunks(500) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let query = format!(
-            "select {column}, id from members where tenant_id = $1 and {column} in ({})",
+            "select {column}, coalesce(merged_into, id) from members
+             where tenant_id = $1 and {column} in ({})",
             placeholders.join(", ")
         );
         let mut params: Vec<Value<'_>> = vec![tenant_id.into()];
@@ -709,8 +753,10 @@ pub fn ids_by_external_ids(
     for chunk in external_ids.chunks(500) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
         let query = format!(
-            "select external_id, member_id from member_external_ids
-             where tenant_id = $1 and system = $2 and external_id in ({})",
+            "select e.external_id, coalesce(m.merged_into, m.id)
+             from member_external_ids e
+             join members m on m.tenant_id = e.tenant_id and m.id = e.member_id
+             where e.tenant_id = $1 and e.system = $2 and e.external_id in ({})",
             placeholders.join(", ")
         );
         let mut params: Vec<Value<'_>> = vec![tenant_id.into(), system.into()];

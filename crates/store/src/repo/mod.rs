@@ -15,6 +15,7 @@ pub mod imports;
 pub mod leases;
 pub mod ledger;
 pub mod members;
+pub mod merge;
 pub mod messaging;
 pub mod orders;
 pub mod portal;

@@ -26,7 +26,7 @@ pub fn dashboard(
                 cast(coalesce(sum(case when coalesce(member_since, created_at) >= $2 and coalesce(member_since, created_at) < $3 then 1 else 0 end), 0) as bigint) as new,
                 cast(coalesce(sum(case when last_order_at >= $2 and last_order_at < $3 then 1 else 0 end), 0) as bigint) as active,
                 {}
-             from members where tenant_id = $1",
+             from members where tenant_id = $1 and status <> 'merged'",
             wide_sum("points_available + points_pending", "outstanding")
         ),
         params![tenant_id, from, to],
@@ -80,7 +80,7 @@ pub fn dashboard(
     d.tiers = sql
         .query(
             "select tier_id, count(*) as n from members
-             where tenant_id = $1
+             where tenant_id = $1 and status <> 'merged'
              group by tier_id order by n desc",
             params![tenant_id],
         )?

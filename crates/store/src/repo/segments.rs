@@ -41,7 +41,8 @@ pub fn compile(segment: &Segment, backend: Backend, ctx: &Context) -> Compiled {
     };
     let clause = c.node(segment);
     Compiled {
-        clause: format!("m.tenant_id = $1 and ({clause})"),
+        // Merged records are tombstones: no segment, audience or automation reaches them.
+        clause: format!("m.tenant_id = $1 and m.status <> 'merged' and ({clause})"),
         values: c.values,
     }
 }
