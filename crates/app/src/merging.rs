@@ -108,6 +108,38 @@ impl App {
             .read(move |sql| rows::duplicates(sql, &tenant, SUGGESTIONS_MAX))
             .await?)
     }
+
+    /// The suggested pairs with both records, for the review page (one query for the members).
+    pub async fn duplicate_pairs(
+        &self,
+        ctx: &Ctx,
+    ) -> AppResult<Vec<(&'static str, Member, Member)>> {
+        let pairs = self.duplicate_members(ctx).await?;
+        let tenant = ctx.tenant_id.clone();
+        let ids: Vec<String> = pairs
+            .iter()
+            .flat_map(|p| [p.a.clone(), p.b.clone()])
+            .collect();
+        let found = self
+            .db
+            .read(move |sql| {
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                members::get_many(sql, &tenant, &ids)
+            })
+            .await?;
+        let by_id: std::collections::HashMap<&str, &Member> =
+            found.iter().map(|m| (m.id.as_str(), m)).collect();
+        // A pair found for two reasons is shown once, with the first.
+        let mut seen = std::collections::HashSet::new();
+        Ok(pairs
+            .iter()
+            .filter(|p| seen.insert((p.a.as_str(), p.b.as_str())))
+            .filter_map(|p| {
+                let (a, b) = (by_id.get(p.a.as_str())?, by_id.get(p.b.as_str())?);
+                Some((p.reason, (*a).clone(), (*b).clone()))
+            })
+            .collect())
+    }
 }
 
 /// What the activity log keeps of each side.

@@ -58,6 +58,7 @@ struct ListPage {
     rows: Vec<Row>,
     next: Option<String>,
     can_create: bool,
+    can_merge: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +157,7 @@ pub async fn list(
         tiers,
         rows,
         can_create: staff.may(Permission::EditMembers),
+        can_merge: staff.may(Permission::EditProgram),
     };
     Ok(render(&page))
 }

@@ -16,6 +16,7 @@ pub(crate) mod i18n;
 mod imports;
 mod integrations;
 mod member_block;
+mod member_merge;
 pub(crate) mod members;
 mod message_form;
 mod orders;
@@ -67,6 +68,8 @@ pub fn routes() -> Router<App> {
         .route("/members/{id}/activate", post(members::activate))
         .route("/members/{id}/block", post(member_block::block))
         .route("/members/{id}/unblock", post(member_block::unblock))
+        .route("/members/{id}/merge", post(member_merge::merge))
+        .route("/members/duplicates", get(member_merge::list))
         .route("/members/{id}/tier", post(members::override_tier))
         .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::show))
