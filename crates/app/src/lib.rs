@@ -42,6 +42,7 @@ pub mod quote;
 pub mod rate_limit;
 pub mod referrals;
 pub mod rewards;
+pub mod rule_behaviour;
 pub mod rules;
 pub mod secrets;
 pub mod segments;

@@ -505,7 +505,14 @@ fn post(
     if let Some(member) = member {
         let mut book = Book::with(member, tenant_id, now, Some(ctx.actor.clone()));
         book.catch_up(sql)?;
-        let buyer = buyer_of(&book.member);
+        let buyer = crate::rule_behaviour::buyer_for(
+            sql,
+            tenant_id,
+            &book.member,
+            rules_in_force,
+            order.placed_at,
+            &info.zone,
+        )?;
         let setting = earning::Setting {
             program: &info.program,
             zone: &info.zone,
@@ -767,6 +774,7 @@ pub(crate) fn buyer_of(m: &Member) -> earning::Buyer {
         tier_id: m.tier_id.clone(),
         tags: m.profile.tags.clone(),
         birthday: m.profile.birthday,
+        behaviour: std::collections::HashMap::new(),
     }
 }
 

@@ -16,7 +16,7 @@ use loyalty_store::repo::members;
 use serde::Serialize;
 
 use crate::orders::{
-    buyer_of, earn_error, earning_order, find_customer, receipt_member, rules_used, voucher_context,
+    earn_error, earning_order, find_customer, receipt_member, rules_used, voucher_context,
 };
 use crate::points::available_now;
 use crate::vouchers::{code_key, evaluate};
@@ -153,8 +153,16 @@ fn quote(
                 rules,
                 now,
             };
+            let buyer = crate::rule_behaviour::buyer_for(
+                sql,
+                tenant_id,
+                m,
+                rules,
+                posted.placed_at,
+                &info.zone,
+            )?;
             let plan =
-                earning::plan(earning_order(&posted), &buyer_of(m), setting).map_err(earn_error)?;
+                earning::plan(earning_order(&posted), &buyer, setting).map_err(earn_error)?;
             let used = rules_used(sql, tenant_id, &m.id, &plan)?;
             let decision = plan.finish(&used).map_err(earn_error)?;
             (decision.earned, decision.pending, decision.breakdown)

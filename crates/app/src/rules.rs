@@ -256,6 +256,7 @@ impl App {
         }
         let info = self.tenant(ctx).await?;
         let tenant_id = ctx.tenant_id.clone();
+        let questions = p.condition.behaviours();
         self.db
             .snapshot(move |sql| {
                 let mut preview = RulePreview {
@@ -282,6 +283,9 @@ impl App {
                             .into_iter()
                             .map(|m| (m.id.to_string(), member_facts(&m, None)))
                             .collect();
+                    let firsts = crate::rule_behaviour::first_times_of(
+                        sql, &tenant_id, &ids, &questions, &info.zone,
+                    )?;
                     for (order, lines) in &page {
                         preview.orders_scanned += 1;
                         let Some(member_id) = order.member_id.as_deref() else {
@@ -290,6 +294,14 @@ impl App {
                         let Some(member) = people.get(member_id) else {
                             continue;
                         };
+                        // What the member had done before this order, as the till would ask.
+                        let mut member = member.clone();
+                        let before = loyalty_core::clock::to_millis(order.placed_at);
+                        for (q, first) in &firsts {
+                            let did = first.get(member_id).is_some_and(|t| *t < before);
+                            member.behaviour.insert(q.clone(), did);
+                        }
+                        let member = &member;
                         let facts = order_facts(
                             &info,
                             order.placed_at,
@@ -341,6 +353,7 @@ pub(crate) fn member_facts(
         tier_id: m.tier_id.clone(),
         tags: m.profile.tags.clone(),
         birthday: m.profile.birthday,
+        behaviour: std::collections::HashMap::new(),
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Buyer {
     pub tier_id: Option<String>,
     pub tags: Vec<String>,
     pub birthday: Option<crate::birthday::Birthday>,
+    /// Answers to the behaviour questions of the rules in force (`Condition::behaviours`).
+    pub behaviour: HashMap<crate::rules::Behaviour, bool>,
 }
 
 /// The order as the decision sees it.
@@ -236,6 +238,7 @@ pub fn plan(order: Order<'_>, buyer: &Buyer, setting: Setting<'_>) -> Result<Ear
         tier_id: buyer.tier_id.clone(),
         tags: buyer.tags.clone(),
         birthday: buyer.birthday,
+        behaviour: buyer.behaviour.clone(),
     };
     for rule in setting.rules.iter().filter(|r| r.in_force(order.placed_at)) {
         if !rule.condition.matches(&facts, &person) {
@@ -321,6 +324,7 @@ mod tests {
             tier_id: None,
             tags: vec![],
             birthday: None,
+            behaviour: HashMap::new(),
         }
     }
 

@@ -199,6 +199,7 @@ pub struct Purchase {
     pub sku: Option<String>,
     pub category: Option<String>,
     pub store: Option<String>,
+    pub brand: Option<String>,
 }
 
 /// The most conditions (leaves and behaviour blocks) one tree may hold.
@@ -396,7 +397,7 @@ fn period(
 }
 
 fn purchase(value: &Value, path: &str, zone: &TimeZone, e: &mut Invalid) -> Option<Purchase> {
-    let period = period(value, path, zone, e, &["sku", "category", "store"])?;
+    let period = period(value, path, zone, e, &["sku", "category", "store", "brand"])?;
     let text = |key: &str| {
         value
             .get(key)
@@ -409,6 +410,7 @@ fn purchase(value: &Value, path: &str, zone: &TimeZone, e: &mut Invalid) -> Opti
         sku: text("sku"),
         category: text("category"),
         store: text("store"),
+        brand: text("brand"),
     })
 }
 

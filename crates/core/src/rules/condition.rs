@@ -8,12 +8,16 @@ use crate::birthday::Birthday;
 use crate::error::Invalid;
 use crate::lunar::LunarDate;
 
+use super::behaviour::{self, Behaviour};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
     Leaf(Leaf),
+    /// What the member did before the order (see `behaviour`).
+    Behaviour(Behaviour),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -213,12 +217,15 @@ fn parse_node(value: &Value, path: &str, e: &mut Invalid, depth: usize) -> Optio
                 .map(|c| Condition::Not(Box::new(c)));
         }
     }
+    if let Some(block) = behaviour::parse(object, path, e) {
+        return block.map(Condition::Behaviour);
+    }
     for key in object.keys() {
         if !matches!(key.as_str(), "field" | "op" | "value") {
             e.push_coded(
                 format!("{path}.{key}"),
                 "condition.unknown_key",
-                "unknown key: use all, any, not, or field/op/value",
+                "unknown key: use all, any, not, purchased, not_purchased, used_voucher or field/op/value",
             );
             return None;
         }
@@ -414,9 +421,35 @@ pub struct MemberFacts {
     pub tier_id: Option<String>,
     pub tags: Vec<String>,
     pub birthday: Option<Birthday>,
+    /// The answers to the tree's behaviour questions ([`Condition::behaviours`]), looked up by
+    /// the app for this member before this order; a question not answered counts as "did not".
+    pub behaviour: std::collections::HashMap<Behaviour, bool>,
 }
 
 impl Condition {
+    /// The distinct questions the tree's behaviour blocks ask, for the app to answer.
+    pub fn behaviours(&self) -> Vec<Behaviour> {
+        let mut out = Vec::new();
+        self.collect_behaviours(&mut out);
+        out
+    }
+
+    fn collect_behaviours(&self, out: &mut Vec<Behaviour>) {
+        match self {
+            Condition::All(items) | Condition::Any(items) => {
+                items.iter().for_each(|c| c.collect_behaviours(out));
+            }
+            Condition::Not(inner) => inner.collect_behaviours(out),
+            Condition::Leaf(_) => {}
+            Condition::Behaviour(b) => {
+                let question = b.question();
+                if !out.contains(&question) {
+                    out.push(question);
+                }
+            }
+        }
+    }
+
     fn has_line_leaf(&self) -> bool {
         match self {
             Condition::All(items) | Condition::Any(items) => {
@@ -424,6 +457,7 @@ impl Condition {
             }
             Condition::Not(inner) => inner.has_line_leaf(),
             Condition::Leaf(leaf) => leaf.field.is_line(),
+            Condition::Behaviour(_) => false,
         }
     }
 
@@ -433,6 +467,13 @@ impl Condition {
             Condition::Any(items) => items.iter().any(|c| c.eval(order, member, line)),
             Condition::Not(inner) => !inner.eval(order, member, line),
             Condition::Leaf(leaf) => leaf.eval(order, member, line),
+            Condition::Behaviour(b) => b.holds(
+                member
+                    .behaviour
+                    .get(&b.question())
+                    .copied()
+                    .unwrap_or(false),
+            ),
         }
     }
 

@@ -8,9 +8,11 @@
 //! satisfies it; for a `points_per_item` effect, the lines counted are those for which the whole
 //! tree holds with that line in place.
 
+mod behaviour;
 mod condition;
 mod effect;
 
+pub use behaviour::{Behaviour, BehaviourKind};
 pub use condition::*;
 pub use effect::*;
 

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod automations;
+pub mod behaviour;
 pub mod brands;
 pub mod connections;
 pub mod consent;

@@ -125,6 +125,9 @@ impl Compiler<'_> {
         if let Some(store) = &p.store {
             q.push_str(&format!(" and o.store = {}", self.bind(store.clone())));
         }
+        if let Some(brand) = &p.brand {
+            q.push_str(&format!(" and o.brand = {}", self.bind(brand.clone())));
+        }
         if p.sku.is_some() || p.category.is_some() {
             q.push_str(" and exists (select 1 from order_lines l where l.tenant_id = o.tenant_id and l.order_id = o.id");
             if let Some(sku) = &p.sku {
