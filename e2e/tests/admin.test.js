@@ -215,16 +215,19 @@ test("the admin UI from first run to a segment", async (t) => {
     await t.test("a bonus rule is previewed on past orders, saved and paused", async () => {
       await page.goto(BASE + "/rules/new");
       await page.getByLabel("Tên quy tắc").fill("Đơn lớn +100");
+      await page.locator("details.condition-json summary").click();
       await page.getByLabel("Điều kiện (JSON)").fill('{"all": [{"field": "order.total", "op": ">=", "value": 1000000}]}');
       await page.getByLabel("Phần thưởng").selectOption("bonus_points");
-      await page.getByLabel("Giá trị").fill("100");
+      await page.getByLabel("Giá trị", { exact: true }).fill("100");
       await page.getByRole("button", { name: "Xem trước" }).click();
       assert.equal((await page.locator("#preview-orders").textContent()).trim(), "1");
       assert.equal((await page.locator("#preview-points").textContent()).trim(), "100");
       // A condition on a field that does not exist is named, and nothing is saved.
+      await page.locator("details.condition-json").evaluate((d) => { d.open = true; });
       await page.getByLabel("Điều kiện (JSON)").fill('{"all": [{"field": "order.colour", "op": "=", "value": 1}]}');
       await page.getByRole("button", { name: "Lưu" }).click();
       await page.locator(".field-error", { hasText: "conditions" }).waitFor();
+      await page.locator("details.condition-json").evaluate((d) => { d.open = true; });
       await page.getByLabel("Điều kiện (JSON)").fill('{"all": [{"field": "order.total", "op": ">=", "value": 1000000}]}');
       await page.getByRole("button", { name: "Lưu" }).click();
       await page.waitForURL(/\/rules$/);
@@ -235,14 +238,53 @@ test("the admin UI from first run to a segment", async (t) => {
       // Changing it: the form comes back filled, the preview shows the change, and saving
       // keeps the rule paused.
       await page.locator("#rules tr", { hasText: "Đơn lớn +100" }).getByRole("link", { name: "Sửa" }).click();
-      assert.equal(await page.getByLabel("Giá trị").inputValue(), "100");
-      await page.getByLabel("Giá trị").fill("200");
+      // The saved tree comes back in the visual builder.
+      const leaf = page.locator(".condition-builder .cb-leaf").first();
+      assert.equal(await leaf.locator(".cb-field").inputValue(), "order.total");
+      assert.equal(await leaf.locator(".cb-value input").inputValue(), "1000000");
+      assert.equal(await page.getByLabel("Giá trị", { exact: true }).inputValue(), "100");
+      await page.getByLabel("Giá trị", { exact: true }).fill("200");
       await page.getByRole("button", { name: "Xem trước" }).click();
       assert.equal((await page.locator("#preview-points").textContent()).trim(), "200");
       await page.getByRole("button", { name: "Lưu" }).click();
       await page.waitForURL(/\/rules$/);
       const changed = page.locator("#rules tr", { hasText: "Đơn lớn +100" });
       assert.match(await changed.innerText(), /"bonus_points":200[\s\S]*Tạm dừng/);
+    });
+
+    await t.test("a bonus rule built in the visual builder from past purchases previews as the API does", async () => {
+      const regular = await api(apiKey, "POST", "/api/v1/members", { phone: "0903000123", name: "Khách quen" });
+      for (const [id, sku] of [["E2E-CF-1", "CF-001"], ["E2E-CF-2", "TRA-01"]]) {
+        await api(apiKey, "POST", "/api/v1/orders", { source: "pos", external_id: id, member_id: regular.id, total: 100_000,
+          lines: [{ sku, name: sku, category: "drinks", quantity: 1, unit_price: 100_000 }] });
+      }
+      await page.goto(BASE + "/rules/new");
+      await page.getByLabel("Tên quy tắc").fill("Khách quen cà phê");
+      const builder = page.locator(".condition-builder");
+      await builder.locator(".cb-add-block").first().click();
+      const block = builder.locator(".cb-block").first();
+      await block.locator(".cb-block-kind").selectOption("purchased");
+      await block.locator('input[data-key="from"]').fill("2026-01-01");
+      await block.locator('input[data-key="sku"]').fill("CF-001");
+      await page.getByLabel("Phần thưởng").selectOption("bonus_points");
+      await page.getByLabel("Giá trị", { exact: true }).fill("50");
+      await shot(page, "rule-builder");
+      await page.getByRole("button", { name: "Xem trước" }).click();
+      const shown = async (id) => Number((await page.locator(id).textContent()).replace(/\./g, ""));
+      const [orders, points] = [await shown("#preview-orders"), await shown("#preview-points")];
+      assert.ok(orders >= 1, "the tea after the coffee matches");
+      // The builder wrote the tree; the API previews it the same over the same 30 days.
+      const conditions = JSON.parse(await page.locator("#rule-conditions").inputValue());
+      assert.deepEqual(conditions, { all: [{ purchased: { from: "2026-01-01", sku: "CF-001" } }] });
+      const now = new Date();
+      const asked = await api(apiKey, "POST", "/api/v1/earn-rules/preview", { name: "x", conditions, effect: { bonus_points: 50 },
+        from: new Date(now - 30 * 86400_000).toISOString(), to: new Date(now.getTime() + 60_000).toISOString() });
+      assert.deepEqual([asked.orders_matched, asked.points], [orders, points]);
+      await page.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/rules$/);
+      await page.locator("#rules tr", { hasText: "Khách quen cà phê" }).waitFor();
+      const next = await api(apiKey, "POST", "/api/v1/orders", { source: "pos", external_id: "E2E-CF-3", member_id: regular.id, total: 100_000 });
+      assert.ok(next.points.breakdown.some((b) => b.points === 50), JSON.stringify(next));
     });
 
     await t.test("a voucher program with unique codes, generated and downloaded, shows in its report", async () => {
@@ -315,19 +357,21 @@ test("the admin UI from first run to a segment", async (t) => {
       await api(apiKey, "POST", "/api/v1/members", { name: "Trần Văn Minh", phone: "0987654321", province: "Đà Nẵng" });
       await page.goto(BASE + "/segments/new");
       await page.getByLabel("Tên nhóm").fill("Khách hạng Vàng");
-      const row = page.locator("#rows .condition").first();
-      await row.locator(".field").selectOption("member.tier");
-      await row.locator(".op").selectOption("=");
-      await row.locator(".value").fill("Vàng");
+      const builder = page.locator(".condition-builder");
+      await builder.locator(".cb-add-condition").first().click();
+      const row = builder.locator(".cb-leaf").first();
+      await row.locator(".cb-field").selectOption("member.tier");
+      await row.locator(".cb-op").selectOption("=");
+      await row.locator(".cb-value select").selectOption("Vàng");
       await page.locator("#segment-count").filter({ hasText: /^1$/ }).waitFor();
       // Widening the condition changes the count as it is typed.
-      await row.locator(".field").selectOption("member.order_count");
-      await row.locator(".op").selectOption(">=");
-      await row.locator(".value").fill("0");
+      await row.locator(".cb-field").selectOption("member.order_count");
+      await row.locator(".cb-op").selectOption(">=");
+      await row.locator(".cb-value input").fill("0");
       await page.locator("#segment-count").filter({ hasText: /^2$/ }).waitFor();
-      await row.locator(".field").selectOption("member.tier");
-      await row.locator(".op").selectOption("=");
-      await row.locator(".value").fill("Vàng");
+      await row.locator(".cb-field").selectOption("member.tier");
+      await row.locator(".cb-op").selectOption("=");
+      await row.locator(".cb-value select").selectOption("Vàng");
       await page.locator("#segment-count").filter({ hasText: /^1$/ }).waitFor();
       await shot(page, "segment-builder");
       await page.getByRole("button", { name: "Lưu" }).click();
@@ -1042,6 +1086,34 @@ test("the admin UI from first run to a segment", async (t) => {
           await page.keyboard.type(khoa.member_code);
           await page.keyboard.press("Enter");
           await page.waitForURL(new RegExp(`/members/${khoa.id}$`));
+
+          // Two records of one customer: suggested as duplicates, merged from the list; the old
+          // phone then opens the kept member, whose points hold both records'.
+          const first = await api(apiKey, "POST", "/api/v1/members", { phone: "0971000101", name: "Lý Thị Mai", birthday: "1992-05-04" });
+          const second = await api(apiKey, "POST", "/api/v1/members", { phone: "0971000102", name: "Lý Thị Mai", birthday: "1992-05-04" });
+          let earned = 0;
+          for (const [who, id] of [[first, "E2E-MERGE-1"], [second, "E2E-MERGE-2"]]) {
+            const receipt = await api(apiKey, "POST", "/api/v1/orders", { source: "pos", external_id: id, member_id: who.id, total: 200_000 });
+            earned += receipt.points.earned;
+          }
+          await page.goto(BASE + "/members");
+          await page.getByRole("link", { name: "Hồ sơ có thể trùng" }).click();
+          const pair = page.locator("#duplicates tbody tr").filter({ hasText: "Lý Thị Mai" });
+          await pair.filter({ hasText: "Cùng tên và ngày sinh" }).waitFor();
+          await shot(page, "duplicates");
+          const keptId = (await pair.locator("form").first().getAttribute("action")).split("/")[2];
+          await pair.getByRole("button", { name: "Giữ hồ sơ 1" }).click();
+          await page.waitForURL(new RegExp(`/members/${keptId}$`));
+          await page.goto(BASE + "/members?q=" + (keptId === first.id ? "0971000102" : "0971000101"));
+          await page.waitForURL(new RegExp(`/members/${keptId}$`));
+          const kept = await (await fetch(BASE + `/api/v1/members/${keptId}`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+          assert.equal(kept.points.available + kept.points.pending, earned);
+          assert.equal(kept.order_count, 2);
+          // Merging into itself from the profile is refused, in Vietnamese.
+          await page.locator("#merge summary").click();
+          await page.locator("#merge-other").fill("0971000101");
+          await page.locator("#merge").getByRole("button", { name: "Gộp vào hồ sơ này" }).click();
+          await page.locator("#member-error").filter({ hasText: "không thể gộp một hồ sơ vào chính nó" }).waitFor();
 
           // A voucher program's scope edited after it was made: its codes show read-only with
           // the reason, and the scope holds for the API.

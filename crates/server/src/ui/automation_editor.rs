@@ -22,6 +22,7 @@ use loyalty_core::tenancy::Permission;
 use loyalty_core::voucher::VoucherProgram;
 use serde_json::{Map, Value, json};
 
+use super::condition_vocabulary::{Grammar, vocabulary};
 use super::i18n::{self, Lang};
 use super::message_form::Fields;
 use super::session::Staff;
@@ -468,6 +469,8 @@ struct EditorPage {
     tiers: Vec<(String, String)>,
     triggers: &'static [&'static str],
     step_kinds: &'static [&'static str],
+    /// The condition builder's fields and words (a condition step speaks of the member).
+    vocabulary: String,
 }
 
 impl EditorPage {
@@ -596,6 +599,7 @@ async fn editor(
         tiers,
         triggers: &TRIGGERS,
         step_kinds: &STEP_KINDS,
+        vocabulary: vocabulary(app, staff, Grammar::Segment).await?,
     };
     Ok((status, render(&page)).into_response())
 }

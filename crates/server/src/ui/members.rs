@@ -108,6 +108,21 @@ pub async fn list(
             return Ok(Redirect::to(&format!("/members/{}", only.id)).into_response());
         }
     }
+    // A phone number opens its member, also one merged into another record (its kept one).
+    if let Ok(phone) = loyalty_core::phone::Phone::parse(&q) {
+        let by_phone = MemberFilter {
+            phone: Some(phone.as_str().to_string()),
+            ..MemberFilter::default()
+        };
+        let first = Page {
+            after: None,
+            limit: 1,
+        };
+        let found = app.members(ctx, by_phone, first).await.map_err(fail)?;
+        if let [only] = found.items.as_slice() {
+            return Ok(Redirect::to(&format!("/members/{}", only.id)).into_response());
+        }
+    }
     let filter = MemberFilter {
         text: (!q.is_empty()).then(|| loyalty_core::text::fold(&q)),
         status: MemberStatus::parse(&query.status),

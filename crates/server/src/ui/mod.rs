@@ -9,6 +9,7 @@ mod automation_editor;
 mod automations;
 mod campaigns;
 mod charts;
+mod condition_vocabulary;
 mod dashboard;
 mod format;
 mod gifts;

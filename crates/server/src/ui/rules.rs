@@ -13,6 +13,7 @@ use loyalty_core::tenancy::Permission;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::condition_vocabulary::{Grammar, vocabulary};
 use super::session::Staff;
 use super::{Chrome, CsrfOnly, UiError, UiResult, error_for, field_errors, parse_whole, render};
 
@@ -97,6 +98,8 @@ struct NewPage {
     form: RuleForm,
     errors: Vec<(String, String)>,
     preview: Option<RulePreview>,
+    /// The condition builder's fields and words.
+    vocabulary: String,
 }
 
 impl NewPage {
@@ -132,6 +135,7 @@ async fn new_page(
         form,
         errors,
         preview,
+        vocabulary: vocabulary(app, staff, Grammar::Rule).await?,
     };
     Ok((status, render(&page)).into_response())
 }

@@ -18,6 +18,7 @@ use loyalty_core::tenancy::Permission;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::condition_vocabulary::{Grammar, vocabulary};
 use super::session::Staff;
 use super::{Chrome, UiError, UiResult, field_errors, render};
 
@@ -65,7 +66,8 @@ struct BuilderPage {
     form: BuilderForm,
     count: Option<i64>,
     errors: Vec<(String, String)>,
-    tiers: Vec<String>,
+    /// The condition builder's fields and words.
+    vocabulary: String,
 }
 
 async fn builder_page(
@@ -75,20 +77,13 @@ async fn builder_page(
     count: Option<i64>,
     errors: Vec<(String, String)>,
 ) -> UiResult {
-    let tiers = app
-        .tiers(&staff.session.ctx)
-        .await
-        .map_err(|e| UiError::App(staff.lang, e))?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
     let status = super::form_status(&errors);
     let page = BuilderPage {
         c: Chrome::for_staff(app, staff, "segments.new", "segments", "/segments/new").await,
         form,
         count,
         errors,
-        tiers,
+        vocabulary: vocabulary(app, staff, Grammar::Segment).await?,
     };
     Ok((status, render(&page)).into_response())
 }
