@@ -340,12 +340,15 @@ impl App {
                 StepOutcome::Done
             }
             Step::IssueVoucher { voucher_program_id } => {
-                // A blocked member is given nothing (as points: the ledger refuses them).
-                if members::get(sql, tenant_id, member_id)?
-                    .is_some_and(|m| m.status == MemberStatus::Blocked)
-                {
+                // A blocked member is given nothing (as points: the ledger refuses them); the
+                // code goes to the member read (a run started before a merge reaches the kept).
+                let Some(member) = members::get(sql, tenant_id, member_id)? else {
+                    return Ok(StepOutcome::Failed("the member is gone".into()));
+                };
+                if member.status == MemberStatus::Blocked {
                     return Ok(StepOutcome::Failed("the member is blocked".into()));
                 }
+                let member_id = member.id.as_str();
                 let Some(program) = vouchers::get_program(sql, tenant_id, voucher_program_id)?
                 else {
                     return Ok(StepOutcome::Failed("the voucher program is gone".into()));

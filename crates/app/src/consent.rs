@@ -62,9 +62,9 @@ impl App {
         let tenant_id = ctx.tenant_id.clone();
         self.db
             .read(move |sql| {
-                members::get(sql, &tenant_id, &id)?
+                let member = members::get(sql, &tenant_id, &id)?
                     .ok_or(AppError::NotFound { entity: "member" })?;
-                Ok(store::list(sql, &tenant_id, id.as_str(), &page)?)
+                Ok(store::list(sql, &tenant_id, member.id.as_str(), &page)?)
             })
             .await
     }

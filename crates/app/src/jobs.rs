@@ -260,6 +260,20 @@ fn verify_tenant(sql: &mut dyn loyalty_store::Sql, tenant_id: &str) -> AppResult
             None => break,
         }
     }
+    // A merged record holds nothing: its points and entries all moved to the kept member.
+    let bad_tombstones: i64 = sql.query_scalar(
+        "select count(*) from members m
+         where m.tenant_id = $1 and m.status = 'merged'
+           and (m.points_available <> 0 or m.points_pending <> 0 or m.points_debt <> 0
+             or exists (select 1 from ledger_entries e
+                        where e.tenant_id = m.tenant_id and e.member_id = m.id))",
+        loyalty_store::params![tenant_id],
+    )?;
+    if bad_tombstones > 0 {
+        report.problems.push(format!(
+            "tenant {tenant_id}: {bad_tombstones} merged records still hold points or ledger entries"
+        ));
+    }
     let bad_orders: i64 = sql.query_scalar(
         "select count(*) from orders
          where tenant_id = $1 and (points_reversed > points_earned or points_returned > points_redeemed)",

@@ -137,15 +137,17 @@ impl App {
                         "a member needs a phone number or an e-mail address; keep one of them",
                     ));
                 }
-                ensure_contacts_free(sql, &ctx2.tenant_id, &after.profile, Some(&id))?;
+                // The member read, not the id asked for: a merged record's id leads here.
+                let id = &before.id;
+                ensure_contacts_free(sql, &ctx2.tenant_id, &after.profile, Some(id))?;
                 after.updated_at = now;
                 members::update_profile(sql, &ctx2.tenant_id, &after)?;
                 let (was, is) = (&before.profile.consent, &after.profile.consent);
                 let from = ConsentSource::of(&ctx2.actor);
-                crate::consent::record(sql, &ctx2, from, &id, Some(was), is, now)?;
+                crate::consent::record(sql, &ctx2, from, id, Some(was), is, now)?;
                 let change = Change {
                     entity: "member",
-                    id: &id,
+                    id,
                     action: "update",
                 };
                 record(sql, &ctx2, now, change, snapshot(&before), snapshot(&after))?;

@@ -387,9 +387,9 @@ impl App {
         let tenant_id = ctx.tenant_id.clone();
         self.db
             .read(move |sql| {
-                members::get(sql, &tenant_id, &member_id)?
+                let member = members::get(sql, &tenant_id, &member_id)?
                     .ok_or(AppError::NotFound { entity: "member" })?;
-                Ok(entries::list(sql, &tenant_id, &member_id, &page)?)
+                Ok(entries::list(sql, &tenant_id, &member.id, &page)?)
             })
             .await
     }

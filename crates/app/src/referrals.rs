@@ -145,9 +145,9 @@ impl App {
         let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
         self.db
             .write(move |sql| {
-                members::get(sql, &tenant_id, &member_id)?
+                let member = members::get(sql, &tenant_id, &member_id)?
                     .ok_or(AppError::NotFound { entity: "member" })?;
-                code_in(sql, &tenant_id, &member_id, now)
+                code_in(sql, &tenant_id, &member.id, now)
             })
             .await
     }

@@ -321,10 +321,10 @@ impl App {
         let tenant_id = ctx.tenant_id.clone();
         self.db
             .read(move |sql| {
-                members::get(sql, &tenant_id, &member_id)?
+                let member = members::get(sql, &tenant_id, &member_id)?
                     .ok_or(AppError::NotFound { entity: "member" })?;
                 Ok(ladder_rows::history(
-                    sql, &tenant_id, &member_id, from, to, &page,
+                    sql, &tenant_id, &member.id, from, to, &page,
                 )?)
             })
             .await

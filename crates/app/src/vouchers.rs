@@ -239,15 +239,20 @@ impl App {
                         "a shared program has its one code; unique codes need a unique program",
                     ));
                 }
-                if let Some(member) = &member_id
-                    && members::get(sql, &ctx2.tenant_id, member)?.is_none()
-                {
-                    return Err(AppError::invalid(
-                        "member_id",
-                        "member.not_found",
-                        "no member with this id",
-                    ));
-                }
+                // The codes belong to the member read (a merged record's id leads to the kept).
+                let owner = match &member_id {
+                    Some(member) => match members::get(sql, &ctx2.tenant_id, member)? {
+                        Some(found) => Some(found.id.to_string()),
+                        None => {
+                            return Err(AppError::invalid(
+                                "member_id",
+                                "member.not_found",
+                                "no member with this id",
+                            ));
+                        }
+                    },
+                    None => None,
+                };
                 let mut made: Vec<String> = Vec::with_capacity(count as usize);
                 let mut rounds = 0;
                 while (made.len() as i64) < count {
@@ -271,7 +276,7 @@ impl App {
                         sql,
                         &ctx2.tenant_id,
                         &program.id,
-                        member_id.as_deref(),
+                        owner.as_deref(),
                         &draws,
                         "api",
                         now,
@@ -487,9 +492,9 @@ impl App {
         let (tenant_id, now) = (ctx.tenant_id.clone(), self.now());
         self.db
             .read(move |sql| {
-                members::get(sql, &tenant_id, &member_id)?
+                let member = members::get(sql, &tenant_id, &member_id)?
                     .ok_or(AppError::NotFound { entity: "member" })?;
-                let list = codes::member_codes(sql, &tenant_id, &member_id)?;
+                let list = codes::member_codes(sql, &tenant_id, &member.id)?;
                 Ok(list
                     .into_iter()
                     .map(|(code, program)| {

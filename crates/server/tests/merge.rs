@@ -70,8 +70,10 @@ on_both_backends! {
         assert_eq!(by_phone.body["items"][0]["id"], lan.as_str(), "{:?}", by_phone.body);
         let by_email = app.get("/api/v1/members?email=nguyen.lan%2Bshop%40gmail.com").await;
         assert_eq!(by_email.body["items"][0]["id"], lan.as_str(), "{:?}", by_email.body);
-        let ledger = app.get(&format!("/api/v1/members/{lan}/ledger")).await;
-        assert_eq!(ledger.body["items"].as_array().map(Vec::len), Some(3), "both earnings and the gift's spend: {:?}", ledger.body);
+        for id in [&lan, &other] {
+            let ledger = app.get(&format!("/api/v1/members/{id}/ledger")).await;
+            assert_eq!(ledger.body["items"].as_array().map(Vec::len), Some(3), "both earnings and the gift's spend: {:?}", ledger.body);
+        }
         let later = app.post("/api/v1/orders", paid(&other, "HN01-3", 100_000)).await;
         assert_eq!(later.status, StatusCode::CREATED, "{:?}", later.body);
         assert_eq!(later.body["member"]["id"], lan.as_str(), "{:?}", later.body);

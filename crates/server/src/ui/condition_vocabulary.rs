@@ -137,8 +137,8 @@ pub async fn vocabulary(app: &App, staff: &Staff, grammar: Grammar) -> Result<St
         "block_keys": block_keys,
         "words": words,
     });
-    // `</` would end the script element early.
-    Ok(vocabulary.to_string().replace("</", "<\\/"))
+    // `<` escaped: a name holding `</script>` or `<!--` must not end or confuse the element.
+    Ok(vocabulary.to_string().replace('<', "\\u003c"))
 }
 
 struct Lists {

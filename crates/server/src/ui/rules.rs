@@ -76,8 +76,8 @@ impl Default for RuleForm {
         RuleForm {
             csrf: String::new(),
             name: String::new(),
-            conditions: "{\"all\": [{\"field\": \"member.birthday\", \"op\": \"is_today\"}]}"
-                .into(),
+            // Empty: the visual builder starts from nothing (the JSON hint shows an example).
+            conditions: "{\"all\": []}".into(),
             effect: "multiplier".into(),
             effect_value: "2".into(),
             per_order: String::new(),

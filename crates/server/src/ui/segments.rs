@@ -63,6 +63,8 @@ pub struct BuilderForm {
 #[template(path = "segment_new.html")]
 struct BuilderPage {
     c: Chrome,
+    /// The saved segment being changed; `None`: a new one.
+    editing: Option<String>,
     form: BuilderForm,
     count: Option<i64>,
     errors: Vec<(String, String)>,
@@ -70,16 +72,31 @@ struct BuilderPage {
     vocabulary: String,
 }
 
+impl BuilderPage {
+    fn action(&self) -> String {
+        match &self.editing {
+            Some(id) => format!("/segments/{id}"),
+            None => "/segments".to_string(),
+        }
+    }
+}
+
 async fn builder_page(
     app: &App,
     staff: &Staff,
+    editing: Option<String>,
     form: BuilderForm,
     count: Option<i64>,
     errors: Vec<(String, String)>,
 ) -> UiResult {
     let status = super::form_status(&errors);
+    let (title, path) = match &editing {
+        Some(id) => ("segments.edit", format!("/segments/{id}/edit")),
+        None => ("segments.new", "/segments/new".to_string()),
+    };
     let page = BuilderPage {
-        c: Chrome::for_staff(app, staff, "segments.new", "segments", "/segments/new").await,
+        c: Chrome::for_staff(app, staff, title, "segments", &path).await,
+        editing,
         form,
         count,
         errors,
@@ -94,7 +111,33 @@ pub async fn builder(State(app): State<App>, staff: Staff) -> UiResult {
         conditions: "{\"all\": []}".into(),
         ..BuilderForm::default()
     };
-    builder_page(&app, &staff, form, None, vec![]).await
+    builder_page(&app, &staff, None, form, None, vec![]).await
+}
+
+/// A saved segment in the builder, to change its name, description or conditions.
+pub async fn edit_form(State(app): State<App>, staff: Staff, Path(id): Path<String>) -> UiResult {
+    staff.require(Permission::EditSegments)?;
+    let (segment, count) = app
+        .segment(&staff.session.ctx, id.clone())
+        .await
+        .map_err(|e| UiError::App(staff.lang, e))?;
+    let form = BuilderForm {
+        name: segment.name,
+        description: segment.description.unwrap_or_default(),
+        conditions: serde_json::to_string_pretty(&segment.conditions).unwrap_or_default(),
+        ..BuilderForm::default()
+    };
+    builder_page(&app, &staff, Some(id), form, Some(count), vec![]).await
+}
+
+/// The edit form's `count` or `save` (the changed segment).
+pub async fn update(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<BuilderForm>,
+) -> UiResult {
+    submit(app, staff, Some(id), form).await
 }
 
 fn parse_tree(text: &str, lang: super::Lang) -> Result<Value, Vec<(String, String)>> {
@@ -108,13 +151,17 @@ fn parse_tree(text: &str, lang: super::Lang) -> Result<Value, Vec<(String, Strin
 
 /// The builder's form: `count` shows the count, `save` saves the segment.
 pub async fn save(State(app): State<App>, staff: Staff, Form(form): Form<BuilderForm>) -> UiResult {
+    submit(app, staff, None, form).await
+}
+
+async fn submit(app: App, staff: Staff, editing: Option<String>, form: BuilderForm) -> UiResult {
     staff.require(Permission::EditSegments)?;
     staff.check_csrf(&form.csrf)?;
     let lang = staff.lang;
     let ctx = &staff.session.ctx;
     let tree = match parse_tree(&form.conditions, lang) {
         Ok(tree) => tree,
-        Err(errors) => return builder_page(&app, &staff, form, None, errors).await,
+        Err(errors) => return builder_page(&app, &staff, editing, form, None, errors).await,
     };
     let result = if form.action == "save" {
         let input = SegmentInput {
@@ -122,7 +169,11 @@ pub async fn save(State(app): State<App>, staff: Staff, Form(form): Form<Builder
             description: Some(Some(form.description.clone()).filter(|d| !d.trim().is_empty())),
             conditions: Some(tree),
         };
-        match app.create_segment(ctx, input).await {
+        let saved = match &editing {
+            Some(id) => app.update_segment(ctx, id.clone(), input).await,
+            None => app.create_segment(ctx, input).await,
+        };
+        match saved {
             Ok((saved, _)) => {
                 return Ok(Redirect::to(&format!("/segments/{}", saved.id)).into_response());
             }
@@ -132,10 +183,10 @@ pub async fn save(State(app): State<App>, staff: Staff, Form(form): Form<Builder
         app.preview_segment(ctx, tree).await.map(|p| p.count)
     };
     match result {
-        Ok(count) => builder_page(&app, &staff, form, Some(count), vec![]).await,
+        Ok(count) => builder_page(&app, &staff, editing, form, Some(count), vec![]).await,
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             let errors = field_errors(&error, staff.lang);
-            builder_page(&app, &staff, form, None, errors).await
+            builder_page(&app, &staff, editing, form, None, errors).await
         }
         Err(error) => Err(UiError::App(lang, error)),
     }

@@ -6,3 +6,5 @@ alter table members add constraint members_status_check
     check (status in ('customer', 'member', 'blocked', 'merged'));
 alter table members add column merged_into text;
 create index members_merged_into on members (tenant_id, merged_into) where merged_into is not null;
+-- Bonus rules ask whether a member used a voucher in a period, before each order.
+create index voucher_redemptions_member_time on voucher_redemptions (tenant_id, member_id, created_at);

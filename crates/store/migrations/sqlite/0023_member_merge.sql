@@ -54,3 +54,5 @@ create index members_tier_review on members (tenant_id, tier_review_at) where ti
 create index members_tier_override on members (tenant_id, tier_override_until) where tier_override_until is not null;
 create index members_rfm on members (tenant_id, rfm_class) where rfm_class is not null;
 create index members_merged_into on members (tenant_id, merged_into) where merged_into is not null;
+-- Bonus rules ask whether a member used a voucher in a period, before each order.
+create index voucher_redemptions_member_time on voucher_redemptions (tenant_id, member_id, created_at);

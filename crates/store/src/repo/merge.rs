@@ -26,12 +26,6 @@ pub fn move_records(
     kept: &str,
     now_ms: i64,
 ) -> Result<(), DbError> {
-    for table in MOVED {
-        sql.execute(
-            &format!("update {table} set member_id = $3 where tenant_id = $1 and member_id = $2"),
-            params![tenant_id, from, kept],
-        )?;
-    }
     // A rule's per-member daily cap counts both records' points of the day.
     sql.execute(
         "update earn_rule_days
@@ -57,6 +51,23 @@ pub fn move_records(
         "update earn_rule_days set member_id = $3 where tenant_id = $1 and member_id = $2",
         params![tenant_id, from, kept],
     )?;
+    // A pending referral between the two records would become a member referring themselves,
+    // and one whose friend already bought on the other record is no first purchase: both end
+    // unrewarded (nothing was given while pending). Before the orders move.
+    let reversed = "update referrals set status = 'reversed', reversed_at = $4
+         where tenant_id = $1 and status = 'pending'
+           and ((referrer_id = $2 and friend_id = $3) or (referrer_id = $3 and friend_id = $2)
+             or (friend_id = $2 and exists (select 1 from orders o
+                 where o.tenant_id = $1 and o.member_id = $3 and o.status <> 'cancelled'))
+             or (friend_id = $3 and exists (select 1 from orders o
+                 where o.tenant_id = $1 and o.member_id = $2 and o.status <> 'cancelled')))";
+    sql.execute(reversed, params![tenant_id, from, kept, now_ms])?;
+    for table in MOVED {
+        sql.execute(
+            &format!("update {table} set member_id = $3 where tenant_id = $1 and member_id = $2"),
+            params![tenant_id, from, kept],
+        )?;
+    }
     // Friends the merged record brought are the kept one's; so is its own referral, unless the
     // kept record was referred too (one referral per friend).
     sql.execute(

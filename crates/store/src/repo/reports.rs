@@ -92,7 +92,7 @@ pub fn dashboard(
         .query(
             "select (coalesce(member_since, created_at) + $4) / 86400000 as day, count(*) as n
              from members
-             where tenant_id = $1
+             where tenant_id = $1 and status <> 'merged'
                and coalesce(member_since, created_at) >= $2 and coalesce(member_since, created_at) < $3
              group by (coalesce(member_since, created_at) + $4) / 86400000 order by day",
             params![tenant_id, from, to, offset_seconds * 1000],
