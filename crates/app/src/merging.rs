@@ -7,6 +7,7 @@
 //! record (the store follows a tombstone to the member it was merged into), so concurrent
 //! orders neither lose nor duplicate points.
 
+use loyalty_core::book::{Credit, EntryKind};
 use loyalty_core::clock::to_millis;
 use loyalty_core::event::{EventType, member_changed};
 use loyalty_core::id::MemberId;
@@ -75,6 +76,7 @@ impl App {
                 let tier =
                     upgrade_if_qualified(sql, tenant, &mut after, &ladder, &info, now, None)?;
                 members::update_state(sql, tenant, &after)?;
+                let after = settle_debt(sql, tenant, after, now, &ctx2)?;
                 if let Some(change) = tier {
                     record_moves(sql, tenant, &[change])?;
                 }
@@ -140,6 +142,41 @@ impl App {
             })
             .collect())
     }
+}
+
+/// A debt on one record and points on the other: the points pay the debt now, as the next
+/// credit would have — a spend of the points and a credit that goes to the debt, both in the
+/// ledger — so the kept member cannot spend what they owe.
+fn settle_debt(
+    sql: &mut dyn loyalty_store::Sql,
+    tenant: &str,
+    member: Member,
+    now: jiff::Timestamp,
+    ctx: &Ctx,
+) -> AppResult<Member> {
+    if member.points_debt == 0 || member.points_available == 0 {
+        return Ok(member);
+    }
+    let mut book = crate::points::Book::with(member, tenant, now, Some(ctx.actor.clone()));
+    book.catch_up(sql)?;
+    let owed = book.member.points_debt.min(book.member.points_available);
+    if owed > 0 {
+        let reason = Some("merge: debt paid from the merged points");
+        book.spend(sql, EntryKind::Adjust, owed, None, reason, "from")?;
+        book.credit(
+            sql,
+            Credit {
+                kind: EntryKind::Adjust,
+                points: owed,
+                order_id: None,
+                reason,
+                available_at: now,
+                expires_at: None,
+            },
+        )?;
+    }
+    book.save(sql)?;
+    Ok(book.member)
 }
 
 /// What the activity log keeps of each side.

@@ -155,3 +155,26 @@ on_both_backends! {
         app.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn a_debt_on_one_record_is_paid_by_the_points_of_the_other(db) {
+        let app = spawn_app(db).await;
+        let a = app.new_member("0903333333").await;
+        let b = app.new_member("0904444444").await;
+        let first = app.post("/api/v1/orders", paid(&a, "D-1", 300_000)).await;
+        assert_eq!(first.body["points"]["earned"], 30);
+        let order_id = first.body["id"].as_str().unwrap().to_string();
+        let cup = app.post("/api/v1/rewards", json!({"name": "Ly", "points_cost": 30, "kind": "gift", "stock": 5})).await;
+        let cup = cup.body["id"].as_str().unwrap().to_string();
+        assert_eq!(app.post(&format!("/api/v1/members/{a}/redemptions"), json!({"reward_id": cup})).await.status, StatusCode::CREATED);
+        assert_eq!(app.post(&format!("/api/v1/orders/{order_id}/cancel"), json!({})).await.status, StatusCode::OK);
+        assert_eq!(app.get(&format!("/api/v1/members/{a}")).await.body["points"], json!({"available": 0, "pending": 0, "debt": 30}));
+        assert_eq!(app.post("/api/v1/orders", paid(&b, "D-2", 500_000)).await.body["points"]["earned"], 50);
+
+        let merged = app.post(&format!("/api/v1/members/{a}/merge"), json!({"from": b})).await;
+        assert_eq!(merged.status, StatusCode::OK, "{:?}", merged.body);
+        assert_eq!(merged.body["points"], json!({"available": 20, "pending": 0, "debt": 0}), "the merged points paid the debt");
+        app.assert_verified().await;
+        app.stop().await;
+    }
+}
