@@ -471,6 +471,19 @@ test("the admin UI from first run to a segment", async (t) => {
       const listed = await (await fetch(BASE + "/api/v1/stores", { headers: { authorization: `Bearer ${apiKey}` } })).json();
       const hn01 = listed.items.find((x) => x.code === "HN01");
       assert.deepEqual([hn01.address, hn01.name, hn01.active], ["12 Hàng Bạc", "Hoa Mai Hoàn Kiếm", true]);
+      // A brand renamed from its row (its code stays), and a tier's own discount for it.
+      await page.locator("#edit-brand-banh summary").click();
+      await page.locator("#brand-name-banh").fill("Bánh Hoa Mai");
+      await page.locator("#edit-brand-banh").getByRole("button", { name: "Lưu" }).click();
+      await page.locator("#brands").getByRole("cell", { name: "Bánh Hoa Mai", exact: true }).waitFor();
+      const tiers = await (await fetch(BASE + "/api/v1/tiers", { headers: { authorization: `Bearer ${apiKey}` } })).json();
+      const gold = (tiers.items ?? tiers).find((x) => x.name === "Vàng");
+      await page.goto(BASE + `/tiers/${gold.id}/edit`);
+      await page.locator("#tier-brand-discounts").fill("banh=12");
+      await page.locator("#tier-brand-discounts").press("Enter");
+      await page.waitForURL(/\/tiers$/);
+      const again = await (await fetch(BASE + "/api/v1/tiers", { headers: { authorization: `Bearer ${apiKey}` } })).json();
+      assert.deepEqual((again.items ?? again).find((x) => x.name === "Vàng").benefits.brand_discounts, [{ brand: "banh", discount_percent: 12 }]);
     });
 
     await t.test("the owner adds a cashier and a till's API key, which works until revoked", async () => {
@@ -1118,9 +1131,9 @@ test("the admin UI from first run to a segment", async (t) => {
           await page.waitForURL(new RegExp(`/members/${keptId}$`));
           // Both records' ledgers are the kept member's now, and its balance is their sum.
           const kept = await get(`/api/v1/members/${keptId}`);
-          const ledger = (await get(`/api/v1/members/${keptId}/ledger?limit=100`)).items;
-          for (const order of orderIds) assert.ok(ledger.some((e) => e.order_id === order && e.kind === "earn"), order);
-          const sum = ledger.reduce((total, e) => total + e.points, 0);
+          const keptLedger = (await get(`/api/v1/members/${keptId}/ledger?limit=100`)).items;
+          for (const order of orderIds) assert.ok(keptLedger.some((e) => e.order_id === order && e.kind === "earn"), order);
+          const sum = keptLedger.reduce((total, e) => total + e.points, 0);
           assert.equal(kept.points.available + kept.points.pending - kept.points.debt, sum, "none lost or doubled");
           assert.equal(kept.order_count, 2);
           // Merging into itself from the profile is refused, in Vietnamese.

@@ -152,6 +152,7 @@ pub fn routes() -> Router<App> {
         .route("/members/{id}/redemptions", post(rewards::redeem))
         .route("/stores", get(stores::list).post(stores::create))
         .route("/stores/{id}", post(stores::update))
+        .route("/brands/{id}", post(stores::update_brand))
         .route("/vouchers", get(vouchers::list))
         .route(
             "/vouchers/new",

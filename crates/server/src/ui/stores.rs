@@ -117,6 +117,41 @@ pub async fn create(State(app): State<App>, staff: Staff, Form(form): Form<Place
 }
 
 #[derive(Debug, Default, Deserialize)]
+pub struct BrandEditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// Renames a brand from its row (its code stays: stores, orders and rules name it).
+pub async fn update_brand(
+    State(app): State<App>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(form): Form<BrandEditForm>,
+) -> UiResult {
+    staff.require(Permission::EditProgram)?;
+    staff.check_csrf(&form.csrf)?;
+    let input = BrandInput {
+        code: None,
+        name: Some(form.name.clone()),
+    };
+    match app.update_brand(&staff.session.ctx, id, input).await {
+        Ok(_) => Ok(Redirect::to("/stores").into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            let errors = field_errors(&error, staff.lang);
+            let form = PlaceForm {
+                what: "brand".into(),
+                ..PlaceForm::default()
+            };
+            page(&app, &staff, form, errors).await
+        }
+        Err(error) => Err(UiError::App(staff.lang, error)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub struct StoreEditForm {
     #[serde(default)]
     csrf: String,

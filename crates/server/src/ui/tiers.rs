@@ -28,6 +28,9 @@ pub struct TierForm {
     earn_multiplier: String,
     #[serde(default)]
     discount_percent: String,
+    /// Per-brand discounts, `brand=percent` separated by commas (`cafe=10, banh=5`).
+    #[serde(default)]
+    brand_discounts: String,
 }
 
 #[derive(Template)]
@@ -128,6 +131,12 @@ pub async fn edit_form(
         threshold: tier.threshold.to_string(),
         earn_multiplier: tier.earn_multiplier().to_string(),
         discount_percent: tier.discount_percent.to_string(),
+        brand_discounts: tier
+            .brand_discounts
+            .iter()
+            .map(|d| format!("{}={}", d.brand, d.discount_percent))
+            .collect::<Vec<_>>()
+            .join(", "),
     };
     ladder_page(&app, &staff, form, vec![], Some(id)).await
 }
@@ -168,6 +177,7 @@ async fn save(app: App, staff: Staff, id: Option<String>, form: TierForm) -> UiR
             }
         },
     };
+    let brand_discounts = brand_discounts(&form.brand_discounts, &mut errors, lang);
     if !errors.is_empty() {
         return ladder_page(&app, &staff, form, errors, id).await;
     }
@@ -177,7 +187,7 @@ async fn save(app: App, staff: Staff, id: Option<String>, form: TierForm) -> UiR
         threshold,
         earn_multiplier,
         discount_percent,
-        brand_discounts: None,
+        brand_discounts: Some(brand_discounts),
     };
     let ctx = &staff.session.ctx;
     let saved = match &id {
@@ -215,4 +225,46 @@ pub async fn delete(
         }
         Err(error) => Err(UiError::App(staff.lang, error)),
     }
+}
+
+/// `cafe=10, banh=5` as brand discounts; a piece that is not `brand=whole number` is named.
+/// (The brands and the bounds are checked by the use-case, as for the API.)
+fn brand_discounts(
+    text: &str,
+    errors: &mut Vec<(String, String)>,
+    lang: super::Lang,
+) -> Vec<loyalty_core::tier::BrandDiscount> {
+    let mut out = Vec::new();
+    for piece in text
+        .split([',', ';', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let parsed = piece
+            .split_once(['=', ':'])
+            .and_then(|(brand, percent)| {
+                let percent = percent
+                    .trim()
+                    .trim_end_matches('%')
+                    .trim()
+                    .parse::<i64>()
+                    .ok()?;
+                Some((brand.trim().to_string(), percent))
+            })
+            .filter(|(brand, _)| !brand.is_empty());
+        match parsed {
+            Some((brand, discount_percent)) => out.push(loyalty_core::tier::BrandDiscount {
+                brand,
+                discount_percent,
+            }),
+            None => errors.push((
+                "brand_discounts".into(),
+                format!(
+                    "{}: {piece}",
+                    super::i18n::text(lang, "tiers.brand_discounts_format")
+                ),
+            )),
+        }
+    }
+    out
 }
