@@ -486,6 +486,21 @@ test("the admin UI from first run to a segment", async (t) => {
       assert.deepEqual((again.items ?? again).find((x) => x.name === "Vàng").benefits.brand_discounts, [{ brand: "banh", discount_percent: 12 }]);
     });
 
+    await t.test("the product catalogue is listed and edited; a till's SKU-only line takes its category", async () => {
+      const csv = "sku,name,category,brand,price\nBM-01,Bánh mì pate,banh,banh,25000\nCF-09,Cà phê đen,,,20000\n";
+      const imported = await fetch(BASE + "/api/v1/imports/products", { method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "text/csv" }, body: csv });
+      assert.ok(imported.ok, await imported.text());
+      await page.goto(BASE + "/products");
+      await page.locator("#products tbody tr").filter({ hasText: "CF-09" }).waitFor();
+      const row = page.locator("#products tbody tr").filter({ hasText: "CF-09" });
+      await row.locator("summary").click();
+      await row.getByLabel("Ngành hàng").fill("do-uong");
+      await row.getByRole("button", { name: "Lưu" }).click();
+      await page.waitForURL(/\/products$/);
+      await page.locator("#products tbody tr").filter({ hasText: "CF-09" }).filter({ hasText: "do-uong" }).waitFor();
+    });
+
     await t.test("the owner adds a cashier and a till's API key, which works until revoked", async () => {
       await page.goto(BASE + "/staff");
       await page.getByLabel("Email", { exact: true }).fill("thu.ngan@hoamai.vn");
@@ -510,10 +525,10 @@ test("the admin UI from first run to a segment", async (t) => {
     await t.test("the activity log shows who changed what, filtered", async () => {
       await page.goto(BASE + "/activity?entity=tier");
       const rows = await page.locator("#activity tbody tr").allInnerTexts();
-      // Bạc and Vàng created, Bạc's threshold changed, Kim Cương created and deleted (newest
-      // first); the refused tier and the refused change left no trace.
+      // Bạc and Vàng created, Bạc's threshold changed, Kim Cương created and deleted, Vàng's
+      // brand discount set (newest first); the refused tier and the refused change left no trace.
       const actions = rows.map((r) => r.match(/chu\.cua\.hang@hoamai\.vn\s+tier\s+(\w+)/)?.[1]);
-      assert.deepEqual(actions, ["delete", "create", "update", "create", "create"], rows.join("\n"));
+      assert.deepEqual(actions, ["update", "delete", "create", "update", "create", "create"], rows.join("\n"));
       await page.goto(BASE + "/activity?entity=member");
       const members = await page.locator("#activity tbody tr").allInnerTexts();
       // Lan registered in the UI (by the owner), Minh through the API (by the owner's key).

@@ -36,6 +36,7 @@ pub mod order_lines;
 pub mod orders;
 pub mod points;
 pub mod portal;
+pub mod products;
 pub mod program;
 pub mod queue;
 pub mod quote;

@@ -150,3 +150,49 @@ mod tests {
         assert_eq!(fields.code, None);
     }
 }
+
+/// A product's fields as the back office edits them (the SKU stays: orders name it).
+#[derive(Debug, Clone, Default)]
+pub struct ProductInput {
+    pub name: String,
+    pub category: Option<String>,
+    pub brand: Option<String>,
+    pub price: i64,
+}
+
+impl ProductInput {
+    /// The checked row for `sku`: a name of 1 to 200 characters, a category and a brand of at
+    /// most 100 (blank: none), a price from 0 to the largest amount.
+    pub fn validate(self, sku: &str) -> Result<crate::history::ProductRow, Invalid> {
+        let mut errors = Invalid::default();
+        let name = errors.label("name", &self.name);
+        let mut short = |field: &str, value: Option<String>| {
+            let value = optional_text(value);
+            if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+                errors.push_bounded(
+                    field,
+                    "length",
+                    (0, 100),
+                    "must have at most 100 characters",
+                );
+            }
+            value
+        };
+        let (category, brand) = (short("category", self.category), short("brand", self.brand));
+        if !(0..=crate::limits::MAX_AMOUNT).contains(&self.price) {
+            errors.push_bounded(
+                "price",
+                "range",
+                (0, crate::limits::MAX_AMOUNT),
+                "must be a whole amount from 0",
+            );
+        }
+        errors.into_result(|| crate::history::ProductRow {
+            sku: sku.to_string(),
+            name,
+            category,
+            brand,
+            price: self.price,
+        })
+    }
+}

@@ -21,6 +21,7 @@ mod member_merge;
 pub(crate) mod members;
 mod message_form;
 mod orders;
+mod products;
 mod program;
 mod referrals;
 mod rewards;
@@ -153,6 +154,8 @@ pub fn routes() -> Router<App> {
         .route("/stores", get(stores::list).post(stores::create))
         .route("/stores/{id}", post(stores::update))
         .route("/brands/{id}", post(stores::update_brand))
+        .route("/products", get(products::list))
+        .route("/products/edit", post(products::update))
         .route("/vouchers", get(vouchers::list))
         .route(
             "/vouchers/new",

@@ -102,3 +102,66 @@ pub fn categories(
     }
     Ok(found)
 }
+
+/// A page of the catalogue in SKU order, after `after`; `q` (folded to lower case) matches
+/// inside the SKU or the name.
+pub fn list(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    q: Option<&str>,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(ProductRow, Timestamp)>, DbError> {
+    let mut query = String::from(
+        "select sku, name, category, brand, price, updated_at from products
+         where tenant_id = $1 and sku > $2",
+    );
+    let mut values: Vec<Value<'_>> = vec![tenant_id.into(), after.into()];
+    if let Some(q) = q {
+        values.push(super::like_contains(&q.to_lowercase()).into());
+        let n = values.len();
+        query.push_str(&format!(
+            " and (lower(sku) like ${n} escape '\\' or lower(name) like ${n} escape '\\')"
+        ));
+    }
+    values.push(limit.into());
+    query.push_str(&format!(" order by sku limit ${}", values.len()));
+    sql.query(&query, &values)?
+        .iter()
+        .map(|row| {
+            Ok((
+                ProductRow {
+                    sku: row.get("sku")?,
+                    name: row.get("name")?,
+                    category: row.get("category")?,
+                    brand: row.get("brand")?,
+                    price: row.get("price")?,
+                },
+                super::ts(row, "updated_at")?,
+            ))
+        })
+        .collect()
+}
+
+/// Writes a product's name, category, brand and price; false when there is no such SKU.
+pub fn update(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    p: &ProductRow,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let changed = sql.execute(
+        "update products set name = $3, category = $4, brand = $5, price = $6, updated_at = $7
+         where tenant_id = $1 and sku = $2",
+        &[
+            tenant_id.into(),
+            p.sku.as_str().into(),
+            p.name.as_str().into(),
+            p.category.as_deref().into(),
+            p.brand.as_deref().into(),
+            p.price.into(),
+            ms(now).into(),
+        ],
+    )?;
+    Ok(changed > 0)
+}
