@@ -46,9 +46,15 @@ try {
   await page.screenshot({ path: `${OUT}/rule-preview.png`, fullPage: true });
   await page.goto(BASE + "/segments/new");
   await page.getByLabel("Tên nhóm").fill("Khách Vàng trở lên ở Hà Nội");
-  const row = page.locator("#rows .condition").first();
-  await row.locator(".field").selectOption("member.province");
-  await row.locator(".value").fill("Hà Nội");
+  const builder = page.locator(".condition-builder");
+  await builder.locator(".cb-add-condition").first().click();
+  const row = builder.locator(".cb-leaf").first();
+  await row.locator(".cb-field").selectOption("member.province");
+  await row.locator(".cb-value input").fill("Hà Nội");
+  await builder.locator(".cb-add-block").first().click();
+  const block = builder.locator(".cb-block").first();
+  await block.locator(".cb-block-kind").selectOption("not_purchased");
+  await block.locator('input[data-key="from"]').fill(new Date(Date.now() - 60 * 86400_000).toISOString().slice(0, 10));
   await page.locator("#segment-count").filter({ hasText: /\d/ }).waitFor();
   await page.screenshot({ path: `${OUT}/segment-builder.png`, fullPage: true });
   await page.locator("#lang-switch").click();
