@@ -45,7 +45,10 @@ try {
   await page.getByRole("button", { name: "Xem trước" }).click();
   await page.screenshot({ path: `${OUT}/rule-preview.png`, fullPage: true });
   await page.goto(BASE + "/segments/new");
-  await page.getByLabel("Tên nhóm").fill("Khách Vàng trở lên ở Hà Nội");
+  await page.getByLabel("Tên nhóm").fill("Khách Hà Nội vắng 60 ngày");
+  // The count of every member shows first; the screenshot waits for the built one.
+  await page.locator("#segment-count").filter({ hasText: /\d/ }).waitFor();
+  const everyone = await page.locator("#segment-count").textContent();
   const builder = page.locator(".condition-builder");
   await builder.locator(".cb-add-condition").first().click();
   const row = builder.locator(".cb-leaf").first();
@@ -55,7 +58,9 @@ try {
   const block = builder.locator(".cb-block").first();
   await block.locator(".cb-block-kind").selectOption("not_purchased");
   await block.locator('input[data-key="from"]').fill(new Date(Date.now() - 60 * 86400_000).toISOString().slice(0, 10));
-  await page.locator("#segment-count").filter({ hasText: /\d/ }).waitFor();
+  await page.locator("#segment-name").click(); // the date field loses the focus
+  await page.waitForFunction((all) => /\d/.test(document.querySelector("#segment-count").textContent)
+    && document.querySelector("#segment-count").textContent !== all, everyone);
   await page.screenshot({ path: `${OUT}/segment-builder.png`, fullPage: true });
   await page.locator("#lang-switch").click();
   await page.goto(BASE + "/dashboard?days=90");

@@ -64,18 +64,7 @@ pub fn get(
          where tenant_id = $1 and sku = $2",
         &[tenant_id.into(), sku.into()],
     )?
-    .map(|row| {
-        Ok((
-            ProductRow {
-                sku: row.get("sku")?,
-                name: row.get("name")?,
-                category: row.get("category")?,
-                brand: row.get("brand")?,
-                price: row.get("price")?,
-            },
-            super::ts(&row, "updated_at")?,
-        ))
-    })
+    .map(|row| from_row(&row))
     .transpose()
 }
 
@@ -126,21 +115,7 @@ pub fn list(
     }
     values.push(limit.into());
     query.push_str(&format!(" order by sku limit ${}", values.len()));
-    sql.query(&query, &values)?
-        .iter()
-        .map(|row| {
-            Ok((
-                ProductRow {
-                    sku: row.get("sku")?,
-                    name: row.get("name")?,
-                    category: row.get("category")?,
-                    brand: row.get("brand")?,
-                    price: row.get("price")?,
-                },
-                super::ts(row, "updated_at")?,
-            ))
-        })
-        .collect()
+    sql.query(&query, &values)?.iter().map(from_row).collect()
 }
 
 /// Writes a product's name, category, brand and price; false when there is no such SKU.
@@ -164,4 +139,18 @@ pub fn update(
         ],
     )?;
     Ok(changed > 0)
+}
+
+/// A product row with its last change, as `get` and `list` select it.
+fn from_row(row: &crate::sql::Row) -> Result<(ProductRow, Timestamp), DbError> {
+    Ok((
+        ProductRow {
+            sku: row.get("sku")?,
+            name: row.get("name")?,
+            category: row.get("category")?,
+            brand: row.get("brand")?,
+            price: row.get("price")?,
+        },
+        super::ts(row, "updated_at")?,
+    ))
 }
