@@ -27,6 +27,8 @@ pub fn record(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> Result<(), DbError> {
+    // Every change to what instances cache is logged here, so here the others hear of it.
+    crate::instances::changed(sql, &ctx.tenant_id, change.entity)?;
     activity::record(
         sql,
         &ctx.tenant_id,

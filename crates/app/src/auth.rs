@@ -81,6 +81,12 @@ impl KeyCache {
             keys.remove(prefix);
         }
     }
+
+    pub(crate) fn forget_all(&self) {
+        if let Ok(mut keys) = self.keys.write() {
+            keys.clear();
+        }
+    }
 }
 
 impl App {

@@ -26,6 +26,7 @@ pub mod history;
 pub mod idempotency;
 pub mod imports;
 pub mod inbound;
+pub mod instances;
 pub mod jobs;
 pub mod members;
 pub mod merging;
@@ -146,7 +147,7 @@ impl<T> TenantCache<T> {
         Ok(value)
     }
 
-    /// Drops the tenant's value after a change made through this instance.
+    /// Drops the tenant's value after a change (made here, or heard of from another instance).
     pub(crate) fn forget(&self, tenant_id: &str) {
         if let Ok(mut entries) = self.entries.write() {
             self.generation
@@ -154,10 +155,19 @@ impl<T> TenantCache<T> {
             entries.remove(tenant_id);
         }
     }
+
+    /// Drops every tenant's value (changes may have been missed).
+    pub(crate) fn forget_all(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            entries.clear();
+        }
+    }
 }
 
-/// How long an instance trusts its cached tenant settings and rules. A change made through
-/// this instance applies at once; one made through another instance within this time.
+/// How long an instance trusts its cached tenant settings and rules. A change applies at once
+/// on every instance (`instances`); this bounds it should an instance miss the word.
 pub const SETTINGS_CACHE_TTL: Duration = Duration::from_secs(10);
 
 /// A tenant with its time zone and program settings, cached because nearly every request
@@ -294,6 +304,14 @@ impl App {
             self.tenants_generation
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             cache.remove(tenant_id);
+        }
+    }
+
+    fn forget_all_tenants(&self) {
+        if let Ok(mut cache) = self.tenants.write() {
+            self.tenants_generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            cache.clear();
         }
     }
 

@@ -496,13 +496,15 @@ impl App {
     }
 
     /// Forgets what is past keeping: idempotency keys, events, settled webhook deliveries and
-    /// the connections' inbound log past their retention, finished jobs and their probes' runs.
+    /// the connections' inbound log past their retention, finished jobs and their probes' runs,
+    /// and sign-in failures of more than a day ago.
     async fn housekeeping(&self) -> AppResult<()> {
         let keys = self.purge_idempotency_keys().await?;
         let now = self.now();
         let events_before = now - SignedDuration::from_hours(24 * crate::events::RETENTION_DAYS);
         let jobs_before = now - SignedDuration::from_hours(24 * FINISHED_KEPT_DAYS);
-        let (events, deliveries, inbound, jobs) = self
+        let sign_ins_before = now - SignedDuration::from_hours(24);
+        let (events, deliveries, inbound, jobs, sign_ins) = self
             .db
             .write(move |sql| {
                 Ok::<_, AppError>((
@@ -510,6 +512,7 @@ impl App {
                     loyalty_store::repo::webhooks::purge_deliveries(sql, events_before)?,
                     loyalty_store::repo::connections::purge_inbound(sql, events_before)?,
                     queue::purge(sql, jobs_before)?,
+                    loyalty_store::repo::sign_ins::purge(sql, sign_ins_before)?,
                 ))
             })
             .await?;
@@ -519,6 +522,7 @@ impl App {
             deliveries,
             inbound,
             jobs,
+            sign_ins,
             "housekeeping forgot what is past keeping"
         );
         Ok(())

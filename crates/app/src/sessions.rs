@@ -10,11 +10,11 @@ use jiff::{SignedDuration, Timestamp};
 use loyalty_core::code::random_code;
 use loyalty_core::tenancy::{Actor, ActorKind, StaffUser};
 use loyalty_store::repo::reports::{self, Dashboard};
-use loyalty_store::repo::{sessions, staff, tenants};
+use loyalty_store::repo::{sessions, sign_ins, staff, tenants};
 
 use crate::activity::{Change, record};
 use crate::auth::{hash_password, hash_secret, verify_password};
-use crate::throttle::Outcome;
+use crate::throttle::{self, Outcome};
 use crate::{App, AppError, AppResult, Ctx};
 
 /// A session ends after this long without use…
@@ -57,6 +57,12 @@ impl App {
             .logins
             .reserve(&email, client, Instant::now())
             .map_err(|retry_after_secs| AppError::Throttled { retry_after_secs })?;
+        let (account, client_subject) = {
+            let (account, client) = ticket.subjects();
+            (account.to_string(), client.to_string())
+        };
+        self.wait_for_other_instances_delay(&account, &client_subject)
+            .await?;
         let checked = self.check_password(&email, password).await;
         let outcome = match &checked {
             Ok(Some(_)) => Outcome::Succeeded,
@@ -65,6 +71,7 @@ impl App {
         };
         ticket.finish(outcome, Instant::now());
         let Some((tenant_id, user, checked_hash)) = checked? else {
+            self.share_failure(account, client_subject).await?;
             return Err(AppError::Unauthorized("wrong e-mail or password"));
         };
         let token = random_code(40);
@@ -83,6 +90,7 @@ impl App {
                     return Err(AppError::Unauthorized("wrong e-mail or password"));
                 }
                 sessions::delete_expired(sql, now)?;
+                sign_ins::clear(sql, &account)?;
                 sessions::insert(
                     sql,
                     &sessions::NewSession {
@@ -104,6 +112,45 @@ impl App {
             })
             .await?;
         Ok(token)
+    }
+
+    /// Refuses a sign-in while the account or the client waits out a delay that failures on
+    /// any instance set (`throttle` holds this instance's own).
+    async fn wait_for_other_instances_delay(&self, account: &str, client: &str) -> AppResult<()> {
+        let (account, client) = (account.to_string(), client.to_string());
+        let until = self
+            .db
+            .read(move |sql| sign_ins::blocked_until(sql, &account, &client))
+            .await?;
+        let now = self.now();
+        match until {
+            Some(until) if until > now => Err(AppError::Throttled {
+                retry_after_secs: throttle::seconds((until - now).unsigned_abs()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a wrong password for every instance: the account's and the client's failures,
+    /// and the delay they now call for.
+    async fn share_failure(&self, account: String, client: String) -> AppResult<()> {
+        let now = self.now();
+        let forget_before =
+            now - SignedDuration::try_from(throttle::FORGET_AFTER).map_err(anyhow::Error::from)?;
+        self.db
+            .write(move |sql| {
+                for subject in [&account, &client] {
+                    let failures = sign_ins::add_failure(sql, subject, now, forget_before)?;
+                    let wait =
+                        throttle::delay_after(subject, u32::try_from(failures).unwrap_or(u32::MAX));
+                    if !wait.is_zero() {
+                        let wait = SignedDuration::try_from(wait).map_err(anyhow::Error::from)?;
+                        sign_ins::block(sql, subject, now + wait)?;
+                    }
+                }
+                Ok::<_, AppError>(())
+            })
+            .await
     }
 
     /// The active account with this e-mail and password, if any.

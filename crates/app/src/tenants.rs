@@ -7,7 +7,7 @@ use loyalty_store::repo::{api_keys, staff, tenants};
 
 use crate::activity::{Change, record, snapshot};
 use crate::auth::{generate_key, hash_password};
-use crate::{App, AppResult, Ctx};
+use crate::{App, AppError, AppResult, Ctx};
 
 pub use loyalty_core::input::staff::NewTenant;
 
@@ -20,8 +20,19 @@ pub struct CreatedTenant {
 }
 
 impl App {
-    /// Bootstraps a merchant (`loyalty tenant create`, and the first-run page of the admin UI).
+    /// Bootstraps a merchant (`loyalty tenant create`).
     pub async fn create_tenant(&self, input: NewTenant) -> AppResult<CreatedTenant> {
+        self.bootstrap(input, false).await
+    }
+
+    /// The first-run page's merchant: created only while the install has none, so of two
+    /// setups racing on a fresh install (two instances, two browsers) exactly one wins; the
+    /// other gets 409 `already_set_up`.
+    pub async fn set_up_first_tenant(&self, input: NewTenant) -> AppResult<CreatedTenant> {
+        self.bootstrap(input, true).await
+    }
+
+    async fn bootstrap(&self, input: NewTenant, only_the_first: bool) -> AppResult<CreatedTenant> {
         let TenantFields {
             name,
             owner_email: email,
@@ -65,6 +76,16 @@ impl App {
         );
         self.db
             .write(move |sql| {
+                if only_the_first {
+                    tenants::lock_first_run(sql)?;
+                    if tenants::any(sql)? {
+                        return Err(AppError::Conflict {
+                            code: "already_set_up",
+                            field: None,
+                            message: "this installation already has a shop; sign in".into(),
+                        });
+                    }
+                }
                 tenants::insert(sql, &t)?;
                 staff::insert(sql, &t.id, &o, &password_hash)?;
                 api_keys::insert(sql, &t.id, &k, &secret_hash, None)?;
@@ -85,7 +106,8 @@ impl App {
                     id: &k.id,
                     action: "create",
                 };
-                record(sql, &ctx, now, key_change, None, snapshot(&k))
+                record(sql, &ctx, now, key_change, None, snapshot(&k))?;
+                Ok::<_, AppError>(())
             })
             .await?;
         Ok(CreatedTenant {

@@ -8,8 +8,9 @@
 //! after a few mistakes instead of being locked out. A client address gets twenty free
 //! failures across accounts and four sign-ins in flight before its own delay starts.
 //!
-//! Kept in memory per instance: with N instances an attacker gets N times the tries, which the
-//! delays still hold to a few hundred a day per account.
+//! Sign-ins in flight are counted in memory, per instance. Failures and delays are kept both in
+//! memory and in the database (`sign_in_failures`, written by `sessions`), so instances behind
+//! one load balancer share them: spreading guesses over N instances gains nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 
 /// Failures are forgotten a day after the last one.
-const FORGET_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Entries kept before the idle ones are dropped.
 const MAX_TRACKED: usize = 50_000;
@@ -86,6 +87,11 @@ impl std::fmt::Debug for Ticket {
 }
 
 impl Ticket {
+    /// The account's and the client's subjects, as the shared table names them.
+    pub fn subjects(&self) -> (&str, &str) {
+        (&self.account, &self.client)
+    }
+
     pub fn finish(mut self, outcome: Outcome, now: Instant) {
         self.finished = true;
         self.guard.end(&self.account, &self.client, outcome, now);
@@ -191,6 +197,21 @@ impl SignInGuard {
     }
 }
 
+/// The wait after `failures` failures of a subject (`account:…` or `client:…`).
+pub fn delay_after(subject: &str, failures: u32) -> Duration {
+    let policy = if subject.starts_with("account:") {
+        ACCOUNT
+    } else {
+        CLIENT
+    };
+    policy.delay(failures)
+}
+
+/// Whole seconds to wait, rounded up.
+pub fn seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// The network a client address stands for: an IPv6 client is its /64 (one subscriber's
 /// whole range, where every address is free to take), an IPv4 client itself.
 fn network(client: &str) -> String {
@@ -204,10 +225,6 @@ fn network(client: &str) -> String {
         },
         Err(_) => client.to_string(),
     }
-}
-
-fn seconds(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 #[cfg(test)]

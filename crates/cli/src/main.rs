@@ -381,6 +381,7 @@ async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = app.db().backend().name(), "serving; Ctrl-C to stop");
+    app.listen_for_changes();
     let queue = app.start_queue();
     let pacing = (jobs_every > 0).then(|| {
         tokio::spawn(pace_periodic_jobs(

@@ -70,6 +70,8 @@ struct Inner {
     stats: Arc<Counters>,
     /// Tells the SQLite checkpointer to finish (dropped or sent on close).
     checkpoint_stop: Sender<()>,
+    /// Where other instances may be (PostgreSQL): see [`Db::listen`].
+    shared_url: Option<String>,
 }
 
 /// What the writers have done since the engine opened: how well commits are being grouped.
@@ -205,6 +207,10 @@ impl Db {
                 counts: (readers, writers),
                 stats,
                 checkpoint_stop: checkpoint_tx,
+                shared_url: match &connector {
+                    Connector::Postgres(url) => Some(url.clone()),
+                    Connector::Sqlite(_) => None,
+                },
             }),
         };
         for _ in 0..readers + writers {
@@ -328,6 +334,15 @@ impl Db {
             busy: Duration::from_nanos(c.busy_nanos.load(Ordering::Relaxed)),
             committing: Duration::from_nanos(c.commit_nanos.load(Ordering::Relaxed)),
         }
+    }
+
+    /// What other instances on this database change in what this one caches
+    /// ([`crate::notify`]); `None` on SQLite, which has no other instances.
+    pub fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::notify::Heard>> {
+        self.inner
+            .shared_url
+            .clone()
+            .and_then(crate::notify::listen)
     }
 
     /// A connectivity check for `/healthz`.

@@ -4,10 +4,12 @@
 //! - [`sqlite`], [`postgres`]: the adapters, where every dialect difference lives.
 //! - [`engine`]: connections on their own threads; group commit of write actions.
 //! - [`migrate`]: the schema, one folder per backend, kept in step by a test.
+//! - [`notify`]: word between instances on one PostgreSQL database (cache invalidation).
 //! - [`repo`]: the statements, grouped by table, as functions over `&mut dyn Sql`.
 
 pub mod engine;
 pub mod migrate;
+pub mod notify;
 pub mod postgres;
 pub mod repo;
 pub mod sql;

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use postgres::error::SqlState;
@@ -34,6 +35,33 @@ impl PgConn {
 
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
+    }
+
+    /// The payloads of the notifications that arrive within `timeout` of the call (after the
+    /// first, whatever else has arrived); an error once the connection is gone.
+    pub fn wait_for_notifications(&mut self, timeout: Duration) -> Result<Vec<String>, DbError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut payloads = Vec::new();
+        {
+            let mut notifications = self.client.notifications();
+            let first = notifications
+                .timeout_iter(timeout)
+                .next()
+                .map_err(map_error)?;
+            if let Some(first) = first {
+                payloads.push(first.payload().to_string());
+                let mut more = notifications.iter();
+                while let Some(next) = more.next().map_err(map_error)? {
+                    payloads.push(next.payload().to_string());
+                }
+            }
+        }
+        if self.client.is_closed() {
+            return Err(DbError::Connection(
+                "the listening connection closed".into(),
+            ));
+        }
+        Ok(payloads)
     }
 
     fn prepare(&mut self, sql: &str) -> Result<(Statement, Arc<[String]>), DbError> {

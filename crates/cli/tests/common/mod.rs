@@ -86,3 +86,21 @@ pub fn spawn_serve(mut command: Command) -> (Child, String) {
     std::thread::spawn(move || for _ in lines {});
     (child, format!("http://{address}"))
 }
+
+/// A `loyalty serve` process killed (`kill -9`) when dropped, so that a failing test leaves no
+/// server behind holding the test's output open.
+pub struct Server(pub Child);
+
+impl Server {
+    /// `kill -9`, and waits for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -114,13 +114,13 @@ pub async fn setup(
 ) -> UiResult {
     let lang = session::lang(&headers);
     check_anonymous_csrf(&headers, &form.csrf, lang)?;
-    // Only a fresh install may be claimed. (Two setups racing on a fresh install could both
-    // pass this check; the second merely creates a second tenant, which it owns.)
+    // Only a fresh install may be claimed; the write checks again under a lock, so of two
+    // racing setups one gets `already_set_up` and is sent to sign in.
     if !app.needs_setup().await.map_err(|e| UiError::App(lang, e))? {
         return Ok(Redirect::to("/login").into_response());
     }
     let created = app
-        .create_tenant(NewTenant {
+        .set_up_first_tenant(NewTenant {
             name: form.name.clone(),
             owner_email: form.email.clone(),
             owner_password: form.password.clone(),
@@ -158,6 +158,10 @@ pub async fn setup(
             };
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
+        Err(AppError::Conflict {
+            code: "already_set_up",
+            ..
+        }) => Ok(Redirect::to("/login").into_response()),
         Err(error) => Err(UiError::App(lang, error)),
     }
 }

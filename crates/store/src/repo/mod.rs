@@ -28,6 +28,7 @@ pub mod rewards;
 pub mod rules;
 pub mod segments;
 pub mod sessions;
+pub mod sign_ins;
 pub mod staff;
 pub mod stores;
 pub mod tenants;

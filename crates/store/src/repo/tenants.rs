@@ -3,7 +3,7 @@ use loyalty_core::tenancy::Tenant;
 
 use super::{ms, ts};
 use crate::params;
-use crate::sql::{DbError, Row, Sql};
+use crate::sql::{Backend, DbError, Row, Sql};
 
 pub fn insert(sql: &mut dyn Sql, tenant: &Tenant) -> Result<(), DbError> {
     sql.execute(
@@ -29,6 +29,23 @@ pub fn get(sql: &mut dyn Sql, tenant_id: &str) -> Result<Option<Tenant>, DbError
     )?
     .map(|row| from_row(&row))
     .transpose()
+}
+
+/// Whether the installation has any tenant yet.
+pub fn any(sql: &mut dyn Sql) -> Result<bool, DbError> {
+    Ok(!sql
+        .query("select 1 as one from tenants limit 1", &[])?
+        .is_empty())
+}
+
+/// Serialises first-run setups until the transaction ends. SQLite's writer already holds the
+/// whole database; on PostgreSQL a transaction-scoped advisory lock (its key is arbitrary but
+/// fixed) makes a second setup wait for the first to commit, then see its tenant.
+pub fn lock_first_run(sql: &mut dyn Sql) -> Result<(), DbError> {
+    if sql.backend() == Backend::Postgres {
+        sql.execute("select pg_advisory_xact_lock(7301042)", &[])?;
+    }
+    Ok(())
 }
 
 pub fn list(sql: &mut dyn Sql) -> Result<Vec<Tenant>, DbError> {
