@@ -645,19 +645,9 @@ fn post(
         vouchers: receipt_vouchers,
     };
     row.receipt = Some(serde_json::to_string(&receipt).map_err(|e| AppError::Internal(e.into()))?);
-    // The order row goes in last, complete, in one statement. Should a concurrent request have
-    // posted the same order meanwhile (PostgreSQL waits for it here), everything above is rolled
-    // back and the caller replays the first receipt.
-    if !orders::insert_if_new(sql, tenant_id, &row)? {
-        return Err(AppError::Conflict {
-            code: CONCURRENT_DUPLICATE,
-            field: None,
-            message: "the same order was posted concurrently".to_string(),
-        });
-    }
     let receipt_json = serde_json::to_value(&receipt).map_err(|e| AppError::Internal(e.into()))?;
     let breakdown = receipt.points.breakdown.clone();
-    let paid = view_of(row, order.lines.clone(), Vec::new(), breakdown);
+    let paid = view_of(row.clone(), order.lines.clone(), Vec::new(), breakdown);
     let data = OrderData {
         order: &paid,
         entries: None,
@@ -678,6 +668,17 @@ fn post(
         action: "create",
     };
     record(sql, ctx, now, change, None, Some(receipt_json))?;
+    // The order row goes in last, complete, in one statement: on PostgreSQL the writes above
+    // travel with it in one round trip (`Sql::defer`). Should a concurrent request have posted
+    // the same order meanwhile (PostgreSQL waits for it here), everything above is rolled back
+    // and the caller replays the first receipt.
+    if !orders::insert_if_new(sql, tenant_id, &row)? {
+        return Err(AppError::Conflict {
+            code: CONCURRENT_DUPLICATE,
+            field: None,
+            message: "the same order was posted concurrently".to_string(),
+        });
+    }
     Ok(Posted {
         receipt,
         replayed: false,

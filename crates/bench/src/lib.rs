@@ -19,6 +19,8 @@ pub struct BenchOptions {
     pub duration_s: f64,
     pub connections: usize,
     pub members: usize,
+    /// Servers on the one database (`pos` on PostgreSQL).
+    pub instances: usize,
 }
 
 /// One scenario's result, printed as one JSON object with `--json`.

@@ -95,6 +95,10 @@ enum Command {
         /// Members to create before the run.
         #[arg(long, default_value_t = 10_000)]
         members: usize,
+        /// Servers the tills are spread over, each with its own engine and connections, all on
+        /// the same PostgreSQL database (pos).
+        #[arg(long, default_value_t = 1)]
+        instances: usize,
         /// Print one JSON object per scenario result (the last line is the asked scenario).
         #[arg(long)]
         json: bool,
@@ -258,6 +262,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         duration,
         connections,
         members,
+        instances,
         json,
     } = &cli.command
     {
@@ -267,6 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             duration_s: *duration,
             connections: *connections,
             members: *members,
+            instances: *instances,
         };
         return bench(scenario, &options, *json).await;
     }

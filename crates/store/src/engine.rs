@@ -34,6 +34,9 @@ pub struct DbOptions {
     pub writers: usize,
     /// Most actions committed together in one transaction.
     pub max_batch: usize,
+    /// SQLite: the WAL size past which the writer checkpoints it itself (see
+    /// `checkpoint_if_wal_too_long`).
+    pub wal_hard_limit_bytes: u64,
 }
 
 impl DbOptions {
@@ -43,11 +46,13 @@ impl DbOptions {
                 readers: 4,
                 writers: 1,
                 max_batch: 256,
+                wal_hard_limit_bytes: WAL_HARD_LIMIT_BYTES,
             },
             Backend::Postgres => DbOptions {
                 readers: 8,
                 writers: 4,
                 max_batch: 128,
+                wal_hard_limit_bytes: WAL_HARD_LIMIT_BYTES,
             },
         }
     }
@@ -166,12 +171,13 @@ impl Db {
             write_txs.push(write_tx);
             let (connector, ready) = (connector.clone(), ready_tx.clone());
             let (max_batch, counters) = (options.max_batch.max(1), stats.clone());
+            let wal_limit = options.wal_hard_limit_bytes;
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("db-writer-{n}"))
                     .spawn(move || {
                         if let Some(conn) = connect_and_report(&connector, false, &ready) {
-                            writer_loop(conn, connector, rx, max_batch, &counters);
+                            writer_loop(conn, connector, rx, max_batch, wal_limit, &counters);
                         }
                     })?,
             );
@@ -474,6 +480,37 @@ fn checkpoint_loop(path: &std::path::Path, stop: &Receiver<()>) {
     }
 }
 
+/// The WAL size past which the writer checkpoints itself, between two groups (16 times the
+/// length at which the checkpointer restarts it).
+pub const WAL_HARD_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The checkpointer's RESTART needs a moment with no writer; a writer committing back to back
+/// for minutes (a bulk load) never leaves one, and the WAL would grow without end (1.5 GB was
+/// seen). Past a hard size, the writer — the only one, between transactions — checkpoints and
+/// truncates the WAL itself: a pause of a few seconds for the writes queued meanwhile, never
+/// an unbounded WAL, and durability is unchanged.
+fn checkpoint_if_wal_too_long(conn: &mut Conn, connector: &Connector, limit: u64) {
+    let (Conn::Sqlite(sqlite), Connector::Sqlite(path)) = (conn, connector) else {
+        return;
+    };
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    if size > limit {
+        let started = Instant::now();
+        match sqlite.checkpoint_truncate() {
+            Ok(()) => tracing::warn!(
+                wal_mb = size / (1024 * 1024),
+                ms = started.elapsed().as_millis() as u64,
+                "the WAL passed its hard limit; the writer checkpointed it"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "the writer's checkpoint failed; retrying after the next group")
+            }
+        }
+    }
+}
+
 fn connect_and_report(
     connector: &Connector,
     read_only: bool,
@@ -495,6 +532,8 @@ fn reader_loop(mut conn: Conn, connector: Connector, jobs: Receiver<Msg<ReadJob>
     while let Ok(Msg::Job(job)) = jobs.recv() {
         connector.reconnect(&mut conn, true);
         job(conn.as_sql());
+        // A read has nothing to defer; should one have, it must not ride on the next job.
+        let _ = conn.as_sql().flush();
     }
 }
 
@@ -538,7 +577,12 @@ where
             if let Some(preamble) = preamble.as_mut() {
                 preamble(&mut tracked).map_err(E::from)?;
             }
-            f(&mut tracked)
+            let result = f(&mut tracked);
+            // The action's deferred writes go out now, so that their failure is its failure.
+            let flushed = tracked.flush();
+            let value = result?;
+            flushed.map_err(E::from)?;
+            Ok(value)
         }))
         .unwrap_or_else(|_| Err(E::from(DbError::Other("a write panicked".into()))));
         let outcome = match (&result, tracked.retry) {
@@ -601,6 +645,16 @@ impl Sql for Tracked<'_> {
         let result = self.inner.batch(sql);
         self.note(result)
     }
+
+    fn defer(&mut self, sql: &str, params: &[Value<'_>]) -> Result<(), DbError> {
+        let result = self.inner.defer(sql, params);
+        self.note(result)
+    }
+
+    fn flush(&mut self) -> Result<(), DbError> {
+        let result = self.inner.flush();
+        self.note(result)
+    }
 }
 
 /// Transient conflicts (deadlocks) a group may meet before its actions run one by one.
@@ -611,6 +665,7 @@ fn writer_loop(
     connector: Connector,
     jobs: Receiver<Msg<Box<dyn WriteJob>>>,
     max_batch: usize,
+    wal_limit: u64,
     stats: &Counters,
 ) {
     let mut group: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
@@ -638,6 +693,7 @@ fn writer_loop(
                 .fetch_add(group.len() as u64, Ordering::Relaxed);
             let size = group.len();
             commit_group(conn.as_sql(), &mut group, stats);
+            checkpoint_if_wal_too_long(&mut conn, &connector, wal_limit);
             let took = started.elapsed();
             stats
                 .busy_nanos

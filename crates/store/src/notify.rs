@@ -52,7 +52,7 @@ const POLL: Duration = Duration::from_millis(500);
 fn listen_loop(url: &str, tx: &UnboundedSender<Heard>) {
     let mut pause = Duration::from_millis(50);
     while !tx.is_closed() {
-        let mut conn = match PgConn::connect(url).and_then(|mut c| {
+        let mut conn = match PgConn::connect_listening(url).and_then(|mut c| {
             c.batch(&format!("listen {CHANNEL}"))?;
             Ok(c)
         }) {

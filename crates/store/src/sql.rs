@@ -53,6 +53,19 @@ pub enum Value<'a> {
     Bool(bool),
 }
 
+impl Value<'_> {
+    /// The same value, owning its text (to be sent later).
+    pub fn to_owned_value(&self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Int(v) => Value::Int(*v),
+            Value::Real(v) => Value::Real(*v),
+            Value::Text(v) => Value::Text(Cow::Owned(v.to_string())),
+            Value::Bool(v) => Value::Bool(*v),
+        }
+    }
+}
+
 impl From<i64> for Value<'_> {
     fn from(v: i64) -> Self {
         Value::Int(v)
@@ -324,6 +337,19 @@ pub trait Sql {
 
     /// Runs several statements without parameters (transaction control, migrations).
     fn batch(&mut self, sql: &str) -> Result<(), DbError>;
+
+    /// Runs a write whose answer the caller does not need. PostgreSQL holds it and sends it
+    /// with the next statement, pipelined (one round trip for several writes); its error then
+    /// surfaces at that statement, or at [`Sql::flush`], which the engine calls when each
+    /// action ends. SQLite runs it at once.
+    fn defer(&mut self, sql: &str, params: &[Value<'_>]) -> Result<(), DbError> {
+        self.execute(sql, params).map(drop)
+    }
+
+    /// Sends what [`Sql::defer`] holds and reports its first error.
+    fn flush(&mut self) -> Result<(), DbError> {
+        Ok(())
+    }
 }
 
 impl dyn Sql + '_ {

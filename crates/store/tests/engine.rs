@@ -212,3 +212,56 @@ async fn both_backends_end_up_with_the_same_tables_and_columns() {
     pg.close();
     lite.close();
 }
+
+/// The largest the WAL file grows while 200 transactions of 100 one-kilobyte rows (about 20
+/// MB) are written back to back, with this hard limit.
+async fn largest_wal_during_a_bulk_load(limit: u64) -> u64 {
+    let test_db = loyalty_store::testing::TestDb::sqlite();
+    let options = DbOptions {
+        wal_hard_limit_bytes: limit,
+        ..DbOptions::for_backend(loyalty_store::Backend::Sqlite)
+    };
+    let db = Db::open(&test_db.url, &options).expect("open database");
+    db.write(create_scratch).await.unwrap();
+    let mut wal = test_db.path().unwrap().into_os_string();
+    wal.push("-wal");
+    let mut largest = 0;
+    let text = "x".repeat(1000);
+    for batch in 0..200 {
+        let text = text.clone();
+        db.write(move |sql| {
+            for i in 0..100 {
+                sql.execute(
+                    "insert into scratch (tenant_id, id, n) values ($1, $2 || $3, $4)",
+                    params!["t", format!("{batch}-{i}-"), text.as_str(), i64::from(i)],
+                )?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    db.close();
+    largest
+}
+
+/// A long bulk load keeps the WAL near its hard limit: the writer checkpoints it itself once it
+/// passes. Without the limit the checkpointer alone lets it reach 16 MB before restarting it,
+/// and never shrinks the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_bulk_load_keeps_the_sqlite_wal_within_its_hard_limit() {
+    let mb = 1024 * 1024;
+    let unbounded = largest_wal_during_a_bulk_load(u64::MAX).await;
+    assert!(
+        unbounded > 8 * mb,
+        "without the limit the WAL reached only {unbounded} bytes"
+    );
+    // At most two groups past the limit: the size is read after the answer, before the
+    // writer's check (a group here is about 400 KB of pages).
+    let bounded = largest_wal_during_a_bulk_load(mb).await;
+    assert!(
+        bounded < 2 * mb,
+        "with a 1 MB limit the WAL reached {bounded} bytes"
+    );
+}

@@ -23,6 +23,10 @@ const INSTALLATION_TABLES: &[(&str, &str)] = &[
         "secret_key_check",
         "one row proving the server's secret key",
     ),
+    (
+        "sign_in_failures",
+        "sign-in delays per e-mail and client, counted before a tenant is known",
+    ),
 ];
 
 /// Keys that find a tenant from what a request carries before the tenant is known. Under

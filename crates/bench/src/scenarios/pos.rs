@@ -28,9 +28,30 @@ async fn run_with(options: &BenchOptions, webhook: bool) -> anyhow::Result<Vec<R
     let target = Target::new(options.database_url.as_deref())?;
     let baseline = super::baseline::measure(&target, options).await?;
 
+    let instances = options.instances.max(1);
+    anyhow::ensure!(
+        instances == 1 || target.backend == loyalty_store::Backend::Postgres,
+        "--instances {instances} needs PostgreSQL: SQLite is one process's database"
+    );
     let db = target.open(None)?;
-    let settings = target.settings(&db);
+    let mut settings = target.settings(&db);
     let (server, app) = Server::start(db.clone())?;
+    // More instances: each its own server, engine and connections, as separate processes
+    // behind a load balancer would be; the tills take turns among them.
+    let mut others = Vec::new();
+    for _ in 1..instances {
+        let db = target.open(None)?;
+        let (other, _) = Server::start(db.clone())?;
+        others.push((other, db));
+    }
+    let bases: Arc<Vec<String>> = Arc::new(
+        std::iter::once(server.base.clone())
+            .chain(others.iter().map(|(s, _)| s.base.clone()))
+            .collect(),
+    );
+    if instances > 1 {
+        settings = format!("{settings}; {instances} instances");
+    }
     let shop = setup::shop(&app, options.members).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.connections)
@@ -58,7 +79,7 @@ async fn run_with(options: &BenchOptions, webhook: bool) -> anyhow::Result<Vec<R
     for worker in 0..options.connections {
         let (client, base, shop, errors) = (
             client.clone(),
-            server.base.clone(),
+            bases[worker % bases.len()].clone(),
             shop.clone(),
             errors.clone(),
         );
@@ -123,6 +144,10 @@ async fn run_with(options: &BenchOptions, webhook: bool) -> anyhow::Result<Vec<R
         (after.committing - before.committing).as_secs_f64() / elapsed * 100.0,
     ) + &delivered;
     server.stop();
+    for (other, other_db) in others {
+        other.stop();
+        other_db.close();
+    }
     let verified = app.verify().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(
         verified.problems.is_empty(),

@@ -45,6 +45,7 @@ pub async fn spawn_app_with(database: TestDb, server: loyalty_server::ServerOpti
         readers: 2,
         writers: 2,
         max_batch: 64,
+        ..DbOptions::for_backend(database.url.backend())
     };
     let db = Db::open(&database.url, &options).expect("open the test database");
     let clock = ManualClock::at(jiff::Timestamp::now());

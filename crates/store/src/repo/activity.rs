@@ -12,7 +12,7 @@ pub use loyalty_core::records::Activity;
 pub use loyalty_core::records::ActivityFilter;
 
 pub fn record(sql: &mut dyn Sql, tenant_id: &str, a: &Activity) -> Result<(), DbError> {
-    sql.execute(
+    sql.defer(
         "insert into activity_log (tenant_id, id, at, actor_kind, actor_id, actor_name, entity,
             entity_id, action, before_data, after_data)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

@@ -47,7 +47,7 @@ pub fn insert(
                 Value::from(e.data.as_str()),
             ]);
         }
-        sql.execute(&query, &values)?;
+        sql.defer(&query, &values)?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::{Page, Paged};
 pub use loyalty_core::records::Entry;
 
 pub fn insert(sql: &mut dyn Sql, tenant_id: &str, e: &Entry) -> Result<(), DbError> {
-    sql.execute(
+    sql.defer(
         "insert into ledger_entries (tenant_id, id, member_id, kind, points, remaining, order_id,
             reason, actor_kind, actor_id, actor_name, created_at, available_at, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
@@ -66,7 +66,7 @@ pub fn change_remaining(
     lot_id: &str,
     delta: i64,
 ) -> Result<(), DbError> {
-    sql.execute(
+    sql.defer(
         "update ledger_entries set remaining = remaining + $3 where tenant_id = $1 and id = $2",
         params![tenant_id, lot_id, delta],
     )?;
@@ -99,7 +99,7 @@ pub fn record_takes(
             (*points).into(),
         ]);
     }
-    sql.execute(&query, &values)?;
+    sql.defer(&query, &values)?;
     Ok(())
 }
 
@@ -354,7 +354,7 @@ pub fn insert_many(sql: &mut dyn Sql, tenant_id: &str, entries: &[Entry]) -> Res
                 Value::from(e.expires_at.map(ms)),
             ]);
         }
-        sql.execute(&query, &values)?;
+        sql.defer(&query, &values)?;
     }
     Ok(())
 }

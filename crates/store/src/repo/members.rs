@@ -152,7 +152,7 @@ fn write_external_ids(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<
 /// Writes what orders and points change on a member: status and activation, balances, debt,
 /// counters.
 pub fn update_state(sql: &mut dyn Sql, tenant_id: &str, m: &Member) -> Result<(), DbError> {
-    sql.execute(
+    sql.defer(
         "update members
          set status = $3, member_since = $4, tier_id = $5, points_available = $6,
              points_pending = $7, points_debt = $8, next_change_at = $9, lifetime_points = $10,

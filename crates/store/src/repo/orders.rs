@@ -123,7 +123,7 @@ pub fn insert_lines(
                 line.unit_price.into(),
             ]);
         }
-        sql.execute(&query, &values)?;
+        sql.defer(&query, &values)?;
     }
     Ok(())
 }
