@@ -122,7 +122,8 @@ impl App {
             .db
             .read(move |sql| sign_ins::blocked_until(sql, &account, &client))
             .await?;
-        let now = self.now();
+        // Delays are real time, as the in-memory guard's are (not the business clock).
+        let now = Timestamp::now();
         match until {
             Some(until) if until > now => Err(AppError::Throttled {
                 retry_after_secs: throttle::seconds((until - now).unsigned_abs()),
@@ -134,7 +135,8 @@ impl App {
     /// Counts a wrong password for every instance: the account's and the client's failures,
     /// and the delay they now call for.
     async fn share_failure(&self, account: String, client: String) -> AppResult<()> {
-        let now = self.now();
+        // Delays are real time, as the in-memory guard's are (not the business clock).
+        let now = Timestamp::now();
         let forget_before =
             now - SignedDuration::try_from(throttle::FORGET_AFTER).map_err(anyhow::Error::from)?;
         self.db
