@@ -456,14 +456,27 @@ fn post(
         setup.ladder.as_slice(),
     );
     let tenant_id = ctx.tenant_id.as_str();
-    if let Some(existing) = orders::by_source(sql, tenant_id, &order.source, &order.external_id)? {
+    // A till names its member: the receipt of a retry and the member's lock are asked together.
+    let (existing, named) = match &order.buyer {
+        Buyer::Member(id) => {
+            orders::by_source_with_member(sql, tenant_id, &order.source, &order.external_id, id)?
+        }
+        _ => (
+            orders::by_source(sql, tenant_id, &order.source, &order.external_id)?,
+            None,
+        ),
+    };
+    if let Some(existing) = existing {
         return replay(existing);
     }
     // The member's events follow `order.paid`; a registration comes first.
     let mut registered = Vec::new();
     let mut member_events = Vec::new();
     let mut tier_moved = Vec::new();
-    let member = find_buyer(sql, ctx, order, now, &mut registered)?;
+    let member = match named {
+        Some(member) => Some(member),
+        None => find_buyer(sql, ctx, order, now, &mut registered)?,
+    };
     let mut row = OrderRow {
         id: OrderId::new(),
         source: order.source.clone(),

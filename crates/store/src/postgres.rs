@@ -192,15 +192,41 @@ impl Sql for PgConn {
                 client.query(stmt, params).await
             })?
             .unwrap_or_default();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut cells = Vec::with_capacity(columns.len());
-            for (i, column) in row.columns().iter().enumerate() {
-                cells.push(read_cell(&row, i, column.type_())?);
-            }
-            out.push(Row::new(columns.clone(), cells));
+        portable_rows(rows, &columns)
+    }
+
+    fn query_two(
+        &mut self,
+        first: (&str, &[Value<'_>]),
+        second: (&str, &[Value<'_>]),
+    ) -> Result<(Vec<Row>, Vec<Row>), DbError> {
+        let (one, one_columns) = self.prepare(first.0)?;
+        let (two, two_columns) = self.prepare(second.0)?;
+        let deferred = std::mem::take(&mut self.deferred);
+        let client = &self.client;
+        let (sent, one_rows, two_rows) = self.runtime.block_on(async {
+            let writes = join_all(deferred.iter().map(|(stmt, params)| {
+                let params = refs(params);
+                async move { client.execute(stmt, &params).await }
+            }));
+            let (one_params, two_params) = (refs(first.1), refs(second.1));
+            // `join3` polls in order: the writes, then the two queries, are sent in order.
+            futures_util::future::join3(
+                writes,
+                client.query(&one, &one_params),
+                client.query(&two, &two_params),
+            )
+            .await
+        });
+        for result in sent {
+            result.map_err(map_error)?;
         }
-        Ok(out)
+        let one_rows = one_rows.map_err(map_error)?;
+        let two_rows = two_rows.map_err(map_error)?;
+        Ok((
+            portable_rows(one_rows, &one_columns)?,
+            portable_rows(two_rows, &two_columns)?,
+        ))
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
@@ -229,6 +255,21 @@ impl Sql for PgConn {
         )
         .map(drop)
     }
+}
+
+fn portable_rows(
+    rows: Vec<tokio_postgres::Row>,
+    columns: &Arc<[String]>,
+) -> Result<Vec<Row>, DbError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut cells = Vec::with_capacity(columns.len());
+        for (i, column) in row.columns().iter().enumerate() {
+            cells.push(read_cell(&row, i, column.type_())?);
+        }
+        out.push(Row::new(columns.clone(), cells));
+    }
+    Ok(out)
 }
 
 fn read_cell(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<Cell, DbError> {

@@ -350,6 +350,19 @@ pub trait Sql {
     fn flush(&mut self) -> Result<(), DbError> {
         Ok(())
     }
+
+    /// Runs two queries that do not depend on each other, in order; PostgreSQL sends them in
+    /// one pipeline (with whatever was deferred).
+    fn query_two(
+        &mut self,
+        first: (&str, &[Value<'_>]),
+        second: (&str, &[Value<'_>]),
+    ) -> Result<(Vec<Row>, Vec<Row>), DbError> {
+        Ok((
+            self.query(first.0, first.1)?,
+            self.query(second.0, second.1)?,
+        ))
+    }
 }
 
 impl dyn Sql + '_ {

@@ -223,6 +223,39 @@ pub fn get_for_update(
     follow(sql, tenant_id, id, lock)
 }
 
+/// [`get_for_update`] with its first read sent together with `other`, an independent query
+/// (PostgreSQL pipelines the two: the order path asks for its receipt and its buyer at once).
+/// Returns `other`'s rows and the member.
+pub fn get_for_update_with(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    id: &str,
+    other: (&str, &[Value<'_>]),
+) -> Result<(Vec<Row>, Option<Member>), DbError> {
+    let lock = sql.backend().for_update();
+    let query = member_query(lock);
+    let (other_rows, rows) = sql.query_two(other, (&query, params![tenant_id, id]))?;
+    let member = match rows.into_iter().next() {
+        None => None,
+        Some(row) => match row.get::<Option<String>>("merged_into")? {
+            Some(kept) => follow(sql, tenant_id, &kept, lock)?,
+            None => Some(from_row(&row)?),
+        },
+    };
+    Ok((other_rows, member))
+}
+
+fn member_query(suffix: &str) -> String {
+    format!(
+        concat!(
+            "select ",
+            member_columns!(),
+            " from members where tenant_id = $1 and id = $2{}"
+        ),
+        suffix
+    )
+}
+
 /// How many tombstones a look-up walks at most: a merge points every tombstone of the merged
 /// record at the kept one, so one step is the rule; the bound only guards against a cycle.
 const MAX_MERGE_STEPS: usize = 4;
@@ -233,14 +266,7 @@ fn follow(
     id: &str,
     suffix: &str,
 ) -> Result<Option<Member>, DbError> {
-    let query = format!(
-        concat!(
-            "select ",
-            member_columns!(),
-            " from members where tenant_id = $1 and id = $2{}"
-        ),
-        suffix
-    );
+    let query = member_query(suffix);
     let mut id = id.to_string();
     for _ in 0..MAX_MERGE_STEPS {
         let Some(row) = sql.query_opt(&query, params![tenant_id, &id])? else {

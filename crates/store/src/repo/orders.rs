@@ -1,6 +1,7 @@
 //! Orders and their lines and refunds.
 
 use jiff::Timestamp;
+use loyalty_core::member::Member;
 use loyalty_core::order::{Line, OrderStatus};
 
 use super::{ms, ts};
@@ -191,16 +192,34 @@ pub fn by_source(
     source: &str,
     external_id: &str,
 ) -> Result<Option<OrderRow>, DbError> {
-    sql.query_opt(
-        concat!(
-            "select ",
-            order_columns!(),
-            " from orders where tenant_id = $1 and source = $2 and external_id = $3"
-        ),
-        params![tenant_id, source, external_id],
-    )?
-    .map(|row| from_row(&row))
-    .transpose()
+    sql.query_opt(BY_SOURCE, params![tenant_id, source, external_id])?
+        .map(|row| from_row(&row))
+        .transpose()
+}
+
+const BY_SOURCE: &str = concat!(
+    "select ",
+    order_columns!(),
+    " from orders where tenant_id = $1 and source = $2 and external_id = $3"
+);
+
+/// [`by_source`] and the member locked for the order (`members::get_for_update`), asked
+/// together: one round trip on PostgreSQL.
+pub fn by_source_with_member(
+    sql: &mut dyn Sql,
+    tenant_id: &str,
+    source: &str,
+    external_id: &str,
+    member_id: &str,
+) -> Result<(Option<OrderRow>, Option<Member>), DbError> {
+    let (rows, member) = super::members::get_for_update_with(
+        sql,
+        tenant_id,
+        member_id,
+        (BY_SOURCE, params![tenant_id, source, external_id]),
+    )?;
+    let existing = rows.first().map(from_row).transpose()?;
+    Ok((existing, member))
 }
 
 /// Orders matching the filter, oldest first by id.
