@@ -497,7 +497,8 @@ impl App {
 
     /// Forgets what is past keeping: idempotency keys, events, settled webhook deliveries and
     /// the connections' inbound log past their retention, finished jobs and their probes' runs,
-    /// and sign-in failures of more than a day ago.
+    /// and sign-in failures of more than a day ago; and, on a PostgreSQL without autovacuum,
+    /// refreshes the planner's statistics.
     async fn housekeeping(&self) -> AppResult<()> {
         let keys = self.purge_idempotency_keys().await?;
         let now = self.now();
@@ -516,7 +517,14 @@ impl App {
                 ))
             })
             .await?;
+        // Without autovacuum nothing renews the planner's statistics (nor the plans made from
+        // them) as tables grow; this pass does, hourly.
+        let analysed = self
+            .db
+            .read(loyalty_store::repo::statistics::refresh_unless_kept_fresh)
+            .await?;
         tracing::debug!(
+            analysed,
             keys,
             events,
             deliveries,

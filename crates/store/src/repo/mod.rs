@@ -30,6 +30,7 @@ pub mod segments;
 pub mod sessions;
 pub mod sign_ins;
 pub mod staff;
+pub mod statistics;
 pub mod stores;
 pub mod tenants;
 pub mod tiers;
