@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG="${1:-postgres://postgres@127.0.0.1:5432/postgres}"
-cargo build --release -q -p loyalty-cli
+[ "${SCALE_NO_BUILD:-0}" = 1 ] || cargo build --release -q -p loyalty-cli
 L=./target/release/loyalty
 for run in 1 2 3; do
   for connections in 64 16 1; do

@@ -165,29 +165,35 @@ impl Db {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), DbError>>();
         let (checkpoint_tx, checkpoint_rx) = crossbeam_channel::bounded::<()>(1);
         let stats = Arc::new(Counters::default());
+        // Held by whoever checkpoints SQLite's WAL: the checkpointer's passes and the writer's
+        // checkpoint past the hard limit take turns (SQLite refuses a second at once).
+        let checkpointing = Arc::new(Mutex::new(()));
         let mut workers = Vec::new();
         for n in 0..writers {
             let (write_tx, rx) = crossbeam_channel::unbounded();
             write_txs.push(write_tx);
             let (connector, ready) = (connector.clone(), ready_tx.clone());
             let (max_batch, counters) = (options.max_batch.max(1), stats.clone());
-            let wal_limit = options.wal_hard_limit_bytes;
+            let wal = WalLimit {
+                bytes: options.wal_hard_limit_bytes,
+                checkpointing: checkpointing.clone(),
+            };
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("db-writer-{n}"))
                     .spawn(move || {
                         if let Some(conn) = connect_and_report(&connector, false, &ready) {
-                            writer_loop(conn, connector, rx, max_batch, wal_limit, &counters);
+                            writer_loop(conn, connector, rx, max_batch, &wal, &counters);
                         }
                     })?,
             );
         }
         if let Connector::Sqlite(path) = &connector {
-            let (path, stop) = (path.clone(), checkpoint_rx);
+            let (path, stop, gate) = (path.clone(), checkpoint_rx, checkpointing.clone());
             workers.push(
                 std::thread::Builder::new()
                     .name("db-checkpoint".into())
-                    .spawn(move || checkpoint_loop(&path, &stop))?,
+                    .spawn(move || checkpoint_loop(&path, &stop, &gate))?,
             );
         }
         for n in 0..readers {
@@ -447,7 +453,7 @@ fn wal_frames(conn: &mut SqliteConn) -> i64 {
 
 /// SQLite's checkpointer: moves committed pages from the WAL into the database file off the
 /// writer's path, and empties the WAL at shutdown.
-fn checkpoint_loop(path: &std::path::Path, stop: &Receiver<()>) {
+fn checkpoint_loop(path: &std::path::Path, stop: &Receiver<()>, checkpointing: &Mutex<()>) {
     let mut conn = match SqliteConn::open(path, false) {
         Ok(conn) => conn,
         Err(error) => {
@@ -461,6 +467,7 @@ fn checkpoint_loop(path: &std::path::Path, stop: &Receiver<()>) {
                 // Copy what is committed without stopping anyone; once the WAL is long, take the
                 // write lock for a moment to finish and let the WAL start over. Most frames are
                 // copied by then, so the writer waits for little.
+                let _turn = checkpointing.lock().unwrap_or_else(|e| e.into_inner());
                 match conn.checkpoint() {
                     Ok(0) => {}
                     Ok(_) if wal_frames(&mut conn) > RESTART_AFTER_FRAMES => {
@@ -473,6 +480,7 @@ fn checkpoint_loop(path: &std::path::Path, stop: &Receiver<()>) {
                 }
             }
             _ => {
+                let _turn = checkpointing.lock().unwrap_or_else(|e| e.into_inner());
                 let _ = conn.checkpoint_truncate();
                 return;
             }
@@ -489,21 +497,35 @@ pub const WAL_HARD_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
 /// seen). Past a hard size, the writer — the only one, between transactions — checkpoints and
 /// truncates the WAL itself: a pause of a few seconds for the writes queued meanwhile, never
 /// an unbounded WAL, and durability is unchanged.
-fn checkpoint_if_wal_too_long(conn: &mut Conn, connector: &Connector, limit: u64) {
+/// The WAL's hard size and the turn the writer waits for to checkpoint it.
+struct WalLimit {
+    bytes: u64,
+    checkpointing: Arc<Mutex<()>>,
+}
+
+fn checkpoint_if_wal_too_long(conn: &mut Conn, connector: &Connector, limit: &WalLimit) {
     let (Conn::Sqlite(sqlite), Connector::Sqlite(path)) = (conn, connector) else {
         return;
     };
     let mut wal = path.clone().into_os_string();
     wal.push("-wal");
     let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
-    if size > limit {
+    if size > limit.bytes {
         let started = Instant::now();
+        // Waits for the checkpointer's pass in progress (it may be copying much).
+        let _turn = limit
+            .checkpointing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match sqlite.checkpoint_truncate() {
-            Ok(()) => tracing::warn!(
+            Ok(true) => tracing::info!(
                 wal_mb = size / (1024 * 1024),
                 ms = started.elapsed().as_millis() as u64,
-                "the WAL passed its hard limit; the writer checkpointed it"
+                "the WAL passed its hard limit; the writer checkpointed and emptied it"
             ),
+            // The background checkpoint was running (or a reader held the WAL): after the
+            // next group, again.
+            Ok(false) => tracing::debug!("the writer's checkpoint found the WAL busy"),
             Err(error) => {
                 tracing::warn!(%error, "the writer's checkpoint failed; retrying after the next group")
             }
@@ -674,7 +696,7 @@ fn writer_loop(
     connector: Connector,
     jobs: Receiver<Msg<Box<dyn WriteJob>>>,
     max_batch: usize,
-    wal_limit: u64,
+    wal: &WalLimit,
     stats: &Counters,
 ) {
     let mut group: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
@@ -702,7 +724,7 @@ fn writer_loop(
                 .fetch_add(group.len() as u64, Ordering::Relaxed);
             let size = group.len();
             commit_group(conn.as_sql(), &mut group, stats);
-            checkpoint_if_wal_too_long(&mut conn, &connector, wal_limit);
+            checkpoint_if_wal_too_long(&mut conn, &connector, wal);
             let took = started.elapsed();
             stats
                 .busy_nanos

@@ -103,11 +103,14 @@ impl SqliteConn {
             .map_err(map_error)
     }
 
-    /// Empties the WAL when nobody else is using the database (at shutdown).
-    pub fn checkpoint_truncate(&mut self) -> Result<(), DbError> {
-        self.conn
-            .execute_batch("pragma wal_checkpoint(truncate)")
-            .map_err(map_error)
+    /// Copies every frame and empties the WAL file; `false` when it could not finish (another
+    /// checkpoint was running, or a reader still used the WAL), so nothing was emptied.
+    pub fn checkpoint_truncate(&mut self) -> Result<bool, DbError> {
+        let busy: i64 = self
+            .conn
+            .query_row("pragma wal_checkpoint(truncate)", [], |row| row.get(0))
+            .map_err(map_error)?;
+        Ok(busy == 0)
     }
 }
 
