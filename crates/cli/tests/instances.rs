@@ -32,6 +32,18 @@ fn points_of(n: usize) -> i64 {
     1 + (n as i64 % 5)
 }
 
+async fn get_json(client: &reqwest::Client, base: &str, path: &str, key: &str) -> Value {
+    client
+        .get(format!("{base}{path}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
 fn postgres() -> Option<(TestDb, String)> {
     let Some(db) = TestDb::postgres() else {
         eprintln!("PostgreSQL is not configured: the two-instance test is skipped");
@@ -135,17 +147,8 @@ async fn orders_for_the_same_members_on_two_instances_are_exact_and_a_kill_9_los
     // Every acknowledged order is there once, whichever instance answered.
     let acked_set: HashSet<usize> = acked.iter().map(|(n, _)| *n).collect();
     for &n in &acked_set {
-        let found = client
-            .get(format!(
-                "{second_base}/api/v1/orders?source=pos&external_id=TWO-{n}"
-            ))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let path = format!("/api/v1/orders?source=pos&external_id=TWO-{n}");
+        let found = get_json(&client, &second_base, &path, &key).await;
         assert_eq!(
             found["items"].as_array().unwrap().len(),
             1,
@@ -166,15 +169,13 @@ async fn orders_for_the_same_members_on_two_instances_are_exact_and_a_kill_9_los
     }
     let (mut points, mut count) = (0, 0);
     for member in &members {
-        let m = client
-            .get(format!("{second_base}/api/v1/members/{member}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let m = get_json(
+            &client,
+            &second_base,
+            &format!("/api/v1/members/{member}"),
+            &key,
+        )
+        .await;
         points += m["points"]["available"].as_i64().unwrap();
         count += m["order_count"].as_i64().unwrap();
     }

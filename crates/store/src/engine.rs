@@ -492,17 +492,17 @@ fn checkpoint_loop(path: &std::path::Path, stop: &Receiver<()>, checkpointing: &
 /// length at which the checkpointer restarts it).
 pub const WAL_HARD_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The checkpointer's RESTART needs a moment with no writer; a writer committing back to back
-/// for minutes (a bulk load) never leaves one, and the WAL would grow without end (1.5 GB was
-/// seen). Past a hard size, the writer — the only one, between transactions — checkpoints and
-/// truncates the WAL itself: a pause of a few seconds for the writes queued meanwhile, never
-/// an unbounded WAL, and durability is unchanged.
 /// The WAL's hard size and the turn the writer waits for to checkpoint it.
 struct WalLimit {
     bytes: u64,
     checkpointing: Arc<Mutex<()>>,
 }
 
+/// The checkpointer's RESTART needs a moment with no writer; a writer committing back to back
+/// for minutes (a bulk load) never leaves one, and the WAL would grow without end (1.5 GB was
+/// seen). Past a hard size, the writer — the only one, between transactions — checkpoints and
+/// truncates the WAL itself: a pause of a few seconds for the writes queued meanwhile, never
+/// an unbounded WAL, and durability is unchanged.
 fn checkpoint_if_wal_too_long(conn: &mut Conn, connector: &Connector, limit: &WalLimit) {
     let (Conn::Sqlite(sqlite), Connector::Sqlite(path)) = (conn, connector) else {
         return;

@@ -5,8 +5,8 @@
 //! connection and afterwards costs one round trip. Writes whose answer nobody reads
 //! ([`Sql::defer`]) are held and sent together with the next statement, pipelined: an order's
 //! ledger entry, balance, events and activity entry travel with its order row in one round
-//! trip instead of one each, which is what a backend process on the same two cores costs most
-//! (decision 0021).
+//! trip instead of one each, so the writer and the backend process wake each other once
+//! rather than six times (decision 0021).
 
 use std::collections::HashMap;
 use std::sync::Arc;
