@@ -33,6 +33,7 @@ pub mod merging;
 pub mod message_links;
 pub mod message_reports;
 pub mod message_sender;
+pub mod order_buyer;
 pub mod order_lines;
 pub mod orders;
 pub mod points;

@@ -260,10 +260,11 @@ pub(crate) fn register_customer(
     let (phone, email) = (profile.phone.clone(), profile.email.clone());
     let member = new_member(sql, tenant_id, profile, source, now)?;
     if !members::insert_if_absent(sql, tenant_id, &member)? {
-        let theirs = crate::orders::find_customer(sql, tenant_id, phone.as_ref(), email.as_ref())?
-            .ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("customer vanished after a conflict"))
-            })?;
+        let theirs =
+            crate::order_buyer::find_customer(sql, tenant_id, phone.as_ref(), email.as_ref())?
+                .ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("customer vanished after a conflict"))
+                })?;
         return Ok((theirs, false));
     }
     let change = Change {

@@ -15,9 +15,8 @@ use loyalty_store::Sql;
 use loyalty_store::repo::members;
 use serde::Serialize;
 
-use crate::orders::{
-    earn_error, earning_order, find_customer, receipt_member, rules_used, voucher_context,
-};
+use crate::order_buyer::find_customer;
+use crate::orders::{earn_error, earning_order, receipt_member, rules_used, voucher_context};
 use crate::points::available_now;
 use crate::vouchers::{code_key, evaluate};
 use crate::{App, AppError, AppResult, Ctx, TenantInfo};
