@@ -324,6 +324,10 @@ async fn submit(base: &str, path: &str, fields: &[(&str, String)]) -> reqwest::S
         .build()
         .unwrap();
     let form_page = client.get(format!("{base}{path}")).send().await.unwrap();
+    if form_page.status().is_redirection() {
+        // The setup page sends away once a racing setup has won: that is this one's answer.
+        return form_page.status();
+    }
     let cookie = form_page.headers()[reqwest::header::SET_COOKIE]
         .to_str()
         .unwrap()
