@@ -296,33 +296,54 @@ impl App {
         Ok(scored)
     }
 
-    /// Scores one tenant's members now; returns how many were scored.
+    /// Scores one tenant's members now; returns how many were scored. The quintile cuts come
+    /// from the database; members are then scored a page at a time, each page's changes one
+    /// short write, so a million members never sit in memory and orders flow between pages.
     pub async fn score_rfm_for(&self, tenant_id: &str) -> AppResult<u64> {
         let tenant = tenant_id.to_string();
-        let inputs = self
-            .db
-            .read(move |sql| members::rfm_inputs(sql, &tenant))
-            .await?;
-        // Recency scores the most recent highest: score the last order time directly.
-        let r = loyalty_core::rfm::quintiles(&inputs.iter().map(|x| x.1).collect::<Vec<_>>());
-        let f = loyalty_core::rfm::quintiles(&inputs.iter().map(|x| x.2).collect::<Vec<_>>());
-        let m = loyalty_core::rfm::quintiles(&inputs.iter().map(|x| x.3).collect::<Vec<_>>());
-        let rows: Vec<(String, &'static str, String)> = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                (
-                    x.0.clone(),
-                    loyalty_core::rfm::class(r[i], f[i], m[i]),
-                    format!("{}{}{}", r[i], f[i], m[i]),
-                )
-            })
-            .collect();
-        let scored = rows.len() as u64;
-        let tenant = tenant_id.to_string();
         self.db
-            .write(move |sql| Ok::<_, AppError>(members::set_rfm(sql, &tenant, &rows)?))
+            .write(move |sql| Ok::<_, AppError>(members::clear_rfm_of_non_buyers(sql, &tenant)?))
             .await?;
+        let tenant = tenant_id.to_string();
+        let Some(scorer) = self
+            .db
+            .read(move |sql| members::rfm_scorer(sql, &tenant))
+            .await?
+        else {
+            return Ok(0);
+        };
+        let (mut after, mut scored) = (String::new(), 0u64);
+        loop {
+            let (tenant, from) = (tenant_id.to_string(), after.clone());
+            let page = self
+                .db
+                .read(move |sql| members::rfm_page(sql, &tenant, &from, RFM_PAGE))
+                .await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.id.clone();
+            scored += page.len() as u64;
+            let changed: Vec<(String, &'static str, String)> = page
+                .into_iter()
+                .filter_map(|m| {
+                    let (class, score) =
+                        scorer.score(m.last_order_at, m.order_count, m.lifetime_spend);
+                    let same = m.class.as_deref() == Some(class)
+                        && m.score.as_deref() == Some(score.as_str());
+                    (!same).then_some((m.id, class, score))
+                })
+                .collect();
+            if !changed.is_empty() {
+                let tenant = tenant_id.to_string();
+                self.db
+                    .write(move |sql| Ok::<_, AppError>(members::set_rfm(sql, &tenant, &changed)?))
+                    .await?;
+            }
+        }
         Ok(scored)
     }
 }
+
+/// Members per RFM page: one read and at most one write of this many.
+const RFM_PAGE: i64 = 2_000;

@@ -134,9 +134,20 @@ impl Book {
 
     /// Credits points (an order's earnings or a positive adjustment), paying debt first;
     /// returns the entry.
+    /// Points already expired when credited (a late order) are written down with them, with
+    /// their `points.expired` event.
     pub fn credit(&mut self, sql: &mut dyn Sql, credit: Credit<'_>) -> AppResult<Entry> {
         self.core.credit(credit).map_err(ledger_error("points"))?;
-        one(self.persist(sql)?)
+        let (expired, credited): (Vec<Entry>, Vec<Entry>) = self
+            .persist(sql)?
+            .into_iter()
+            .partition(|entry| entry.kind == EntryKind::Expire);
+        let raised: Vec<Raised> = expired
+            .iter()
+            .map(|entry| crate::events::points_moved(EventType::PointsExpired, &self.member, entry))
+            .collect();
+        crate::events::raise(sql, &self.tenant_id, self.now, &raised)?;
+        one(credited)
     }
 
     /// Spends available points (a redemption or a negative adjustment); refuses with 409 when

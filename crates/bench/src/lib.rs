@@ -7,6 +7,7 @@
 
 pub mod latency;
 pub mod scenarios;
+pub mod serve_process;
 pub mod target;
 
 use serde::Serialize;
@@ -45,16 +46,23 @@ pub struct Report {
 
 /// Resident memory of this process in MiB (Linux), server and load generator together.
 pub fn rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    vm_line_mb(
+        &std::fs::read_to_string("/proc/self/status").ok()?,
+        "VmRSS:",
+    )
 }
 
 /// Peak resident memory of this process in MiB (Linux).
 pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    vm_line_mb(
+        &std::fs::read_to_string("/proc/self/status").ok()?,
+        "VmHWM:",
+    )
+}
+
+/// A `/proc/<pid>/status` line such as `VmRSS:  1234 kB`, in MiB.
+fn vm_line_mb(status: &str, name: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with(name))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }

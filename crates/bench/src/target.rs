@@ -13,7 +13,7 @@ use loyalty_store::{Backend, DatabaseUrl, Db, DbOptions};
 pub struct Target {
     pub url: DatabaseUrl,
     pub backend: Backend,
-    _dir: Option<tempfile::TempDir>,
+    dir: Option<tempfile::TempDir>,
     pg_schema: Option<(String, String)>,
 }
 
@@ -31,7 +31,7 @@ impl Target {
                 Ok(Target {
                     url,
                     backend: Backend::Sqlite,
-                    _dir: Some(dir),
+                    dir: Some(dir),
                     pg_schema: None,
                 })
             }
@@ -52,7 +52,7 @@ impl Target {
                 Ok(Target {
                     url,
                     backend: Backend::Sqlite,
-                    _dir: Some(dir),
+                    dir: Some(dir),
                     pg_schema: None,
                 })
             }
@@ -69,7 +69,7 @@ impl Target {
                 Ok(Target {
                     url,
                     backend: Backend::Postgres,
-                    _dir: None,
+                    dir: None,
                     pg_schema: Some((base.to_string(), schema)),
                 })
             }
@@ -102,7 +102,16 @@ impl Target {
 
 impl Drop for Target {
     fn drop(&mut self) {
+        // Kept on request, to study a loaded population's plans with `EXPLAIN` afterwards.
+        let keep = std::env::var_os("LOYALTY_BENCH_KEEP").is_some();
+        if let Some(dir) = self.dir.take().filter(|_| keep) {
+            tracing::warn!(path = %dir.keep().display(), "the run's database is kept (LOYALTY_BENCH_KEEP)");
+        }
         if let Some((base, schema)) = &self.pg_schema {
+            if keep {
+                tracing::warn!(%schema, "the run's schema is kept (LOYALTY_BENCH_KEEP)");
+                return;
+            }
             let _ = admin(base, format!("drop schema if exists {schema} cascade"));
         }
     }

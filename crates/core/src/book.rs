@@ -257,9 +257,15 @@ impl Book {
 
     /// Credits points (earnings, a positive adjustment, an opening balance), paying debt
     /// first; returns the entry's id. Refuses a balance that would leave the countable range.
+    /// Points that have already expired when they are credited (a web store's order sent in
+    /// after its points' lifetime) are written down at once, with an `expire` entry after the
+    /// credit: they pay no debt and never count as held.
     pub fn credit(&mut self, credit: Credit<'_>) -> Result<String, LedgerError> {
         if credit.points <= 0 {
             return Err(NotPositive(credit.points).into());
+        }
+        if credit.expires_at.is_some_and(|at| at <= self.now) {
+            return Ok(self.credit_expired(credit));
         }
         let (to_debt, to_lot) = split_credit(credit.points, self.stored.debt);
         let held = checked_total(
@@ -308,6 +314,23 @@ impl Book {
         }
         self.writes.push(Write::Entry(entry));
         Ok(id)
+    }
+
+    /// The credit of points already expired, and their write-down.
+    fn credit_expired(&mut self, credit: Credit<'_>) -> String {
+        let mut entry = self.entry(credit.kind, credit.points);
+        entry.remaining = Some(0);
+        entry.order_id = credit.order_id.map(OrderId::from);
+        entry.reason = credit.reason.map(str::to_string);
+        entry.available_at = Some(credit.available_at);
+        entry.expires_at = credit.expires_at;
+        let id = entry.id.clone();
+        let mut expiry = self.entry(EntryKind::Expire, -credit.points);
+        expiry.reason = Some("points expired".to_string());
+        expiry.expires_at = credit.expires_at;
+        self.writes.push(Write::Entry(entry));
+        self.writes.push(Write::Entry(expiry));
+        id
     }
 
     /// Spends available points (a redemption, a negative adjustment); refuses when the member
@@ -663,7 +686,7 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            3 => (1i64..2_000_000, prop_oneof![3 => Just(0i64), 1 => 1i64..300], 0i64..500, 0i64..72, proptest::option::of(1i64..500))
+            3 => (1i64..2_000_000, prop_oneof![3 => Just(0i64), 1 => 1i64..300], 0i64..500, 0i64..72, proptest::option::of(-48i64..500))
                 .prop_map(|(total, redeem, points, pending_hours, expires_in)| Op::Earn { total, redeem, points, pending_hours, expires_in }),
             2 => (1i64..400).prop_map(Op::Spend),
             1 => (-200i64..200).prop_map(Op::Adjust),
@@ -866,6 +889,50 @@ mod tests {
         assert_eq!(store.orders[0].returned, 60, "given back once");
         assert_eq!(ledger::balances(&store.lots, t(3)).available, 100);
         store.check(t(3)).unwrap();
+    }
+
+    #[test]
+    fn points_already_expired_when_credited_are_written_down_with_the_credit() {
+        let mut book = Book::new(
+            Stored {
+                debt: 30,
+                ..Stored::default()
+            },
+            t(100),
+        );
+        book.credit(Credit {
+            kind: EntryKind::Earn,
+            points: 15,
+            order_id: Some("late"),
+            reason: None,
+            available_at: t(10),
+            expires_at: Some(t(100)),
+        })
+        .unwrap();
+        let writes = book.take_writes();
+        let entries: Vec<(EntryKind, i64, Option<i64>)> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Entry(e) => Some((e.kind, e.points, e.remaining)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                (EntryKind::Earn, 15, Some(0)),
+                (EntryKind::Expire, -15, None)
+            ]
+        );
+        assert_eq!(writes.len(), 2, "no lot is changed");
+        assert_eq!(
+            book.stored(),
+            Stored {
+                debt: 30,
+                ..Stored::default()
+            },
+            "expired points neither pay debt nor count as held"
+        );
     }
 
     #[test]

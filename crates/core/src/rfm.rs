@@ -48,6 +48,46 @@ pub fn quintiles(values: &[i64]) -> Vec<u8> {
     scores
 }
 
+/// The values at which a quintile score steps up, so that members can be scored a page at a
+/// time and get what [`quintiles`] would give them over the whole tenant, without the tenant's
+/// values in memory: a value scores 1 plus the number of cuts it is above. The cuts are the
+/// values at the sorted [`Cuts::positions`] (the database finds them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cuts(pub [i64; 4]);
+
+impl Cuts {
+    /// The 0-based sorted positions whose values are the cuts among `n` values: ⌈k·n/5⌉ − 1 for
+    /// k = 1…4. (A value's quintile score is 1 + ⌊(values below it)·5/n⌋, which reaches k + 1
+    /// once at least ⌈k·n/5⌉ values are below it, that is once it is above the value there.)
+    pub fn positions(n: u64) -> [u64; 4] {
+        [1u64, 2, 3, 4].map(|k| (k.saturating_mul(n)).div_ceil(5).saturating_sub(1))
+    }
+
+    pub fn score(&self, value: i64) -> u8 {
+        1 + self.0.iter().filter(|&&cut| value > cut).count() as u8
+    }
+}
+
+/// Scores members on the three measures' cuts: their class and their `RFM` digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scorer {
+    pub recency: Cuts,
+    pub frequency: Cuts,
+    pub money: Cuts,
+}
+
+impl Scorer {
+    /// (class, "RFM") for a member's last order time, order count and spend.
+    pub fn score(&self, last_order_at: i64, orders: i64, spend: i64) -> (&'static str, String) {
+        let (r, f, m) = (
+            self.recency.score(last_order_at),
+            self.frequency.score(orders),
+            self.money.score(spend),
+        );
+        (class(r, f, m), format!("{r}{f}{m}"))
+    }
+}
+
 pub fn class(r: u8, f: u8, m: u8) -> &'static str {
     match (r, f, m) {
         (4.., 4.., 4..) => "Champions",
@@ -74,6 +114,20 @@ mod tests {
         assert_eq!(q[19], 1);
         assert_eq!(q[20], 2);
         assert_eq!(q[99], 5);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cuts_score_every_value_as_the_whole_quintile_ranking_does(
+            values in proptest::collection::vec(-20i64..20, 1..300)
+        ) {
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let positions = Cuts::positions(values.len() as u64);
+            let cuts = Cuts(positions.map(|p| sorted[p as usize]));
+            let paged: Vec<u8> = values.iter().map(|&v| cuts.score(v)).collect();
+            proptest::prop_assert_eq!(paged, quintiles(&values));
+        }
     }
 
     #[test]

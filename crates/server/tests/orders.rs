@@ -462,6 +462,33 @@ on_both_backends! {
         app.stop().await;
     }
 
+    async fn a_late_order_whose_points_have_already_expired_earns_and_expires_them_at_once(db) {
+        let app = spawn_app(db).await;
+        let member = app.new_member("0916200000").await;
+        // A web store's order synced a year and a half late: its points expired a year after
+        // it was placed, before it was ever sent in.
+        let mut body = paid(&member, "LATE-1", 150_000);
+        body["placed_at"] = json!((Timestamp::now() - SignedDuration::from_hours(24 * 540)).to_string());
+        let late = order(&app, body).await;
+        assert_eq!(late.status, StatusCode::CREATED, "{:?}", late.body);
+        assert_eq!(late.body["points"]["earned"], 15, "{:?}", late.body);
+        let held = points(&app, &member).await;
+        assert_eq!((held["available"].as_i64(), held["pending"].as_i64()), (Some(0), Some(0)), "{held:?}");
+        app.assert_verified().await;
+        let ledger = app.get(&format!("/api/v1/members/{member}/ledger")).await.body;
+        let mut kinds: Vec<(&str, i64)> = ledger["items"].as_array().unwrap().iter()
+            .map(|e| (e["kind"].as_str().unwrap(), e["points"].as_i64().unwrap())).collect();
+        kinds.sort_unstable();
+        assert_eq!(kinds, [("earn", 15), ("expire", -15)], "written down with the earning: {ledger}");
+        app.assert_verified().await;
+        // A current order is untouched by the late one's write-down.
+        let now = order(&app, paid(&member, "NOW-1", 100_000)).await;
+        assert_eq!(now.status, StatusCode::CREATED);
+        assert_eq!(points(&app, &member).await["available"], 10);
+        app.assert_verified().await;
+        app.stop().await;
+    }
+
     async fn verify_reports_a_balance_that_disagrees_with_its_ledger(db) {
         let app = spawn_app(db).await;
         let member_id = app.new_member("0916100000").await;

@@ -217,6 +217,45 @@ on_both_backends! {
         app.stop().await;
     }
 
+    async fn rfm_scores_from_the_databases_cuts_match_the_whole_tenants_ranking(db) {
+        let app = spawn_app(db).await;
+        // Ties on every measure: recency in five steps, most bought once, spend in seven steps.
+        let values: Vec<(i64, i64, i64)> = (0..23i64)
+            .map(|i| (1_790_000_000_000 + (i % 5) * 86_400_000, if i % 4 == 0 { 3 } else { 1 }, 100_000 * (i % 7 + 1)))
+            .collect();
+        let mut ids = Vec::new();
+        for (i, &(r, f, m)) in values.iter().enumerate() {
+            let id = app.new_member(&format!("09180000{i:02}")).await;
+            let (tenant, member) = (app.tenant_id.clone(), id.clone());
+            app.app.db().write(move |sql| sql.execute(
+                "update members set last_order_at = $3, order_count = $4, lifetime_spend = $5 where tenant_id = $1 and id = $2",
+                loyalty_store::params![tenant.as_str(), member.as_str(), r, f, m],
+            )).await.unwrap();
+            ids.push(id);
+        }
+        assert_eq!(app.app.score_rfm_for(&app.tenant_id).await.unwrap(), 23);
+        let quintiles = |pick: fn(&(i64, i64, i64)) -> i64| {
+            loyalty_core::rfm::quintiles(&values.iter().map(pick).collect::<Vec<_>>())
+        };
+        let (r, f, m) = (quintiles(|v| v.0), quintiles(|v| v.1), quintiles(|v| v.2));
+        for (i, id) in ids.iter().enumerate() {
+            let member = app.get(&format!("/api/v1/members/{id}")).await.body;
+            let expected = format!("{}{}{}", r[i], f[i], m[i]);
+            assert_eq!(member["rfm"]["score"].as_str(), Some(expected.as_str()), "member {i}: {member}");
+            assert_eq!(member["rfm"]["class"].as_str(), Some(loyalty_core::rfm::class(r[i], f[i], m[i])));
+        }
+        // A second scoring writes nothing new and scores the same; a member who stops being a
+        // buyer loses the class.
+        let (tenant, first) = (app.tenant_id.clone(), ids[0].clone());
+        app.app.db().write(move |sql| sql.execute(
+            "update members set order_count = 0 where tenant_id = $1 and id = $2",
+            loyalty_store::params![tenant.as_str(), first.as_str()],
+        )).await.unwrap();
+        assert_eq!(app.app.score_rfm_for(&app.tenant_id).await.unwrap(), 22);
+        assert_eq!(app.get(&format!("/api/v1/members/{}", ids[0])).await.body["rfm"], Value::Null);
+        app.stop().await;
+    }
+
     async fn a_bad_tree_is_refused_naming_the_path(db) {
         let app = spawn_app(db).await;
         let reply = app.post("/api/v1/segments/preview", json!({"conditions": {"all": [

@@ -74,56 +74,23 @@ async fn run_with(options: &BenchOptions, webhook: bool) -> anyhow::Result<Vec<R
     };
     let shop = Arc::new(shop);
     settings = warm_up(&db, &client, &bases, &shop, options, settings).await?;
-    let errors = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs_f64(options.duration_s);
-    let mut workers = Vec::new();
-    for worker in 0..options.connections {
-        let (client, base, shop, errors) = (
-            client.clone(),
-            bases[worker % bases.len()].clone(),
-            shop.clone(),
-            errors.clone(),
-        );
-        workers.push(load.spawn(async move {
-            let mut latencies = Latencies::default();
-            let mut orders = Latencies::default();
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                n += 1;
-                let pick = rand::rng().random_range(0..shop.members.len());
-                let started = Instant::now();
-                match checkout(
-                    &client,
-                    &base,
-                    &shop.api_key,
-                    &shop.members[pick].1,
-                    worker,
-                    n,
-                )
-                .await
-                {
-                    Ok(order_took) => {
-                        latencies.record(started.elapsed());
-                        orders.record(order_took);
-                    }
-                    Err(_) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            (latencies, orders)
-        }));
-    }
-    let started = Instant::now();
     let before = db.write_stats();
-    let mut latencies = Latencies::default();
-    let mut order_latencies = Latencies::default();
-    for worker in workers {
-        let (all, orders) = worker.await?;
-        latencies.merge(all);
-        order_latencies.merge(orders);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    let tills = drive(
+        &load,
+        &client,
+        &bases,
+        &shop,
+        0,
+        options.connections,
+        options.duration_s,
+    )
+    .await?;
+    let Tills {
+        mut latencies,
+        mut order_latencies,
+        errors,
+        elapsed,
+    } = tills;
     let delivered = match delivering {
         None => String::new(),
         Some((queue, seen)) => {
@@ -168,13 +135,91 @@ async fn run_with(options: &BenchOptions, webhook: bool) -> anyhow::Result<Vec<R
         p50_ms: latencies.quantile_ms(0.50),
         p95_ms: latencies.quantile_ms(0.95),
         p99_ms: latencies.quantile_ms(0.99),
-        errors: errors.load(Ordering::Relaxed),
+        errors,
         baseline_ops_per_s: Some(baseline.ops_per_s),
         ratio_to_baseline: Some(ops_per_s / baseline.ops_per_s),
         rss_mb: rss,
         settings,
     };
     Ok(vec![baseline, pos])
+}
+
+/// What the tills saw over a measured run.
+pub(crate) struct Tills {
+    /// Look-up and order, each checkout.
+    pub latencies: Latencies,
+    /// The order request alone.
+    pub order_latencies: Latencies,
+    pub errors: u64,
+    pub elapsed: f64,
+}
+
+/// `connections` tills checking out random members for `duration_s`, taking turns among the
+/// servers at `bases`. Tills are numbered from `first_till`: receipts are numbered by till, so
+/// two runs on one database must number their tills apart.
+pub(crate) async fn drive(
+    load: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    bases: &Arc<Vec<String>>,
+    shop: &Arc<setup::Shop>,
+    first_till: usize,
+    connections: usize,
+    duration_s: f64,
+) -> anyhow::Result<Tills> {
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(duration_s);
+    let mut workers = Vec::new();
+    for worker in first_till..first_till + connections {
+        let (client, base, shop, errors) = (
+            client.clone(),
+            bases[worker % bases.len()].clone(),
+            shop.clone(),
+            errors.clone(),
+        );
+        workers.push(load.spawn(async move {
+            let mut latencies = Latencies::default();
+            let mut orders = Latencies::default();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let pick = rand::rng().random_range(0..shop.members.len());
+                let started = Instant::now();
+                match checkout(
+                    &client,
+                    &base,
+                    &shop.api_key,
+                    &shop.members[pick].1,
+                    worker,
+                    n,
+                )
+                .await
+                {
+                    Ok(order_took) => {
+                        latencies.record(started.elapsed());
+                        orders.record(order_took);
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            (latencies, orders)
+        }));
+    }
+    let started = Instant::now();
+    let mut latencies = Latencies::default();
+    let mut order_latencies = Latencies::default();
+    for worker in workers {
+        let (all, orders) = worker.await?;
+        latencies.merge(all);
+        order_latencies.merge(orders);
+    }
+    Ok(Tills {
+        latencies,
+        order_latencies,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Two seconds of the same load, not measured, so the run measures the steady state: caches

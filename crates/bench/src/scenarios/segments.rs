@@ -185,7 +185,9 @@ impl RowWriter {
 }
 
 /// N members spread over the tiers, 10 N orders over the past year with one line each.
-async fn population(options: &BenchOptions) -> anyhow::Result<(Target, Db, App, Ctx, String)> {
+async fn population(
+    options: &BenchOptions,
+) -> anyhow::Result<(Target, Db, App, setup::Shop, String)> {
     let target = Target::new(options.database_url.as_deref())?;
     let db = target.open(None)?;
     let settings = target.settings(&db);
@@ -214,7 +216,7 @@ async fn population(options: &BenchOptions) -> anyhow::Result<(Target, Db, App, 
         seconds = started.elapsed().as_secs_f64(),
         "segment population loaded"
     );
-    Ok((target, db, app, shop.ctx, settings))
+    Ok((target, db, app, shop, settings))
 }
 
 const CATEGORIES: [&str; 5] = ["banh", "ca-phe", "tra", "ao", "quan"];
@@ -325,7 +327,8 @@ fn load_orders(
 
 /// The export and the segment count over one population (it takes minutes to load a million).
 pub async fn segment(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
-    let (target, db, app, ctx, settings) = population(options).await?;
+    let (target, db, app, shop, settings) = population(options).await?;
+    let ctx = shop.ctx.clone();
     let export = export(&target, &app, &ctx, &settings).await?;
     let since = (Timestamp::now() - SignedDuration::from_hours(24 * 30)).to_string();
     let conditions = json!({"all": [
@@ -349,8 +352,10 @@ pub async fn segment(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     warm.sort_by(f64::total_cmp);
     let median = warm[warm.len() / 2];
     db.close();
+    let till = pos_on_population(&target, shop, options, &settings).await?;
     Ok(vec![
         export,
+        till,
         Report {
             scenario: "segment".into(),
             database: target.backend.name().into(),
@@ -388,6 +393,86 @@ async fn export(target: &Target, app: &App, ctx: &Ctx, settings: &str) -> anyhow
         rss_mb: Some(rss_after),
         settings: format!(
             "{settings}; every member, pages of 1,000; RSS MB before {rss_before:.0}, after {rss_after:.0}"
+        ),
+        ..Report::default()
+    })
+}
+
+/// The till's load on the loaded population, against `loyalty serve` in a process of its own
+/// (periodic jobs on, as in service), sampling the server's resident memory as it goes.
+async fn pos_on_population(
+    target: &Target,
+    shop: setup::Shop,
+    options: &BenchOptions,
+    settings: &str,
+) -> anyhow::Result<Report> {
+    let server = crate::serve_process::ServeProcess::start(&target.url)?;
+    let rss_idle = server.rss_mb().unwrap_or(0.0);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.connections)
+        .build()?;
+    let load = crate::target::load_runtime()?;
+    let (bases, shop) = (
+        std::sync::Arc::new(vec![server.base.clone()]),
+        std::sync::Arc::new(shop),
+    );
+    let server = std::sync::Arc::new(server);
+    let peak = std::sync::Arc::new(Mutex::new(rss_idle));
+    let sampling = {
+        let (server, peak) = (server.clone(), peak.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let now = server.rss_mb().unwrap_or(0.0);
+                if let Ok(mut peak) = peak.lock() {
+                    *peak = peak.max(now);
+                }
+            }
+        })
+    };
+    // Warm-up (caches, plans), not measured.
+    super::pos::drive(
+        &load,
+        &client,
+        &bases,
+        &shop,
+        1_000_000,
+        options.connections,
+        2.0,
+    )
+    .await?;
+    let mut tills = super::pos::drive(
+        &load,
+        &client,
+        &bases,
+        &shop,
+        0,
+        options.connections,
+        options.duration_s,
+    )
+    .await?;
+    sampling.abort();
+    let rss_end = server.rss_mb().unwrap_or(0.0);
+    let peak = peak.lock().map(|p| *p).unwrap_or(rss_end);
+    load.shutdown_background();
+    drop(server);
+    let ops = tills.latencies.len() as u64;
+    Ok(Report {
+        scenario: "pos-population".into(),
+        database: target.backend.name().into(),
+        connections: Some(options.connections),
+        duration_s: tills.elapsed,
+        ops,
+        ops_per_s: ops as f64 / tills.elapsed,
+        p50_ms: tills.latencies.quantile_ms(0.50),
+        p95_ms: tills.latencies.quantile_ms(0.95),
+        p99_ms: tills.latencies.quantile_ms(0.99),
+        errors: tills.errors,
+        rss_mb: Some(peak),
+        settings: format!(
+            "{settings}; pos on the segment population ({} members, {} orders), `loyalty serve` in its own process with its periodic jobs; server RSS MB idle {rss_idle:.0}, peak {peak:.0}, at the end {rss_end:.0}",
+            options.members,
+            options.members * 10
         ),
         ..Report::default()
     })

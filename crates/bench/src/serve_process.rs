@@ -1,0 +1,67 @@
+//! `loyalty serve` as a process of its own on the bench's database, so that what is measured of
+//! it (its resident memory) is the server's alone, not the load generator's as well.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use loyalty_store::DatabaseUrl;
+
+/// A running `loyalty serve`, killed when dropped.
+pub struct ServeProcess {
+    child: Child,
+    pub base: String,
+}
+
+impl ServeProcess {
+    /// Starts this same binary as `loyalty serve` on a free loopback port, with its periodic
+    /// jobs as in service, and waits until it listens.
+    pub fn start(url: &DatabaseUrl) -> anyhow::Result<ServeProcess> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .env("DATABASE_URL", url.expose())
+            // Its address is logged at info; per-request lines would cost the server time.
+            .env(
+                "RUST_LOG",
+                "warn,loyalty=info,tower_http=warn,loyalty_server=warn",
+            )
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let address = loop {
+            let Some(line) = lines.next() else {
+                let _ = child.kill();
+                anyhow::bail!("loyalty serve exited before listening");
+            };
+            if let Some(address) = serde_json::from_str::<serde_json::Value>(&line?)
+                .ok()
+                .and_then(|e| e["address"].as_str().map(str::to_string))
+            {
+                break address;
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(ServeProcess {
+            child,
+            base: format!("http://{address}"),
+        })
+    }
+
+    /// The server's resident memory now, in MiB (Linux).
+    pub fn rss_mb(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        crate::vm_line_mb(&status, "VmRSS:")
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
