@@ -133,9 +133,8 @@ impl Book {
     }
 
     /// Credits points (an order's earnings or a positive adjustment), paying debt first;
-    /// returns the entry.
-    /// Points already expired when credited (a late order) are written down with them, with
-    /// their `points.expired` event.
+    /// returns the entry. Points already expired when credited (a late order) are written
+    /// down with them, with their `points.expired` event.
     pub fn credit(&mut self, sql: &mut dyn Sql, credit: Credit<'_>) -> AppResult<Entry> {
         self.core.credit(credit).map_err(ledger_error("points"))?;
         let (expired, credited): (Vec<Entry>, Vec<Entry>) = self

@@ -45,7 +45,7 @@ fn session_ctx(tenant_id: String, user: &StaffUser) -> Ctx {
 impl App {
     /// True until the first tenant exists: the admin UI then shows its setup page.
     pub async fn needs_setup(&self) -> AppResult<bool> {
-        Ok(self.db.read(tenants::list).await?.is_empty())
+        Ok(!self.db.read(tenants::any).await?)
     }
 
     /// Checks an e-mail and password and opens a session; returns the cookie's token.

@@ -13,8 +13,8 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    /// Starts this same binary as `loyalty serve` on a free loopback port, with its periodic
-    /// jobs as in service, and waits until it listens.
+    /// Starts this same binary as `loyalty serve` on a free loopback port, without periodic
+    /// jobs (a scenario times those on its own), and waits until it listens.
     pub fn start(url: &DatabaseUrl) -> anyhow::Result<ServeProcess> {
         let mut child = Command::new(std::env::current_exe()?)
             .env("DATABASE_URL", url.expose())
@@ -24,6 +24,7 @@ impl ServeProcess {
                 "warn,loyalty=info,tower_http=warn,loyalty_server=warn",
             )
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--jobs-every", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;

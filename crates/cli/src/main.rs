@@ -86,7 +86,7 @@ enum Command {
     Bench {
         /// pos, baseline, expiry, codes, redeem, import or segment (with export).
         scenario: String,
-        /// Seconds to run the load (pos, baseline).
+        /// Seconds to run the load (pos, baseline, and the till load after `segment`).
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
         /// Concurrent clients (tills).
