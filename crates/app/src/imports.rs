@@ -729,12 +729,8 @@ fn update_members(
                 available_at: now,
                 expires_at: info.program.expires_at(now, &info.zone),
             };
-            let entry = book.credit(sql, credit)?;
-            raised.push(crate::events::points_moved(
-                EventType::PointsAdjusted,
-                &book.member,
-                &entry,
-            ));
+            let credited = book.credit(sql, credit)?;
+            raised.extend(credited.events(EventType::PointsAdjusted, &book.member));
         }
         book.save(sql)?;
         if profile_changed {

@@ -305,9 +305,10 @@ impl App {
             .write(move |sql| Ok::<_, AppError>(members::clear_rfm_of_non_buyers(sql, &tenant)?))
             .await?;
         let tenant = tenant_id.to_string();
+        // One snapshot: the count and the three sorts must see the same buyers.
         let Some(scorer) = self
             .db
-            .read(move |sql| members::rfm_scorer(sql, &tenant))
+            .snapshot(move |sql| members::rfm_scorer(sql, &tenant))
             .await?
         else {
             return Ok(0);

@@ -20,7 +20,7 @@ use loyalty_store::repo::rules;
 use loyalty_store::{Page, Paged, Sql};
 
 use crate::activity::{Change, record};
-use crate::events::{entry_data, points_moved, raise};
+use crate::events::{entry_data, raise};
 use crate::points::Book;
 use crate::tiers::{InFlight, upgrade_if_qualified};
 use crate::vouchers::{code_key, program_of, redeem_in, release_in};
@@ -589,8 +589,8 @@ fn post(
         book.save(sql)?;
         let m = &book.member;
         member_events.extend(spent);
-        if let Some(entry) = &earned_entry {
-            member_events.push(points_moved(EventType::PointsEarned, m, entry));
+        if let Some(credited) = &earned_entry {
+            member_events.extend(credited.events(EventType::PointsEarned, m));
         }
         if decision.activate_since.is_some() {
             member_events.push(member_changed(EventType::MemberActivated, m));

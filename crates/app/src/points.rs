@@ -133,20 +133,18 @@ impl Book {
     }
 
     /// Credits points (an order's earnings or a positive adjustment), paying debt first;
-    /// returns the entry. Points already expired when credited (a late order) are written
-    /// down with them, with their `points.expired` event.
-    pub fn credit(&mut self, sql: &mut dyn Sql, credit: Credit<'_>) -> AppResult<Entry> {
+    /// returns the entry, and the write-down of points already expired when credited (a late
+    /// order), whose `points.expired` event the caller raises after the credit's own.
+    pub fn credit(&mut self, sql: &mut dyn Sql, credit: Credit<'_>) -> AppResult<Credited> {
         self.core.credit(credit).map_err(ledger_error("points"))?;
-        let (expired, credited): (Vec<Entry>, Vec<Entry>) = self
+        let (mut expired, credited): (Vec<Entry>, Vec<Entry>) = self
             .persist(sql)?
             .into_iter()
             .partition(|entry| entry.kind == EntryKind::Expire);
-        let raised: Vec<Raised> = expired
-            .iter()
-            .map(|entry| crate::events::points_moved(EventType::PointsExpired, &self.member, entry))
-            .collect();
-        crate::events::raise(sql, &self.tenant_id, self.now, &raised)?;
-        one(credited)
+        Ok(Credited {
+            entry: one(credited)?,
+            expired: expired.pop(),
+        })
     }
 
     /// Spends available points (a redemption or a negative adjustment); refuses with 409 when
@@ -270,6 +268,23 @@ impl Book {
         self.member.updated_at = self.now;
         members::update_state(sql, &self.tenant_id, &self.member)?;
         Ok(())
+    }
+}
+
+/// A credit's entry, and its write-down when the points had already expired.
+pub struct Credited {
+    pub entry: Entry,
+    pub expired: Option<Entry>,
+}
+
+impl Credited {
+    /// The events of the credit, the credit's own first: `kind` for the credit, then
+    /// `points.expired` for a write-down.
+    pub fn events(&self, kind: EventType, member: &Member) -> Vec<Raised> {
+        std::iter::once((kind, &self.entry))
+            .chain(self.expired.iter().map(|e| (EventType::PointsExpired, e)))
+            .map(|(kind, entry)| crate::events::points_moved(kind, member, entry))
+            .collect()
     }
 }
 
@@ -453,18 +468,20 @@ pub(crate) fn adjust_in(
         book.member.points_pending,
         book.member.points_debt,
     );
-    let entry = match adjustment {
+    let (entry, expired) = match adjustment {
         Adjustment::Credit {
             points,
             expires_at,
             lifetime_points,
         } => {
             book.member.lifetime_points = lifetime_points;
-            book.credit(sql, adjustment::credit(points, expires_at, reason, now))?
+            let credited = book.credit(sql, adjustment::credit(points, expires_at, reason, now))?;
+            (credited.entry, credited.expired)
         }
-        Adjustment::Debit { points } => {
-            book.spend(sql, EntryKind::Adjust, points, None, Some(reason), "points")?
-        }
+        Adjustment::Debit { points } => (
+            book.spend(sql, EntryKind::Adjust, points, None, Some(reason), "points")?,
+            None,
+        ),
     };
     book.save(sql)?;
     let after = (
@@ -489,7 +506,10 @@ pub(crate) fn adjust_in(
         Some(snapshot(before)),
         Some(after_json),
     )?;
-    let event = crate::events::points_moved(EventType::PointsAdjusted, &book.member, &entry);
-    crate::events::raise(sql, &ctx.tenant_id, now, &[event])?;
+    let events: Vec<Raised> = std::iter::once((EventType::PointsAdjusted, &entry))
+        .chain(expired.iter().map(|e| (EventType::PointsExpired, e)))
+        .map(|(kind, e)| crate::events::points_moved(kind, &book.member, e))
+        .collect();
+    crate::events::raise(sql, &ctx.tenant_id, now, &events)?;
     Ok((entry, book.member.clone()))
 }

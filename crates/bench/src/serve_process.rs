@@ -28,29 +28,32 @@ impl ServeProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
-        let mut lines = BufReader::new(stderr).lines();
-        let address = loop {
-            let Some(line) = lines.next() else {
-                let _ = child.kill();
-                anyhow::bail!("loyalty serve exited before listening");
-            };
-            if let Some(address) = serde_json::from_str::<serde_json::Value>(&line?)
-                .ok()
-                .and_then(|e| e["address"].as_str().map(str::to_string))
-            {
-                break address;
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Ok(ServeProcess {
+        let stderr = child.stderr.take();
+        // Killed when dropped from here on, whatever goes wrong while it starts.
+        let mut server = ServeProcess {
             child,
-            base: format!("http://{address}"),
-        })
+            base: String::new(),
+        };
+        let stderr = stderr.ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let (found, address) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            // Reads to the end, so the server never blocks on a full pipe.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(address) = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|e| e["address"].as_str().map(str::to_string))
+                    && let Some(found) = found.take()
+                {
+                    let _ = found.send(address);
+                }
+            }
+        });
+        let address = address
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .map_err(|_| anyhow::anyhow!("loyalty serve did not start listening"))?;
+        server.base = format!("http://{address}");
+        Ok(server)
     }
 
     /// The server's resident memory now, in MiB (Linux).

@@ -103,7 +103,7 @@ impl Target {
 impl Drop for Target {
     fn drop(&mut self) {
         // Kept on request, to study a loaded population's plans with `EXPLAIN` afterwards.
-        let keep = std::env::var_os("LOYALTY_BENCH_KEEP").is_some();
+        let keep = std::env::var("LOYALTY_BENCH_KEEP").is_ok_and(|v| v == "1");
         if let Some(dir) = self.dir.take().filter(|_| keep) {
             tracing::warn!(path = %dir.keep().display(), "the run's database is kept (LOYALTY_BENCH_KEEP)");
         }

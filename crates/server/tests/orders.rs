@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Reply, TestApp, spawn_app};
+use common::{FeedReader, Reply, TestApp, spawn_app};
 use jiff::{SignedDuration, Timestamp};
 use loyalty_store::on_both_backends;
 use reqwest::StatusCode;
@@ -480,6 +480,9 @@ on_both_backends! {
             .map(|e| (e["kind"].as_str().unwrap(), e["points"].as_i64().unwrap())).collect();
         kinds.sort_unstable();
         assert_eq!(kinds, [("earn", 15), ("expire", -15)], "written down with the earning: {ledger}");
+        let raised = FeedReader::default().raised(&app).await;
+        let moved: Vec<&str> = raised.iter().map(String::as_str).filter(|t| t.starts_with("points.")).collect();
+        assert_eq!(moved, ["points.earned", "points.expired"], "earned, then expired: {raised:?}");
         app.assert_verified().await;
         // A current order is untouched by the late one's write-down.
         let now = order(&app, paid(&member, "NOW-1", 100_000)).await;

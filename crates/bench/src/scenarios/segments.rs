@@ -450,32 +450,21 @@ async fn pos_on_population(
             }
         })
     };
-    // Warm-up (caches, plans), not measured.
-    super::pos::drive(
-        &load,
-        &client,
-        &bases,
-        &shop,
-        1_000_000,
-        options.connections,
-        2.0,
-    )
-    .await?;
-    let mut tills = super::pos::drive(
-        &load,
-        &client,
-        &bases,
-        &shop,
-        0,
-        options.connections,
-        options.duration_s,
-    )
-    .await?;
+    let measured = async {
+        // Warm-up (caches, plans), not measured; its tills numbered apart from the run's.
+        let (tills, seconds) = (options.connections, options.duration_s);
+        super::pos::drive(&load, &client, &bases, &shop, 1_000_000, tills, 2.0).await?;
+        super::pos::drive(&load, &client, &bases, &shop, 0, tills, seconds).await
+    }
+    .await;
+    // Stopped whether the load succeeded or not: the sampler, the tills, then the server.
     sampling.abort();
+    let _ = sampling.await;
     let rss_end = server.rss_mb().unwrap_or(0.0);
     let peak = peak.lock().map(|p| *p).unwrap_or(rss_end);
     load.shutdown_background();
     drop(server);
+    let mut tills = measured?;
     let ops = tills.latencies.len() as u64;
     Ok(Report {
         scenario: "pos-population".into(),
