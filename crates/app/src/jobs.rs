@@ -12,7 +12,7 @@ use loyalty_core::id::new_id;
 use loyalty_core::ledger::{Lot, expired_lots};
 use loyalty_core::tenancy::Actor;
 use loyalty_store::repo::ledger::Entry;
-use loyalty_store::repo::{leases, ledger, members, tenants};
+use loyalty_store::repo::{leases, ledger, members, rfm, tenants};
 use serde::Serialize;
 
 use crate::{App, AppError, AppResult};
@@ -302,13 +302,13 @@ impl App {
     pub async fn score_rfm_for(&self, tenant_id: &str) -> AppResult<u64> {
         let tenant = tenant_id.to_string();
         self.db
-            .write(move |sql| Ok::<_, AppError>(members::clear_rfm_of_non_buyers(sql, &tenant)?))
+            .write(move |sql| Ok::<_, AppError>(rfm::clear_rfm_of_non_buyers(sql, &tenant)?))
             .await?;
         let tenant = tenant_id.to_string();
         // One snapshot: the count and the three sorts must see the same buyers.
         let Some(scorer) = self
             .db
-            .snapshot(move |sql| members::rfm_scorer(sql, &tenant))
+            .snapshot(move |sql| rfm::rfm_scorer(sql, &tenant))
             .await?
         else {
             return Ok(0);
@@ -318,7 +318,7 @@ impl App {
             let (tenant, from) = (tenant_id.to_string(), after.clone());
             let page = self
                 .db
-                .read(move |sql| members::rfm_page(sql, &tenant, &from, RFM_PAGE))
+                .read(move |sql| rfm::rfm_page(sql, &tenant, &from, RFM_PAGE))
                 .await?;
             let Some(last) = page.last() else {
                 break;
@@ -338,7 +338,7 @@ impl App {
             if !changed.is_empty() {
                 let tenant = tenant_id.to_string();
                 self.db
-                    .write(move |sql| Ok::<_, AppError>(members::set_rfm(sql, &tenant, &changed)?))
+                    .write(move |sql| Ok::<_, AppError>(rfm::set_rfm(sql, &tenant, &changed)?))
                     .await?;
             }
         }

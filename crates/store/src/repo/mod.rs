@@ -25,6 +25,7 @@ pub mod queue;
 pub mod referrals;
 pub mod reports;
 pub mod rewards;
+pub mod rfm;
 pub mod rules;
 pub mod segments;
 pub mod sessions;
