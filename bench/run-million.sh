@@ -7,12 +7,18 @@
 # million lots, or for segment ten million orders, is most of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PG="${1:-postgres://postgres@127.0.0.1:5432/postgres}"
-shift || true
-SCENARIOS=("${@:-expiry import segment}")
+PG=postgres://postgres@127.0.0.1:5432/postgres
+if [[ "${1:-}" == postgres*://* ]]; then
+  PG="$1"
+  shift
+fi
+SCENARIOS=("$@")
+if [[ ${#SCENARIOS[@]} -eq 0 ]]; then
+  SCENARIOS=(expiry import segment)
+fi
 cargo build --release -q -p loyalty-cli
 L=./target/release/loyalty
-for scenario in ${SCENARIOS[*]}; do
+for scenario in "${SCENARIOS[@]}"; do
   for run in 1 2 3; do
     $L bench "$scenario" --members 1000000 --json
     $L bench "$scenario" --members 1000000 --json --database-url "$PG"
